@@ -1,0 +1,1 @@
+//! PeerDrop engine (being built).

@@ -1,0 +1,150 @@
+//! Events the engine reports to a front end.
+//!
+//! The CLI prints them one JSON object per line with `--json` (tag `event`), and the Tauri
+//! shell forwards the very same values to the Sycamore UI, so a field added here shows up
+//! everywhere at once. They carry names and numbers, never file contents.
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::signal::PeerInfo;
+
+/// Which network path a transfer's bytes take.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum PathKind {
+    /// Peer to peer (host or server-reflexive candidates).
+    Direct,
+    /// Through a TURN server.
+    Relayed,
+    /// Through the encrypted relay over the signaling WebSocket.
+    Fallback,
+}
+
+/// A file as listed in an incoming-transfer prompt.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct FileSummary {
+    /// Relative path as it will be saved (already made safe).
+    pub path: String,
+    /// Size in bytes.
+    pub size: u64,
+}
+
+/// One thing that happened during a send or a receive.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum TransferEvent {
+    /// This device is registered; others reach it by `code`.
+    Code {
+        /// Short code, `XXXX-XX`.
+        code: String,
+        /// This device's name as others see it.
+        name: String,
+    },
+    /// Nearby devices changed (full list).
+    Nearby {
+        /// Devices behind the same public IP.
+        peers: Vec<PeerInfo>,
+    },
+    /// The peer is known and the WebRTC connection is being set up.
+    Connecting {
+        /// Name of the other device.
+        peer: String,
+    },
+    /// The data channels are open.
+    Connected {
+        /// Name of the other device.
+        peer: String,
+        /// Milliseconds from the start of the connect until the channels opened.
+        connect_ms: u64,
+    },
+    /// The network path is known.
+    Path {
+        /// Direct, relayed or fallback.
+        path: PathKind,
+    },
+    /// Receiver: someone offers files; waiting for accept/decline.
+    Incoming {
+        /// Transfer id (stable across resumes).
+        transfer_id: Uuid,
+        /// Sender's device name.
+        from: String,
+        /// The files on offer, with safe names.
+        files: Vec<FileSummary>,
+        /// Sum of all sizes.
+        total_size: u64,
+    },
+    /// The receiver accepted.
+    Accepted,
+    /// The receiver declined.
+    Declined {
+        /// Reason given.
+        reason: String,
+    },
+    /// Bytes moved (emitted a few times per second, and once at the end).
+    Progress {
+        /// Bytes transferred so far, over all files (resumed bytes included).
+        done: u64,
+        /// Total bytes of the transfer.
+        total: u64,
+        /// Recent throughput, bytes per second.
+        bytes_per_sec: f64,
+        /// Estimated seconds left, when a rate is known.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        eta_secs: Option<f64>,
+        /// File currently moving, if any.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        file: Option<String>,
+    },
+    /// One file was verified by the receiver (emitted on both sides).
+    FileVerified {
+        /// Relative path (receiver: the name it was saved under).
+        path: String,
+        /// Size in bytes.
+        size: u64,
+        /// BLAKE3, lowercase hex.
+        blake3: String,
+    },
+    /// Everything was sent/received and verified.
+    Done {
+        /// Number of files.
+        files: u32,
+        /// Bytes moved.
+        bytes: u64,
+        /// Seconds from accept to the last verification.
+        seconds: f64,
+        /// Folder the files were saved in (receiver only).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        saved_to: Option<String>,
+    },
+    /// The transfer failed; `reason` is the one line a user needs.
+    Failed {
+        /// Why.
+        reason: String,
+    },
+    /// The transfer was cancelled by one side.
+    Cancelled {
+        /// Why (and by whom).
+        reason: String,
+    },
+}
+
+impl TransferEvent {
+    /// One JSON line for `--json` output.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).expect("TransferEvent always serialises")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn code_event_matches_cli_contract() {
+        let ev = TransferEvent::Code { code: "K7QM-2X".into(), name: "Ana".into() };
+        assert_eq!(ev.to_json(), r#"{"event":"code","code":"K7QM-2X","name":"Ana"}"#);
+        let path = TransferEvent::Path { path: PathKind::Direct };
+        assert_eq!(path.to_json(), r#"{"event":"path","path":"direct"}"#);
+    }
+}

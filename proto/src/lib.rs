@@ -1,0 +1,23 @@
+//! # peerdrop-proto — the one source of truth for every byte PeerDrop puts on a wire
+//!
+//! This crate holds *types only*: no sockets, no tokio, no file system. It compiles for
+//! native targets and for `wasm32-unknown-unknown`, so the signaling server, the core
+//! engine, the CLI and the Sycamore UI all speak exactly the same language.
+//!
+//! Layout:
+//! - [`signal`]: JSON messages between a peer and `peerdrop-signal` over the WebSocket.
+//! - [`transfer`]: the control messages and binary data frames two peers exchange over
+//!   WebRTC data channels.
+//! - [`events`]: what the engine reports to a front end (CLI `--json`, Tauri events).
+//! - [`code`]: the short human codes peers share to find each other.
+//!
+//! The protocol itself is described for humans in `docs/protocol.md`.
+
+pub mod code;
+pub mod events;
+pub mod signal;
+pub mod transfer;
+
+/// Version of both the signaling and the transfer protocol. Bumped on any incompatible change;
+/// peers and server refuse a different major version with a clear error instead of misparsing.
+pub const PROTOCOL_VERSION: u32 = 1;

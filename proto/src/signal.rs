@@ -1,0 +1,260 @@
+//! Signaling messages: what a peer and `peerdrop-signal` say to each other over `/ws`.
+//!
+//! Every message is one JSON text frame with a `type` tag (`snake_case`). The server assigns
+//! identities, groups peers behind the same public IP as "nearby", resolves codes and relays
+//! [`SignalData`] (SDP offer/answer, ICE candidates) to exactly the addressed peer. It never
+//! sees file bytes.
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// Unguessable identity the server gives a connection (UUID v4). Knowing it is what lets a
+/// peer address another, so it is only handed to nearby peers or to whoever knows the code.
+pub type PeerId = Uuid;
+
+/// Identifies one connection attempt between two peers, so late candidates or answers from
+/// an abandoned attempt are never applied to a new one.
+pub type SessionId = Uuid;
+
+/// Largest text frame the server accepts; larger frames get [`ErrorCode::TooLarge`].
+/// SDP with many candidates stays well under 16 KiB; 64 KiB leaves room without inviting abuse.
+pub const MAX_SIGNAL_MESSAGE_BYTES: usize = 64 * 1024;
+
+/// Longest device name kept; longer names are cut (on a character boundary) by the server.
+pub const MAX_DEVICE_NAME_CHARS: usize = 64;
+
+/// What sort of device a peer is, so a UI can show a fitting icon.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[serde(rename_all = "snake_case")]
+pub enum DeviceKind {
+    /// A laptop or desktop running the app.
+    Desktop,
+    /// A phone or tablet running the app.
+    Phone,
+    /// The headless `peerdrop` command.
+    Cli,
+}
+
+/// A peer as other peers see it.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct PeerInfo {
+    /// Server-assigned id, used as the `to` of a [`ClientMsg::Signal`].
+    pub id: PeerId,
+    /// Human-chosen device name, already trimmed by the server.
+    pub name: String,
+    /// Device kind, for the icon.
+    pub kind: DeviceKind,
+}
+
+/// One ICE server entry, shaped like the browser's `RTCIceServer`.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct IceServer {
+    /// `stun:host:port` or `turn:host:port?transport=udp` URLs.
+    pub urls: Vec<String>,
+    /// TURN REST username (`expiry:peerid`); absent for STUN.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    /// TURN REST password (base64 HMAC-SHA1); absent for STUN.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credential: Option<String>,
+}
+
+/// Messages a peer sends to the server.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ClientMsg {
+    /// First message on every connection: protocol version and how to present this device.
+    Hello {
+        /// Must equal [`crate::PROTOCOL_VERSION`].
+        v: u32,
+        /// Device name shown to other peers.
+        name: String,
+        /// Device kind shown to other peers.
+        kind: DeviceKind,
+    },
+    /// Looks up the peer currently holding a short code (rate-limited).
+    Resolve {
+        /// The code as typed; the server normalises it.
+        code: String,
+    },
+    /// Relays `data` to the peer `to` (which must be nearby or resolved by code).
+    Signal {
+        /// Addressee.
+        to: PeerId,
+        /// What to relay.
+        data: SignalData,
+    },
+    /// Keep-alive; answered with [`ServerMsg::Pong`].
+    Ping,
+}
+
+/// Messages the server sends to a peer.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerMsg {
+    /// Answer to `hello`: this connection's identity and how to reach the network.
+    Welcome {
+        /// Server protocol version.
+        v: u32,
+        /// This peer's id.
+        id: PeerId,
+        /// This peer's short code, formatted `XXXX-XX`.
+        code: String,
+        /// STUN/TURN servers to use for ICE (TURN credentials are short-lived).
+        ice_servers: Vec<IceServer>,
+    },
+    /// The full current list of nearby peers (same public IP), sent on every change.
+    Nearby {
+        /// Every other peer behind the same public address.
+        peers: Vec<PeerInfo>,
+    },
+    /// Answer to `resolve`.
+    Resolved {
+        /// The normalised code that was looked up.
+        code: String,
+        /// Who holds it.
+        peer: PeerInfo,
+    },
+    /// Relayed from another peer.
+    Signal {
+        /// Sender, as the server knows it (names cannot be spoofed by the payload).
+        from: PeerInfo,
+        /// What the sender relayed.
+        data: SignalData,
+    },
+    /// A peer this connection exchanged signals with has disconnected from the server.
+    PeerGone {
+        /// The peer that left.
+        id: PeerId,
+    },
+    /// Something was wrong with a request; the connection stays usable unless `fatal`.
+    Error {
+        /// Machine-readable reason.
+        code: ErrorCode,
+        /// Human-readable explanation.
+        message: String,
+    },
+    /// Answer to `ping`.
+    Pong,
+}
+
+/// Payloads relayed between peers. The server only checks the envelope, never the content.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum SignalData {
+    /// SDP offer from the sender, opening `session`.
+    Offer {
+        /// Connection attempt id chosen by the offerer.
+        session: SessionId,
+        /// SDP text.
+        sdp: String,
+    },
+    /// SDP answer from the receiver.
+    Answer {
+        /// Connection attempt being answered.
+        session: SessionId,
+        /// SDP text.
+        sdp: String,
+    },
+    /// One trickled ICE candidate.
+    Candidate {
+        /// Connection attempt the candidate belongs to.
+        session: SessionId,
+        /// Candidate line (`candidate:...`), as in `RTCIceCandidateInit`.
+        candidate: String,
+        /// Media stream id the candidate is for.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        sdp_mid: Option<String>,
+        /// Media line index the candidate is for.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        sdp_mline_index: Option<u16>,
+    },
+    /// The peer abandons `session` (declined before connecting, busy, shutting down).
+    Bye {
+        /// Connection attempt being abandoned.
+        session: SessionId,
+        /// Why, for display.
+        reason: String,
+    },
+}
+
+/// Why the server refused something.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// The frame was not valid JSON or not a known message.
+    BadMessage,
+    /// The frame exceeded [`MAX_SIGNAL_MESSAGE_BYTES`].
+    TooLarge,
+    /// Too many messages per second on this connection.
+    RateLimited,
+    /// Too many connections from this IP address.
+    TooManyConnections,
+    /// `hello` must come first (and only once).
+    HelloRequired,
+    /// The client speaks another protocol version.
+    VersionMismatch,
+    /// No peer holds that code (or the code is malformed).
+    UnknownCode,
+    /// The addressed peer is not connected or not reachable by this peer.
+    UnknownPeer,
+    /// The connection was idle too long and is being closed.
+    IdleTimeout,
+    /// The server is shutting down or failed internally.
+    Unavailable,
+}
+
+impl ClientMsg {
+    /// Parses one text frame.
+    pub fn from_json(text: &str) -> Result<Self, serde_json::Error> {
+        serde_json::from_str(text)
+    }
+
+    /// Serialises to one text frame.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).expect("ClientMsg always serialises")
+    }
+}
+
+impl ServerMsg {
+    /// Parses one text frame.
+    pub fn from_json(text: &str) -> Result<Self, serde_json::Error> {
+        serde_json::from_str(text)
+    }
+
+    /// Serialises to one text frame.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).expect("ServerMsg always serialises")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hello_has_documented_shape() {
+        let msg = ClientMsg::Hello { v: 1, name: "Ana".into(), kind: DeviceKind::Cli };
+        assert_eq!(msg.to_json(), r#"{"type":"hello","v":1,"name":"Ana","kind":"cli"}"#);
+    }
+
+    #[test]
+    fn signal_round_trips() {
+        let msg = ServerMsg::Signal {
+            from: PeerInfo { id: Uuid::nil(), name: "B".into(), kind: DeviceKind::Desktop },
+            data: SignalData::Candidate {
+                session: Uuid::nil(),
+                candidate: "candidate:1 1 udp 1 127.0.0.1 5000 typ host".into(),
+                sdp_mid: Some("0".into()),
+                sdp_mline_index: Some(0),
+            },
+        };
+        assert_eq!(ServerMsg::from_json(&msg.to_json()).unwrap(), msg);
+    }
+
+    #[test]
+    fn unknown_type_is_an_error_not_a_panic() {
+        assert!(ClientMsg::from_json(r#"{"type":"teleport"}"#).is_err());
+        assert!(ClientMsg::from_json("not json").is_err());
+    }
+}

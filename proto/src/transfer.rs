@@ -1,0 +1,234 @@
+//! The transfer protocol two peers speak over WebRTC data channels.
+//!
+//! - The **control** channel (label [`CONTROL_CHANNEL_LABEL`], reliable, ordered) carries
+//!   [`ControlMsg`] as JSON text messages.
+//! - **Data** channels (labels starting with [`DATA_CHANNEL_PREFIX`], reliable) carry binary
+//!   [`DataFrame`]s: `(file index, offset, bytes)`. Writes are positional, so the receiver does
+//!   not care which channel or in which order a frame arrives.
+//!
+//! Every message stays at or under [`MAX_MESSAGE_BYTES`] (64 KiB) for browser interop; a large
+//! file list is therefore sent as a [`ControlMsg::Offer`] followed by [`ControlMsg::Files`]
+//! chunks.
+
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+use uuid::Uuid;
+
+/// Label of the control data channel.
+pub const CONTROL_CHANNEL_LABEL: &str = "peerdrop-control";
+
+/// Label prefix of data channels (`peerdrop-data-0`, `peerdrop-data-1`, ...).
+pub const DATA_CHANNEL_PREFIX: &str = "peerdrop-data-";
+
+/// Upper bound on any single data-channel message, control or data.
+pub const MAX_MESSAGE_BYTES: usize = 64 * 1024;
+
+/// Bytes of [`DataFrame`] header: kind (1) + file index (4) + offset (8).
+pub const DATA_HEADER_BYTES: usize = 13;
+
+/// Largest payload one data frame carries.
+pub const MAX_DATA_PAYLOAD: usize = MAX_MESSAGE_BYTES - DATA_HEADER_BYTES;
+
+/// Most files one transfer may announce; more is refused as malformed (protects memory).
+pub const MAX_FILES_PER_TRANSFER: u32 = 1_000_000;
+
+/// First byte of a data frame; lets future frame kinds coexist.
+const FRAME_KIND_DATA: u8 = 0x01;
+
+/// A half-open byte range `[start, end)` of one file.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ByteRange {
+    /// First byte.
+    pub start: u64,
+    /// One past the last byte.
+    pub end: u64,
+}
+
+/// One file of an offer.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct FileEntry {
+    /// Position in the offer, `0..file_count`; data frames refer to it.
+    pub index: u32,
+    /// Relative path with `/` separators (`folder/sub/name.txt`). Untrusted at the receiver.
+    pub path: String,
+    /// Size in bytes.
+    pub size: u64,
+}
+
+/// What the receiver already holds of one file, sent with [`ControlMsg::Accept`] to resume.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct ResumeEntry {
+    /// File index.
+    pub index: u32,
+    /// Ranges already on the receiver's disk; the sender skips them.
+    pub have: Vec<ByteRange>,
+}
+
+/// Messages on the control channel.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ControlMsg {
+    /// Sender → receiver: what is on offer. Followed by `Files` chunks until `file_count`
+    /// entries have been sent.
+    Offer {
+        /// Protocol version, [`crate::PROTOCOL_VERSION`].
+        v: u32,
+        /// Stable id of this transfer (the same files to the same device keep it for resume).
+        transfer_id: Uuid,
+        /// Sender's device name, for the prompt.
+        sender_name: String,
+        /// Number of files announced.
+        file_count: u32,
+        /// Sum of all file sizes.
+        total_size: u64,
+    },
+    /// Sender → receiver: the next entries of the file list.
+    Files {
+        /// Entries, in index order.
+        entries: Vec<FileEntry>,
+    },
+    /// Receiver → sender: go ahead; skip what `resume` says is already here.
+    Accept {
+        /// Ranges already held, per file (empty for a fresh transfer).
+        #[serde(default)]
+        resume: Vec<ResumeEntry>,
+    },
+    /// Receiver → sender: the user (or policy) said no.
+    Decline {
+        /// Reason shown to the sender.
+        reason: String,
+    },
+    /// Sender → receiver: every byte of file `index` has been sent; this is its BLAKE3.
+    FileDone {
+        /// File index.
+        index: u32,
+        /// BLAKE3 of the whole file, lowercase hex.
+        blake3: String,
+    },
+    /// Receiver → sender: file `index` was verified and moved to its final name.
+    FileOk {
+        /// File index.
+        index: u32,
+    },
+    /// Receiver → sender: file `index` could not be received (hash mismatch, disk full...).
+    FileFailed {
+        /// File index.
+        index: u32,
+        /// Why.
+        reason: String,
+    },
+    /// Either side: stop now; nothing more will be sent.
+    Cancel {
+        /// Why, for display.
+        reason: String,
+    },
+    /// Either side: the other broke the protocol (or announced hostile paths); the transfer
+    /// is over.
+    Error {
+        /// Why, for display.
+        message: String,
+    },
+}
+
+impl ControlMsg {
+    /// Parses one control message.
+    pub fn from_json(text: &str) -> Result<Self, serde_json::Error> {
+        serde_json::from_str(text)
+    }
+
+    /// Serialises one control message.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).expect("ControlMsg always serialises")
+    }
+}
+
+/// Why a data frame could not be decoded.
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum FrameError {
+    /// Shorter than the header.
+    #[error("data frame of {0} bytes is shorter than its {DATA_HEADER_BYTES}-byte header")]
+    TooShort(usize),
+    /// Longer than [`MAX_MESSAGE_BYTES`].
+    #[error("data frame of {0} bytes exceeds the {MAX_MESSAGE_BYTES}-byte limit")]
+    TooLong(usize),
+    /// Unknown first byte.
+    #[error("unknown data frame kind {0:#04x}")]
+    UnknownKind(u8),
+}
+
+/// Header of a binary data frame; the payload follows it in the same message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DataFrame {
+    /// File index.
+    pub index: u32,
+    /// Offset of the payload's first byte in the file.
+    pub offset: u64,
+}
+
+impl DataFrame {
+    /// Writes the header for this frame into the first [`DATA_HEADER_BYTES`] of `out`.
+    pub fn encode_header(&self, out: &mut [u8; DATA_HEADER_BYTES]) {
+        out[0] = FRAME_KIND_DATA;
+        out[1..5].copy_from_slice(&self.index.to_be_bytes());
+        out[5..13].copy_from_slice(&self.offset.to_be_bytes());
+    }
+
+    /// Builds a complete frame (header + payload) in a fresh buffer.
+    pub fn encode(&self, payload: &[u8]) -> Vec<u8> {
+        let mut frame = vec![0u8; DATA_HEADER_BYTES + payload.len()];
+        let (header, body) = frame.split_at_mut(DATA_HEADER_BYTES);
+        self.encode_header(header.try_into().expect("header slice has the header length"));
+        body.copy_from_slice(payload);
+        frame
+    }
+
+    /// Splits a received message into header and payload, validating only the framing.
+    /// Whether index and offset make sense is the receiver state machine's call.
+    pub fn decode(message: &[u8]) -> Result<(DataFrame, &[u8]), FrameError> {
+        if message.len() < DATA_HEADER_BYTES {
+            return Err(FrameError::TooShort(message.len()));
+        }
+        if message.len() > MAX_MESSAGE_BYTES {
+            return Err(FrameError::TooLong(message.len()));
+        }
+        if message[0] != FRAME_KIND_DATA {
+            return Err(FrameError::UnknownKind(message[0]));
+        }
+        let index = u32::from_be_bytes(message[1..5].try_into().expect("4 bytes"));
+        let offset = u64::from_be_bytes(message[5..13].try_into().expect("8 bytes"));
+        Ok((DataFrame { index, offset }, &message[DATA_HEADER_BYTES..]))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn data_frame_round_trips() {
+        let frame = DataFrame { index: 7, offset: (1 << 40) + 3 };
+        let bytes = frame.encode(b"hello");
+        assert_eq!(bytes.len(), DATA_HEADER_BYTES + 5);
+        let (decoded, payload) = DataFrame::decode(&bytes).unwrap();
+        assert_eq!(decoded, frame);
+        assert_eq!(payload, b"hello");
+    }
+
+    #[test]
+    fn malformed_frames_are_errors() {
+        assert_eq!(DataFrame::decode(&[1, 2, 3]), Err(FrameError::TooShort(3)));
+        let mut bytes = DataFrame { index: 0, offset: 0 }.encode(b"");
+        bytes[0] = 9;
+        assert_eq!(DataFrame::decode(&bytes), Err(FrameError::UnknownKind(9)));
+        let huge = vec![1u8; MAX_MESSAGE_BYTES + 1];
+        assert_eq!(DataFrame::decode(&huge), Err(FrameError::TooLong(MAX_MESSAGE_BYTES + 1)));
+    }
+
+    #[test]
+    fn control_messages_have_documented_shape() {
+        let msg = ControlMsg::FileDone { index: 2, blake3: "ab".into() };
+        assert_eq!(msg.to_json(), r#"{"type":"file_done","index":2,"blake3":"ab"}"#);
+        let accept = ControlMsg::from_json(r#"{"type":"accept"}"#).unwrap();
+        assert_eq!(accept, ControlMsg::Accept { resume: vec![] });
+    }
+}

@@ -1,0 +1,1 @@
+//! Signal server (being built).
