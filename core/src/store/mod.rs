@@ -1,0 +1,231 @@
+//! The file store: everything a transfer does with the file system.
+//!
+//! - [`names`]: received paths are hostile until proven safe. [`sanitize_relative_path`] turns a
+//!   wire path into a [`SafePath`] or refuses it; [`terminal_safe`] makes any name printable.
+//! - [`outgoing`]: what a sender offers. [`SendPlan::from_paths`] turns the files and folders a
+//!   person picked into numbered [`FileEntry`](peerdrop_proto::transfer::FileEntry)s with
+//!   `/`-separated relative paths, without following symlinks; [`SourceReader`] streams one
+//!   file in blocks, hashes it and notices if it changed size underneath us.
+//! - [`incoming`]: where a receiver writes. [`IncomingTransfer`] stages data in `.part` files
+//!   and moves each verified file to its final name without ever overwriting anything.
+//!
+//! # Layout of a destination folder during a transfer
+//!
+//! ```text
+//! DEST/
+//!   .peerdrop-incoming/            staging root (0700 on Unix), removed when empty
+//!     <transfer id>/               one per transfer, removed by finish() or discard()
+//!       0.part  1.part ...         data of file #index, written positionally
+//!       folders                    "name<TAB>chosen name" per top-level folder, for resume
+//!   photo.jpg                      finished files appear only once verified, under their
+//!   photos (1)/beach.jpg           real name, renamed ` (n)` if the name was taken
+//! ```
+//!
+//! Staging lives inside DEST so the final move is a same-file-system link or rename: a file
+//! appears complete or not at all. Dropping an [`IncomingTransfer`] without `finish`/`discard`
+//! keeps the staging directory, so the transfer can resume later with the same id.
+//!
+//! # What is defended against
+//!
+//! A hostile sender controls only the names and bytes it sends. Names are sanitized before
+//! anything is created; the store never creates a symlink, refuses to write through one
+//! (`O_NOFOLLOW` on part files, `symlink_metadata` on every directory it enters), never
+//! enters a pre-existing top-level entry (a taken name gets ` (n)`, so a planted
+//! `DEST/photos -> /etc` is simply skipped), and moves files with a no-replace primitive
+//! (`hard_link`, which fails if the target exists) so not even a race can clobber a file.
+//!
+//! All calls block on file-system I/O; async callers run them on a blocking thread.
+
+pub mod names;
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+use thiserror::Error;
+
+pub use names::{sanitize_relative_path, terminal_safe, Platform, SafePath, UnsafePath};
+
+/// Everything that can go wrong in the store. Every variant names the path involved, so the
+/// message alone tells a person what to look at.
+#[derive(Debug, Error)]
+pub enum StoreError {
+    /// An I/O operation failed; `op` says which ("could not create folder", ...).
+    #[error("{op} {}: {source}", .path.display())]
+    Io {
+        /// What was being done.
+        op: &'static str,
+        /// The path it was done to.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: io::Error,
+    },
+    /// The disk (or the user's quota) is full.
+    #[error("disk full while writing {}: free some space and try again", .path.display())]
+    DiskFull {
+        /// The file or folder being written.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: io::Error,
+    },
+    /// A symbolic link (or Windows junction) is where the store wanted a real file or folder.
+    #[error("refusing to use {}: it is a symbolic link, and PeerDrop never writes through links", .path.display())]
+    Symlink {
+        /// The link.
+        path: PathBuf,
+    },
+    /// Something that is not a folder is where a folder is needed.
+    #[error("{} is in the way: it should be a folder but is not", .path.display())]
+    NotADirectory {
+        /// The obstacle.
+        path: PathBuf,
+    },
+    /// A device, pipe or socket where a regular file is needed.
+    #[error("{} is not a regular file or folder (device, pipe or socket)", .path.display())]
+    NotARegularFile {
+        /// The special file.
+        path: PathBuf,
+    },
+    /// A file being sent changed size after it was announced.
+    #[error("{} changed while being sent: announced {expected} bytes, found {actual}", .path.display())]
+    SourceChanged {
+        /// The source file.
+        path: PathBuf,
+        /// Size announced in the offer.
+        expected: u64,
+        /// Size found (at least this much).
+        actual: u64,
+    },
+    /// A local name cannot be put on the wire: it is not UTF-8.
+    #[error("{} cannot be sent: its name is not valid UTF-8", .path.display())]
+    NonUtf8Name {
+        /// The file.
+        path: PathBuf,
+    },
+    /// A local name cannot be put on the wire: a receiver would refuse it.
+    #[error("{} cannot be sent: {reason}", .path.display())]
+    UnsendableName {
+        /// The file.
+        path: PathBuf,
+        /// Why a receiver would refuse it.
+        #[source]
+        reason: UnsafePath,
+    },
+    /// Two picked items have the same name, so their wire paths would collide.
+    #[error("{} and {} would both be sent as \"{name}\"; rename one or send them separately", .first.display(), .second.display())]
+    DuplicateName {
+        /// The shared wire name.
+        name: String,
+        /// The first item.
+        first: PathBuf,
+        /// The second item.
+        second: PathBuf,
+    },
+    /// The picked items hold no regular file.
+    #[error("nothing to send: {} hold no regular files", display_list(.paths))]
+    NothingToSend {
+        /// What was picked.
+        paths: Vec<PathBuf>,
+    },
+    /// More files than one transfer may announce.
+    #[error("{} holds {count} files; one transfer is limited to {limit}", .path.display())]
+    TooManyFiles {
+        /// The item that went over the limit.
+        path: PathBuf,
+        /// Files counted so far.
+        count: usize,
+        /// The protocol's limit.
+        limit: u32,
+    },
+    /// No data was ever received for a file that is being finalized or hashed.
+    #[error("no data was received for file #{index} (expected {})", .path.display())]
+    PartMissing {
+        /// File index.
+        index: u32,
+        /// The part file that does not exist.
+        path: PathBuf,
+    },
+    /// A file was already moved to its final name; more data for it is refused.
+    #[error("file #{index} is already complete at {}", .path.display())]
+    AlreadyFinalized {
+        /// File index.
+        index: u32,
+        /// Where it was saved.
+        path: PathBuf,
+    },
+    /// Every ` (n)` variant of a name is taken.
+    #[error("no free name for {}: every numbered variant is taken", .path.display())]
+    NoFreeName {
+        /// The wanted name.
+        path: PathBuf,
+    },
+}
+
+impl StoreError {
+    /// Wraps an I/O error, recognising a full disk or quota.
+    pub(crate) fn io(op: &'static str, path: &Path, source: io::Error) -> Self {
+        if matches!(
+            source.kind(),
+            io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded
+        ) {
+            StoreError::DiskFull {
+                path: path.to_owned(),
+                source,
+            }
+        } else {
+            StoreError::Io {
+                op,
+                path: path.to_owned(),
+                source,
+            }
+        }
+    }
+}
+
+fn display_list(paths: &[PathBuf]) -> String {
+    if paths.is_empty() {
+        return "no paths given, which".to_owned();
+    }
+    paths
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn disk_full_is_recognised() {
+        let path = Path::new("/dest/x.part");
+        let full = io::Error::from(io::ErrorKind::StorageFull);
+        let e = StoreError::io("could not write", path, full);
+        assert!(matches!(e, StoreError::DiskFull { .. }), "{e:?}");
+        assert_eq!(
+            e.to_string().split(':').next().unwrap(),
+            "disk full while writing /dest/x.part"
+        );
+        #[cfg(unix)]
+        {
+            let enospc = io::Error::from_raw_os_error(libc::ENOSPC);
+            assert!(matches!(
+                StoreError::io("w", path, enospc),
+                StoreError::DiskFull { .. }
+            ));
+            let edquot = io::Error::from_raw_os_error(libc::EDQUOT);
+            assert!(matches!(
+                StoreError::io("w", path, edquot),
+                StoreError::DiskFull { .. }
+            ));
+        }
+        let other = io::Error::from(io::ErrorKind::PermissionDenied);
+        let e = StoreError::io("could not write", path, other);
+        assert!(
+            e.to_string().starts_with("could not write /dest/x.part: "),
+            "{e}"
+        );
+    }
+}
