@@ -37,6 +37,8 @@
 //! All calls block on file-system I/O; async callers run them on a blocking thread.
 
 pub mod names;
+pub mod outgoing;
+mod sys;
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -44,6 +46,7 @@ use std::path::{Path, PathBuf};
 use thiserror::Error;
 
 pub use names::{sanitize_relative_path, terminal_safe, Platform, SafePath, UnsafePath};
+pub use outgoing::{hash_source, Block, OutgoingFile, SendPlan, SourceReader, BLOCK_SIZE};
 
 /// Everything that can go wrong in the store. Every variant names the path involved, so the
 /// message alone tells a person what to look at.

@@ -1,0 +1,688 @@
+//! What a sender offers: the list of files, and reading them.
+//!
+//! [`SendPlan::from_paths`] turns what a person picked (files and folders) into numbered
+//! [`FileEntry`]s. A file is offered under its own name, a folder as `folder/sub/file` paths
+//! that include the folder's name, walked in a sorted, deterministic order. Symlinks *inside* a
+//! folder are skipped (following them could leak `~/.ssh` through a link someone left in a
+//! shared folder); a path the person named explicitly is used even if it is a link, because
+//! they chose it. Pipes, sockets and devices are skipped. Every wire path is checked with the
+//! receiver's own rules ([`sanitize_relative_path`]) so a name a receiver would refuse fails
+//! here, early, with the local path in the message.
+//!
+//! [`SourceReader`] streams one file in [`BLOCK_SIZE`] blocks, hashes everything it reads with
+//! BLAKE3 and fails if the file turns out shorter or longer than announced.
+
+use std::collections::HashMap;
+use std::ffi::OsStr;
+use std::fs::{self, File};
+use std::io::{self, Read};
+use std::path::{Path, PathBuf};
+
+use bytes::Bytes;
+use peerdrop_proto::transfer::{FileEntry, MAX_FILES_PER_TRANSFER};
+use walkdir::WalkDir;
+
+use super::names::{sanitize_relative_path, Platform};
+use super::{sys, StoreError};
+
+/// Size of the blocks [`SourceReader`] reads: large enough for fast sequential I/O, small
+/// enough that a few in flight stay cheap. The session slices them into data frames.
+pub const BLOCK_SIZE: usize = 1 << 20;
+
+/// One file of an offer and where its bytes come from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OutgoingFile {
+    /// What is announced on the wire.
+    pub entry: FileEntry,
+    /// The local file.
+    pub source: PathBuf,
+}
+
+/// Everything a sender offers in one transfer, in index order.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SendPlan {
+    files: Vec<OutgoingFile>,
+    total_size: u64,
+}
+
+impl SendPlan {
+    /// Builds the offer for the files and folders a person picked. Fails, naming the path, if
+    /// one is missing or unreadable, not a file or folder, not sendable by name, or if two
+    /// picked items share a name; also if nothing at all is left to send.
+    pub fn from_paths<P: AsRef<Path>>(paths: &[P]) -> Result<SendPlan, StoreError> {
+        let mut found: Vec<(String, PathBuf, u64)> = Vec::new();
+        let mut tops: HashMap<String, PathBuf> = HashMap::new();
+        for arg in paths {
+            let arg = arg.as_ref();
+            // An explicitly named path is followed if it is a link: the person chose it.
+            let meta = fs::metadata(arg).map_err(|e| StoreError::io("could not read", arg, e))?;
+            let name = top_level_name(arg)?;
+            if let Some(first) = tops.insert(name.clone(), arg.to_owned()) {
+                return Err(StoreError::DuplicateName {
+                    name,
+                    first,
+                    second: arg.to_owned(),
+                });
+            }
+            if meta.is_file() {
+                found.push((name, arg.to_owned(), meta.len()));
+            } else if meta.is_dir() {
+                walk_folder(arg, &name, &mut found)?;
+            } else {
+                return Err(StoreError::NotARegularFile {
+                    path: arg.to_owned(),
+                });
+            }
+            if found.len() > MAX_FILES_PER_TRANSFER as usize {
+                return Err(StoreError::TooManyFiles {
+                    path: arg.to_owned(),
+                    count: found.len(),
+                    limit: MAX_FILES_PER_TRANSFER,
+                });
+            }
+        }
+        if found.is_empty() {
+            return Err(StoreError::NothingToSend {
+                paths: paths.iter().map(|p| p.as_ref().to_owned()).collect(),
+            });
+        }
+        let mut files = Vec::with_capacity(found.len());
+        for (index, (path, source, size)) in found.into_iter().enumerate() {
+            if let Err(reason) = sanitize_relative_path(&path, Platform::Unix) {
+                return Err(StoreError::UnsendableName {
+                    path: source,
+                    reason,
+                });
+            }
+            let index = u32::try_from(index).expect("bounded by MAX_FILES_PER_TRANSFER");
+            files.push(OutgoingFile {
+                entry: FileEntry { index, path, size },
+                source,
+            });
+        }
+        Ok(SendPlan::from_entries(files))
+    }
+
+    /// Wraps entries as given, without any check: for tests that need a hostile or odd plan
+    /// (duplicate paths, `../` names, wrong sizes).
+    pub fn from_entries(files: Vec<OutgoingFile>) -> SendPlan {
+        let total_size = files
+            .iter()
+            .fold(0u64, |sum, f| sum.saturating_add(f.entry.size));
+        SendPlan { files, total_size }
+    }
+
+    /// The files, in the order they are announced.
+    pub fn files(&self) -> &[OutgoingFile] {
+        &self.files
+    }
+
+    /// The file announced as `index`, if any.
+    pub fn file(&self, index: u32) -> Option<&OutgoingFile> {
+        self.files
+            .get(index as usize)
+            .filter(|f| f.entry.index == index)
+            .or_else(|| self.files.iter().find(|f| f.entry.index == index))
+    }
+
+    /// The wire entries, for `Offer`/`Files` messages.
+    pub fn entries(&self) -> Vec<FileEntry> {
+        self.files.iter().map(|f| f.entry.clone()).collect()
+    }
+
+    /// Sum of all sizes, as announced in the offer.
+    pub fn total_size(&self) -> u64 {
+        self.total_size
+    }
+
+    /// Number of files.
+    pub fn len(&self) -> usize {
+        self.files.len()
+    }
+
+    /// Whether the plan holds no file (only possible through [`SendPlan::from_entries`]).
+    pub fn is_empty(&self) -> bool {
+        self.files.is_empty()
+    }
+}
+
+/// The name a picked path is offered under: its last component (`.` and `..` resolved).
+fn top_level_name(arg: &Path) -> Result<String, StoreError> {
+    let resolved;
+    let name: &OsStr = match arg.file_name() {
+        Some(name) => name,
+        None => {
+            resolved =
+                fs::canonicalize(arg).map_err(|e| StoreError::io("could not resolve", arg, e))?;
+            resolved
+                .file_name()
+                .ok_or_else(|| StoreError::NotARegularFile {
+                    path: arg.to_owned(),
+                })?
+        }
+    };
+    name.to_str()
+        .map(str::to_owned)
+        .ok_or_else(|| StoreError::NonUtf8Name {
+            path: arg.to_owned(),
+        })
+}
+
+/// Adds every regular file under `root` as `name/relative/path`, sorted, skipping links,
+/// special files and (implicitly) empty folders.
+fn walk_folder(
+    root: &Path,
+    name: &str,
+    found: &mut Vec<(String, PathBuf, u64)>,
+) -> Result<(), StoreError> {
+    let walker = WalkDir::new(root)
+        .follow_links(false)
+        .follow_root_links(true)
+        .sort_by_file_name();
+    for item in walker {
+        let item = item.map_err(|e| {
+            let path = e.path().unwrap_or(root).to_owned();
+            StoreError::io("could not read", &path, io::Error::from(e))
+        })?;
+        if item.depth() == 0 {
+            continue;
+        }
+        let file_type = item.file_type();
+        if file_type.is_symlink() {
+            tracing::warn!(path = %item.path().display(), "skipping symbolic link (links are never followed)");
+            continue;
+        }
+        if file_type.is_dir() {
+            continue;
+        }
+        if !file_type.is_file() {
+            tracing::warn!(path = %item.path().display(), "skipping special file (not a regular file)");
+            continue;
+        }
+        let relative = item
+            .path()
+            .strip_prefix(root)
+            .expect("walkdir yields paths under its root");
+        let mut wire = name.to_owned();
+        for component in relative.components() {
+            let part = component
+                .as_os_str()
+                .to_str()
+                .ok_or_else(|| StoreError::NonUtf8Name {
+                    path: item.path().to_owned(),
+                })?;
+            wire.push('/');
+            wire.push_str(part);
+        }
+        let meta = item
+            .metadata()
+            .map_err(|e| StoreError::io("could not read", item.path(), io::Error::from(e)))?;
+        found.push((wire, item.path().to_owned(), meta.len()));
+        if found.len() > MAX_FILES_PER_TRANSFER as usize {
+            return Err(StoreError::TooManyFiles {
+                path: root.to_owned(),
+                count: found.len(),
+                limit: MAX_FILES_PER_TRANSFER,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// One block read from a source file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Block {
+    /// Offset of `data[0]` in the file.
+    pub offset: u64,
+    /// The bytes, at most [`BLOCK_SIZE`]; cheap to slice into data frames.
+    pub data: Bytes,
+}
+
+/// Reads one outgoing file front to back in blocks, hashing every byte, and checks it still
+/// has the announced size. Reading everything (even ranges a resuming receiver already has)
+/// keeps the hash over the whole file; the session simply does not send those blocks.
+#[derive(Debug)]
+pub struct SourceReader {
+    file: File,
+    path: PathBuf,
+    size: u64,
+    position: u64,
+    block_size: usize,
+    hasher: blake3::Hasher,
+}
+
+impl SourceReader {
+    /// Opens the file of `outgoing`; fails if it is gone, not a regular file, or no longer
+    /// has the announced size.
+    pub fn open(outgoing: &OutgoingFile) -> Result<SourceReader, StoreError> {
+        let path = outgoing.source.clone();
+        let file =
+            sys::open_source(&path).map_err(|e| StoreError::io("could not open", &path, e))?;
+        let meta = file
+            .metadata()
+            .map_err(|e| StoreError::io("could not read", &path, e))?;
+        if !meta.is_file() {
+            return Err(StoreError::NotARegularFile { path });
+        }
+        let size = outgoing.entry.size;
+        if meta.len() != size {
+            return Err(StoreError::SourceChanged {
+                path,
+                expected: size,
+                actual: meta.len(),
+            });
+        }
+        Ok(SourceReader {
+            file,
+            path,
+            size,
+            position: 0,
+            block_size: BLOCK_SIZE,
+            hasher: blake3::Hasher::new(),
+        })
+    }
+
+    /// Uses blocks of `block_size` bytes instead of [`BLOCK_SIZE`] (at least 1).
+    pub fn with_block_size(mut self, block_size: usize) -> SourceReader {
+        self.block_size = block_size.max(1);
+        self
+    }
+
+    /// The announced size.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// Bytes read so far; the offset of the next block.
+    pub fn position(&self) -> u64 {
+        self.position
+    }
+
+    /// The next block, or `None` once the whole announced size was read and the file was
+    /// found to end exactly there.
+    pub fn next_block(&mut self) -> Result<Option<Block>, StoreError> {
+        let remaining = self.size - self.position;
+        if remaining == 0 {
+            self.check_at_end()?;
+            return Ok(None);
+        }
+        let want = usize::try_from(remaining)
+            .unwrap_or(usize::MAX)
+            .min(self.block_size);
+        let mut buf = vec![0u8; want];
+        let mut filled = 0;
+        while filled < want {
+            match self.file.read(&mut buf[filled..]) {
+                Ok(0) => {
+                    return Err(StoreError::SourceChanged {
+                        path: self.path.clone(),
+                        expected: self.size,
+                        actual: self.position + filled as u64,
+                    })
+                }
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(StoreError::io("could not read", &self.path, e)),
+            }
+        }
+        self.hasher.update(&buf);
+        let block = Block {
+            offset: self.position,
+            data: Bytes::from(buf),
+        };
+        self.position += want as u64;
+        Ok(Some(block))
+    }
+
+    /// Reads whatever is left and returns the BLAKE3 of the whole file.
+    pub fn finish(mut self) -> Result<blake3::Hash, StoreError> {
+        while self.next_block()?.is_some() {}
+        Ok(self.hasher.finalize())
+    }
+
+    /// At the announced end: the file must not have grown.
+    fn check_at_end(&mut self) -> Result<(), StoreError> {
+        let mut probe = [0u8; 1];
+        loop {
+            match self.file.read(&mut probe) {
+                Ok(0) => return Ok(()),
+                Ok(_) => {
+                    let now = self.file.metadata().map(|m| m.len()).unwrap_or(0);
+                    return Err(StoreError::SourceChanged {
+                        path: self.path.clone(),
+                        expected: self.size,
+                        actual: now.max(self.size + 1),
+                    });
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(StoreError::io("could not read", &self.path, e)),
+            }
+        }
+    }
+}
+
+/// BLAKE3 of a whole outgoing file, streamed with bounded memory, checking its size.
+pub fn hash_source(outgoing: &OutgoingFile) -> Result<blake3::Hash, StoreError> {
+    SourceReader::open(outgoing)?.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(path: &Path, bytes: &[u8]) {
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        fs::write(path, bytes).unwrap();
+    }
+
+    fn wire_paths(plan: &SendPlan) -> Vec<&str> {
+        plan.files().iter().map(|f| f.entry.path.as_str()).collect()
+    }
+
+    #[test]
+    fn a_file_is_offered_under_its_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("report.pdf");
+        write(&file, b"12345");
+        let plan = SendPlan::from_paths(&[&file]).unwrap();
+        assert_eq!(
+            plan.entries(),
+            vec![FileEntry {
+                index: 0,
+                path: "report.pdf".into(),
+                size: 5
+            }]
+        );
+        assert_eq!(plan.files()[0].source, file);
+        assert_eq!(plan.total_size(), 5);
+        assert_eq!(plan.len(), 1);
+        assert!(!plan.is_empty());
+        assert_eq!(plan.file(0).unwrap().entry.path, "report.pdf");
+        assert!(plan.file(1).is_none());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_folder_is_walked_sorted_with_odd_names_and_without_links() {
+        let dir = tempfile::tempdir().unwrap();
+        let outside = dir.path().join("secret.txt");
+        write(&outside, b"do not send");
+        let root = dir.path().join("My Stuff");
+        write(&root.join("b.txt"), b"bb");
+        write(&root.join("-dash.txt"), b"-");
+        write(&root.join(" leading space.txt"), b" ");
+        write(&root.join("back\\slash.txt"), b"\\");
+        write(&root.join("ünïcødé 日本.txt"), b"u");
+        write(
+            &root.join("sub dir").join("deeper").join("x.bin"),
+            &[0u8; 1000],
+        );
+        write(&root.join("a").join("empty.txt"), b"");
+        fs::create_dir_all(root.join("empty folder")).unwrap();
+        std::os::unix::fs::symlink(&outside, root.join("link-to-secret")).unwrap();
+        std::os::unix::fs::symlink(dir.path(), root.join("link-to-dir")).unwrap();
+        std::os::unix::fs::symlink(dir.path().join("gone"), root.join("dangling")).unwrap();
+        let status = std::process::Command::new("mkfifo")
+            .arg(root.join("fifo"))
+            .status()
+            .unwrap();
+        assert!(status.success());
+
+        let plan = SendPlan::from_paths(&[&root]).unwrap();
+        assert_eq!(
+            wire_paths(&plan),
+            [
+                "My Stuff/ leading space.txt",
+                "My Stuff/-dash.txt",
+                "My Stuff/a/empty.txt",
+                "My Stuff/b.txt",
+                "My Stuff/back\\slash.txt",
+                "My Stuff/sub dir/deeper/x.bin",
+                "My Stuff/ünïcødé 日本.txt",
+            ]
+        );
+        for (i, f) in plan.files().iter().enumerate() {
+            assert_eq!(f.entry.index as usize, i);
+            assert!(f.source.starts_with(&root));
+        }
+        assert_eq!(plan.total_size(), 2 + 1 + 1 + 1 + 1 + 1000);
+        assert_eq!(
+            plan.file(5).unwrap().source,
+            root.join("sub dir/deeper/x.bin")
+        );
+    }
+
+    #[test]
+    fn several_paths_keep_their_order_and_trailing_slashes_and_dots_resolve() {
+        let dir = tempfile::tempdir().unwrap();
+        write(&dir.path().join("z.txt"), b"z");
+        write(&dir.path().join("folder").join("in.txt"), b"in");
+        let with_slash = PathBuf::from(format!("{}/", dir.path().join("folder").display()));
+        let plan = SendPlan::from_paths(&[dir.path().join("z.txt"), with_slash]).unwrap();
+        assert_eq!(wire_paths(&plan), ["z.txt", "folder/in.txt"]);
+
+        let dotdot = dir.path().join("folder").join("..");
+        let plan = SendPlan::from_paths(&[dotdot]).unwrap();
+        let top = dir.path().file_name().unwrap().to_str().unwrap();
+        assert_eq!(
+            wire_paths(&plan),
+            [format!("{top}/folder/in.txt"), format!("{top}/z.txt")]
+        );
+    }
+
+    #[test]
+    fn missing_path_is_a_clear_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("nope.txt");
+        let err = SendPlan::from_paths(&[&missing]).unwrap_err();
+        assert!(
+            matches!(&err, StoreError::Io { path, .. } if *path == missing),
+            "{err:?}"
+        );
+        assert!(err.to_string().contains("nope.txt"), "{err}");
+    }
+
+    #[test]
+    fn duplicate_names_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = dir.path().join("a").join("same.txt");
+        let b = dir.path().join("b").join("same.txt");
+        write(&a, b"1");
+        write(&b, b"2");
+        let err = SendPlan::from_paths(&[a.clone(), b.clone()]).unwrap_err();
+        match err {
+            StoreError::DuplicateName {
+                name,
+                first,
+                second,
+            } => {
+                assert_eq!((name.as_str(), first, second), ("same.txt", a, b));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn nothing_to_send_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let empty = dir.path().join("empty");
+        fs::create_dir(&empty).unwrap();
+        let err = SendPlan::from_paths(&[&empty]).unwrap_err();
+        assert!(matches!(err, StoreError::NothingToSend { .. }), "{err:?}");
+        assert!(err.to_string().contains("empty"), "{err}");
+        let none: [PathBuf; 0] = [];
+        assert!(matches!(
+            SendPlan::from_paths(&none),
+            Err(StoreError::NothingToSend { .. })
+        ));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn names_a_receiver_would_refuse_fail_early() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("folder");
+        let bad = root.join("new\nline.txt");
+        write(&bad, b"x");
+        let err = SendPlan::from_paths(&[root]).unwrap_err();
+        assert!(
+            matches!(&err, StoreError::UnsendableName { path, .. } if *path == bad),
+            "{err:?}"
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn an_explicitly_named_link_is_followed_but_special_files_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("target.txt");
+        write(&target, b"abc");
+        let link = dir.path().join("link.txt");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        let plan = SendPlan::from_paths(&[link]).unwrap();
+        assert_eq!(plan.entries()[0].path, "link.txt");
+        assert_eq!(plan.entries()[0].size, 3);
+
+        let fifo = dir.path().join("fifo");
+        assert!(std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success());
+        let err = SendPlan::from_paths(&[&fifo]).unwrap_err();
+        assert!(
+            matches!(&err, StoreError::NotARegularFile { path } if *path == fifo),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn from_entries_keeps_hostile_plans_as_given() {
+        let files = vec![
+            OutgoingFile {
+                entry: FileEntry {
+                    index: 3,
+                    path: "../../evil".into(),
+                    size: 7,
+                },
+                source: "/x".into(),
+            },
+            OutgoingFile {
+                entry: FileEntry {
+                    index: 3,
+                    path: "../../evil".into(),
+                    size: u64::MAX,
+                },
+                source: "/y".into(),
+            },
+        ];
+        let plan = SendPlan::from_entries(files);
+        assert_eq!(plan.total_size(), u64::MAX);
+        assert_eq!(plan.file(3).unwrap().source, PathBuf::from("/x"));
+        assert_eq!(plan.entries()[1].path, "../../evil");
+    }
+
+    #[test]
+    fn reader_streams_blocks_and_hashes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("data.bin");
+        let data: Vec<u8> = (0..10_000u32).map(|i| (i % 251) as u8).collect();
+        write(&path, &data);
+        let plan = SendPlan::from_paths(&[path]).unwrap();
+        let mut reader = SourceReader::open(&plan.files()[0])
+            .unwrap()
+            .with_block_size(4096);
+        assert_eq!(reader.size(), 10_000);
+        let mut seen = Vec::new();
+        while let Some(block) = reader.next_block().unwrap() {
+            assert_eq!(block.offset, seen.len() as u64);
+            assert!(block.data.len() <= 4096);
+            seen.extend_from_slice(&block.data);
+        }
+        assert_eq!(seen, data);
+        assert_eq!(reader.position(), 10_000);
+        assert_eq!(reader.finish().unwrap(), blake3::hash(&data));
+        assert_eq!(hash_source(&plan.files()[0]).unwrap(), blake3::hash(&data));
+    }
+
+    #[test]
+    fn empty_file_hashes_to_the_empty_hash() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("empty");
+        write(&path, b"");
+        let plan = SendPlan::from_paths(&[path]).unwrap();
+        let mut reader = SourceReader::open(&plan.files()[0]).unwrap();
+        assert_eq!(reader.next_block().unwrap(), None);
+        assert_eq!(reader.finish().unwrap(), blake3::hash(b""));
+    }
+
+    #[test]
+    fn a_source_that_shrinks_is_detected() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("shrinks.bin");
+        write(&path, &[7u8; 10_000]);
+        let plan = SendPlan::from_paths(&[&path]).unwrap();
+
+        // Shrunk after the offer, before opening.
+        fs::write(&path, [7u8; 100]).unwrap();
+        let err = SourceReader::open(&plan.files()[0]).unwrap_err();
+        assert!(
+            matches!(&err, StoreError::SourceChanged { path: p, expected: 10_000, actual: 100 } if *p == path),
+            "{err:?}"
+        );
+
+        // Shrunk while being read.
+        fs::write(&path, [7u8; 10_000]).unwrap();
+        let mut reader = SourceReader::open(&plan.files()[0])
+            .unwrap()
+            .with_block_size(4096);
+        assert!(reader.next_block().unwrap().is_some());
+        File::options()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_len(5000)
+            .unwrap();
+        let err = loop {
+            match reader.next_block() {
+                Ok(Some(_)) => continue,
+                Ok(None) => panic!("shrinking went unnoticed"),
+                Err(e) => break e,
+            }
+        };
+        assert!(
+            matches!(
+                err,
+                StoreError::SourceChanged {
+                    expected: 10_000,
+                    actual: 5000,
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+        assert!(err.to_string().contains("shrinks.bin"), "{err}");
+    }
+
+    #[test]
+    fn a_source_that_grows_is_detected() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("grows.log");
+        write(&path, b"hello");
+        let plan = SendPlan::from_paths(&[&path]).unwrap();
+        let reader = SourceReader::open(&plan.files()[0]).unwrap();
+        fs::write(&path, b"hello, world").unwrap();
+        let err = reader.finish().unwrap_err();
+        assert!(
+            matches!(
+                err,
+                StoreError::SourceChanged {
+                    expected: 5,
+                    actual: 12,
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+    }
+}

@@ -1,0 +1,159 @@
+//! The few platform-specific file-system calls the store needs, behind one interface.
+
+use std::fs::{self, DirBuilder, File, OpenOptions};
+use std::io;
+use std::path::Path;
+
+/// How a part or source file is opened.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Access {
+    /// Read only.
+    Read,
+    /// Read and write, creating the file if missing.
+    WriteCreate,
+    /// Read and write an existing file.
+    WriteExisting,
+}
+
+/// Opens `path` without following a symlink at its last component: on Unix `O_NOFOLLOW`
+/// makes the open fail, on Windows `FILE_FLAG_OPEN_REPARSE_POINT` opens the link itself, which
+/// the caller then refuses after looking at the handle's metadata.
+pub(crate) fn open_nofollow(path: &Path, access: Access) -> io::Result<File> {
+    let mut options = OpenOptions::new();
+    options.read(true);
+    match access {
+        Access::Read => {}
+        Access::WriteCreate => {
+            options.write(true).create(true);
+        }
+        Access::WriteExisting => {
+            options.write(true);
+        }
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(libc::O_NOFOLLOW);
+    }
+    #[cfg(windows)]
+    {
+        use std::os::windows::fs::OpenOptionsExt;
+        const FILE_FLAG_OPEN_REPARSE_POINT: u32 = 0x0020_0000;
+        options.custom_flags(FILE_FLAG_OPEN_REPARSE_POINT);
+    }
+    options.open(path)
+}
+
+/// Opens a file the user picked for sending. On Unix `O_NONBLOCK` keeps a FIFO swapped in for
+/// a regular file from hanging the open (it has no effect on regular files); the caller then
+/// checks the handle is a regular file.
+pub(crate) fn open_source(path: &Path) -> io::Result<File> {
+    let mut options = OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(libc::O_NONBLOCK);
+    }
+    options.open(path)
+}
+
+/// Writes all of `buf` at `offset` without moving any shared cursor.
+pub(crate) fn write_all_at(file: &File, buf: &[u8], offset: u64) -> io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileExt;
+        file.write_all_at(buf, offset)
+    }
+    #[cfg(windows)]
+    {
+        use std::os::windows::fs::FileExt;
+        let mut written = 0usize;
+        while written < buf.len() {
+            match file.seek_write(&buf[written..], offset + written as u64) {
+                Ok(0) => return Err(io::Error::from(io::ErrorKind::WriteZero)),
+                Ok(n) => written += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+    #[cfg(not(any(unix, windows)))]
+    {
+        let _ = (file, buf, offset);
+        Err(io::Error::from(io::ErrorKind::Unsupported))
+    }
+}
+
+/// Creates one directory that only the owner can enter (staging holds half-received data).
+pub(crate) fn create_private_dir(path: &Path) -> io::Result<()> {
+    let mut builder = DirBuilder::new();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder.create(path)
+}
+
+/// Whether a `hard_link` failure means "this file system has no hard links" (FAT, exFAT, some
+/// FUSE and Android storage), as opposed to a real error or a taken name.
+pub(crate) fn links_unsupported(err: &io::Error) -> bool {
+    if matches!(
+        err.kind(),
+        io::ErrorKind::Unsupported | io::ErrorKind::PermissionDenied
+    ) {
+        return true;
+    }
+    #[cfg(unix)]
+    {
+        matches!(err.raw_os_error(), Some(code) if code == libc::EOPNOTSUPP || code == libc::ENOTSUP || code == libc::EPERM)
+    }
+    #[cfg(windows)]
+    {
+        // ERROR_INVALID_FUNCTION, ERROR_NOT_SUPPORTED
+        matches!(err.raw_os_error(), Some(1) | Some(50))
+    }
+    #[cfg(not(any(unix, windows)))]
+    {
+        false
+    }
+}
+
+/// Moves `from` to `to` unless `to` exists; never replaces anything. Fails with
+/// `ErrorKind::AlreadyExists` when the name is taken.
+///
+/// `hard_link` is atomic and refuses an existing target, symlink or not; the part is then
+/// unlinked. Where links are unsupported, a checked `rename` is the fallback (the check and the
+/// rename are separate steps there, so that path is best effort against local races).
+pub(crate) fn move_no_replace(from: &Path, to: &Path) -> io::Result<()> {
+    move_no_replace_with(from, to, |a, b| fs::hard_link(a, b))
+}
+
+/// [`move_no_replace`] with the link primitive injectable, so the fallback is testable.
+pub(crate) fn move_no_replace_with(
+    from: &Path,
+    to: &Path,
+    link: impl FnOnce(&Path, &Path) -> io::Result<()>,
+) -> io::Result<()> {
+    match link(from, to) {
+        Ok(()) => {
+            if let Err(e) = fs::remove_file(from) {
+                // The file is complete at `to`; the stray part goes with the staging directory.
+                tracing::warn!(part = %from.display(), error = %e, "could not remove part after linking");
+            }
+            Ok(())
+        }
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Err(e),
+        Err(e) if links_unsupported(&e) => {
+            tracing::debug!(target = %to.display(), error = %e, "hard links unsupported; using checked rename");
+            match fs::symlink_metadata(to) {
+                Ok(_) => Err(io::Error::from(io::ErrorKind::AlreadyExists)),
+                Err(m) if m.kind() == io::ErrorKind::NotFound => fs::rename(from, to),
+                Err(m) => Err(m),
+            }
+        }
+        Err(e) => Err(e),
+    }
+}
