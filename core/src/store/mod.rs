@@ -36,6 +36,7 @@
 //!
 //! All calls block on file-system I/O; async callers run them on a blocking thread.
 
+pub mod incoming;
 pub mod names;
 pub mod outgoing;
 mod sys;
@@ -45,6 +46,7 @@ use std::path::{Path, PathBuf};
 
 use thiserror::Error;
 
+pub use incoming::{IncomingTransfer, STAGING_DIR_NAME};
 pub use names::{sanitize_relative_path, terminal_safe, Platform, SafePath, UnsafePath};
 pub use outgoing::{hash_source, Block, OutgoingFile, SendPlan, SourceReader, BLOCK_SIZE};
 
