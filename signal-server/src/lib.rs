@@ -1,1 +1,44 @@
-//! Signal server (being built).
+//! # peerdrop-signal — the PeerDrop rendezvous service
+//!
+//! Peers connect over one WebSocket (`/ws`), say `hello`, and get an unguessable id, a short
+//! human code and ICE servers. The server groups peers behind the same public address as
+//! "nearby", resolves codes for everyone else and relays SDP/ICE envelopes to exactly the
+//! addressed peer. It never sees file bytes. The wire types live in
+//! [`peerdrop_proto::signal`]; the protocol is described for humans in `docs/protocol.md`.
+//!
+//! The crate is a library first (tests, the CLI's tests and the desktop app embed it
+//! in-process) and a thin binary second (`peerdrop-signal`, see `src/main.rs`).
+//!
+//! ## Layout: one job per module
+//! - [`config`]: [`ServerConfig`] and [`Limits`] — every tunable, with safe defaults.
+//! - [`error`]: [`ServerError`], what can go wrong when starting the server.
+//! - [`server`]: [`SignalServer`] — binds the port, accepts connections, shuts down gracefully.
+//! - `http` (private): reads the HTTP request head and routes it: `GET /health`, the
+//!   WebSocket upgrade at `/ws`, `404` for anything else.
+//! - [`addr`]: which client address a connection counts as (trusted proxies) and the
+//!   [`addr::GroupKey`] that defines "nearby" and per-IP limits.
+//! - `slots` (private): per-IP and global connection caps.
+//! - `connection` (private): one task per WebSocket — the hello handshake, limits, dispatch.
+//! - `registry` (private): who is online — peers, codes, nearby groups, who may signal whom.
+//! - [`rate`]: the token bucket used for message and code-guessing limits.
+//! - [`names`]: cleaning user-chosen device names before anyone else sees them.
+//! - [`ice`] and [`turn`]: the ICE server list handed out in `welcome`, with coturn
+//!   REST (`use-auth-secret`) credentials.
+#![warn(missing_docs)]
+
+pub mod addr;
+pub mod config;
+mod connection;
+pub mod error;
+mod http;
+pub mod ice;
+pub mod names;
+pub mod rate;
+mod registry;
+pub mod server;
+mod slots;
+pub mod turn;
+
+pub use config::{Limits, ServerConfig};
+pub use error::ServerError;
+pub use server::{RunningServer, SignalServer};

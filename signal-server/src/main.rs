@@ -1,1 +1,160 @@
-fn main() {}
+//! `peerdrop-signal`: the rendezvous service as a command.
+//!
+//! ```text
+//! peerdrop-signal [--listen 127.0.0.1:8787] [--turn-secret S --turn-url turn:host:3478 ...]
+//!                 [--stun-url URL ...] [--turn-ttl SECS] [--trusted-proxy IP ...] [limits...]
+//! ```
+//! After binding it prints exactly one line, `listening on <addr>`, to stdout (tests start it
+//! with `--listen 127.0.0.1:0` and read the port from it). Logs go to stderr (`RUST_LOG`,
+//! default `info`). Ctrl-C or SIGTERM shut it down gracefully.
+
+use std::io::Write as _;
+use std::net::{IpAddr, SocketAddr};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Parser;
+use peerdrop_signal::config::DEFAULT_LISTEN;
+use peerdrop_signal::{Limits, ServerConfig, SignalServer};
+use tracing_subscriber::EnvFilter;
+
+/// PeerDrop signaling server: presence, short codes, SDP/ICE relay, TURN REST credentials.
+#[derive(Parser, Debug)]
+#[command(name = "peerdrop-signal", version, about)]
+struct Args {
+    /// Address to listen on (HTTP /health and WebSocket /ws on the same port).
+    #[arg(long, value_name = "ADDR", default_value = DEFAULT_LISTEN)]
+    listen: SocketAddr,
+    /// STUN URL handed to clients (repeatable), e.g. stun:stun.example.org:3478.
+    #[arg(long = "stun-url", value_name = "URL")]
+    stun_urls: Vec<String>,
+    /// TURN URL handed to clients with REST credentials (repeatable), e.g. turn:host:3478?transport=udp.
+    #[arg(long = "turn-url", value_name = "URL")]
+    turn_urls: Vec<String>,
+    /// Secret shared with coturn (static-auth-secret) to mint TURN credentials.
+    #[arg(
+        long,
+        value_name = "SECRET",
+        env = "PEERDROP_TURN_SECRET",
+        hide_env_values = true
+    )]
+    turn_secret: Option<String>,
+    /// Lifetime of TURN credentials in seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 3600)]
+    turn_ttl: u64,
+    /// Reverse proxy whose X-Forwarded-For header is trusted (repeatable).
+    #[arg(long = "trusted-proxy", value_name = "IP")]
+    trusted_proxies: Vec<IpAddr>,
+    /// Largest accepted message in bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = Limits::default().max_message_bytes)]
+    max_message_bytes: usize,
+    /// Sustained messages per second per connection.
+    #[arg(long, value_name = "N", default_value_t = Limits::default().messages_per_sec)]
+    messages_per_sec: u32,
+    /// Messages per connection allowed in one burst.
+    #[arg(long, value_name = "N", default_value_t = Limits::default().message_burst)]
+    message_burst: u32,
+    /// Rejected messages tolerated before a connection is closed.
+    #[arg(long, value_name = "N", default_value_t = Limits::default().max_strikes)]
+    max_strikes: u32,
+    /// Simultaneous connections per client address (IPv6: per /64).
+    #[arg(long, value_name = "N", default_value_t = Limits::default().max_connections_per_ip)]
+    max_connections_per_ip: usize,
+    /// Simultaneous connections in total.
+    #[arg(long, value_name = "N", default_value_t = Limits::default().max_connections)]
+    max_connections: usize,
+    /// Close connections silent for this many seconds (pings count as activity).
+    #[arg(long, value_name = "SECS", default_value_t = Limits::default().idle_timeout.as_secs())]
+    idle_timeout: u64,
+    /// Code look-ups per minute per connection.
+    #[arg(long, value_name = "N", default_value_t = Limits::default().resolve_per_minute)]
+    resolve_per_minute: u32,
+    /// Code look-ups per minute per client address.
+    #[arg(long, value_name = "N", default_value_t = Limits::default().resolve_per_minute_per_ip)]
+    resolve_per_minute_per_ip: u32,
+}
+
+impl Args {
+    fn into_config(self) -> ServerConfig {
+        ServerConfig {
+            listen: self.listen,
+            stun_urls: self.stun_urls,
+            turn_urls: self.turn_urls,
+            turn_secret: self.turn_secret,
+            turn_ttl: Duration::from_secs(self.turn_ttl),
+            trusted_proxies: self.trusted_proxies,
+            limits: Limits {
+                max_message_bytes: self.max_message_bytes,
+                messages_per_sec: self.messages_per_sec,
+                message_burst: self.message_burst,
+                max_strikes: self.max_strikes,
+                max_connections_per_ip: self.max_connections_per_ip,
+                max_connections: self.max_connections,
+                idle_timeout: Duration::from_secs(self.idle_timeout),
+                resolve_per_minute: self.resolve_per_minute,
+                resolve_per_minute_per_ip: self.resolve_per_minute_per_ip,
+                ..Limits::default()
+            },
+            ..ServerConfig::default()
+        }
+    }
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let args = Args::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+
+    let server = match SignalServer::bind(args.into_config()).await {
+        Ok(server) => server,
+        Err(err) => {
+            eprintln!("peerdrop-signal: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    {
+        let mut stdout = std::io::stdout().lock();
+        let printed =
+            writeln!(stdout, "listening on {}", server.local_addr()).and_then(|_| stdout.flush());
+        if let Err(err) = printed {
+            eprintln!("peerdrop-signal: cannot write to stdout: {err}");
+            return ExitCode::FAILURE;
+        }
+    }
+    match server.run(shutdown_signal()).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("peerdrop-signal: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Completes on Ctrl-C or (on Unix) SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut sig) => {
+                sig.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => tracing::info!("ctrl-c received"),
+        _ = term => tracing::info!("SIGTERM received"),
+    }
+}

@@ -1,0 +1,223 @@
+//! Everything an operator (or a test, or the desktop app) can tune, with safe defaults.
+//!
+//! [`ServerConfig::default`] is what `peerdrop-signal` runs with when given no flags:
+//! loopback only, no ICE servers, and [`Limits::default`]. Tests shrink the limits to
+//! exercise them in milliseconds instead of minutes.
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use peerdrop_proto::signal::MAX_SIGNAL_MESSAGE_BYTES;
+
+use crate::error::ServerError;
+
+/// Default listening address: loopback, so an unconfigured server is never exposed.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8787";
+
+/// Default lifetime of TURN credentials handed out in `welcome`.
+pub const DEFAULT_TURN_TTL: Duration = Duration::from_secs(3600);
+
+/// How the server is reached and what it hands to clients.
+#[derive(Clone, Debug)]
+pub struct ServerConfig {
+    /// Address to bind; port 0 picks a free port (see [`crate::SignalServer::local_addr`]).
+    pub listen: SocketAddr,
+    /// STUN URLs (`stun:host:port`) passed to clients as-is, one ICE server entry each.
+    pub stun_urls: Vec<String>,
+    /// TURN URLs (`turn:host:port?transport=udp`); only handed out with `turn_secret`.
+    pub turn_urls: Vec<String>,
+    /// Shared secret with coturn (`static-auth-secret`), used to mint REST credentials.
+    pub turn_secret: Option<String>,
+    /// How long minted TURN credentials stay valid.
+    pub turn_ttl: Duration,
+    /// Abuse limits.
+    pub limits: Limits,
+    /// Reverse proxies whose `X-Forwarded-For` header is believed. Anyone else's is ignored,
+    /// otherwise a client could claim any address and join a stranger's "nearby" group.
+    pub trusted_proxies: Vec<IpAddr>,
+    /// How long [`crate::SignalServer::run`] waits for connections to close on shutdown
+    /// before dropping them.
+    pub shutdown_grace: Duration,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            listen: DEFAULT_LISTEN
+                .parse()
+                .expect("DEFAULT_LISTEN is a valid address"),
+            stun_urls: Vec::new(),
+            turn_urls: Vec::new(),
+            turn_secret: None,
+            turn_ttl: DEFAULT_TURN_TTL,
+            limits: Limits::default(),
+            trusted_proxies: Vec::new(),
+            shutdown_grace: Duration::from_secs(3),
+        }
+    }
+}
+
+impl ServerConfig {
+    /// A default configuration listening on `listen`; handy for tests (`127.0.0.1:0`).
+    pub fn new(listen: SocketAddr) -> Self {
+        Self {
+            listen,
+            ..Self::default()
+        }
+    }
+
+    /// Rejects values that would make the server useless or unsafe (zero limits, zero TTL),
+    /// so a typo in a flag fails at start-up instead of at the first client.
+    pub fn validate(&self) -> Result<(), ServerError> {
+        self.limits.validate()?;
+        if self.turn_ttl.is_zero() {
+            return Err(ServerError::InvalidConfig(
+                "turn_ttl must be positive".into(),
+            ));
+        }
+        if matches!(&self.turn_secret, Some(s) if s.is_empty()) {
+            return Err(ServerError::InvalidConfig(
+                "turn_secret must not be empty".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Hard limits that keep one client (or one address) from hurting everyone else.
+///
+/// Every limit is answered with an `error` frame carrying the matching
+/// [`peerdrop_proto::signal::ErrorCode`]; repeated violations close the connection.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Limits {
+    /// Largest accepted text frame in bytes; larger ones get `too_large`.
+    pub max_message_bytes: usize,
+    /// Sustained messages per second per connection (token bucket refill rate).
+    pub messages_per_sec: u32,
+    /// Messages a connection may send in one burst (token bucket size). ICE trickling sends
+    /// a few dozen candidates at once, so this is well above `messages_per_sec`.
+    pub message_burst: u32,
+    /// Rejected messages (bad, too large, rate-limited) tolerated before the connection is
+    /// closed. Each accepted message forgives one earlier strike.
+    pub max_strikes: u32,
+    /// Simultaneous WebSocket connections per client address (IPv6: per /64).
+    pub max_connections_per_ip: usize,
+    /// Simultaneous WebSocket connections in total.
+    pub max_connections: usize,
+    /// A connection that sends nothing (not even a ping) for this long is closed.
+    pub idle_timeout: Duration,
+    /// Time a new connection gets to send `hello`.
+    pub hello_timeout: Duration,
+    /// Time a new TCP connection gets to send its HTTP request (and finish the upgrade).
+    pub handshake_timeout: Duration,
+    /// Code look-ups per minute per connection (also the burst size).
+    pub resolve_per_minute: u32,
+    /// Code look-ups per minute per client address, so reconnecting does not reset the budget.
+    pub resolve_per_minute_per_ip: u32,
+    /// Messages queued for one peer before it is considered too slow and disconnected.
+    pub outbox_capacity: usize,
+    /// Longest time one write to a client may take before the client is dropped.
+    pub write_timeout: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_message_bytes: MAX_SIGNAL_MESSAGE_BYTES,
+            messages_per_sec: 20,
+            message_burst: 100,
+            max_strikes: 10,
+            max_connections_per_ip: 64,
+            max_connections: 10_000,
+            idle_timeout: Duration::from_secs(120),
+            hello_timeout: Duration::from_secs(10),
+            handshake_timeout: Duration::from_secs(10),
+            resolve_per_minute: 10,
+            resolve_per_minute_per_ip: 30,
+            outbox_capacity: 256,
+            write_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+impl Limits {
+    /// Frame size at which tungstenite itself gives up reading. It sits above
+    /// `max_message_bytes` so a slightly oversized frame is still read whole and answered
+    /// with `too_large`, while a huge one is cut off without buffering it.
+    pub fn hard_frame_bytes(&self) -> usize {
+        self.max_message_bytes
+            .saturating_mul(2)
+            .max(self.max_message_bytes + 1024)
+    }
+
+    /// Rejects zero limits, which would lock every client out (or, for timeouts, close at once).
+    pub fn validate(&self) -> Result<(), ServerError> {
+        let positive = [
+            ("max_message_bytes", self.max_message_bytes as u64),
+            ("messages_per_sec", u64::from(self.messages_per_sec)),
+            ("message_burst", u64::from(self.message_burst)),
+            ("max_strikes", u64::from(self.max_strikes)),
+            ("max_connections_per_ip", self.max_connections_per_ip as u64),
+            ("max_connections", self.max_connections as u64),
+            ("resolve_per_minute", u64::from(self.resolve_per_minute)),
+            (
+                "resolve_per_minute_per_ip",
+                u64::from(self.resolve_per_minute_per_ip),
+            ),
+            ("outbox_capacity", self.outbox_capacity as u64),
+        ];
+        if let Some((name, _)) = positive.iter().find(|(_, v)| *v == 0) {
+            return Err(ServerError::InvalidConfig(format!(
+                "{name} must be positive"
+            )));
+        }
+        let durations = [
+            ("idle_timeout", self.idle_timeout),
+            ("hello_timeout", self.hello_timeout),
+            ("handshake_timeout", self.handshake_timeout),
+            ("write_timeout", self.write_timeout),
+        ];
+        if let Some((name, _)) = durations.iter().find(|(_, d)| d.is_zero()) {
+            return Err(ServerError::InvalidConfig(format!(
+                "{name} must be positive"
+            )));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid_and_safe() {
+        let config = ServerConfig::default();
+        config.validate().unwrap();
+        assert!(
+            config.listen.ip().is_loopback(),
+            "unconfigured server must not be exposed"
+        );
+        assert_eq!(config.limits.max_message_bytes, MAX_SIGNAL_MESSAGE_BYTES);
+        assert!(config.limits.hard_frame_bytes() > config.limits.max_message_bytes);
+    }
+
+    #[test]
+    fn zero_limits_are_rejected_by_name() {
+        let mut config = ServerConfig::default();
+        config.limits.messages_per_sec = 0;
+        let err = config.validate().unwrap_err().to_string();
+        assert!(err.contains("messages_per_sec"), "{err}");
+
+        let mut config = ServerConfig::default();
+        config.limits.idle_timeout = Duration::ZERO;
+        let err = config.validate().unwrap_err().to_string();
+        assert!(err.contains("idle_timeout"), "{err}");
+
+        let config = ServerConfig {
+            turn_secret: Some(String::new()),
+            ..ServerConfig::default()
+        };
+        assert!(config.validate().is_err());
+    }
+}

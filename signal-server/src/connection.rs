@@ -1,0 +1,542 @@
+//! One task per WebSocket: the `hello` handshake, per-connection limits, message dispatch.
+//!
+//! A connection lives in two phases:
+//! 1. **hello**: the first real message must be `hello` with our protocol version, within
+//!    `hello_timeout`. Anything else is answered with `hello_required` and the connection is
+//!    closed; a wrong version gets `version_mismatch` and is closed.
+//! 2. **registered**: the peer is in the [`Registry`]; the task forwards whatever the registry
+//!    queues for it (nearby lists, relayed signals, `peer_gone`) and handles its requests.
+//!
+//! Every received frame first passes the per-connection token bucket and the size limit.
+//! Rejected frames are answered with an `error` frame and cost a "strike"; accepted ones
+//! forgive one. Too many strikes, an absurdly large frame, invalid UTF-8, idling past
+//! `idle_timeout`, a full outbox or server shutdown end the connection with an `error`
+//! frame followed by a WebSocket close frame. A panic-free, bounded exit is the invariant:
+//! every wait has a timeout, and the peer is always removed from the registry (see
+//! [`Registration`]).
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use futures_util::{SinkExt, StreamExt};
+use peerdrop_proto::code::normalize_code;
+use peerdrop_proto::signal::{ClientMsg, DeviceKind, ErrorCode, PeerId, ServerMsg};
+use peerdrop_proto::PROTOCOL_VERSION;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::{mpsc, watch, Notify};
+use tokio::time::{sleep_until, timeout, Instant};
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::{Error as WsError, Message};
+use tokio_tungstenite::WebSocketStream;
+
+use crate::addr::GroupKey;
+use crate::config::ServerConfig;
+use crate::http::Prefixed;
+use crate::ice::ice_servers;
+use crate::names::sanitize_name;
+use crate::rate::TokenBucket;
+use crate::registry::{JoinError, Mailbox, Registry};
+use crate::slots::Slots;
+
+/// The accepted WebSocket, over a TCP stream whose request head was replayed.
+pub(crate) type Ws = WebSocketStream<Prefixed<TcpStream>>;
+
+/// Longest we keep reading (and discarding) after sending a close frame, so the client
+/// receives our last frames instead of a TCP reset.
+const LINGER: Duration = Duration::from_secs(1);
+/// Most bytes discarded while lingering.
+const LINGER_BYTES: usize = 1 << 20;
+/// Longest error text echoed back (serde messages can quote client input).
+const MAX_ERROR_TEXT: usize = 200;
+
+/// State shared by the accept loop and every connection task.
+pub(crate) struct Shared {
+    /// The server configuration.
+    pub(crate) config: ServerConfig,
+    /// Everyone online.
+    pub(crate) registry: Registry,
+    /// Connection caps.
+    pub(crate) slots: Arc<Slots>,
+}
+
+/// How a connection ends.
+#[derive(Debug)]
+enum End {
+    /// Say why (optionally with an `error` frame), send a close frame, linger briefly.
+    Close {
+        error: Option<(ErrorCode, String)>,
+        code: CloseCode,
+        reason: &'static str,
+    },
+    /// The client closed or the transport failed; nothing more to say.
+    Gone,
+}
+
+impl End {
+    fn with_error(
+        error: ErrorCode,
+        message: impl Into<String>,
+        code: CloseCode,
+        reason: &'static str,
+    ) -> Self {
+        End::Close {
+            error: Some((error, message.into())),
+            code,
+            reason,
+        }
+    }
+
+    fn shutdown() -> Self {
+        End::with_error(
+            ErrorCode::Unavailable,
+            "server is shutting down",
+            CloseCode::Away,
+            "server shutting down",
+        )
+    }
+}
+
+/// What one received frame amounts to after the common checks.
+enum Incoming {
+    /// A well-formed client message.
+    Msg(ClientMsg),
+    /// A ping/pong: keeps the connection alive, nothing to answer.
+    KeepAlive,
+    /// Refused with this error; costs a strike.
+    Rejected(ErrorCode, String),
+    /// The connection must end.
+    End(End),
+}
+
+/// Removes the peer from the registry however the task ends (return, error or abort).
+struct Registration {
+    shared: Arc<Shared>,
+    id: PeerId,
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        self.shared.registry.leave(self.id);
+        tracing::info!(online = self.shared.registry.len(), "peer left");
+    }
+}
+
+/// Per-connection state.
+struct Conn {
+    ws: Ws,
+    shared: Arc<Shared>,
+    group: GroupKey,
+    messages: TokenBucket,
+    resolves: TokenBucket,
+    strikes: u32,
+    last_activity: Instant,
+}
+
+/// Serves one accepted WebSocket until it closes or the server shuts down.
+pub(crate) async fn serve(
+    ws: Ws,
+    shared: Arc<Shared>,
+    client: IpAddr,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let limits = &shared.config.limits;
+    let now = Instant::now();
+    let mut conn = Conn {
+        ws,
+        group: GroupKey::of(client),
+        messages: TokenBucket::new(
+            limits.message_burst,
+            f64::from(limits.messages_per_sec),
+            now.into_std(),
+        ),
+        resolves: TokenBucket::per_minute(limits.resolve_per_minute, now.into_std()),
+        strikes: 0,
+        last_activity: now,
+        shared,
+    };
+    let end = conn.run(&mut shutdown).await;
+    match &end {
+        End::Close {
+            error: Some((code, message)),
+            ..
+        } => {
+            tracing::debug!(?code, %message, "closing connection");
+        }
+        End::Close { reason, .. } => tracing::debug!(reason, "closing connection"),
+        End::Gone => tracing::debug!("connection gone"),
+    }
+    finish(conn.ws, end, conn.shared.config.limits.write_timeout).await;
+}
+
+/// Answers a connection that may not stay (connection caps) and closes it.
+pub(crate) async fn refuse(ws: Ws, error: ErrorCode, message: String, write_timeout: Duration) {
+    finish(
+        ws,
+        End::with_error(error, message, CloseCode::Again, "refused"),
+        write_timeout,
+    )
+    .await;
+}
+
+impl Conn {
+    async fn run(&mut self, shutdown: &mut watch::Receiver<bool>) -> End {
+        let (name, kind) = match self.await_hello(shutdown).await {
+            Ok(hello) => hello,
+            Err(end) => return end,
+        };
+        let (tx, mut outbox) = mpsc::channel(self.shared.config.limits.outbox_capacity);
+        let kick = Arc::new(Notify::new());
+        let mailbox = Mailbox {
+            outbox: tx,
+            kick: Arc::clone(&kick),
+        };
+        let joined =
+            match self
+                .shared
+                .registry
+                .join(self.group, sanitize_name(&name), kind, mailbox)
+            {
+                Ok(joined) => joined,
+                Err(JoinError::NoCodeAvailable) => {
+                    return End::with_error(
+                        ErrorCode::Unavailable,
+                        "no free code, try again",
+                        CloseCode::Again,
+                        "no code",
+                    );
+                }
+            };
+        let id = joined.info.id;
+        let _registration = Registration {
+            shared: Arc::clone(&self.shared),
+            id,
+        };
+        tracing::Span::current().record("peer", tracing::field::display(id));
+        tracing::info!(online = self.shared.registry.len(), kind = ?kind, "peer joined");
+
+        let welcome = ServerMsg::Welcome {
+            v: PROTOCOL_VERSION,
+            id,
+            code: joined.code,
+            ice_servers: ice_servers(&self.shared.config, id, SystemTime::now()),
+        };
+        if let Err(end) = self.send(&welcome).await {
+            return end;
+        }
+        loop {
+            let idle_deadline = self.last_activity + self.shared.config.limits.idle_timeout;
+            let step = tokio::select! {
+                _ = shutting_down(shutdown) => Err(End::shutdown()),
+                _ = kick.notified() => Err(End::with_error(
+                    ErrorCode::Unavailable,
+                    "too slow to keep up with messages; reconnect",
+                    CloseCode::Policy,
+                    "too slow",
+                )),
+                queued = outbox.recv() => match queued {
+                    Some(msg) => self.send(&msg).await,
+                    None => Err(End::Gone),
+                },
+                frame = self.ws.next() => match self.classify(frame) {
+                    Incoming::Msg(msg) => self.handle(id, msg).await,
+                    Incoming::KeepAlive => Ok(()),
+                    Incoming::Rejected(code, text) => self.reject(code, text).await,
+                    Incoming::End(end) => Err(end),
+                },
+                _ = sleep_until(idle_deadline) => Err(self.idle_end()),
+            };
+            if let Err(end) = step {
+                return end;
+            }
+        }
+    }
+
+    /// Phase 1: waits for a valid `hello`; returns the requested name and kind.
+    async fn await_hello(
+        &mut self,
+        shutdown: &mut watch::Receiver<bool>,
+    ) -> Result<(String, DeviceKind), End> {
+        let limits = &self.shared.config.limits;
+        let deadline = Instant::now() + limits.hello_timeout.min(limits.idle_timeout);
+        loop {
+            tokio::select! {
+                _ = shutting_down(shutdown) => return Err(End::shutdown()),
+                _ = sleep_until(deadline) => return Err(End::with_error(
+                    ErrorCode::IdleTimeout,
+                    "no hello received in time",
+                    CloseCode::Normal,
+                    "hello timeout",
+                )),
+                frame = self.ws.next() => match self.classify(frame) {
+                    Incoming::Msg(ClientMsg::Hello { v, name, kind }) if v == PROTOCOL_VERSION => {
+                        self.forgive();
+                        return Ok((name, kind));
+                    }
+                    Incoming::Msg(ClientMsg::Hello { v, .. }) => return Err(End::with_error(
+                        ErrorCode::VersionMismatch,
+                        format!("server speaks protocol version {PROTOCOL_VERSION}, client sent {v}"),
+                        CloseCode::Policy,
+                        "version mismatch",
+                    )),
+                    Incoming::Msg(_) => return Err(End::with_error(
+                        ErrorCode::HelloRequired,
+                        "the first message must be hello",
+                        CloseCode::Policy,
+                        "hello required",
+                    )),
+                    Incoming::KeepAlive => {}
+                    Incoming::Rejected(code, text) => self.reject(code, text).await?,
+                    Incoming::End(end) => return Err(end),
+                },
+            }
+        }
+    }
+
+    /// Common checks on every received frame: liveness, rate, size, UTF-8, JSON shape.
+    fn classify(&mut self, frame: Option<Result<Message, WsError>>) -> Incoming {
+        let limits = &self.shared.config.limits;
+        let message = match frame {
+            None => return Incoming::End(End::Gone),
+            Some(Ok(message)) => message,
+            Some(Err(WsError::Capacity(_))) => {
+                return Incoming::End(End::with_error(
+                    ErrorCode::TooLarge,
+                    format!("message exceeds {} bytes", limits.max_message_bytes),
+                    CloseCode::Size,
+                    "message too large",
+                ));
+            }
+            Some(Err(WsError::Utf8(_))) => {
+                return Incoming::End(End::with_error(
+                    ErrorCode::BadMessage,
+                    "text frame is not valid UTF-8",
+                    CloseCode::Invalid,
+                    "invalid utf-8",
+                ));
+            }
+            Some(Err(err)) => {
+                tracing::debug!(%err, "websocket error");
+                return Incoming::End(End::Gone);
+            }
+        };
+        if let Message::Close(_) = message {
+            return Incoming::End(End::Gone);
+        }
+        let now = Instant::now();
+        self.last_activity = now;
+        if !self.messages.try_take(now.into_std()) {
+            return Incoming::Rejected(
+                ErrorCode::RateLimited,
+                format!(
+                    "more than {} messages per second; slow down",
+                    limits.messages_per_sec
+                ),
+            );
+        }
+        match message {
+            Message::Text(text) if text.len() > limits.max_message_bytes => Incoming::Rejected(
+                ErrorCode::TooLarge,
+                format!(
+                    "message of {} bytes exceeds {} bytes",
+                    text.len(),
+                    limits.max_message_bytes
+                ),
+            ),
+            Message::Text(text) => match ClientMsg::from_json(&text) {
+                Ok(msg) => Incoming::Msg(msg),
+                Err(err) => Incoming::Rejected(
+                    ErrorCode::BadMessage,
+                    truncate(format!("not a valid message: {err}")),
+                ),
+            },
+            Message::Binary(_) => Incoming::Rejected(
+                ErrorCode::BadMessage,
+                "binary frames are not accepted; send JSON text".into(),
+            ),
+            Message::Ping(_) | Message::Pong(_) | Message::Frame(_) | Message::Close(_) => {
+                Incoming::KeepAlive
+            }
+        }
+    }
+
+    /// Phase 2: one accepted request from registered peer `me`.
+    async fn handle(&mut self, me: PeerId, msg: ClientMsg) -> Result<(), End> {
+        self.forgive();
+        match msg {
+            ClientMsg::Ping => {
+                tracing::debug!("ping");
+                self.send(&ServerMsg::Pong).await
+            }
+            ClientMsg::Hello { .. } => {
+                self.reject(
+                    ErrorCode::HelloRequired,
+                    "hello was already received".into(),
+                )
+                .await
+            }
+            ClientMsg::Resolve { code } => {
+                tracing::debug!("resolve");
+                self.resolve(me, &code).await
+            }
+            ClientMsg::Signal { to, data } => {
+                tracing::debug!(%to, kind = signal_kind(&data), "signal");
+                match self.shared.registry.relay(me, to, data) {
+                    Ok(()) => Ok(()),
+                    Err(_) => {
+                        let message = format!(
+                            "peer {to} is not connected or not reachable from this connection"
+                        );
+                        self.send_error(ErrorCode::UnknownPeer, message).await
+                    }
+                }
+            }
+        }
+    }
+
+    /// `resolve`: malformed codes fail without touching the budget; look-ups of well-formed
+    /// codes are limited per connection and per address.
+    async fn resolve(&mut self, me: PeerId, typed: &str) -> Result<(), End> {
+        let Some(code) = normalize_code(typed) else {
+            return self
+                .send_error(ErrorCode::UnknownCode, "not a valid code".into())
+                .await;
+        };
+        let now = std::time::Instant::now();
+        if !self.resolves.try_take(now)
+            || !self.shared.registry.take_resolve_budget(self.group, now)
+        {
+            let text = "too many code look-ups; wait a minute".to_string();
+            return self.reject(ErrorCode::RateLimited, text).await;
+        }
+        match self.shared.registry.resolve(me, &code) {
+            Some(peer) => self.send(&ServerMsg::Resolved { code, peer }).await,
+            None => {
+                self.send_error(ErrorCode::UnknownCode, format!("no peer holds code {code}"))
+                    .await
+            }
+        }
+    }
+
+    /// Answers a refused frame and counts a strike; too many strikes end the connection.
+    async fn reject(&mut self, code: ErrorCode, message: String) -> Result<(), End> {
+        self.strikes += 1;
+        if self.strikes >= self.shared.config.limits.max_strikes {
+            tracing::info!(?code, "closing abusive connection");
+            return Err(End::with_error(
+                code,
+                message,
+                CloseCode::Policy,
+                "too many rejected messages",
+            ));
+        }
+        self.send_error(code, message).await
+    }
+
+    /// An accepted message forgives one earlier strike.
+    fn forgive(&mut self) {
+        self.strikes = self.strikes.saturating_sub(1);
+    }
+
+    fn idle_end(&self) -> End {
+        let secs = self.shared.config.limits.idle_timeout.as_secs_f64();
+        End::with_error(
+            ErrorCode::IdleTimeout,
+            format!("idle for {secs:.1} s"),
+            CloseCode::Normal,
+            "idle timeout",
+        )
+    }
+
+    async fn send_error(&mut self, code: ErrorCode, message: String) -> Result<(), End> {
+        self.send(&ServerMsg::Error { code, message }).await
+    }
+
+    /// Sends one message; a write that cannot finish in `write_timeout` drops the client.
+    async fn send(&mut self, msg: &ServerMsg) -> Result<(), End> {
+        let frame = Message::text(msg.to_json());
+        match timeout(self.shared.config.limits.write_timeout, self.ws.send(frame)).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(err)) => {
+                tracing::debug!(%err, "write failed");
+                Err(End::Gone)
+            }
+            Err(_) => {
+                tracing::info!("write timed out, dropping client");
+                Err(End::Gone)
+            }
+        }
+    }
+}
+
+/// Resolves once the server starts shutting down (or the server is gone).
+async fn shutting_down(shutdown: &mut watch::Receiver<bool>) {
+    let _ = shutdown.wait_for(|stopping| *stopping).await;
+}
+
+/// Sends the last words (error frame + close frame), then lingers: half-closes and discards
+/// what the client still sends for a moment, so our frames are not lost to a TCP reset.
+async fn finish(mut ws: Ws, end: End, write_timeout: Duration) {
+    let End::Close {
+        error,
+        code,
+        reason,
+    } = end
+    else {
+        return;
+    };
+    let last_words = async {
+        if let Some((code, message)) = error {
+            ws.send(Message::text(ServerMsg::Error { code, message }.to_json()))
+                .await?;
+        }
+        ws.close(Some(CloseFrame {
+            code,
+            reason: reason.into(),
+        }))
+        .await
+    };
+    if !matches!(
+        timeout(write_timeout.min(Duration::from_secs(2)), last_words).await,
+        Ok(Ok(()))
+    ) {
+        return;
+    }
+    let mut tcp = ws.into_inner().into_inner();
+    let _ = tcp.shutdown().await;
+    let drain = async {
+        let mut buf = [0u8; 4096];
+        let mut total = 0;
+        while total < LINGER_BYTES {
+            match tcp.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => total += n,
+            }
+        }
+    };
+    let _ = timeout(LINGER, drain).await;
+}
+
+fn signal_kind(data: &peerdrop_proto::signal::SignalData) -> &'static str {
+    use peerdrop_proto::signal::SignalData;
+    match data {
+        SignalData::Offer { .. } => "offer",
+        SignalData::Answer { .. } => "answer",
+        SignalData::Candidate { .. } => "candidate",
+        SignalData::Bye { .. } => "bye",
+    }
+}
+
+fn truncate(mut text: String) -> String {
+    if text.len() > MAX_ERROR_TEXT {
+        let mut cut = MAX_ERROR_TEXT;
+        while !text.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        text.truncate(cut);
+        text.push('…');
+    }
+    text
+}

@@ -1,0 +1,311 @@
+//! Binding the port, accepting connections, routing them, shutting down gracefully.
+//!
+//! One TCP port serves both plain HTTP (`GET /health`) and the WebSocket (`/ws`). Each
+//! accepted TCP connection gets its own task: read the request head (bounded in size and
+//! time), route it, and for `/ws` complete the upgrade, take a connection slot and hand over
+//! to the connection handler. On shutdown the listener closes, every connection is told
+//! `unavailable` and closed, and stragglers are dropped after
+//! [`crate::ServerConfig::shutdown_grace`].
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{oneshot, watch};
+use tokio::task::{JoinHandle, JoinSet};
+use tokio::time::timeout;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tracing::Instrument;
+
+use peerdrop_proto::signal::ErrorCode;
+use peerdrop_proto::PROTOCOL_VERSION;
+
+use crate::addr::{client_ip, GroupKey};
+use crate::config::ServerConfig;
+use crate::connection::{self, Shared};
+use crate::error::ServerError;
+use crate::http::{self, Prefixed, Route};
+use crate::registry::Registry;
+use crate::slots::{SlotError, Slots};
+
+/// Initial read buffer per WebSocket; small, because most connections are idle.
+const WS_READ_BUFFER: usize = 16 * 1024;
+
+/// A bound signaling server, ready to [`run`](SignalServer::run).
+///
+/// Binding and running are separate so the caller learns the real port (when binding port 0)
+/// before any client connects — tests and the desktop app rely on that.
+pub struct SignalServer {
+    listener: TcpListener,
+    local_addr: SocketAddr,
+    shared: Arc<Shared>,
+}
+
+impl SignalServer {
+    /// Validates `config` and binds its listening address.
+    pub async fn bind(config: ServerConfig) -> Result<Self, ServerError> {
+        config.validate()?;
+        if config.turn_secret.is_some() && config.turn_urls.is_empty() {
+            tracing::warn!("a TURN secret is set but no TURN URL; clients get no TURN server");
+        }
+        if config.turn_secret.is_none() && !config.turn_urls.is_empty() {
+            tracing::warn!(
+                "TURN URLs are set but no TURN secret; clients get only STUN derived from them"
+            );
+        }
+        let listener =
+            TcpListener::bind(config.listen)
+                .await
+                .map_err(|source| ServerError::Bind {
+                    addr: config.listen,
+                    source,
+                })?;
+        let local_addr = listener.local_addr()?;
+        let limits = &config.limits;
+        let shared = Arc::new(Shared {
+            registry: Registry::new(limits.resolve_per_minute_per_ip),
+            slots: Arc::new(Slots::new(
+                limits.max_connections_per_ip,
+                limits.max_connections,
+            )),
+            config,
+        });
+        Ok(Self {
+            listener,
+            local_addr,
+            shared,
+        })
+    }
+
+    /// The address actually bound (with the real port when the config asked for port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// The WebSocket URL clients should use, e.g. `ws://127.0.0.1:8787/ws`.
+    pub fn ws_url(&self) -> String {
+        ws_url(self.local_addr)
+    }
+
+    /// Serves until `shutdown` completes, then closes every connection gracefully.
+    ///
+    /// Returns once all connection tasks have finished (or were dropped after the grace
+    /// period), so a caller awaiting it knows the port is free again.
+    pub async fn run(self, shutdown: impl Future<Output = ()>) -> Result<(), ServerError> {
+        let SignalServer {
+            listener,
+            local_addr,
+            shared,
+        } = self;
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let mut tasks = JoinSet::new();
+        tokio::pin!(shutdown);
+        tracing::info!(%local_addr, "signal server listening");
+        loop {
+            tokio::select! {
+                _ = &mut shutdown => break,
+                accepted = listener.accept() => match accepted {
+                    Ok((tcp, peer)) => {
+                        let span = tracing::info_span!("conn", client = %peer.ip(), peer = tracing::field::Empty);
+                        tasks.spawn(handle_tcp(tcp, peer, Arc::clone(&shared), stop_rx.clone()).instrument(span));
+                    }
+                    Err(err) => {
+                        // Typically out of file descriptors: back off instead of spinning.
+                        tracing::warn!(%err, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                    }
+                },
+                Some(joined) = tasks.join_next(), if !tasks.is_empty() => {
+                    if let Err(err) = joined {
+                        if err.is_panic() {
+                            tracing::error!(%err, "connection task panicked");
+                        }
+                    }
+                }
+            }
+        }
+        drop(listener);
+        tracing::info!(connections = tasks.len(), "shutting down");
+        let _ = stop_tx.send(true);
+        let drain = async { while tasks.join_next().await.is_some() {} };
+        if timeout(shared.config.shutdown_grace, drain).await.is_err() {
+            tracing::warn!(
+                remaining = tasks.len(),
+                "grace period over, dropping connections"
+            );
+            tasks.abort_all();
+            while tasks.join_next().await.is_some() {}
+        }
+        tracing::info!("signal server stopped");
+        Ok(())
+    }
+
+    /// Runs the server on a tokio task; the returned handle stops it (explicitly with
+    /// [`RunningServer::shutdown`], or implicitly when dropped).
+    pub fn spawn(self) -> RunningServer {
+        let local_addr = self.local_addr;
+        let (trigger, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(self.run(async move {
+            let _ = stopped.await;
+        }));
+        RunningServer {
+            local_addr,
+            trigger: Some(trigger),
+            task: Some(task),
+        }
+    }
+}
+
+/// A server running on a background task (see [`SignalServer::spawn`]).
+///
+/// Dropping it also shuts the server down, so a test cannot leak a server.
+pub struct RunningServer {
+    local_addr: SocketAddr,
+    trigger: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<Result<(), ServerError>>>,
+}
+
+impl RunningServer {
+    /// The address the server listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// The WebSocket URL clients should use, e.g. `ws://127.0.0.1:8787/ws`.
+    pub fn ws_url(&self) -> String {
+        ws_url(self.local_addr)
+    }
+
+    /// Stops accepting, closes every connection gracefully and waits until that is done.
+    pub async fn shutdown(mut self) -> Result<(), ServerError> {
+        if let Some(trigger) = self.trigger.take() {
+            let _ = trigger.send(());
+        }
+        match self.task.take() {
+            Some(task) => task.await.unwrap_or(Ok(())),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for RunningServer {
+    fn drop(&mut self) {
+        if let Some(trigger) = self.trigger.take() {
+            let _ = trigger.send(());
+        }
+    }
+}
+
+fn ws_url(addr: SocketAddr) -> String {
+    format!("ws://{addr}/ws")
+}
+
+/// One TCP connection: route the HTTP request, then serve `/health` or the WebSocket.
+async fn handle_tcp(
+    mut tcp: TcpStream,
+    peer: SocketAddr,
+    shared: Arc<Shared>,
+    shutdown: watch::Receiver<bool>,
+) {
+    let _ = tcp.set_nodelay(true);
+    let limits = &shared.config.limits;
+    let (bytes, head) = match timeout(limits.handshake_timeout, http::read_head(&mut tcp)).await {
+        Ok(Ok(read)) => read,
+        Ok(Err(err)) => {
+            tracing::debug!(%err, "bad request head");
+            if err.kind() == std::io::ErrorKind::InvalidData {
+                let _ = http::respond(
+                    &mut tcp,
+                    "400 Bad Request",
+                    "text/plain",
+                    "bad request\n",
+                    true,
+                )
+                .await;
+            }
+            return;
+        }
+        Err(_) => {
+            tracing::debug!("no request head in time");
+            return;
+        }
+    };
+    let include_body = head.method != "HEAD";
+    let route = http::route(&head);
+    tracing::debug!(method = %head.method, path = %head.path, ?route, "http request");
+    let response = match route {
+        Route::WebSocket => None,
+        Route::Health => {
+            let body = serde_json::json!({
+                "status": "ok",
+                "v": PROTOCOL_VERSION,
+                "peers": shared.registry.len(),
+                "connections": shared.slots.total(),
+            });
+            Some(("200 OK", "application/json", format!("{body}\n")))
+        }
+        Route::NotFound => Some(("404 Not Found", "text/plain", "not found\n".to_string())),
+        Route::MethodNotAllowed => Some((
+            "405 Method Not Allowed",
+            "text/plain",
+            "method not allowed\n".to_string(),
+        )),
+        Route::UpgradeRequired => Some((
+            "426 Upgrade Required",
+            "text/plain",
+            "this endpoint speaks WebSocket only\n".to_string(),
+        )),
+    };
+    if let Some((status, content_type, body)) = response {
+        let _ = http::respond(&mut tcp, status, content_type, &body, include_body).await;
+        return;
+    }
+
+    let client = client_ip(
+        peer.ip(),
+        &head.header_values("x-forwarded-for"),
+        &shared.config.trusted_proxies,
+    );
+    if client != peer.ip().to_canonical() {
+        tracing::Span::current().record("client", tracing::field::display(client));
+    }
+    let hard = limits.hard_frame_bytes();
+    let ws_config = WebSocketConfig::default()
+        .read_buffer_size(WS_READ_BUFFER)
+        .max_message_size(Some(hard))
+        .max_frame_size(Some(hard));
+    let upgrade =
+        tokio_tungstenite::accept_async_with_config(Prefixed::new(bytes, tcp), Some(ws_config));
+    let ws = match timeout(limits.handshake_timeout, upgrade).await {
+        Ok(Ok(ws)) => ws,
+        Ok(Err(err)) => {
+            tracing::debug!(%err, "websocket upgrade failed");
+            return;
+        }
+        Err(_) => return,
+    };
+    let write_timeout = limits.write_timeout;
+    match shared.slots.try_acquire(GroupKey::of(client)) {
+        Ok(_slot) => connection::serve(ws, Arc::clone(&shared), client, shutdown).await,
+        Err(SlotError::PerAddress) => {
+            tracing::info!("refused: too many connections from this address");
+            let message = format!(
+                "too many connections from your address (max {})",
+                limits.max_connections_per_ip
+            );
+            connection::refuse(ws, ErrorCode::TooManyConnections, message, write_timeout).await;
+        }
+        Err(SlotError::Total) => {
+            tracing::warn!("refused: server full");
+            connection::refuse(
+                ws,
+                ErrorCode::Unavailable,
+                "server is full; try again later".into(),
+                write_timeout,
+            )
+            .await;
+        }
+    }
+}
