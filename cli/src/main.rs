@@ -1,1 +1,61 @@
-fn main() {}
+//! `peerdrop` — send and receive files peer to peer from a terminal.
+//!
+//! The command-line contract (flags, the `code:` line, `--json` events, exit codes) is stable:
+//! scripts and tests depend on it. See `../shared/DESIGN.md` and the README.
+//!
+//! Layout: [`args`] (clap definitions), one module per subcommand ([`receive`], [`send`],
+//! [`peers`]), [`output`] (progress bars or JSON lines), [`prompt`] (accept/decline).
+
+mod args;
+mod output;
+mod peers;
+mod prompt;
+mod receive;
+mod send;
+
+use clap::Parser;
+use std::process::ExitCode;
+
+use args::{Cli, Command};
+
+/// Our warnings, but only errors from the WebRTC stack, whose warnings are routine noise
+/// (e.g. candidates probed before the answer arrives). `PEERDROP_LOG` overrides it.
+const DEFAULT_LOG_FILTER: &str =
+    "warn,rtc=error,rtc_ice=error,rtc_dtls=error,rtc_sctp=error,webrtc=error";
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("PEERDROP_LOG")
+                .unwrap_or_else(|_| DEFAULT_LOG_FILTER.into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("peerdrop: cannot start: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Receive(args) => receive::run(args).await,
+            Command::Send(args) => send::run(args).await,
+            Command::Peers(args) => peers::run(args).await,
+        }
+    });
+    // Do not wait for background tasks (e.g. a pending stdin read) on the way out.
+    runtime.shutdown_timeout(std::time::Duration::from_millis(200));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!(
+                "peerdrop: {}",
+                peerdrop_core::store::terminal_safe(&format!("{e:#}"))
+            );
+            ExitCode::FAILURE
+        }
+    }
+}

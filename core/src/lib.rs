@@ -1,1 +1,27 @@
-//! PeerDrop engine (being built).
+//! # peerdrop-core — the engine behind the app, the CLI and the tests
+//!
+//! Layout, from the wire inwards:
+//! - [`signaling`]: the WebSocket client for `peerdrop-signal` (presence, codes, relay).
+//! - [`rtc`]: building `webrtc` peer connections with PeerDrop's tuned settings.
+//! - [`engine`]: async drivers that connect peers and run transfers; [`engine::Node`] is the
+//!   facade the CLI and the app use.
+//! - [`machine`]: the transfer protocol as pure state machines (no I/O, unit-tested).
+//! - [`store`]: everything that touches the file system (safe names, `.part` files, atomic
+//!   no-overwrite placement, reading sources).
+//! - [`error`]: [`CoreError`], whose `Display` is the one line a user needs.
+
+pub mod engine;
+pub mod error;
+pub mod machine;
+pub mod rtc;
+pub mod signaling;
+pub mod store;
+
+pub use engine::{
+    AutoAccept, CancellationToken, Decider, EventSink, Incoming, Node, NodeConfig, TransferReport,
+};
+pub use error::CoreError;
+pub use machine::receiver::{Decision, OfferSummary};
+pub use machine::Outcome;
+pub use rtc::RtcSettings;
+pub use store::SendPlan;

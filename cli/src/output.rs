@@ -1,0 +1,111 @@
+//! Showing engine events: newline-delimited JSON with `--json`, otherwise a progress bar with
+//! speed and ETA on a terminal and short status lines.
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use peerdrop_core::store::terminal_safe;
+use peerdrop_core::EventSink;
+use peerdrop_proto::events::TransferEvent;
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+/// Builds the event sink for `--json` or human output.
+pub fn sink(json: bool) -> EventSink {
+    if json {
+        Arc::new(|event: TransferEvent| print_json(&event))
+    } else {
+        let human = Mutex::new(Human { bar: None });
+        Arc::new(move |event: TransferEvent| {
+            if let Ok(mut h) = human.lock() {
+                h.show(event);
+            }
+        })
+    }
+}
+
+/// One JSON line on stdout, flushed so a reading process sees it at once.
+pub fn print_json(event: &TransferEvent) {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{}", event.to_json());
+    let _ = out.flush();
+}
+
+struct Human {
+    bar: Option<ProgressBar>,
+}
+
+impl Human {
+    fn show(&mut self, event: TransferEvent) {
+        match event {
+            TransferEvent::Connecting { peer } => {
+                status(&format!("Connecting to {}…", terminal_safe(&peer)))
+            }
+            TransferEvent::Connected { connect_ms, .. } => {
+                status(&format!("Connected in {connect_ms} ms"))
+            }
+            TransferEvent::Path { path } => status(&format!("Path: {path:?}").to_lowercase()),
+            TransferEvent::Accepted => status("Accepted"),
+            TransferEvent::Progress { done, total, .. } => {
+                let bar = self.bar.get_or_insert_with(|| new_bar(total));
+                bar.set_length(total);
+                bar.set_position(done);
+            }
+            TransferEvent::FileVerified { path, .. } => {
+                let line = format!("✓ {}", terminal_safe(&path));
+                match &self.bar {
+                    Some(bar) => bar.println(line),
+                    None => status(&line),
+                }
+            }
+            TransferEvent::Done {
+                files,
+                bytes,
+                seconds,
+                saved_to,
+            } => {
+                if let Some(bar) = self.bar.take() {
+                    bar.finish_and_clear();
+                }
+                let rate = if seconds > 0.0 {
+                    bytes as f64 / seconds
+                } else {
+                    0.0
+                };
+                let place = saved_to
+                    .map(|d| format!(" into {}", terminal_safe(&d)))
+                    .unwrap_or_default();
+                status(&format!(
+                    "Done: {files} file(s), {} in {seconds:.1} s ({}/s){place}, all verified",
+                    indicatif::HumanBytes(bytes),
+                    indicatif::HumanBytes(rate as u64)
+                ));
+            }
+            TransferEvent::Failed { .. }
+            | TransferEvent::Declined { .. }
+            | TransferEvent::Cancelled { .. } => {
+                // The one-line reason is printed by main on exit.
+                if let Some(bar) = self.bar.take() {
+                    bar.abandon();
+                }
+            }
+            TransferEvent::Code { .. }
+            | TransferEvent::Nearby { .. }
+            | TransferEvent::Incoming { .. } => {}
+        }
+    }
+}
+
+fn status(line: &str) {
+    eprintln!("{line}");
+}
+
+fn new_bar(total: u64) -> ProgressBar {
+    let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{bar:32.cyan/blue} {bytes}/{total_bytes}  {binary_bytes_per_sec}  ETA {eta}",
+        )
+        .expect("static template is valid")
+        .progress_chars("█▉▊▋▌▍▎▏ "),
+    );
+    bar
+}

@@ -1,0 +1,44 @@
+//! Asking the person at the terminal whether to accept an offer.
+
+use peerdrop_core::store::terminal_safe;
+use peerdrop_core::{Decider, Decision, OfferSummary};
+
+/// How many files the prompt lists before summarising the rest.
+const LISTED_FILES: usize = 20;
+
+/// Prints the offer on stderr and reads `y`/`yes` from stdin; anything else (or EOF) declines.
+pub struct TerminalDecider;
+
+#[async_trait::async_trait]
+impl Decider for TerminalDecider {
+    async fn decide(&mut self, offer: &OfferSummary) -> Decision {
+        eprintln!(
+            "{} wants to send {} file(s), {}:",
+            terminal_safe(&offer.from),
+            offer.files.len(),
+            indicatif::HumanBytes(offer.total_size)
+        );
+        for file in offer.files.iter().take(LISTED_FILES) {
+            eprintln!(
+                "  {}  ({})",
+                terminal_safe(&file.path),
+                indicatif::HumanBytes(file.size)
+            );
+        }
+        if offer.files.len() > LISTED_FILES {
+            eprintln!("  … and {} more", offer.files.len() - LISTED_FILES);
+        }
+        eprint!("Accept? [y/N] ");
+        let answer = tokio::task::spawn_blocking(|| {
+            let mut line = String::new();
+            std::io::stdin().read_line(&mut line).map(|_| line)
+        })
+        .await;
+        match answer {
+            Ok(Ok(line)) if matches!(line.trim().to_lowercase().as_str(), "y" | "yes") => {
+                Decision::Accept
+            }
+            _ => Decision::Decline("the receiver declined".into()),
+        }
+    }
+}

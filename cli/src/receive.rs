@@ -1,0 +1,64 @@
+//! `peerdrop receive`: register, print the code, accept one transfer (or more with `--keep`).
+
+use anyhow::{Context, Result};
+use peerdrop_core::{AutoAccept, CancellationToken, Node};
+use peerdrop_proto::events::TransferEvent;
+
+use crate::args::ReceiveArgs;
+use crate::output;
+use crate::prompt::TerminalDecider;
+
+/// Runs the command; `Ok` only when every accepted file was received and verified.
+pub async fn run(args: ReceiveArgs) -> Result<()> {
+    let node = Node::connect(args.common.node_config()).await?;
+    if args.common.json {
+        output::print_json(&TransferEvent::Code {
+            code: node.code().to_string(),
+            name: node.name().to_string(),
+        });
+    } else {
+        println!("code: {}", node.code());
+        eprintln!(
+            "Waiting for files as \"{}\"; on the sender run: peerdrop send --to {} FILE…",
+            node.name(),
+            node.code()
+        );
+    }
+    std::fs::create_dir_all(&args.dir)
+        .with_context(|| format!("cannot create {}", args.dir.display()))?;
+    let dir = std::fs::canonicalize(&args.dir)
+        .with_context(|| format!("cannot open {}", args.dir.display()))?;
+    let events = output::sink(args.common.json);
+    let cancel = CancellationToken::new();
+    spawn_ctrl_c(cancel.clone());
+    loop {
+        let incoming = tokio::select! {
+            incoming = node.next_incoming() => incoming?,
+            _ = cancel.cancelled() => anyhow::bail!("cancelled"),
+        };
+        let result = if args.yes {
+            incoming
+                .receive(dir.clone(), AutoAccept, events.clone(), cancel.clone())
+                .await
+        } else {
+            incoming
+                .receive(dir.clone(), TerminalDecider, events.clone(), cancel.clone())
+                .await
+        };
+        match result {
+            Ok(_) if args.keep => continue,
+            Ok(_) => return Ok(()),
+            Err(e) if args.keep => eprintln!("peerdrop: {e}"),
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+/// Ctrl-C cancels the running transfer (both sides are told) instead of killing the process.
+pub fn spawn_ctrl_c(cancel: CancellationToken) {
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            cancel.cancel();
+        }
+    });
+}

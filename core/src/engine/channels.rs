@@ -1,0 +1,56 @@
+//! One pump task per data channel: `DataChannel::poll` is the only way to get a channel's
+//! events, and every channel must be polled continuously or the connection's driver stalls.
+//! The pump turns events into [`ChannelEvent`]s on a bounded queue, so a slow consumer
+//! (a busy disk) stops the pump, which leaves bytes in SCTP's receive window, which throttles
+//! the sender: end-to-end backpressure with bounded memory.
+
+use bytes::BytesMut;
+use std::sync::Arc;
+use tokio::sync::mpsc;
+use webrtc::data_channel::{DataChannel, DataChannelEvent};
+
+/// Messages buffered between a channel and its consumer (64 KiB each at most).
+pub const PUMP_QUEUE: usize = 64;
+
+/// What a pump reports.
+#[derive(Debug)]
+pub enum ChannelEvent {
+    /// The channel opened.
+    Open,
+    /// A message arrived.
+    Message {
+        /// Whether it was sent as text.
+        is_text: bool,
+        /// Its bytes.
+        data: BytesMut,
+    },
+    /// The channel closed (or errored): nothing more will arrive.
+    Closed,
+}
+
+/// Spawns the pump of `channel`, sending into `queue`.
+pub fn spawn_pump(channel: Arc<dyn DataChannel>, queue: mpsc::Sender<ChannelEvent>) {
+    tokio::spawn(async move {
+        while let Some(event) = channel.poll().await {
+            let forwarded = match event {
+                DataChannelEvent::OnOpen => queue.send(ChannelEvent::Open).await,
+                DataChannelEvent::OnMessage(msg) => {
+                    queue
+                        .send(ChannelEvent::Message {
+                            is_text: msg.is_string,
+                            data: msg.data,
+                        })
+                        .await
+                }
+                DataChannelEvent::OnClose | DataChannelEvent::OnError => break,
+                _ => Ok(()),
+            };
+            if forwarded.is_err() {
+                // The consumer is gone; keep draining so the connection driver never stalls.
+                while channel.poll().await.is_some() {}
+                return;
+            }
+        }
+        let _ = queue.send(ChannelEvent::Closed).await;
+    });
+}

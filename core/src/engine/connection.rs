@@ -1,0 +1,420 @@
+//! Setting up one WebRTC connection between two peers over a signaling session, and
+//! keeping it serviced (late candidates, state changes) while a transfer runs.
+//!
+//! The sender is always the offerer: it creates the control channel and the data channel(s).
+//! The receiver answers and learns the channels from `on_data_channel`.
+
+use bytes::BytesMut;
+use peerdrop_proto::signal::{ErrorCode, PeerInfo, SignalData};
+use peerdrop_proto::transfer::{CONTROL_CHANNEL_LABEL, DATA_CHANNEL_PREFIX};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+use tracing::{debug, warn};
+use uuid::Uuid;
+use webrtc::data_channel::{DataChannel, RTCDataChannelInit};
+use webrtc::peer_connection::{
+    PeerConnection, RTCIceCandidateInit, RTCPeerConnectionState, RTCSessionDescription,
+};
+
+use super::channels::{spawn_pump, ChannelEvent, PUMP_QUEUE};
+use crate::error::CoreError;
+use crate::rtc::{build_peer_connection, RtcEvent, RtcSettings};
+use crate::signaling::{IncomingOffer, SessionLink, SessionSignal, SignalClient};
+
+/// How long connection setup may take before giving up.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// An established connection with open channels.
+pub struct Connection {
+    /// The peer connection (kept alive for the transfer's duration).
+    pub pc: Arc<dyn PeerConnection>,
+    /// Who is on the other side.
+    pub peer: PeerInfo,
+    /// Control channel, for sending.
+    pub control: Arc<dyn DataChannel>,
+    /// Events of the control channel.
+    pub control_rx: mpsc::Receiver<ChannelEvent>,
+    /// Data channels, for sending.
+    pub data: Vec<Arc<dyn DataChannel>>,
+    /// Events of all data channels, merged.
+    pub data_rx: mpsc::Receiver<ChannelEvent>,
+    /// Milliseconds from the start of setup until the channels were open.
+    pub connect_ms: u64,
+    link: SessionLink,
+    rtc_events: mpsc::UnboundedReceiver<RtcEvent>,
+    remote_set: bool,
+    pending_candidates: Vec<RTCIceCandidateInit>,
+    signaling_closed: bool,
+}
+
+/// What the background of a connection reported that matters to a transfer.
+#[derive(Debug)]
+pub enum Background {
+    /// Nothing the transfer needs to act on.
+    Quiet,
+    /// The peer is gone; the string says how it was noticed.
+    PeerGone(String),
+}
+
+impl Connection {
+    /// Takes the control and data event queues out, so a transfer loop can poll them next to
+    /// [`Connection::next_background`] (which needs `&mut self`).
+    pub fn take_receivers(
+        &mut self,
+    ) -> (mpsc::Receiver<ChannelEvent>, mpsc::Receiver<ChannelEvent>) {
+        let (_, closed_control) = mpsc::channel(1);
+        let (_, closed_data) = mpsc::channel(1);
+        (
+            std::mem::replace(&mut self.control_rx, closed_control),
+            std::mem::replace(&mut self.data_rx, closed_data),
+        )
+    }
+
+    /// Services one signaling or peer-connection event; call it from the transfer loop.
+    pub async fn next_background(&mut self) -> Background {
+        tokio::select! {
+            signal = self.link.recv(), if !self.signaling_closed => self.on_signal(signal).await,
+            event = self.rtc_events.recv() => match event {
+                Some(event) => self.on_rtc(event),
+                None => Background::PeerGone("connection closed".into()),
+            },
+        }
+    }
+
+    async fn on_signal(&mut self, signal: SessionSignal) -> Background {
+        match signal {
+            SessionSignal::Signal {
+                data:
+                    SignalData::Candidate {
+                        candidate,
+                        sdp_mid,
+                        sdp_mline_index,
+                        ..
+                    },
+                ..
+            } => {
+                let init = RTCIceCandidateInit {
+                    candidate,
+                    sdp_mid,
+                    sdp_mline_index,
+                    ..Default::default()
+                };
+                self.add_candidate(init).await;
+                Background::Quiet
+            }
+            SessionSignal::Signal {
+                data: SignalData::Bye { reason, .. },
+                ..
+            } => Background::PeerGone(format!("peer left: {reason}")),
+            SessionSignal::PeerGone(id) if id == self.peer.id => {
+                Background::PeerGone("peer disconnected".into())
+            }
+            SessionSignal::Disconnected => {
+                // The peer-to-peer link does not need the server any more; keep going, and
+                // stop listening to a closed session.
+                debug!("signaling connection lost during transfer; continuing peer to peer");
+                self.signaling_closed = true;
+                Background::Quiet
+            }
+            _ => Background::Quiet,
+        }
+    }
+
+    fn on_rtc(&mut self, event: RtcEvent) -> Background {
+        match event {
+            RtcEvent::LocalCandidate(c) => {
+                let _ = self
+                    .link
+                    .send(self.peer.id, candidate_signal(self.link.session(), c));
+                Background::Quiet
+            }
+            RtcEvent::State(RTCPeerConnectionState::Failed | RTCPeerConnectionState::Closed) => {
+                Background::PeerGone("peer disconnected".into())
+            }
+            _ => Background::Quiet,
+        }
+    }
+
+    async fn add_candidate(&mut self, init: RTCIceCandidateInit) {
+        if !self.remote_set {
+            self.pending_candidates.push(init);
+            return;
+        }
+        if let Err(e) = self.pc.add_ice_candidate(init).await {
+            warn!("ignoring remote candidate: {e}");
+        }
+    }
+
+    async fn remote_description_set(&mut self) {
+        self.remote_set = true;
+        for init in std::mem::take(&mut self.pending_candidates) {
+            if let Err(e) = self.pc.add_ice_candidate(init).await {
+                warn!("ignoring remote candidate: {e}");
+            }
+        }
+    }
+
+    /// Tells the peer this session is over and closes the connection, after giving queued
+    /// control messages a moment to leave.
+    pub async fn close(self, reason: &str) {
+        let drain_deadline = Instant::now() + Duration::from_millis(1500);
+        while Instant::now() < drain_deadline {
+            match self.control.outstanding_bytes().await {
+                Ok(0) | Err(_) => break,
+                Ok(_) => tokio::time::sleep(Duration::from_millis(20)).await,
+            }
+        }
+        let _ = self.link.send(
+            self.peer.id,
+            SignalData::Bye {
+                session: self.link.session(),
+                reason: reason.into(),
+            },
+        );
+        let _ = self.pc.close().await;
+    }
+}
+
+fn candidate_signal(session: Uuid, c: RTCIceCandidateInit) -> SignalData {
+    SignalData::Candidate {
+        session,
+        candidate: c.candidate,
+        sdp_mid: c.sdp_mid,
+        sdp_mline_index: c.sdp_mline_index,
+    }
+}
+
+fn rtc_err(context: &str) -> impl Fn(webrtc::error::Error) -> CoreError + '_ {
+    move |e| CoreError::Connect(format!("{context}: {e}"))
+}
+
+/// Channels still expected to open before a connection is usable.
+struct Opening {
+    control_open: bool,
+    data_open: usize,
+    data_expected: usize,
+}
+
+impl Opening {
+    fn ready(&self) -> bool {
+        self.control_open && self.data_open >= self.data_expected
+    }
+}
+
+/// Sender side: offers a connection to `to` and waits until every channel is open.
+pub async fn connect_offerer(
+    client: &SignalClient,
+    to: &PeerInfo,
+    settings: &RtcSettings,
+    data_channels: usize,
+) -> Result<Connection, CoreError> {
+    let started = Instant::now();
+    let session = Uuid::new_v4();
+    let link = client.open_session(session);
+    let (pc, rtc_events) = build_peer_connection(client.ice_servers(), settings)
+        .await
+        .map_err(rtc_err("creating connection"))?;
+    let reliable_ordered = || {
+        Some(RTCDataChannelInit {
+            ordered: true,
+            ..Default::default()
+        })
+    };
+    let control = pc
+        .create_data_channel(CONTROL_CHANNEL_LABEL, reliable_ordered())
+        .await
+        .map_err(rtc_err("creating control channel"))?;
+    let (control_tx, control_rx) = mpsc::channel(PUMP_QUEUE);
+    spawn_pump(control.clone(), control_tx);
+    let (data_tx, data_rx) = mpsc::channel(PUMP_QUEUE);
+    let mut data = Vec::new();
+    for i in 0..data_channels.max(1) {
+        let dc = pc
+            .create_data_channel(&format!("{DATA_CHANNEL_PREFIX}{i}"), reliable_ordered())
+            .await
+            .map_err(rtc_err("creating data channel"))?;
+        spawn_pump(dc.clone(), data_tx.clone());
+        data.push(dc);
+    }
+    let offer = pc
+        .create_offer(None)
+        .await
+        .map_err(rtc_err("creating offer"))?;
+    pc.set_local_description(offer)
+        .await
+        .map_err(rtc_err("setting offer"))?;
+    let sdp = pc
+        .local_description()
+        .await
+        .ok_or_else(|| CoreError::Connect("no local description".into()))?
+        .sdp;
+    link.send(to.id, SignalData::Offer { session, sdp })?;
+
+    let expected = data.len();
+    let mut conn = Connection {
+        pc,
+        peer: to.clone(),
+        control,
+        control_rx,
+        data,
+        data_rx,
+        connect_ms: 0,
+        link,
+        rtc_events,
+        remote_set: false,
+        pending_candidates: Vec::new(),
+        signaling_closed: false,
+    };
+    let mut opening = Opening {
+        control_open: false,
+        data_open: 0,
+        data_expected: expected,
+    };
+    tokio::time::timeout(CONNECT_TIMEOUT, async {
+        while !opening.ready() {
+            tokio::select! {
+                signal = conn.link.recv() => match signal {
+                    SessionSignal::Signal { data: SignalData::Answer { sdp, .. }, .. } if !conn.remote_set => {
+                        let answer = RTCSessionDescription::answer(sdp).map_err(rtc_err("parsing answer"))?;
+                        conn.pc.set_remote_description(answer).await.map_err(rtc_err("applying answer"))?;
+                        conn.remote_description_set().await;
+                    }
+                    SessionSignal::ServerError { code: ErrorCode::UnknownPeer, .. } => {
+                        return Err(CoreError::PeerUnavailable(format!("{} is no longer online", to.name)));
+                    }
+                    SessionSignal::Disconnected => return Err(CoreError::Signal(crate::signaling::SignalError::Disconnected)),
+                    other => {
+                        if let Background::PeerGone(why) = conn.on_signal(other).await {
+                            return Err(CoreError::PeerUnavailable(why));
+                        }
+                    }
+                },
+                event = conn.rtc_events.recv() => {
+                    if let Some(RtcEvent::State(RTCPeerConnectionState::Failed)) = event {
+                        return Err(CoreError::Connect("no network path to the peer (ICE failed)".into()));
+                    }
+                    if let Some(event) = event { conn.on_rtc(event); }
+                }
+                ev = conn.control_rx.recv() => match ev {
+                    Some(ChannelEvent::Open) => opening.control_open = true,
+                    _ => return Err(CoreError::Connect("control channel closed while connecting".into())),
+                },
+                ev = conn.data_rx.recv() => match ev {
+                    Some(ChannelEvent::Open) => opening.data_open += 1,
+                    _ => return Err(CoreError::Connect("data channel closed while connecting".into())),
+                },
+            }
+        }
+        Ok(())
+    })
+    .await
+    .map_err(|_| CoreError::Connect(format!("timed out connecting to {}", to.name)))??;
+    conn.connect_ms = started.elapsed().as_millis() as u64;
+    Ok(conn)
+}
+
+/// Receiver side: answers `offer` and waits until the sender's channels have arrived.
+pub async fn connect_answerer(
+    client: &SignalClient,
+    offer: IncomingOffer,
+    settings: &RtcSettings,
+) -> Result<Connection, CoreError> {
+    let started = Instant::now();
+    let IncomingOffer {
+        from,
+        session,
+        sdp,
+        link,
+    } = offer;
+    let (pc, rtc_events) = build_peer_connection(client.ice_servers(), settings)
+        .await
+        .map_err(rtc_err("creating connection"))?;
+    let desc = RTCSessionDescription::offer(sdp).map_err(rtc_err("parsing offer"))?;
+    pc.set_remote_description(desc)
+        .await
+        .map_err(rtc_err("applying offer"))?;
+    let answer = pc
+        .create_answer(None)
+        .await
+        .map_err(rtc_err("creating answer"))?;
+    pc.set_local_description(answer)
+        .await
+        .map_err(rtc_err("setting answer"))?;
+    let sdp = pc
+        .local_description()
+        .await
+        .ok_or_else(|| CoreError::Connect("no local description".into()))?
+        .sdp;
+    link.send(from.id, SignalData::Answer { session, sdp })?;
+
+    let (control_tx, control_rx) = mpsc::channel(PUMP_QUEUE);
+    let (data_tx, data_rx) = mpsc::channel(PUMP_QUEUE);
+    let mut control: Option<Arc<dyn DataChannel>> = None;
+    let mut data: Vec<Arc<dyn DataChannel>> = Vec::new();
+    let mut rtc_events = rtc_events;
+    let mut link = link;
+    let mut pending = Vec::new();
+    // Candidates that arrive before the channels: apply immediately (remote is set).
+    tokio::time::timeout(CONNECT_TIMEOUT, async {
+        while control.is_none() || data.is_empty() {
+            tokio::select! {
+                signal = link.recv() => match signal {
+                    SessionSignal::Signal { data: SignalData::Candidate { candidate, sdp_mid, sdp_mline_index, .. }, .. } => {
+                        let init = RTCIceCandidateInit { candidate, sdp_mid, sdp_mline_index, ..Default::default() };
+                        if let Err(e) = pc.add_ice_candidate(init).await { warn!("ignoring remote candidate: {e}"); }
+                    }
+                    SessionSignal::Signal { data: SignalData::Bye { reason, .. }, .. } => return Err(CoreError::PeerUnavailable(format!("sender left: {reason}"))),
+                    SessionSignal::PeerGone(id) if id == from.id => return Err(CoreError::PeerUnavailable("sender disconnected".into())),
+                    SessionSignal::Disconnected => return Err(CoreError::Signal(crate::signaling::SignalError::Disconnected)),
+                    _ => {}
+                },
+                event = rtc_events.recv() => match event {
+                    Some(RtcEvent::LocalCandidate(c)) => { let _ = link.send(from.id, candidate_signal(session, c)); }
+                    Some(RtcEvent::DataChannel(dc)) => {
+                        let label = dc.label().await.unwrap_or_default();
+                        if label == CONTROL_CHANNEL_LABEL && control.is_none() {
+                            spawn_pump(dc.clone(), control_tx.clone());
+                            control = Some(dc);
+                        } else if label.starts_with(DATA_CHANNEL_PREFIX) {
+                            spawn_pump(dc.clone(), data_tx.clone());
+                            data.push(dc);
+                        } else {
+                            debug!("ignoring unknown data channel {label:?}");
+                            pending.push(dc);
+                        }
+                    }
+                    Some(RtcEvent::State(RTCPeerConnectionState::Failed)) => return Err(CoreError::Connect("no network path to the sender (ICE failed)".into())),
+                    Some(_) => {}
+                    None => return Err(CoreError::Connect("connection closed while connecting".into())),
+                }
+            }
+        }
+        Ok(())
+    })
+    .await
+    .map_err(|_| CoreError::Connect(format!("timed out connecting to {}", from.name)))??;
+    drop(pending);
+    Ok(Connection {
+        pc,
+        peer: from,
+        control: control.expect("loop exits with a control channel"),
+        control_rx,
+        data,
+        data_rx,
+        connect_ms: started.elapsed().as_millis() as u64,
+        link,
+        rtc_events,
+        remote_set: true,
+        pending_candidates: Vec::new(),
+        signaling_closed: false,
+    })
+}
+
+/// Sends one binary message, mapping the error.
+pub async fn send_binary(channel: &Arc<dyn DataChannel>, frame: BytesMut) -> Result<(), CoreError> {
+    channel
+        .send(frame)
+        .await
+        .map_err(|e| CoreError::Connect(format!("sending data: {e}")))
+}

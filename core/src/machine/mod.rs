@@ -1,0 +1,54 @@
+//! The transfer protocol as pure state machines: events in, actions out, no I/O.
+//!
+//! [`sender::SenderMachine`] and [`receiver::ReceiverMachine`] hold every protocol decision —
+//! what to send when, which frames are acceptable, when a file is complete, when the transfer
+//! is over and how it ended. The async drivers in [`crate::engine`] only move bytes between
+//! these machines, the data channels and the disk. That split is what lets every edge case
+//! (decline, cancel mid-file, peer gone, duplicate frame, hash mismatch, hostile names) be a
+//! fast unit test with no sockets.
+
+use peerdrop_proto::events::TransferEvent;
+
+pub mod ranges;
+pub mod receiver;
+pub mod sender;
+
+/// How a transfer ended, seen from either side.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// Every file was received and verified.
+    Completed,
+    /// The receiver said no.
+    Declined(String),
+    /// One side cancelled.
+    Cancelled(String),
+    /// Something went wrong; the string is the one line a user needs.
+    Failed(String),
+}
+
+impl Outcome {
+    /// Whether this is the one happy ending.
+    pub fn is_success(&self) -> bool {
+        matches!(self, Outcome::Completed)
+    }
+
+    /// The event that reports this ending to a front end. Success has none here: the driver
+    /// reports it as [`TransferEvent::Done`] with timing it alone knows.
+    pub fn event(&self) -> Option<TransferEvent> {
+        match self {
+            Outcome::Completed => None,
+            Outcome::Declined(reason) => Some(TransferEvent::Declined {
+                reason: reason.clone(),
+            }),
+            Outcome::Cancelled(reason) => Some(TransferEvent::Cancelled {
+                reason: reason.clone(),
+            }),
+            Outcome::Failed(reason) => Some(TransferEvent::Failed {
+                reason: reason.clone(),
+            }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

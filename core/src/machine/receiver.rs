@@ -1,0 +1,551 @@
+//! The receiving side of a transfer as a pure state machine.
+//!
+//! Lifecycle: `AwaitingOffer` → (offer + file list) → `AwaitingDecision` → (user accepts) →
+//! `Receiving` → every file verified → finished. Any protocol violation, hostile file name,
+//! cancel or vanished peer finishes it early with the matching [`Outcome`].
+
+use peerdrop_proto::events::{FileSummary, TransferEvent};
+use peerdrop_proto::transfer::{ControlMsg, FileEntry, ResumeEntry, MAX_FILES_PER_TRANSFER};
+use peerdrop_proto::PROTOCOL_VERSION;
+use std::collections::HashSet;
+use uuid::Uuid;
+
+use super::ranges::RangeSet;
+use super::Outcome;
+use crate::store::names::{sanitize_relative_path, Platform, SafePath};
+
+/// What the user (or `--yes`) decided about an offer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Decision {
+    /// Receive the files.
+    Accept,
+    /// Refuse, with a reason shown to the sender.
+    Decline(String),
+}
+
+/// An offer as presented to the user before accepting.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OfferSummary {
+    /// Stable transfer id.
+    pub transfer_id: Uuid,
+    /// Sender's device name.
+    pub from: String,
+    /// Files with their safe relative paths.
+    pub files: Vec<FileSummary>,
+    /// Sum of file sizes.
+    pub total_size: u64,
+}
+
+/// Inputs to the receiver machine.
+#[derive(Clone, Debug, PartialEq)]
+pub enum RxInput {
+    /// A message arrived on the control channel.
+    Control(ControlMsg),
+    /// A data frame arrived; the driver holds the payload of `len` bytes.
+    Data {
+        /// File index.
+        index: u32,
+        /// Offset of the first payload byte.
+        offset: u64,
+        /// Payload length.
+        len: u64,
+    },
+    /// A message could not even be decoded.
+    BadFrame(String),
+    /// The user decided.
+    Decided(Decision),
+    /// The driver checked file `index` against its hash and (if it matched) moved it into place.
+    Verified {
+        /// File index.
+        index: u32,
+        /// `Ok(saved relative path)` or `Err(reason)`.
+        result: Result<String, String>,
+    },
+    /// Writing to disk failed; the transfer cannot go on.
+    DiskError(String),
+    /// The connection to the peer is gone.
+    PeerGone,
+    /// The local user cancelled.
+    LocalCancel(String),
+}
+
+/// Actions the driver must carry out, in order.
+#[derive(Clone, Debug, PartialEq)]
+pub enum RxAction {
+    /// Send on the control channel.
+    Send(ControlMsg),
+    /// Ask the user to accept or decline.
+    AskUser(OfferSummary),
+    /// Write the payload of the data frame just handled at `(index, offset)`.
+    Write {
+        /// File index.
+        index: u32,
+        /// Offset.
+        offset: u64,
+    },
+    /// All bytes of `index` are in: hash the part file, compare with `blake3`, and if equal move
+    /// it to `path`; report back with [`RxInput::Verified`].
+    Verify {
+        /// File index.
+        index: u32,
+        /// Expected BLAKE3, lowercase hex.
+        blake3: String,
+        /// Where it goes, relative to the destination folder.
+        path: SafePath,
+        /// Size, so zero-byte files can be created without any data frame.
+        size: u64,
+    },
+    /// Report to the front end.
+    Emit(TransferEvent),
+    /// The transfer is over; drop the connection. Partial data must be discarded unless
+    /// the outcome is [`Outcome::Completed`].
+    Finish(Outcome),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum FileStatus {
+    Receiving,
+    Verifying,
+    Verified,
+    Failed,
+}
+
+#[derive(Clone, Debug)]
+struct RxFile {
+    entry: FileEntry,
+    path: SafePath,
+    have: RangeSet,
+    expected_hash: Option<String>,
+    status: FileStatus,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum State {
+    AwaitingOffer,
+    CollectingFiles,
+    AwaitingDecision,
+    Receiving,
+    Finished,
+}
+
+#[derive(Clone, Debug)]
+struct OfferHeader {
+    transfer_id: Uuid,
+    sender_name: String,
+    file_count: u32,
+    total_size: u64,
+}
+
+/// The receiver's protocol state. Feed it [`RxInput`]s with [`ReceiverMachine::handle`].
+#[derive(Debug)]
+pub struct ReceiverMachine {
+    state: State,
+    platform: Platform,
+    offer: Option<OfferHeader>,
+    entries: Vec<FileEntry>,
+    files: Vec<RxFile>,
+    failures: Vec<String>,
+}
+
+impl ReceiverMachine {
+    /// A receiver waiting for an offer; names are checked for `platform`.
+    pub fn new(platform: Platform) -> Self {
+        Self {
+            state: State::AwaitingOffer,
+            platform,
+            offer: None,
+            entries: Vec::new(),
+            files: Vec::new(),
+            failures: Vec::new(),
+        }
+    }
+
+    /// Whether the machine has finished (no input will change anything any more).
+    pub fn is_finished(&self) -> bool {
+        self.state == State::Finished
+    }
+
+    /// The transfer id, once the offer arrived.
+    pub fn transfer_id(&self) -> Option<Uuid> {
+        self.offer.as_ref().map(|o| o.transfer_id)
+    }
+
+    /// Bytes held so far over all files.
+    pub fn bytes_received(&self) -> u64 {
+        self.files.iter().map(|f| f.have.covered()).sum()
+    }
+
+    /// Total bytes of the accepted offer (0 before the offer).
+    pub fn total_size(&self) -> u64 {
+        self.offer.as_ref().map_or(0, |o| o.total_size)
+    }
+
+    /// Number of files in the offer.
+    pub fn file_count(&self) -> u32 {
+        self.files.len() as u32
+    }
+
+    /// Safe path of file `index`, for progress display.
+    pub fn file_path(&self, index: u32) -> Option<&SafePath> {
+        self.files.get(index as usize).map(|f| &f.path)
+    }
+
+    /// Advances the machine by one input.
+    pub fn handle(&mut self, input: RxInput) -> Vec<RxAction> {
+        if self.state == State::Finished {
+            return Vec::new();
+        }
+        match input {
+            RxInput::Control(msg) => self.on_control(msg),
+            RxInput::Data { index, offset, len } => self.on_data(index, offset, len),
+            RxInput::BadFrame(why) => self.protocol_error(format!("malformed message: {why}")),
+            RxInput::Decided(decision) => self.on_decision(decision),
+            RxInput::Verified { index, result } => self.on_verified(index, result),
+            RxInput::DiskError(why) => {
+                let reason = format!("receiver could not write: {why}");
+                let mut actions = vec![RxAction::Send(ControlMsg::Error {
+                    message: reason.clone(),
+                })];
+                actions.extend(self.finish(Outcome::Failed(reason)));
+                actions
+            }
+            RxInput::PeerGone => self.finish(Outcome::Failed("peer disconnected".into())),
+            RxInput::LocalCancel(reason) => {
+                let outcome = Outcome::Cancelled(format!("cancelled: {reason}"));
+                let mut actions = vec![RxAction::Send(ControlMsg::Cancel { reason })];
+                actions.extend(self.finish(outcome));
+                actions
+            }
+        }
+    }
+
+    fn on_control(&mut self, msg: ControlMsg) -> Vec<RxAction> {
+        match (&self.state, msg) {
+            (
+                State::AwaitingOffer,
+                ControlMsg::Offer {
+                    v,
+                    transfer_id,
+                    sender_name,
+                    file_count,
+                    total_size,
+                },
+            ) => {
+                if v != PROTOCOL_VERSION {
+                    return self.protocol_error(format!(
+                        "sender speaks protocol version {v}, this device speaks {PROTOCOL_VERSION}"
+                    ));
+                }
+                if file_count == 0 || file_count > MAX_FILES_PER_TRANSFER {
+                    return self.protocol_error(format!("offer announces {file_count} files"));
+                }
+                self.offer = Some(OfferHeader {
+                    transfer_id,
+                    sender_name,
+                    file_count,
+                    total_size,
+                });
+                self.state = State::CollectingFiles;
+                Vec::new()
+            }
+            (State::CollectingFiles, ControlMsg::Files { entries }) => self.on_files(entries),
+            (_, ControlMsg::Cancel { reason }) => {
+                self.finish(Outcome::Cancelled(format!("sender cancelled: {reason}")))
+            }
+            (_, ControlMsg::Error { message }) => self.finish(Outcome::Failed(format!(
+                "sender reported an error: {message}"
+            ))),
+            (State::Receiving, ControlMsg::FileDone { index, blake3 }) => {
+                self.on_file_done(index, blake3)
+            }
+            (_, other) => {
+                self.protocol_error(format!("unexpected {} message", control_name(&other)))
+            }
+        }
+    }
+
+    fn on_files(&mut self, entries: Vec<FileEntry>) -> Vec<RxAction> {
+        let offer = self
+            .offer
+            .clone()
+            .expect("collecting files implies an offer");
+        for entry in entries {
+            if entry.index as usize != self.entries.len()
+                || self.entries.len() >= offer.file_count as usize
+            {
+                return self
+                    .protocol_error(format!("file list entry {} out of order", entry.index));
+            }
+            self.entries.push(entry);
+        }
+        if self.entries.len() < offer.file_count as usize {
+            return Vec::new();
+        }
+        let announced: u64 = self.entries.iter().map(|e| e.size).sum();
+        if announced != offer.total_size {
+            return self.protocol_error(format!(
+                "file sizes add up to {announced} bytes but the offer says {}",
+                offer.total_size
+            ));
+        }
+        match self.check_paths() {
+            Ok(files) => self.files = files,
+            Err(reason) => {
+                let message = format!("refused: {reason}");
+                let mut actions = vec![RxAction::Send(ControlMsg::Error {
+                    message: message.clone(),
+                })];
+                actions.extend(self.finish(Outcome::Failed(message)));
+                return actions;
+            }
+        }
+        self.state = State::AwaitingDecision;
+        let summary = OfferSummary {
+            transfer_id: offer.transfer_id,
+            from: offer.sender_name.clone(),
+            files: self
+                .files
+                .iter()
+                .map(|f| FileSummary {
+                    path: f.path.display_string(),
+                    size: f.entry.size,
+                })
+                .collect(),
+            total_size: offer.total_size,
+        };
+        vec![
+            RxAction::Emit(TransferEvent::Incoming {
+                transfer_id: summary.transfer_id,
+                from: summary.from.clone(),
+                files: summary.files.clone(),
+                total_size: summary.total_size,
+            }),
+            RxAction::AskUser(summary),
+        ]
+    }
+
+    /// Every announced path must be safe, unique, and no file may also be a folder of another.
+    fn check_paths(&self) -> Result<Vec<RxFile>, String> {
+        let mut files = Vec::with_capacity(self.entries.len());
+        let mut seen_files = HashSet::new();
+        let mut seen_dirs = HashSet::new();
+        for entry in &self.entries {
+            let path = sanitize_relative_path(&entry.path, self.platform)
+                .map_err(|e| format!("unsafe file name {:?}: {e}", entry.path))?;
+            let key = path.display_string().to_lowercase();
+            let components = path.components();
+            for depth in 1..components.len() {
+                seen_dirs.insert(components[..depth].join("/").to_lowercase());
+            }
+            if !seen_files.insert(key) {
+                return Err(format!(
+                    "file name {:?} appears twice",
+                    path.display_string()
+                ));
+            }
+            files.push(RxFile {
+                entry: entry.clone(),
+                path,
+                have: RangeSet::new(),
+                expected_hash: None,
+                status: FileStatus::Receiving,
+            });
+        }
+        if let Some(clash) = files
+            .iter()
+            .find(|f| seen_dirs.contains(&f.path.display_string().to_lowercase()))
+        {
+            return Err(format!(
+                "{:?} is both a file and a folder",
+                clash.path.display_string()
+            ));
+        }
+        Ok(files)
+    }
+
+    fn on_decision(&mut self, decision: Decision) -> Vec<RxAction> {
+        if self.state != State::AwaitingDecision {
+            return Vec::new();
+        }
+        match decision {
+            Decision::Accept => {
+                self.state = State::Receiving;
+                let mut actions = vec![
+                    RxAction::Send(ControlMsg::Accept {
+                        resume: self.resume_entries(),
+                    }),
+                    RxAction::Emit(TransferEvent::Accepted),
+                ];
+                // Zero-byte files need no data: they are complete as soon as their hash arrives.
+                actions.extend(self.verify_ready());
+                actions
+            }
+            Decision::Decline(reason) => {
+                let mut actions = vec![RxAction::Send(ControlMsg::Decline {
+                    reason: reason.clone(),
+                })];
+                actions.extend(self.finish(Outcome::Declined(reason)));
+                actions
+            }
+        }
+    }
+
+    /// Pre-seeds what is already on disk (resume). Must be called before accepting.
+    pub fn set_already_have(&mut self, index: u32, have: RangeSet) {
+        if let Some(file) = self.files.get_mut(index as usize) {
+            file.have = have;
+        }
+    }
+
+    fn resume_entries(&self) -> Vec<ResumeEntry> {
+        self.files
+            .iter()
+            .filter(|f| f.have.covered() > 0)
+            .map(|f| ResumeEntry {
+                index: f.entry.index,
+                have: f.have.ranges().to_vec(),
+            })
+            .collect()
+    }
+
+    fn on_data(&mut self, index: u32, offset: u64, len: u64) -> Vec<RxAction> {
+        if self.state != State::Receiving {
+            return self.protocol_error("data before the transfer was accepted".into());
+        }
+        let Some(size) = self.files.get(index as usize).map(|f| f.entry.size) else {
+            return self.protocol_error(format!("data for unknown file {index}"));
+        };
+        if offset.checked_add(len).is_none_or(|end| end > size) {
+            return self.protocol_error(format!(
+                "data at {offset}+{len} is past the end of file {index} ({size} bytes)"
+            ));
+        }
+        let file = &mut self.files[index as usize];
+        if file.status != FileStatus::Receiving {
+            // A late duplicate for a file already being checked: harmless, ignore it.
+            return Vec::new();
+        }
+        file.have.insert(offset, offset + len);
+        let mut actions = vec![RxAction::Write { index, offset }];
+        actions.extend(self.verify_if_complete(index));
+        actions
+    }
+
+    fn on_file_done(&mut self, index: u32, blake3: String) -> Vec<RxAction> {
+        let valid_hash = blake3.len() == 64 && blake3.bytes().all(|b| b.is_ascii_hexdigit());
+        let Some(file) = self.files.get_mut(index as usize) else {
+            return self.protocol_error(format!("file_done for unknown file {index}"));
+        };
+        if !valid_hash {
+            return self.protocol_error(format!(
+                "file_done for file {index} carries a malformed hash"
+            ));
+        }
+        if file.expected_hash.is_some() {
+            return self.protocol_error(format!("file_done for file {index} sent twice"));
+        }
+        file.expected_hash = Some(blake3.to_ascii_lowercase());
+        self.verify_if_complete(index)
+    }
+
+    fn verify_ready(&mut self) -> Vec<RxAction> {
+        (0..self.files.len() as u32)
+            .flat_map(|i| self.verify_if_complete(i))
+            .collect()
+    }
+
+    fn verify_if_complete(&mut self, index: u32) -> Vec<RxAction> {
+        let file = &mut self.files[index as usize];
+        match &file.expected_hash {
+            Some(hash)
+                if file.status == FileStatus::Receiving
+                    && file.have.covers_all(file.entry.size) =>
+            {
+                file.status = FileStatus::Verifying;
+                vec![RxAction::Verify {
+                    index,
+                    blake3: hash.clone(),
+                    path: file.path.clone(),
+                    size: file.entry.size,
+                }]
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    fn on_verified(&mut self, index: u32, result: Result<String, String>) -> Vec<RxAction> {
+        let Some(file) = self.files.get_mut(index as usize) else {
+            return Vec::new();
+        };
+        if file.status != FileStatus::Verifying {
+            return Vec::new();
+        }
+        let mut actions = Vec::new();
+        match result {
+            Ok(saved_as) => {
+                file.status = FileStatus::Verified;
+                actions.push(RxAction::Send(ControlMsg::FileOk { index }));
+                actions.push(RxAction::Emit(TransferEvent::FileVerified {
+                    path: saved_as,
+                    size: file.entry.size,
+                    blake3: file.expected_hash.clone().unwrap_or_default(),
+                }));
+            }
+            Err(reason) => {
+                file.status = FileStatus::Failed;
+                self.failures
+                    .push(format!("{}: {reason}", file.path.display_string()));
+                actions.push(RxAction::Send(ControlMsg::FileFailed { index, reason }));
+            }
+        }
+        if self
+            .files
+            .iter()
+            .all(|f| matches!(f.status, FileStatus::Verified | FileStatus::Failed))
+        {
+            let outcome = if self.failures.is_empty() {
+                Outcome::Completed
+            } else {
+                Outcome::Failed(format!(
+                    "{} file(s) failed verification: {}",
+                    self.failures.len(),
+                    self.failures.join("; ")
+                ))
+            };
+            actions.extend(self.finish(outcome));
+        }
+        actions
+    }
+
+    fn protocol_error(&mut self, reason: String) -> Vec<RxAction> {
+        let mut actions = vec![RxAction::Send(ControlMsg::Error {
+            message: reason.clone(),
+        })];
+        actions.extend(self.finish(Outcome::Failed(format!("protocol error: {reason}"))));
+        actions
+    }
+
+    /// Ends the machine: reports the outcome (unless it is success, which the driver reports
+    /// with its timing) and tells the driver to tear down.
+    fn finish(&mut self, outcome: Outcome) -> Vec<RxAction> {
+        self.state = State::Finished;
+        let mut actions: Vec<RxAction> = outcome.event().into_iter().map(RxAction::Emit).collect();
+        actions.push(RxAction::Finish(outcome));
+        actions
+    }
+}
+
+/// The `type` tag of a control message, for error texts.
+pub(crate) fn control_name(msg: &ControlMsg) -> &'static str {
+    match msg {
+        ControlMsg::Offer { .. } => "offer",
+        ControlMsg::Files { .. } => "files",
+        ControlMsg::Accept { .. } => "accept",
+        ControlMsg::Decline { .. } => "decline",
+        ControlMsg::FileDone { .. } => "file_done",
+        ControlMsg::FileOk { .. } => "file_ok",
+        ControlMsg::FileFailed { .. } => "file_failed",
+        ControlMsg::Cancel { .. } => "cancel",
+        ControlMsg::Error { .. } => "error",
+    }
+}

@@ -1,0 +1,441 @@
+//! Client side of the signaling protocol: one WebSocket to `peerdrop-signal`.
+//!
+//! [`SignalClient::connect`] registers this device (hello → welcome) and spawns one task that
+//! owns the socket. That task routes what the server says:
+//! - `nearby` lists into a [`watch`] channel front ends can observe live;
+//! - `signal` messages to the [`SessionLink`] of their session, or, for a new `offer`, into
+//!   the queue that [`SignalClient::next_offer`] drains;
+//! - `peer_gone` and server errors to every open session, so a transfer notices at once when
+//!   the other side vanished.
+
+use futures_util::{SinkExt, StreamExt};
+use peerdrop_proto::signal::{
+    ClientMsg, DeviceKind, ErrorCode, IceServer, PeerId, PeerInfo, ServerMsg, SessionId, SignalData,
+};
+use peerdrop_proto::PROTOCOL_VERSION;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use thiserror::Error;
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio_tungstenite::tungstenite::Message;
+use tracing::{debug, warn};
+
+/// How often an idle connection pings the server so its idle timeout never fires.
+const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(25);
+
+/// How long to wait for the server to answer `hello` or `resolve`.
+const REPLY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Why talking to the signaling server failed.
+#[derive(Debug, Error)]
+pub enum SignalError {
+    /// The server could not be reached or the WebSocket handshake failed.
+    #[error("signaling server {url} is unreachable: {reason}")]
+    Unreachable {
+        /// Server URL.
+        url: String,
+        /// Underlying reason.
+        reason: String,
+    },
+    /// The server answered something we did not expect.
+    #[error("signaling server misbehaved: {0}")]
+    Protocol(String),
+    /// The server refused a request.
+    #[error("{message}")]
+    Refused {
+        /// Machine-readable reason.
+        code: ErrorCode,
+        /// Server's explanation.
+        message: String,
+    },
+    /// The connection to the server is closed.
+    #[error("lost the connection to the signaling server")]
+    Disconnected,
+    /// The server did not answer in time.
+    #[error("signaling server did not answer in time")]
+    Timeout,
+}
+
+/// A signal for one session, as routed by the client task.
+#[derive(Clone, Debug)]
+pub enum SessionSignal {
+    /// The peer relayed something for this session.
+    Signal {
+        /// Who sent it (as the server knows them).
+        from: PeerInfo,
+        /// What they sent.
+        data: SignalData,
+    },
+    /// A peer disconnected from the server (check whether it is ours).
+    PeerGone(PeerId),
+    /// The server refused something we sent (e.g. the addressee is gone).
+    ServerError {
+        /// Machine-readable reason.
+        code: ErrorCode,
+        /// Server's explanation.
+        message: String,
+    },
+    /// Our own connection to the server is gone.
+    Disconnected,
+}
+
+/// A new offer from a sender, not yet answered.
+#[derive(Debug)]
+pub struct IncomingOffer {
+    /// The sender.
+    pub from: PeerInfo,
+    /// Session id chosen by the sender.
+    pub session: SessionId,
+    /// The offer SDP.
+    pub sdp: String,
+    /// Signals that arrive for this session after the offer (trickled candidates).
+    pub link: SessionLink,
+}
+
+type SessionMap = Arc<Mutex<HashMap<SessionId, mpsc::UnboundedSender<SessionSignal>>>>;
+
+/// One session's view of the signaling connection: send to the peer, receive what it relays.
+#[derive(Debug)]
+pub struct SessionLink {
+    session: SessionId,
+    outbox: mpsc::UnboundedSender<ClientMsg>,
+    inbox: mpsc::UnboundedReceiver<SessionSignal>,
+    sessions: SessionMap,
+}
+
+impl SessionLink {
+    /// The session id.
+    pub fn session(&self) -> SessionId {
+        self.session
+    }
+
+    /// Relays `data` to peer `to` through the server.
+    pub fn send(&self, to: PeerId, data: SignalData) -> Result<(), SignalError> {
+        self.outbox
+            .send(ClientMsg::Signal { to, data })
+            .map_err(|_| SignalError::Disconnected)
+    }
+
+    /// Next signal for this session; [`SessionSignal::Disconnected`] once the server is gone.
+    pub async fn recv(&mut self) -> SessionSignal {
+        self.inbox
+            .recv()
+            .await
+            .unwrap_or(SessionSignal::Disconnected)
+    }
+}
+
+impl Drop for SessionLink {
+    fn drop(&mut self) {
+        if let Ok(mut map) = self.sessions.lock() {
+            map.remove(&self.session);
+        }
+    }
+}
+
+struct Shared {
+    sessions: SessionMap,
+    offers_tx: mpsc::UnboundedSender<IncomingOffer>,
+    nearby_tx: watch::Sender<Vec<PeerInfo>>,
+    resolve_reply: Mutex<Option<oneshot::Sender<Result<PeerInfo, SignalError>>>>,
+    outbox: mpsc::UnboundedSender<ClientMsg>,
+}
+
+/// A registered presence on the signaling server.
+pub struct SignalClient {
+    id: PeerId,
+    code: String,
+    name: String,
+    ice_servers: Vec<IceServer>,
+    shared: Arc<Shared>,
+    offers: tokio::sync::Mutex<mpsc::UnboundedReceiver<IncomingOffer>>,
+    nearby: watch::Receiver<Vec<PeerInfo>>,
+    resolve_lock: tokio::sync::Mutex<()>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl SignalClient {
+    /// Connects to `url` (`ws://host:port/ws`) and registers as `name`.
+    pub async fn connect(url: &str, name: &str, kind: DeviceKind) -> Result<Self, SignalError> {
+        let unreachable = |reason: String| SignalError::Unreachable {
+            url: url.to_string(),
+            reason,
+        };
+        let (mut ws, _) =
+            tokio::time::timeout(REPLY_TIMEOUT, tokio_tungstenite::connect_async(url))
+                .await
+                .map_err(|_| unreachable("timed out".into()))?
+                .map_err(|e| unreachable(e.to_string()))?;
+        let hello = ClientMsg::Hello {
+            v: PROTOCOL_VERSION,
+            name: name.to_string(),
+            kind,
+        };
+        ws.send(Message::text(hello.to_json()))
+            .await
+            .map_err(|e| unreachable(e.to_string()))?;
+
+        let welcome = tokio::time::timeout(REPLY_TIMEOUT, async {
+            while let Some(frame) = ws.next().await {
+                let frame = frame.map_err(|e| unreachable(e.to_string()))?;
+                if let Message::Text(text) = frame {
+                    return ServerMsg::from_json(&text)
+                        .map_err(|e| SignalError::Protocol(e.to_string()));
+                }
+            }
+            Err(SignalError::Disconnected)
+        })
+        .await
+        .map_err(|_| SignalError::Timeout)??;
+        let (id, code, ice_servers) = match welcome {
+            ServerMsg::Welcome {
+                id,
+                code,
+                ice_servers,
+                ..
+            } => (id, code, ice_servers),
+            ServerMsg::Error { code, message } => {
+                return Err(SignalError::Refused { code, message })
+            }
+            other => {
+                return Err(SignalError::Protocol(format!(
+                    "expected welcome, got {other:?}"
+                )))
+            }
+        };
+
+        let (outbox, outbox_rx) = mpsc::unbounded_channel();
+        let (offers_tx, offers_rx) = mpsc::unbounded_channel();
+        let (nearby_tx, nearby_rx) = watch::channel(Vec::new());
+        let shared = Arc::new(Shared {
+            sessions: Arc::default(),
+            offers_tx,
+            nearby_tx,
+            resolve_reply: Mutex::new(None),
+            outbox,
+        });
+        let task = tokio::spawn(run_connection(ws, outbox_rx, shared.clone()));
+        Ok(Self {
+            id,
+            code,
+            name: name.to_string(),
+            ice_servers,
+            shared,
+            offers: tokio::sync::Mutex::new(offers_rx),
+            nearby: nearby_rx,
+            resolve_lock: tokio::sync::Mutex::new(()),
+            task,
+        })
+    }
+
+    /// This device's id.
+    pub fn id(&self) -> PeerId {
+        self.id
+    }
+
+    /// This device's short code (`XXXX-XX`).
+    pub fn code(&self) -> &str {
+        &self.code
+    }
+
+    /// This device's name as sent in `hello`.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// ICE servers the server handed out (TURN credentials are short-lived).
+    pub fn ice_servers(&self) -> &[IceServer] {
+        &self.ice_servers
+    }
+
+    /// Live list of nearby devices.
+    pub fn nearby(&self) -> watch::Receiver<Vec<PeerInfo>> {
+        self.nearby.clone()
+    }
+
+    /// Looks up who holds `code`.
+    pub async fn resolve(&self, code: &str) -> Result<PeerInfo, SignalError> {
+        let _one_at_a_time = self.resolve_lock.lock().await;
+        let (tx, rx) = oneshot::channel();
+        *self.shared.resolve_reply.lock().expect("resolve slot lock") = Some(tx);
+        self.shared
+            .outbox
+            .send(ClientMsg::Resolve {
+                code: code.to_string(),
+            })
+            .map_err(|_| SignalError::Disconnected)?;
+        match tokio::time::timeout(REPLY_TIMEOUT, rx).await {
+            Ok(Ok(result)) => result,
+            Ok(Err(_)) => Err(SignalError::Disconnected),
+            Err(_) => Err(SignalError::Timeout),
+        }
+    }
+
+    /// Opens a new outgoing session, so that answers and candidates for it reach the caller.
+    pub fn open_session(&self, session: SessionId) -> SessionLink {
+        let (tx, inbox) = mpsc::unbounded_channel();
+        self.shared
+            .sessions
+            .lock()
+            .expect("session map lock")
+            .insert(session, tx);
+        SessionLink {
+            session,
+            outbox: self.shared.outbox.clone(),
+            inbox,
+            sessions: self.shared.sessions.clone(),
+        }
+    }
+
+    /// Waits for the next offer from a sender; `None` once the server connection is gone.
+    pub async fn next_offer(&self) -> Option<IncomingOffer> {
+        self.offers.lock().await.recv().await
+    }
+}
+
+impl Drop for SignalClient {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// Owns the socket: writes the outbox, routes what arrives, pings to stay alive.
+async fn run_connection(
+    mut ws: Socket,
+    mut outbox: mpsc::UnboundedReceiver<ClientMsg>,
+    shared: Arc<Shared>,
+) {
+    let mut keepalive = tokio::time::interval(KEEPALIVE_INTERVAL);
+    keepalive.tick().await;
+    loop {
+        tokio::select! {
+            msg = outbox.recv() => {
+                let Some(msg) = msg else { break };
+                if ws.send(Message::text(msg.to_json())).await.is_err() {
+                    break;
+                }
+            }
+            frame = ws.next() => {
+                match frame {
+                    Some(Ok(Message::Text(text))) => match ServerMsg::from_json(&text) {
+                        Ok(msg) => route(msg, &shared),
+                        Err(e) => warn!("ignoring unparseable server message: {e}"),
+                    },
+                    Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
+                    Some(Ok(_)) => {}
+                }
+            }
+            _ = keepalive.tick() => {
+                if ws.send(Message::text(ClientMsg::Ping.to_json())).await.is_err() {
+                    break;
+                }
+            }
+        }
+    }
+    debug!("signaling connection closed");
+    let sessions: Vec<_> = shared
+        .sessions
+        .lock()
+        .map(|m| m.values().cloned().collect())
+        .unwrap_or_default();
+    for s in sessions {
+        let _ = s.send(SessionSignal::Disconnected);
+    }
+    if let Some(reply) = shared.resolve_reply.lock().ok().and_then(|mut r| r.take()) {
+        let _ = reply.send(Err(SignalError::Disconnected));
+    }
+}
+
+fn broadcast(shared: &Shared, signal: SessionSignal) {
+    let sessions: Vec<_> = shared
+        .sessions
+        .lock()
+        .map(|m| m.values().cloned().collect())
+        .unwrap_or_default();
+    for s in sessions {
+        let _ = s.send(signal.clone());
+    }
+}
+
+fn take_resolver(shared: &Shared) -> Option<oneshot::Sender<Result<PeerInfo, SignalError>>> {
+    shared.resolve_reply.lock().ok().and_then(|mut r| r.take())
+}
+
+fn route(msg: ServerMsg, shared: &Arc<Shared>) {
+    match msg {
+        ServerMsg::Nearby { peers } => {
+            let _ = shared.nearby_tx.send(peers);
+        }
+        ServerMsg::Resolved { peer, .. } => {
+            if let Some(reply) = take_resolver(shared) {
+                let _ = reply.send(Ok(peer));
+            }
+        }
+        ServerMsg::Signal { from, data } => {
+            let session = session_of(&data);
+            let existing = shared
+                .sessions
+                .lock()
+                .ok()
+                .and_then(|m| m.get(&session).cloned());
+            match (existing, data) {
+                (Some(tx), data) => {
+                    let _ = tx.send(SessionSignal::Signal { from, data });
+                }
+                (None, SignalData::Offer { session, sdp }) => {
+                    let (tx, inbox) = mpsc::unbounded_channel();
+                    shared
+                        .sessions
+                        .lock()
+                        .expect("session map lock")
+                        .insert(session, tx);
+                    let link = SessionLink {
+                        session,
+                        outbox: shared.outbox.clone(),
+                        inbox,
+                        sessions: shared.sessions.clone(),
+                    };
+                    let _ = shared.offers_tx.send(IncomingOffer {
+                        from,
+                        session,
+                        sdp,
+                        link,
+                    });
+                }
+                (None, other) => debug!("dropping signal for unknown session: {other:?}"),
+            }
+        }
+        ServerMsg::PeerGone { id } => broadcast(shared, SessionSignal::PeerGone(id)),
+        ServerMsg::Error { code, message } => {
+            let for_resolver = matches!(code, ErrorCode::UnknownCode | ErrorCode::RateLimited);
+            let resolver = if for_resolver {
+                take_resolver(shared)
+            } else {
+                None
+            };
+            match resolver {
+                Some(reply) => {
+                    let _ = reply.send(Err(SignalError::Refused { code, message }));
+                }
+                None => {
+                    warn!(?code, "signaling server: {message}");
+                    broadcast(shared, SessionSignal::ServerError { code, message });
+                }
+            }
+        }
+        ServerMsg::Welcome { .. } | ServerMsg::Pong => {}
+    }
+}
+
+fn session_of(data: &SignalData) -> SessionId {
+    match data {
+        SignalData::Offer { session, .. }
+        | SignalData::Answer { session, .. }
+        | SignalData::Candidate { session, .. }
+        | SignalData::Bye { session, .. } => *session,
+    }
+}
