@@ -422,7 +422,12 @@ fn route(msg: ServerMsg, shared: &Arc<Shared>) {
                     let _ = reply.send(Err(SignalError::Refused { code, message }));
                 }
                 None => {
-                    warn!(?code, "signaling server: {message}");
+                    if code == ErrorCode::UnknownPeer {
+                        // Routine when the peer left first (e.g. our closing `bye`).
+                        debug!(?code, "signaling server: {message}");
+                    } else {
+                        warn!(?code, "signaling server: {message}");
+                    }
                     broadcast(shared, SessionSignal::ServerError { code, message });
                 }
             }

@@ -49,6 +49,10 @@ mod tests {
         assert_eq!(normalize_code(""), None);
         assert_eq!(normalize_code("K7QM-2"), None);
         assert_eq!(normalize_code("K7QM-2XX"), None);
-        assert_eq!(normalize_code("O0IL-11"), None, "confusable symbols are not in the alphabet");
+        assert_eq!(
+            normalize_code("O0IL-11"),
+            None,
+            "confusable symbols are not in the alphabet"
+        );
     }
 }

@@ -142,9 +142,17 @@ mod tests {
 
     #[test]
     fn code_event_matches_cli_contract() {
-        let ev = TransferEvent::Code { code: "K7QM-2X".into(), name: "Ana".into() };
-        assert_eq!(ev.to_json(), r#"{"event":"code","code":"K7QM-2X","name":"Ana"}"#);
-        let path = TransferEvent::Path { path: PathKind::Direct };
+        let ev = TransferEvent::Code {
+            code: "K7QM-2X".into(),
+            name: "Ana".into(),
+        };
+        assert_eq!(
+            ev.to_json(),
+            r#"{"event":"code","code":"K7QM-2X","name":"Ana"}"#
+        );
+        let path = TransferEvent::Path {
+            path: PathKind::Direct,
+        };
         assert_eq!(path.to_json(), r#"{"event":"path","path":"direct"}"#);
     }
 }

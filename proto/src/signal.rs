@@ -234,14 +234,25 @@ mod tests {
 
     #[test]
     fn hello_has_documented_shape() {
-        let msg = ClientMsg::Hello { v: 1, name: "Ana".into(), kind: DeviceKind::Cli };
-        assert_eq!(msg.to_json(), r#"{"type":"hello","v":1,"name":"Ana","kind":"cli"}"#);
+        let msg = ClientMsg::Hello {
+            v: 1,
+            name: "Ana".into(),
+            kind: DeviceKind::Cli,
+        };
+        assert_eq!(
+            msg.to_json(),
+            r#"{"type":"hello","v":1,"name":"Ana","kind":"cli"}"#
+        );
     }
 
     #[test]
     fn signal_round_trips() {
         let msg = ServerMsg::Signal {
-            from: PeerInfo { id: Uuid::nil(), name: "B".into(), kind: DeviceKind::Desktop },
+            from: PeerInfo {
+                id: Uuid::nil(),
+                name: "B".into(),
+                kind: DeviceKind::Desktop,
+            },
             data: SignalData::Candidate {
                 session: Uuid::nil(),
                 candidate: "candidate:1 1 udp 1 127.0.0.1 5000 typ host".into(),

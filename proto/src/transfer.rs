@@ -177,7 +177,11 @@ impl DataFrame {
     pub fn encode(&self, payload: &[u8]) -> Vec<u8> {
         let mut frame = vec![0u8; DATA_HEADER_BYTES + payload.len()];
         let (header, body) = frame.split_at_mut(DATA_HEADER_BYTES);
-        self.encode_header(header.try_into().expect("header slice has the header length"));
+        self.encode_header(
+            header
+                .try_into()
+                .expect("header slice has the header length"),
+        );
         body.copy_from_slice(payload);
         frame
     }
@@ -206,7 +210,10 @@ mod tests {
 
     #[test]
     fn data_frame_round_trips() {
-        let frame = DataFrame { index: 7, offset: (1 << 40) + 3 };
+        let frame = DataFrame {
+            index: 7,
+            offset: (1 << 40) + 3,
+        };
         let bytes = frame.encode(b"hello");
         assert_eq!(bytes.len(), DATA_HEADER_BYTES + 5);
         let (decoded, payload) = DataFrame::decode(&bytes).unwrap();
@@ -217,17 +224,30 @@ mod tests {
     #[test]
     fn malformed_frames_are_errors() {
         assert_eq!(DataFrame::decode(&[1, 2, 3]), Err(FrameError::TooShort(3)));
-        let mut bytes = DataFrame { index: 0, offset: 0 }.encode(b"");
+        let mut bytes = DataFrame {
+            index: 0,
+            offset: 0,
+        }
+        .encode(b"");
         bytes[0] = 9;
         assert_eq!(DataFrame::decode(&bytes), Err(FrameError::UnknownKind(9)));
         let huge = vec![1u8; MAX_MESSAGE_BYTES + 1];
-        assert_eq!(DataFrame::decode(&huge), Err(FrameError::TooLong(MAX_MESSAGE_BYTES + 1)));
+        assert_eq!(
+            DataFrame::decode(&huge),
+            Err(FrameError::TooLong(MAX_MESSAGE_BYTES + 1))
+        );
     }
 
     #[test]
     fn control_messages_have_documented_shape() {
-        let msg = ControlMsg::FileDone { index: 2, blake3: "ab".into() };
-        assert_eq!(msg.to_json(), r#"{"type":"file_done","index":2,"blake3":"ab"}"#);
+        let msg = ControlMsg::FileDone {
+            index: 2,
+            blake3: "ab".into(),
+        };
+        assert_eq!(
+            msg.to_json(),
+            r#"{"type":"file_done","index":2,"blake3":"ab"}"#
+        );
         let accept = ControlMsg::from_json(r#"{"type":"accept"}"#).unwrap();
         assert_eq!(accept, ControlMsg::Accept { resume: vec![] });
     }
