@@ -472,7 +472,7 @@ impl Conn {
 }
 
 /// Resolves once the server starts shutting down (or the server is gone).
-async fn shutting_down(shutdown: &mut watch::Receiver<bool>) {
+pub(crate) async fn shutting_down(shutdown: &mut watch::Receiver<bool>) {
     let _ = shutdown.wait_for(|stopping| *stopping).await;
 }
 

@@ -207,11 +207,15 @@ async fn handle_tcp(
     mut tcp: TcpStream,
     peer: SocketAddr,
     shared: Arc<Shared>,
-    shutdown: watch::Receiver<bool>,
+    mut shutdown: watch::Receiver<bool>,
 ) {
     let _ = tcp.set_nodelay(true);
     let limits = &shared.config.limits;
-    let (bytes, head) = match timeout(limits.handshake_timeout, http::read_head(&mut tcp)).await {
+    let read = tokio::select! {
+        read = timeout(limits.handshake_timeout, http::read_head(&mut tcp)) => read,
+        _ = connection::shutting_down(&mut shutdown) => return,
+    };
+    let (bytes, head) = match read {
         Ok(Ok(read)) => read,
         Ok(Err(err)) => {
             tracing::debug!(%err, "bad request head");
@@ -278,7 +282,11 @@ async fn handle_tcp(
         .max_frame_size(Some(hard));
     let upgrade =
         tokio_tungstenite::accept_async_with_config(Prefixed::new(bytes, tcp), Some(ws_config));
-    let ws = match timeout(limits.handshake_timeout, upgrade).await {
+    let upgraded = tokio::select! {
+        upgraded = timeout(limits.handshake_timeout, upgrade) => upgraded,
+        _ = connection::shutting_down(&mut shutdown) => return,
+    };
+    let ws = match upgraded {
         Ok(Ok(ws)) => ws,
         Ok(Err(err)) => {
             tracing::debug!(%err, "websocket upgrade failed");
