@@ -4,7 +4,6 @@
 //! The sender is always the offerer: it creates the control channel and the data channel(s).
 //! The receiver answers and learns the channels from `on_data_channel`.
 
-use bytes::BytesMut;
 use peerdrop_proto::signal::{ErrorCode, PeerInfo, SignalData};
 use peerdrop_proto::transfer::{CONTROL_CHANNEL_LABEL, DATA_CHANNEL_PREFIX};
 use std::sync::Arc;
@@ -18,6 +17,7 @@ use webrtc::peer_connection::{
 };
 
 use super::channels::{spawn_pump, ChannelEvent, PUMP_QUEUE};
+use super::transport::{MessageOut, RtcChannel};
 use crate::error::CoreError;
 use crate::rtc::{build_peer_connection, RtcEvent, RtcSettings};
 use crate::signaling::{IncomingOffer, SessionLink, SessionSignal, SignalClient};
@@ -28,15 +28,15 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 /// An established connection with open channels.
 pub struct Connection {
     /// The peer connection (kept alive for the transfer's duration).
-    pub pc: Arc<dyn PeerConnection>,
+    pc: Arc<dyn PeerConnection>,
     /// Who is on the other side.
     pub peer: PeerInfo,
     /// Control channel, for sending.
-    pub control: Arc<dyn DataChannel>,
+    pub control: Arc<dyn MessageOut>,
     /// Events of the control channel.
     pub control_rx: mpsc::Receiver<ChannelEvent>,
     /// Data channels, for sending.
-    pub data: Vec<Arc<dyn DataChannel>>,
+    pub data: Vec<Arc<dyn MessageOut>>,
     /// Events of all data channels, merged.
     pub data_rx: mpsc::Receiver<ChannelEvent>,
     /// Milliseconds from the start of setup until the channels were open.
@@ -160,9 +160,9 @@ impl Connection {
     pub async fn close(self, reason: &str) {
         let drain_deadline = Instant::now() + Duration::from_millis(1500);
         while Instant::now() < drain_deadline {
-            match self.control.outstanding_bytes().await {
-                Ok(0) | Err(_) => break,
-                Ok(_) => tokio::time::sleep(Duration::from_millis(20)).await,
+            match self.control.outstanding().await {
+                0 => break,
+                _ => tokio::time::sleep(Duration::from_millis(20)).await,
             }
         }
         let _ = self.link.send(
@@ -255,9 +255,12 @@ pub async fn connect_offerer(
     let mut conn = Connection {
         pc,
         peer: to.clone(),
-        control,
+        control: Arc::new(RtcChannel(control)),
         control_rx,
-        data,
+        data: data
+            .into_iter()
+            .map(|dc| Arc::new(RtcChannel(dc)) as Arc<dyn MessageOut>)
+            .collect(),
         data_rx,
         connect_ms: 0,
         link,
@@ -398,9 +401,14 @@ pub async fn connect_answerer(
     Ok(Connection {
         pc,
         peer: from,
-        control: control.expect("loop exits with a control channel"),
+        control: Arc::new(RtcChannel(
+            control.expect("loop exits with a control channel"),
+        )),
         control_rx,
-        data,
+        data: data
+            .into_iter()
+            .map(|dc| Arc::new(RtcChannel(dc)) as Arc<dyn MessageOut>)
+            .collect(),
         data_rx,
         connect_ms: started.elapsed().as_millis() as u64,
         link,
@@ -409,12 +417,4 @@ pub async fn connect_answerer(
         pending_candidates: Vec::new(),
         signaling_closed: false,
     })
-}
-
-/// Sends one binary message, mapping the error.
-pub async fn send_binary(channel: &Arc<dyn DataChannel>, frame: BytesMut) -> Result<(), CoreError> {
-    channel
-        .send(frame)
-        .await
-        .map_err(|e| CoreError::Connect(format!("sending data: {e}")))
 }

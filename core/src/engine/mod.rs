@@ -6,12 +6,14 @@
 //! - [`send`]: streams files (reader thread → frames → data channel) for a [`crate::machine::sender::SenderMachine`].
 //! - [`receive`]: writes frames through a disk worker thread for a [`crate::machine::receiver::ReceiverMachine`].
 //! - [`progress`]: speed and ETA.
+//! - [`transport`]: the [`transport::MessageOut`] seam between drivers and carriers.
 
 pub mod channels;
 pub mod connection;
 pub mod progress;
 pub mod receive;
 pub mod send;
+pub mod transport;
 
 use peerdrop_proto::code::normalize_code;
 use peerdrop_proto::events::TransferEvent;

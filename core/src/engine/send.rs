@@ -16,11 +16,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 use uuid::Uuid;
-use webrtc::data_channel::DataChannel;
 
 use super::channels::ChannelEvent;
-use super::connection::{connect_offerer, send_binary, Background, Connection};
+use super::connection::{connect_offerer, Background, Connection};
 use super::progress::{eta_secs, RateMeter};
+use super::transport::MessageOut;
 use super::{CancellationToken, EventSink, TransferReport};
 use crate::error::CoreError;
 use crate::machine::sender::{SenderMachine, StreamJob, TxAction, TxInput};
@@ -197,7 +197,7 @@ fn emit_progress(events: &EventSink, meter: &mut RateMeter, done: u64, total: u6
 async fn stream_files(
     plan: Arc<SendPlan>,
     jobs: Vec<StreamJob>,
-    channels: Vec<Arc<dyn DataChannel>>,
+    channels: Vec<Arc<dyn MessageOut>>,
     sent: Arc<AtomicU64>,
     report: mpsc::UnboundedSender<StreamReport>,
 ) {
@@ -233,7 +233,7 @@ async fn stream_files(
                         frame.put_slice(payload);
                         let channel = &channels[next_channel % channels.len()];
                         next_channel += 1;
-                        if let Err(e) = send_binary(channel, frame).await {
+                        if let Err(e) = channel.send_binary(frame).await {
                             let _ = report.send(StreamReport::ChannelError(e.to_string()));
                             return;
                         }
