@@ -8,7 +8,7 @@
 //! with `--listen 127.0.0.1:0` and read the port from it). Logs go to stderr (`RUST_LOG`,
 //! default `info`). Ctrl-C or SIGTERM shut it down gracefully.
 
-use std::io::Write as _;
+use std::io::{IsTerminal as _, Write as _};
 use std::net::{IpAddr, SocketAddr};
 use std::process::ExitCode;
 use std::time::Duration;
@@ -108,6 +108,7 @@ async fn main() -> ExitCode {
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
 
     let server = match SignalServer::bind(args.into_config()).await {
