@@ -1,0 +1,297 @@
+//! The real binaries, run inside namespaces: `peerdrop-signal`, coturn and `peerdrop`.
+
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use crate::bed::{ns, SERVER_IP};
+
+/// The directory holding the workspace binaries of the profile this test was built with
+/// (`target/debug` or `target/release`), next to the test executable.
+pub fn bin_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("current_exe");
+    let mut dir = exe.parent().expect("exe dir").to_path_buf();
+    if dir.ends_with("deps") {
+        dir.pop();
+    }
+    dir
+}
+
+/// Builds (or checks) `peerdrop` and `peerdrop-signal` once per process, in the test's
+/// profile, and returns the directory they are in.
+pub fn binaries() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = bin_dir();
+        let release = dir.file_name().is_some_and(|n| n == "release");
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../Cargo.toml");
+        let mut cmd = Command::new(cargo);
+        cmd.arg("build")
+            .arg("--manifest-path")
+            .arg(&manifest)
+            .args(["-p", "peerdrop-cli", "-p", "peerdrop-signal"]);
+        if release {
+            cmd.arg("--release");
+        }
+        eprintln!("netbed: building peerdrop and peerdrop-signal ({:?})", dir);
+        let status = cmd.status().expect("run cargo build");
+        assert!(status.success(), "building peerdrop binaries failed");
+        for bin in ["peerdrop", "peerdrop-signal"] {
+            assert!(dir.join(bin).exists(), "{bin} missing in {}", dir.display());
+        }
+        dir
+    })
+}
+
+/// The repository root (for `turnserver.conf`).
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("workspace root")
+        .to_path_buf()
+}
+
+/// `ip netns exec NS program`.
+pub fn in_ns(ns: &str, program: impl AsRef<std::ffi::OsStr>) -> Command {
+    let mut cmd = Command::new("ip");
+    cmd.args(["netns", "exec", ns]).arg(program);
+    cmd
+}
+
+/// A child process killed (and reaped) on drop.
+pub struct Guard(pub Child);
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A random secret shared by coturn and the signaling server (never written to disk).
+pub fn random_secret() -> String {
+    use rand::Rng;
+    let mut rng = rand::rng();
+    (0..32)
+        .map(|_| char::from(b"abcdefghijklmnopqrstuvwxyz0123456789"[rng.random_range(0..36)]))
+        .collect()
+}
+
+/// coturn, from the repo's `turnserver.conf`, in the internet namespace.
+pub struct Coturn {
+    _child: Guard,
+    /// `turn:203.0.113.1:3478?transport=udp`.
+    pub url: String,
+    /// The shared REST secret.
+    pub secret: String,
+    /// Its log file.
+    pub log: PathBuf,
+}
+
+impl Coturn {
+    /// Starts coturn and waits until it answers on 3478.
+    pub fn start(workdir: &Path, secret: &str) -> Coturn {
+        let conf = repo_root().join("turnserver.conf");
+        let log = workdir.join("turnserver.log");
+        let child = in_ns(ns::INET, "turnserver")
+            .arg("-c")
+            .arg(&conf)
+            .arg(format!("--static-auth-secret={secret}"))
+            .args([
+                "--realm=peerdrop.test",
+                "--listening-ip",
+                SERVER_IP,
+                "--relay-ip",
+                SERVER_IP,
+                // Test bed only: its "internet" is 203.0.113.0/24, which the production
+                // configuration denies as a documentation range.
+                "--allowed-peer-ip=203.0.113.0-203.0.113.255",
+                "--no-stdout-log",
+                "--log-file",
+            ])
+            .arg(&log)
+            .arg("--pidfile")
+            .arg(workdir.join("turnserver.pid"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn turnserver");
+        let mut guard = Guard(child);
+        // Wait for its UDP listener.
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            if let Ok(Some(status)) = guard.0.try_wait() {
+                let text = std::fs::read_to_string(&log).unwrap_or_default();
+                panic!("turnserver exited ({status}): {text}");
+            }
+            let out = in_ns(ns::INET, "ss")
+                .args(["-Hlun", "sport", "=", ":3478"])
+                .output()
+                .expect("ss");
+            if !out.stdout.is_empty() {
+                break;
+            }
+            assert!(Instant::now() < deadline, "turnserver did not start");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Coturn {
+            _child: guard,
+            url: format!("turn:{SERVER_IP}:3478?transport=udp"),
+            secret: secret.to_string(),
+            log,
+        }
+    }
+}
+
+/// `peerdrop-signal` in the internet namespace, with TURN credentials for coturn.
+pub struct Signal {
+    _child: Guard,
+    /// `203.0.113.1:PORT`.
+    pub addr: String,
+}
+
+impl Signal {
+    /// Starts the server (TURN URL and secret if given) and reads its address.
+    pub fn start(turn: Option<&Coturn>) -> Signal {
+        let mut cmd = in_ns(ns::INET, binaries().join("peerdrop-signal"));
+        cmd.args(["--listen", &format!("{SERVER_IP}:0")]);
+        if let Some(turn) = turn {
+            cmd.args(["--turn-url", &turn.url])
+                .env("PEERDROP_TURN_SECRET", &turn.secret);
+        }
+        let mut child = cmd
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn peerdrop-signal");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().expect("stdout"))
+            .read_line(&mut line)
+            .expect("read listening line");
+        let addr = line
+            .trim()
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+            .to_string();
+        Signal {
+            _child: Guard(child),
+            addr,
+        }
+    }
+}
+
+/// Environment for a `peerdrop` process: which server, and logs that name the chosen path.
+pub fn peerdrop(ns: &str, server_url: &str, extra_env: &[(&str, &str)]) -> Command {
+    let mut cmd = in_ns(ns, binaries().join("peerdrop"));
+    cmd.env("PEERDROP_SERVER", server_url)
+        .env("PEERDROP_LOG", "warn,peerdrop_core=info")
+        .env_remove("PEERDROP_BIND");
+    for (k, v) in extra_env {
+        cmd.env(k, v);
+    }
+    cmd
+}
+
+/// Collects a child's stdout lines on a thread.
+pub struct Lines {
+    rx: mpsc::Receiver<String>,
+    /// Every line seen so far.
+    pub seen: Vec<String>,
+}
+
+impl Lines {
+    /// Starts reading `stdout`.
+    pub fn new(stdout: impl Read + Send + 'static) -> Lines {
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Lines {
+            rx,
+            seen: Vec::new(),
+        }
+    }
+
+    /// Waits for a line containing `needle`.
+    pub fn wait_for(&mut self, needle: &str, timeout: Duration) -> Option<String> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.rx.recv_timeout(left) {
+                Ok(line) => {
+                    self.seen.push(line.clone());
+                    if line.contains(needle) {
+                        return Some(line);
+                    }
+                }
+                Err(_) => return None,
+            }
+        }
+    }
+
+    /// Takes whatever arrived until the stream closed or `timeout`.
+    pub fn drain(&mut self, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        while let Ok(line) = self
+            .rx
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+        {
+            self.seen.push(line);
+        }
+    }
+}
+
+/// Reads all of a pipe on a thread (so the child never blocks on a full pipe).
+pub fn slurp(pipe: impl Read + Send + 'static) -> std::thread::JoinHandle<String> {
+    std::thread::spawn(move || {
+        let mut text = String::new();
+        let mut pipe = pipe;
+        let _ = pipe.read_to_string(&mut text);
+        text
+    })
+}
+
+/// Waits for `child` up to `timeout`; kills it when late.
+pub fn wait_timeout(child: &mut Child, timeout: Duration) -> Option<std::process::ExitStatus> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            return Some(status);
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Writes `len` pseudo-random bytes (xorshift, seeded) to `path`.
+pub fn random_file(path: &Path, len: usize, seed: u64) {
+    let mut state = seed | 1;
+    let mut data = Vec::with_capacity(len + 8);
+    while data.len() < len {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        data.extend_from_slice(&state.to_le_bytes());
+    }
+    data.truncate(len);
+    std::fs::write(path, data).expect("write test file");
+}
+
+/// BLAKE3 (hex) of a file.
+pub fn blake3_file(path: &Path) -> String {
+    let data = std::fs::read(path).unwrap_or_default();
+    blake3::hash(&data).to_hex().to_string()
+}
