@@ -1,0 +1,169 @@
+//! # peerdrop-app-ipc — what the PeerDrop app's Rust side and its wasm UI say to each other
+//!
+//! Transfer events themselves are [`peerdrop_proto::events::TransferEvent`] (the same values the
+//! CLI prints with `--json`); this crate only adds the few app-level shapes around them:
+//! settings, the node's connection status, send targets and picked files. It is serde-only so
+//! it compiles both into the Tauri shell and into the `wasm32` UI, which keeps the two sides from
+//! ever disagreeing about a field name.
+//!
+//! Nothing here carries file contents: the UI only ever sees names, sizes and progress numbers.
+
+use peerdrop_proto::events::{FileSummary, TransferEvent};
+use peerdrop_proto::signal::PeerInfo;
+use serde::{Deserialize, Serialize};
+
+/// User settings, persisted as JSON in the app's config directory.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Default)]
+#[serde(default)]
+pub struct Settings {
+    /// Signaling server (`ws://host:port/ws`); empty means "automatic" (the embedded server).
+    pub server_url: String,
+    /// Name other devices see.
+    pub device_name: String,
+    /// Folder received files are saved in.
+    pub download_dir: String,
+}
+
+/// Settings as the Settings page shows them: the stored values plus what "empty" falls back to.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct SettingsView {
+    /// The stored settings (with defaults filled in for name and folder).
+    pub settings: Settings,
+    /// Server used when `settings.server_url` is empty (`PEERDROP_SERVER` or the embedded one).
+    pub default_server: String,
+    /// Where the settings file lives, for the curious.
+    pub config_path: String,
+}
+
+/// How the node's registration on the signaling server is doing.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum NodeState {
+    /// Connecting (or reconnecting) to the signaling server.
+    Connecting,
+    /// Registered: the code is valid and nearby devices are listed.
+    Online,
+    /// Not registered; `message` says why and the node retries.
+    Offline,
+}
+
+/// The node's connection status, sent whenever it changes.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct NodeStatus {
+    /// Where the node stands.
+    pub state: NodeState,
+    /// Signaling server in use (or being tried).
+    pub server: String,
+    /// True when `server` is the signaling service the app started in-process.
+    pub embedded: bool,
+    /// One line for the user (why offline, or a note such as "configured server unreachable").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+/// One message on the node channel that `start_node` opens.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(tag = "kind", content = "data", rename_all = "snake_case")]
+pub enum NodeUpdate {
+    /// The connection status changed.
+    Status(NodeStatus),
+    /// Something happened: this device's code, nearby devices, or an incoming transfer and its
+    /// progress (receiving is driven by the other side, so its events arrive here).
+    Event(TransferEvent),
+}
+
+/// Whom to send to: a device from the nearby list, or a code typed by the user.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[serde(tag = "by", rename_all = "snake_case")]
+pub enum SendTarget {
+    /// A nearby device, as listed by the server.
+    Peer {
+        /// The device.
+        peer: PeerInfo,
+    },
+    /// A code such as `K7QM-2X` (any case, dash optional).
+    Code {
+        /// What the user typed.
+        code: String,
+    },
+}
+
+/// A file or folder the user picked (or dropped), summarised for display.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct PickedItem {
+    /// Absolute path on this device (stays on this device; only the Rust side opens it).
+    pub path: String,
+    /// File or folder name.
+    pub name: String,
+    /// True for a folder.
+    pub is_dir: bool,
+    /// Number of regular files (1 for a file).
+    pub files: u64,
+    /// Total size in bytes.
+    pub size: u64,
+}
+
+/// Answer of the pick commands: what was chosen, or nothing when the dialog was dismissed.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Default)]
+pub struct Picked {
+    /// The chosen items, in the order picked.
+    pub items: Vec<PickedItem>,
+}
+
+/// An incoming offer as the Receive page shows it (derived from the `incoming` event).
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct OfferView {
+    /// Sender's device name.
+    pub from: String,
+    /// Files on offer.
+    pub files: Vec<FileSummary>,
+    /// Sum of the sizes.
+    pub total_size: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use peerdrop_proto::signal::DeviceKind;
+
+    #[test]
+    fn node_update_wraps_transfer_events_verbatim() {
+        let up = NodeUpdate::Event(TransferEvent::Code {
+            code: "K7QM-2X".into(),
+            name: "Ana".into(),
+        });
+        let json = serde_json::to_string(&up).unwrap();
+        assert_eq!(
+            json,
+            r#"{"kind":"event","data":{"event":"code","code":"K7QM-2X","name":"Ana"}}"#
+        );
+        assert_eq!(serde_json::from_str::<NodeUpdate>(&json).unwrap(), up);
+    }
+
+    #[test]
+    fn send_target_shapes() {
+        let t = SendTarget::Code {
+            code: "k7qm2x".into(),
+        };
+        assert_eq!(
+            serde_json::to_string(&t).unwrap(),
+            r#"{"by":"code","code":"k7qm2x"}"#
+        );
+        let p = SendTarget::Peer {
+            peer: PeerInfo {
+                id: Default::default(),
+                name: "Ben".into(),
+                kind: DeviceKind::Cli,
+            },
+        };
+        let back: SendTarget = serde_json::from_str(&serde_json::to_string(&p).unwrap()).unwrap();
+        assert_eq!(back, p);
+    }
+
+    #[test]
+    fn settings_tolerate_missing_fields() {
+        let s: Settings = serde_json::from_str(r#"{"device_name":"Ana"}"#).unwrap();
+        assert_eq!(s.device_name, "Ana");
+        assert!(s.server_url.is_empty());
+    }
+}
