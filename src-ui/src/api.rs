@@ -1,0 +1,104 @@
+//! Typed calls to the app's Rust commands (see `src-tauri/src/commands.rs`).
+//!
+//! Each function is one command; argument names are the camelCase forms Tauri maps onto the
+//! command's snake_case parameters.
+
+use peerdrop_app_ipc::{NodeUpdate, Picked, SendTarget, Settings, SettingsView};
+use peerdrop_proto::events::TransferEvent;
+use serde::Serialize;
+
+use crate::tauri::{arg, call, call_with_channel, Channel};
+
+#[derive(Serialize)]
+struct NoArgs {}
+
+/// Current settings with their defaults.
+pub async fn get_settings() -> Result<SettingsView, String> {
+    call("get_settings", &NoArgs {}).await
+}
+
+/// Stores `settings` and reconnects the node if the server or name changed.
+pub async fn save_settings(settings: &Settings) -> Result<SettingsView, String> {
+    #[derive(Serialize)]
+    struct Args<'a> {
+        settings: &'a Settings,
+    }
+    call("save_settings", &Args { settings }).await
+}
+
+/// Registers this device on the signaling server (or re-attaches after a reload); status,
+/// code, nearby devices and incoming transfers then arrive on `on_update`.
+pub async fn start_node(on_update: impl FnMut(NodeUpdate) + 'static) -> Result<(), String> {
+    let channel = Channel::new(on_update)?;
+    call_with_channel("start_node", &[("onUpdate", channel.js().clone())]).await
+}
+
+/// Answers the pending incoming offer.
+pub async fn respond_incoming(accept: bool) -> Result<(), String> {
+    #[derive(Serialize)]
+    struct Args {
+        accept: bool,
+    }
+    call("respond_incoming", &Args { accept }).await
+}
+
+/// Stops the running receive.
+pub async fn cancel_receive() -> Result<(), String> {
+    call("cancel_receive", &NoArgs {}).await
+}
+
+/// Opens the native file picker (several files).
+pub async fn pick_files() -> Result<Picked, String> {
+    call("pick_files", &NoArgs {}).await
+}
+
+/// Opens the native folder picker.
+pub async fn pick_folder() -> Result<Picked, String> {
+    call("pick_folder", &NoArgs {}).await
+}
+
+/// Opens the native folder picker for the download folder; `None` when dismissed.
+pub async fn pick_download_dir() -> Result<Option<String>, String> {
+    call("pick_download_dir", &NoArgs {}).await
+}
+
+/// Summarises paths dropped on the window (names, sizes, file counts).
+pub async fn describe_paths(paths: Vec<String>) -> Result<Picked, String> {
+    #[derive(Serialize)]
+    struct Args {
+        paths: Vec<String>,
+    }
+    call("describe_paths", &Args { paths }).await
+}
+
+/// Sends `paths` to `target`; resolves when the transfer ended (its outcome arrives as events).
+pub async fn send_files(
+    target: &SendTarget,
+    paths: &[String],
+    on_event: impl FnMut(TransferEvent) + 'static,
+) -> Result<(), String> {
+    let channel = Channel::new(on_event)?;
+    call_with_channel(
+        "send_files",
+        &[
+            ("target", arg(target)?),
+            ("paths", arg(&paths)?),
+            ("onEvent", channel.js().clone()),
+        ],
+    )
+    .await
+}
+
+/// Cancels the running send.
+pub async fn cancel_send() -> Result<(), String> {
+    call("cancel_send", &NoArgs {}).await
+}
+
+/// Opens `path` (default: the download folder) in the system file manager.
+pub async fn open_folder(path: Option<String>) -> Result<(), String> {
+    #[derive(Serialize)]
+    struct Args {
+        path: Option<String>,
+    }
+    call("open_folder", &Args { path }).await
+}

@@ -1,0 +1,186 @@
+//! The app shell: navigation (a sidebar on wide windows, a bottom tab bar on phones), the
+//! connection status, the page in view, the incoming-transfer dialog, drop handling and toasts.
+
+use peerdrop_app_ipc::NodeState;
+use serde::Deserialize;
+use sycamore::prelude::*;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::spawn_local;
+
+use crate::components::Icon;
+use crate::pages::receive::{IncomingDialog, ReceivePage};
+use crate::pages::send::{add_to_selection, SendPage};
+use crate::pages::settings::SettingsPage;
+use crate::state::{AppState, Tab};
+use crate::{api, icons, tauri};
+
+/// Payload of Tauri's `tauri://drag-drop` window event.
+#[derive(Deserialize)]
+struct DropPayload {
+    paths: Vec<String>,
+}
+
+/// Loads settings, registers the node and wires window events; runs once at start.
+fn boot(state: AppState, dragging: Signal<bool>) {
+    spawn_local(async move {
+        match api::get_settings().await {
+            Ok(view) => state.settings.set(Some(view)),
+            Err(e) => state.notify(e, true),
+        }
+        if let Err(e) = api::start_node(move |update| state.apply_node_update(update)).await {
+            state.notify(format!("Could not start: {e}"), true);
+        }
+    });
+    spawn_local(async move {
+        let hooks = [
+            tauri::listen_forever("tauri://drag-enter", move |_: serde_json::Value| {
+                dragging.set(true)
+            })
+            .await,
+            tauri::listen_forever("tauri://drag-leave", move |_: serde_json::Value| {
+                dragging.set(false)
+            })
+            .await,
+            tauri::listen_forever("tauri://drag-drop", move |drop: DropPayload| {
+                dragging.set(false);
+                state.tab.set(Tab::Send);
+                spawn_local(async move {
+                    match api::describe_paths(drop.paths).await {
+                        Ok(picked) => add_to_selection(state, picked.items),
+                        Err(e) => state.notify(e, true),
+                    }
+                });
+            })
+            .await,
+        ];
+        if let Some(Err(e)) = hooks.into_iter().find(Result::is_err) {
+            web_sys::console::warn_1(&format!("drag and drop unavailable: {e}").into());
+        }
+    });
+}
+
+/// Clears the toast a few seconds after it was shown.
+fn schedule_toast_clear(state: AppState, serial: u32) {
+    let clear = Closure::once_into_js(move || {
+        if state
+            .toast
+            .with_untracked(|t| t.as_ref().is_some_and(|t| t.serial == serial))
+        {
+            state.toast.set(None);
+        }
+    });
+    if let Some(window) = web_sys::window() {
+        let _ = window
+            .set_timeout_with_callback_and_timeout_and_arguments_0(clear.unchecked_ref(), 4000);
+    }
+}
+
+/// One navigation entry.
+#[component(inline_props)]
+fn NavItem(tab: Tab, svg: String) -> View {
+    let state = use_context::<AppState>();
+    view! {
+        button(class=if state.tab.get() == tab { "nav-item active" } else { "nav-item" },
+               id=format!("nav-{}", tab.slug()), data-testid=format!("nav-{}", tab.slug()),
+               aria-current=if state.tab.get() == tab { "page" } else { "false" },
+               on:click=move |_| state.tab.set(tab)) {
+            Icon(svg=svg)
+            span(class="nav-label") { (tab.label()) }
+            (if tab == Tab::Receive && state.offer_pending() { view! { span(class="nav-dot") } } else { view! {} })
+        }
+    }
+}
+
+/// Connection status pill.
+#[component]
+fn StatusPill() -> View {
+    let state = use_context::<AppState>();
+    let class = move || {
+        state.status.with(|s| match s.as_ref().map(|s| s.state) {
+            Some(NodeState::Online) => "status online",
+            Some(NodeState::Offline) => "status offline",
+            _ => "status connecting",
+        })
+    };
+    let text = move || {
+        state.status.with(|s| match s.as_ref() {
+            Some(s) if s.state == NodeState::Online && s.embedded => {
+                "Online · built-in server".to_string()
+            }
+            Some(s) if s.state == NodeState::Online => "Online".to_string(),
+            Some(s) if s.state == NodeState::Offline => "Server unreachable".to_string(),
+            _ => "Connecting…".to_string(),
+        })
+    };
+    let title = move || {
+        state
+            .status
+            .with(|s| s.as_ref().map(|s| s.server.clone()).unwrap_or_default())
+    };
+    view! {
+        div(class=class(), id="status", data-testid="status", title=title()) {
+            span(class="status-dot")
+            span(class="status-text") { (text()) }
+        }
+    }
+}
+
+/// The whole app.
+#[component]
+pub fn App() -> View {
+    let state = AppState::new();
+    provide_context(state);
+    let dragging = create_signal(false);
+    boot(state, dragging);
+    create_effect(move || {
+        if let Some(serial) = state.toast.with(|t| t.as_ref().map(|t| t.serial)) {
+            schedule_toast_clear(state, serial);
+        }
+    });
+
+    let logo = icons::logo();
+
+    view! {
+        div(class="shell") {
+            nav(class="sidebar", aria-label="Main") {
+                div(class="brand") {
+                    span(class="brand-mark", dangerously_set_inner_html=logo)
+                    span(class="brand-name") { "PeerDrop" }
+                }
+                div(class="nav-items") {
+                    NavItem(tab=Tab::Receive, svg=icons::receive())
+                    NavItem(tab=Tab::Send, svg=icons::send())
+                    NavItem(tab=Tab::Settings, svg=icons::settings())
+                }
+                StatusPill()
+            }
+            main(class="content") {
+                (match state.tab.get() {
+                    Tab::Receive => view! { ReceivePage() },
+                    Tab::Send => view! { SendPage() },
+                    Tab::Settings => view! { SettingsPage() },
+                })
+            }
+            IncomingDialog()
+            (if dragging.get() {
+                view! {
+                    div(class="drop-overlay", id="drop-overlay") {
+                        div(class="drop-overlay-inner") {
+                            Icon(svg=icons::upload(), class="drop-icon")
+                            p { "Drop to add to your selection" }
+                        }
+                    }
+                }
+            } else { view! {} })
+            (match state.toast.get_clone() {
+                Some(t) => view! {
+                    div(class=if t.error { "toast error" } else { "toast" }, role="status", id="toast", data-testid="toast") {
+                        Icon(svg=if t.error { icons::alert() } else { icons::check() })
+                        span { (t.text.clone()) }
+                    }
+                },
+                None => view! {},
+            })
+        }
+    }
+}

@@ -1,0 +1,5 @@
+//! The three pages of the app.
+
+pub mod receive;
+pub mod send;
+pub mod settings;

@@ -1,0 +1,235 @@
+//! Receive: this device's code in large type with its QR code, the name others see, a waiting
+//! state, and the progress of the current receive. The Accept/Decline prompt is the
+//! [`IncomingDialog`], shown over any page.
+
+use sycamore::prelude::*;
+use wasm_bindgen_futures::spawn_local;
+
+use crate::components::{Icon, TransferCard};
+use crate::model::Phase;
+use crate::state::AppState;
+use crate::{api, format, icons, qr};
+
+/// The Receive page.
+#[component]
+pub fn ReceivePage() -> View {
+    let state = use_context::<AppState>();
+    let copy = move |_| {
+        if let Some(code) = state.code.get_clone() {
+            if let Some(clipboard) = web_sys::window().map(|w| w.navigator().clipboard()) {
+                let _ = clipboard.write_text(&code);
+                state.notify(format!("Code {code} copied"), false);
+            }
+        }
+    };
+    let show_transfer = move || {
+        state
+            .receive
+            .with(|t| !matches!(t.phase, Phase::Idle | Phase::Offered))
+    };
+
+    view! {
+        div(class="page", id="page-receive") {
+            header(class="page-head") {
+                h1 { "Receive" }
+                p(class="muted") { "Keep this page open. Nearby devices see you right away; anyone else needs your code." }
+            }
+            section(class="card hero") {
+                div(class="hero-main") {
+                    span(class="eyebrow") { "Your code" }
+                    div(class="code-row") {
+                        (match state.code.get_clone() {
+                            Some(code) => view! {
+                                span(class="code", id="my-code", data-testid="my-code") { (code) }
+                                button(class="icon-btn", id="copy-code", title="Copy code", aria-label="Copy code", on:click=copy) {
+                                    Icon(svg=icons::copy())
+                                }
+                            },
+                            None => view! { span(class="code code-pending", id="my-code-pending") { "····-··" } },
+                        })
+                    }
+                    div(class="device-line") {
+                        Icon(svg=icons::laptop())
+                        span { "Visible as " }
+                        strong(id="my-name", data-testid="my-name") {
+                            (state.my_name.with(|n| if n.is_empty() { "…".to_string() } else { n.clone() }))
+                        }
+                    }
+                    (if state.online() {
+                        view! {
+                            div(class="waiting", id="receive-waiting", data-testid="receive-waiting") {
+                                span(class="pulse")
+                                span { "Waiting for files…" }
+                            }
+                        }
+                    } else {
+                        view! {
+                            div(class="waiting offline", id="receive-offline") {
+                                Icon(svg=icons::alert())
+                                span { (state.status.with(|s| s.as_ref().and_then(|s| s.message.clone()).unwrap_or_else(|| "Connecting to the signaling server…".into()))) }
+                            }
+                        }
+                    })
+                }
+                div(class="qr", id="qr", data-testid="qr", aria-label="QR code of your code") {
+                    (match state.code.get_clone().and_then(|c| qr::svg(&c)) {
+                        Some(svg) => view! { div(class="qr-img", dangerously_set_inner_html=svg) },
+                        None => view! { div(class="qr-img qr-placeholder") },
+                    })
+                    span(class="qr-caption muted") { "Scan with PeerDrop" }
+                }
+            }
+            (if show_transfer() {
+                view! { TransferCard(transfer=state.receive, sending=false) }
+            } else {
+                view! { HowItWorks() }
+            })
+        }
+    }
+}
+
+/// Three steps explaining a transfer, shown while nothing is being received.
+#[component]
+fn HowItWorks() -> View {
+    let state = use_context::<AppState>();
+    let name = move || {
+        state.my_name.with(|n| {
+            if n.is_empty() {
+                "this device".to_string()
+            } else {
+                n.clone()
+            }
+        })
+    };
+    let folder = move || {
+        state.settings.with(|s| {
+            s.as_ref()
+                .map(|s| s.settings.download_dir.clone())
+                .unwrap_or_default()
+        })
+    };
+    view! {
+        section(class="card howto-card", id="how-it-works") {
+            h2 { "How it works" }
+            ol(class="howto") {
+                li {
+                    span(class="howto-icon") { Icon(svg=icons::laptop()) }
+                    div {
+                        strong { "Open PeerDrop on the other device" }
+                        p(class="muted small") { "Or run " code { "peerdrop send" } " in a terminal." }
+                    }
+                }
+                li {
+                    span(class="howto-icon") { Icon(svg=icons::send()) }
+                    div {
+                        strong { "Choose files, tap " (name()) }
+                        p(class="muted small") { "Not on the same network? Type or scan the code above." }
+                    }
+                }
+                li {
+                    span(class="howto-icon") { Icon(svg=icons::shield()) }
+                    div {
+                        strong { "Accept here" }
+                        p(class="muted small") { "Each file is verified, then saved in " span(class="mono") { (folder()) } "." }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The Accept/Decline prompt for an incoming transfer: who sends, what, and how much.
+#[component]
+pub fn IncomingDialog() -> View {
+    let state = use_context::<AppState>();
+    let busy = create_signal(false);
+    let answer = move |accept: bool| {
+        busy.set(true);
+        spawn_local(async move {
+            if let Err(e) = api::respond_incoming(accept).await {
+                state.notify(e, true);
+            }
+            busy.set(false);
+        });
+    };
+    let files = create_memo(move || state.receive.with(|t| t.files.clone()));
+
+    view! {
+        (if state.offer_pending() {
+            view! {
+                div(class="scrim") {
+                    div(class="dialog", role="dialog", aria-modal="true", aria-labelledby="incoming-title",
+                        id="incoming-dialog", data-testid="incoming-dialog") {
+                        div(class="dialog-head") {
+                            div(class="avatar") { Icon(svg=icons::receive()) }
+                            div {
+                                h2(id="incoming-title") { "Incoming files" }
+                                p(class="muted") {
+                                    strong(id="incoming-from", data-testid="incoming-from") { (state.receive.with(|t| t.peer.clone())) }
+                                    " wants to send you "
+                                    span(id="incoming-summary") {
+                                        (state.receive.with(|t| format!("{} · {}", format::files(t.files.len() as u64), format::bytes(t.total))))
+                                    }
+                                }
+                            }
+                        }
+                        ul(class="offer-list", id="incoming-files", data-testid="incoming-files") {
+                            Indexed(list=files, view=|f| {
+                                let title = f.path.clone();
+                                let name = f.path;
+                                let size = format::bytes(f.size);
+                                view! {
+                                    li(class="offer-file") {
+                                        Icon(svg=icons::file(), class="file-icon")
+                                        span(class="file-name", title=title) { (name) }
+                                        span(class="file-size muted") { (size) }
+                                    }
+                                }
+                            })
+                        }
+                        (match state.receive.with(|t| t.verify.clone()) {
+                            Some(v) => {
+                                let peer = state.receive.with(|t| t.peer.clone());
+                                let note = if v.changed {
+                                    format!("Warning: {peer} has a different identity than last time. It may be reinstalled — or someone may be impersonating it. Decline unless you are sure.")
+                                } else if v.known {
+                                    format!("{peer} is a device you verified before.")
+                                } else {
+                                    format!("Check that {peer} shows the same four words.")
+                                };
+                                let phrase = v.phrase.clone();
+                                view! {
+                                    div(class=if v.changed { "phrase-box danger" } else if v.known { "phrase-box known" } else { "phrase-box" },
+                                        id="incoming-verify") {
+                                        Icon(svg=if v.changed { icons::alert() } else { icons::shield() })
+                                        div(class="phrase-main") {
+                                            span(class="eyebrow") { "Verification phrase" }
+                                            span(class="phrase", id="incoming-phrase", data-testid="incoming-phrase") { (phrase) }
+                                            p(class="small") { (note) }
+                                        }
+                                    }
+                                }
+                            }
+                            None => view! {
+                                div(class="verify") {
+                                    Icon(svg=icons::shield())
+                                    span { "Only accept files you expect. Nothing is opened automatically." }
+                                }
+                            },
+                        })
+                        div(class="dialog-actions") {
+                            button(class="btn btn-ghost", id="decline", data-testid="decline",
+                                   disabled=busy.get(), on:click=move |_| answer(false)) { "Decline" }
+                            button(class="btn btn-primary", id="accept", data-testid="accept",
+                                   disabled=busy.get(), on:click=move |_| answer(true)) {
+                                Icon(svg=icons::check()) "Accept"
+                            }
+                        }
+                    }
+                }
+            }
+        } else {
+            view! {}
+        })
+    }
+}

@@ -1,0 +1,209 @@
+//! Send: choose files or a folder (dialog or drop on the window), then tap a nearby device —
+//! the list updates live — or type a code. Progress, speed, ETA and Cancel follow, with a
+//! clear message when the receiver declines, goes away or the server cannot be reached.
+
+use peerdrop_app_ipc::{PickedItem, SendTarget};
+use peerdrop_proto::code::normalize_code;
+use peerdrop_proto::signal::PeerInfo;
+use sycamore::prelude::*;
+use wasm_bindgen_futures::spawn_local;
+
+use crate::components::{device_icon, device_label, Icon, TransferCard};
+use crate::model::{Phase, Transfer};
+use crate::state::AppState;
+use crate::{api, format, icons};
+
+/// Adds `items` to the selection, skipping paths already in it.
+pub fn add_to_selection(state: AppState, items: Vec<PickedItem>) {
+    state.selection.update(|sel| {
+        for item in items {
+            if !sel.iter().any(|s| s.path == item.path) {
+                sel.push(item);
+            }
+        }
+    });
+}
+
+/// Starts sending the selection to `target` (shown as `peer_name`).
+fn start_send(state: AppState, target: SendTarget, peer_name: String) {
+    let paths: Vec<String> = state
+        .selection
+        .with(|s| s.iter().map(|i| i.path.clone()).collect());
+    if paths.is_empty() {
+        state.notify("Choose files or a folder first", true);
+        return;
+    }
+    if state.send.with(|t| t.phase.is_active()) {
+        state.notify("A transfer is already running", true);
+        return;
+    }
+    let total = state.selection.with(|s| s.iter().map(|i| i.size).sum());
+    state.send.set(Transfer::sending(&peer_name, total));
+    spawn_local(async move {
+        let result = api::send_files(&target, &paths, move |event| {
+            state.send.update(|t| t.apply(&event))
+        })
+        .await;
+        if let Err(reason) = result {
+            state
+                .send
+                .update(|t| t.apply(&peerdrop_proto::events::TransferEvent::Failed { reason }));
+        }
+        if state.send.with(|t| matches!(t.phase, Phase::Done { .. })) {
+            state.selection.set(Vec::new());
+        }
+    });
+}
+
+/// The Send page.
+#[component]
+pub fn SendPage() -> View {
+    let state = use_context::<AppState>();
+    let code = create_signal(String::new());
+    let picking = create_signal(false);
+
+    let pick = move |folder: bool| {
+        picking.set(true);
+        spawn_local(async move {
+            let picked = if folder {
+                api::pick_folder().await
+            } else {
+                api::pick_files().await
+            };
+            match picked {
+                Ok(p) => add_to_selection(state, p.items),
+                Err(e) => state.notify(e, true),
+            }
+            picking.set(false);
+        });
+    };
+    let send_to_code = move || {
+        let typed = code.get_clone();
+        match normalize_code(&typed) {
+            Some(c) => start_send(state, SendTarget::Code { code: c.clone() }, c),
+            None => state.notify("A code looks like K7QM-2X: 6 letters and digits", true),
+        }
+    };
+    let total = move || {
+        state.selection.with(|s| {
+            (
+                s.iter().map(|i| i.files).sum::<u64>(),
+                s.iter().map(|i| i.size).sum::<u64>(),
+            )
+        })
+    };
+    let has_selection = move || state.selection.with(|s| !s.is_empty());
+    let busy = move || state.send.with(|t| t.phase.is_active());
+    let show_transfer = move || state.send.with(|t| t.phase != Phase::Idle);
+    let selection = state.selection;
+    let nearby = state.nearby;
+
+    view! {
+        div(class="page", id="page-send") {
+            header(class="page-head") {
+                h1 { "Send" }
+                p(class="muted") { "Pick what to send, then tap a device. Files go straight to it, end-to-end encrypted." }
+            }
+            (if show_transfer() {
+                view! { TransferCard(transfer=state.send, sending=true) }
+            } else {
+                view! {}
+            })
+            section(class="card") {
+                div(class="step-head") { span(class="step") { "1" } h2 { "Choose files" } }
+                div(class=if has_selection() { "dropzone compact" } else { "dropzone" }, id="dropzone", data-testid="dropzone") {
+                    Icon(svg=icons::upload(), class="drop-icon")
+                    p(class="drop-title") { "Drop files or folders here" }
+                    div(class="drop-actions") {
+                        button(class="btn btn-secondary", id="choose-files", data-testid="choose-files",
+                               disabled=picking.get(), on:click=move |_| pick(false)) { Icon(svg=icons::file()) "Choose files" }
+                        button(class="btn btn-secondary", id="choose-folder", data-testid="choose-folder",
+                               disabled=picking.get(), on:click=move |_| pick(true)) { Icon(svg=icons::folder()) "Choose folder" }
+                    }
+                }
+                (if has_selection() {
+                    view! {
+                        ul(class="selection", id="selection", data-testid="selection") {
+                            Keyed(list=selection, key=|i| i.path.clone(), view=move |item: PickedItem| {
+                                let path = item.path.clone();
+                                let title = item.path.clone();
+                                let name = item.name.clone();
+                                let detail = if item.is_dir { format!("{} · {}", format::files(item.files), format::bytes(item.size)) } else { format::bytes(item.size) };
+                                let svg = if item.is_dir { icons::folder() } else { icons::file() };
+                                view! {
+                                    li(class="sel-item", data-testid="selected-item") {
+                                        Icon(svg=svg, class="file-icon")
+                                        div(class="file-main") {
+                                            span(class="file-name", title=title) { (name) }
+                                            span(class="muted small") { (detail) }
+                                        }
+                                        button(class="icon-btn", title="Remove", aria-label="Remove",
+                                               on:click=move |_| { let p = path.clone(); selection.update(|s| s.retain(|i| i.path != p)) }) {
+                                            Icon(svg=icons::close())
+                                        }
+                                    }
+                                }
+                            })
+                        }
+                        p(class="muted small total", id="selection-total") {
+                            ({ let (n, size) = total(); format!("{} · {}", format::files(n), format::bytes(size)) })
+                        }
+                    }
+                } else {
+                    view! {}
+                })
+            }
+            section(class="card") {
+                div(class="step-head") {
+                    span(class="step") { "2" } h2 { "Choose a device" }
+                    span(class="live muted small") { span(class="live-dot") "Live" }
+                }
+                (if nearby.with(|n| n.is_empty()) {
+                    view! {
+                        div(class="empty", id="nearby-empty") {
+                            div(class="radar") { Icon(svg=icons::wifi()) }
+                            div {
+                                p { "Looking for devices on your network…" }
+                                p(class="muted small") { "Open PeerDrop on the other device and go to Receive. On another network, use its code below." }
+                            }
+                        }
+                    }
+                } else {
+                    view! {
+                        div(class="peers", id="nearby-list", data-testid="nearby-list") {
+                            Keyed(list=nearby, key=|p| p.id, view=move |peer: PeerInfo| {
+                                let name = peer.name.clone();
+                                let data_name = peer.name.clone();
+                                let title = format!("Send to {name}");
+                                let p2 = peer.clone();
+                                let svg = device_icon(peer.kind);
+                                let kind = device_label(peer.kind);
+                                view! {
+                                    button(class="peer", data-testid="peer", data-name=data_name, title=title,
+                                           disabled=!has_selection() || busy(),
+                                           on:click=move |_| start_send(state, SendTarget::Peer { peer: p2.clone() }, p2.name.clone())) {
+                                        div(class="peer-avatar") { Icon(svg=svg) }
+                                        span(class="peer-name") { (name) }
+                                        span(class="peer-kind muted small") { (kind) }
+                                    }
+                                }
+                            })
+                        }
+                    }
+                })
+                div(class="divider") { span { "or send by code" } }
+                form(class="code-form", on:submit=move |e: web_sys::SubmitEvent| { e.prevent_default(); send_to_code(); }) {
+                    input(class="input code-input", id="code-input", data-testid="code-input", placeholder="K7QM-2X",
+                          autocomplete="off", "spellcheck"="false", maxlength="9", aria-label="Receiver's code", bind:value=code)
+                    button(class="btn btn-primary", r#type="submit", id="send-code", data-testid="send-code",
+                           disabled=!has_selection() || busy() || code.with(|c| c.trim().is_empty())) {
+                        Icon(svg=icons::send()) "Send"
+                    }
+                }
+                (if !has_selection() {
+                    view! { p(class="muted small hint") { "Choose files first, then pick a device." } }
+                } else { view! {} })
+            }
+        }
+    }
+}

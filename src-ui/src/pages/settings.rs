@@ -1,0 +1,125 @@
+//! Settings: signaling server, device name and download folder, saved as JSON by the Rust side
+//! (so they survive restarts), plus what the app is connected to right now.
+
+use peerdrop_app_ipc::{NodeState, Settings};
+use sycamore::prelude::*;
+use wasm_bindgen_futures::spawn_local;
+
+use crate::components::Icon;
+use crate::state::AppState;
+use crate::{api, icons};
+
+/// The Settings page.
+#[component]
+pub fn SettingsPage() -> View {
+    let state = use_context::<AppState>();
+    let server = create_signal(String::new());
+    let name = create_signal(String::new());
+    let dir = create_signal(String::new());
+    let saving = create_signal(false);
+
+    // Fill the form from the last known settings (and again if they arrive later).
+    create_effect(move || {
+        if let Some(view) = state.settings.get_clone() {
+            server.set(view.settings.server_url.clone());
+            name.set(view.settings.device_name.clone());
+            dir.set(view.settings.download_dir.clone());
+        }
+    });
+
+    let choose_dir = move |_| {
+        spawn_local(async move {
+            match api::pick_download_dir().await {
+                Ok(Some(path)) => dir.set(path),
+                Ok(None) => {}
+                Err(e) => state.notify(e, true),
+            }
+        });
+    };
+    let save = move |e: web_sys::SubmitEvent| {
+        e.prevent_default();
+        let settings = Settings {
+            server_url: server.get_clone().trim().to_string(),
+            device_name: name.get_clone().trim().to_string(),
+            download_dir: dir.get_clone().trim().to_string(),
+        };
+        saving.set(true);
+        spawn_local(async move {
+            match api::save_settings(&settings).await {
+                Ok(view) => {
+                    state.settings.set(Some(view));
+                    state.notify("Settings saved", false);
+                }
+                Err(e) => state.notify(e, true),
+            }
+            saving.set(false);
+        });
+    };
+    let default_server = move || {
+        state.settings.with(|s| {
+            s.as_ref()
+                .map(|s| s.default_server.clone())
+                .unwrap_or_default()
+        })
+    };
+
+    view! {
+        div(class="page", id="page-settings") {
+            header(class="page-head") {
+                h1 { "Settings" }
+                p(class="muted") { "Saved on this device and kept across restarts." }
+            }
+            form(class="card form", id="settings-form", on:submit=save) {
+                div(class="field") {
+                    label(r#for="setting-name") { "Device name" }
+                    input(class="input", id="setting-name", data-testid="setting-name", maxlength="64",
+                          placeholder="e.g. Ana's laptop", bind:value=name)
+                    p(class="help muted") { "How this device appears to others." }
+                }
+                div(class="field") {
+                    label(r#for="setting-dir") { "Download folder" }
+                    div(class="input-row") {
+                        input(class="input", id="setting-dir", data-testid="setting-dir", "spellcheck"="false", bind:value=dir)
+                        button(class="btn btn-secondary", r#type="button", id="choose-dir", on:click=choose_dir) {
+                            Icon(svg=icons::folder()) "Choose…"
+                        }
+                    }
+                    p(class="help muted") { "Received files are verified before they appear here. Nothing is ever overwritten." }
+                }
+                div(class="field") {
+                    label(r#for="setting-server") { "Signaling server" }
+                    input(class="input mono", id="setting-server", data-testid="setting-server", "spellcheck"="false",
+                          placeholder=format!("Automatic — {}", default_server()), bind:value=server)
+                    p(class="help muted") {
+                        "Leave empty to use the built-in server on this computer. To reach devices on other networks, enter a shared server such as ws://example.org:8787/ws."
+                    }
+                }
+                div(class="form-actions") {
+                    button(class="btn btn-primary", r#type="submit", id="save-settings", data-testid="save-settings",
+                           disabled=saving.get()) { Icon(svg=icons::check()) "Save" }
+                }
+            }
+            section(class="card about") {
+                h2 { "Connection" }
+                dl(class="facts") {
+                    dt { "Status" }
+                    dd(id="conn-state") {
+                        (state.status.with(|s| match s.as_ref().map(|s| s.state) {
+                            Some(NodeState::Online) => "Online",
+                            Some(NodeState::Connecting) | None => "Connecting…",
+                            Some(NodeState::Offline) => "Offline",
+                        }))
+                    }
+                    dt { "Server" }
+                    dd(class="mono", id="conn-server") {
+                        (state.status.with(|s| s.as_ref().map(|s| {
+                            if s.embedded { format!("{} (built-in)", s.server) } else { s.server.clone() }
+                        }).unwrap_or_default()))
+                    }
+                    dt { "Settings file" }
+                    dd(class="mono small") { (state.settings.with(|s| s.as_ref().map(|s| s.config_path.clone()).unwrap_or_default())) }
+                }
+            }
+        }
+    }
+}
