@@ -1,0 +1,54 @@
+//! [`AppError`]: what a command reports to the UI — one line a user can read.
+
+use serde::{Serialize, Serializer};
+use thiserror::Error;
+
+/// Why a command failed.
+#[derive(Debug, Error)]
+pub enum AppError {
+    /// The node is not registered on a signaling server (yet, or any more).
+    #[error("not connected to the signaling server yet; try again in a moment")]
+    NotConnected,
+    /// Another transfer of the same direction is running.
+    #[error("a transfer is already running")]
+    Busy,
+    /// There is no offer waiting for an answer.
+    #[error("no incoming transfer is waiting for an answer")]
+    NoPendingOffer,
+    /// The engine refused or failed.
+    #[error(transparent)]
+    Core(#[from] peerdrop_core::CoreError),
+    /// Reading or writing settings or folders failed.
+    #[error("{what}: {source}")]
+    Io {
+        /// What was being done.
+        what: String,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The settings were not acceptable.
+    #[error("{0}")]
+    Invalid(String),
+    /// Something in Tauri failed (dialog, opener, paths).
+    #[error("{0}")]
+    Platform(String),
+}
+
+impl AppError {
+    /// An I/O error with context.
+    pub fn io(what: impl Into<String>, source: std::io::Error) -> Self {
+        Self::Io {
+            what: what.into(),
+            source,
+        }
+    }
+}
+
+impl Serialize for AppError {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.to_string())
+    }
+}
+
+/// Result of a command.
+pub type AppResult<T> = Result<T, AppError>;

@@ -1,0 +1,131 @@
+//! # peerdrop-app — the Tauri 2 shell of PeerDrop
+//!
+//! A thin layer between the Sycamore UI (`src-ui`, wasm) and the engine (`peerdrop-core`):
+//! commands in, [`peerdrop_proto::events::TransferEvent`]s out over `tauri::ipc::Channel`s.
+//! Transfers, file reading and writing, and hashing all run here in Rust; the UI only ever
+//! sees names, sizes and progress numbers.
+//!
+//! Modules:
+//! - [`commands`]: the command surface the UI may call (granted one by one in the capability).
+//! - [`node`]: keeps the device registered, forwards code/nearby, runs incoming transfers.
+//! - [`transfer`]: outgoing transfers.
+//! - [`server`]: server choice and the built-in signaling server.
+//! - [`settings`]: persisted settings.
+//! - [`pick`]: native dialogs, path summaries and the `PEERDROP_TEST_PICK` test seam.
+//! - [`hub`]: the node channel to the UI, with a replayable snapshot.
+//! - [`error`]: [`error::AppError`], the one line a command reports.
+
+pub mod commands;
+pub mod error;
+pub mod hub;
+pub mod node;
+pub mod pick;
+pub mod server;
+pub mod settings;
+pub mod transfer;
+
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex};
+
+use peerdrop_core::{CancellationToken, Node};
+use tauri::Manager;
+use tokio::sync::{oneshot, Notify};
+
+use crate::hub::Hub;
+use crate::server::BuiltinServer;
+use crate::settings::{Defaults, SettingsStore};
+
+/// Everything the commands and background tasks share.
+pub struct Shared {
+    /// Persisted settings.
+    pub settings: SettingsStore,
+    /// The built-in signaling server, once started.
+    pub builtin: BuiltinServer,
+    /// The node channel to the UI.
+    pub hub: Hub,
+    /// The current registration, while online.
+    pub node: Mutex<Option<Arc<Node>>>,
+    /// Wakes the supervisor to reconnect (settings changed).
+    pub restart: Notify,
+    /// Whether the supervisor runs.
+    pub started: AtomicBool,
+    /// The answer the open Accept/Decline dialog is waiting for.
+    pub pending_answer: Mutex<Option<oneshot::Sender<bool>>>,
+    /// Cancels the running receive.
+    pub receive_cancel: Mutex<Option<CancellationToken>>,
+    /// Cancels the running send.
+    pub send_cancel: Mutex<Option<CancellationToken>>,
+}
+
+impl Shared {
+    /// Fresh state around `settings`.
+    pub fn new(settings: SettingsStore) -> Self {
+        Self {
+            settings,
+            builtin: BuiltinServer::default(),
+            hub: Hub::default(),
+            node: Mutex::new(None),
+            restart: Notify::new(),
+            started: AtomicBool::new(false),
+            pending_answer: Mutex::new(None),
+            receive_cancel: Mutex::new(None),
+            send_cancel: Mutex::new(None),
+        }
+    }
+}
+
+/// Default log filter: our info, and only errors from the chatty WebRTC stack.
+const DEFAULT_LOG_FILTER: &str =
+    "info,rtc=error,rtc_ice=error,rtc_dtls=error,rtc_sctp=error,webrtc=error,tao=warn,wry=warn";
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("PEERDROP_LOG")
+        .unwrap_or_else(|_| DEFAULT_LOG_FILTER.into());
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+/// Starts the app (desktop `main`, and the mobile entry point).
+#[cfg_attr(mobile, tauri::mobile_entry_point)]
+pub fn run() {
+    init_logging();
+    let result = tauri::Builder::default()
+        .plugin(tauri_plugin_dialog::init())
+        .plugin(tauri_plugin_opener::init())
+        .setup(|app| {
+            let paths = app.path();
+            let config_dir = paths.app_config_dir()?;
+            let defaults = Defaults::detect(paths.download_dir().ok(), paths.home_dir().ok());
+            let settings = SettingsStore::load(&config_dir, defaults);
+            tracing::info!(config = %config_dir.display(), "PeerDrop starting");
+            if pick::test_pick().is_some() {
+                tracing::warn!(
+                    "{} is set: file pickers are replaced by fixed paths",
+                    pick::TEST_PICK_ENV
+                );
+            }
+            app.manage(Arc::new(Shared::new(settings)));
+            Ok(())
+        })
+        .invoke_handler(tauri::generate_handler![
+            commands::get_settings,
+            commands::save_settings,
+            commands::start_node,
+            commands::respond_incoming,
+            commands::cancel_receive,
+            commands::pick_files,
+            commands::pick_folder,
+            commands::pick_download_dir,
+            commands::describe_paths,
+            commands::send_files,
+            commands::cancel_send,
+            commands::open_folder,
+        ])
+        .run(tauri::generate_context!("../tauri.conf.json"));
+    if let Err(e) = result {
+        tracing::error!(error = %e, "PeerDrop stopped with an error");
+        std::process::exit(1);
+    }
+}
