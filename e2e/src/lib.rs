@@ -1,0 +1,408 @@
+//! # peerdrop-e2e — drives the real PeerDrop app in real WebKit
+//!
+//! Each test starts a real `peerdrop-signal` on an ephemeral port, launches the app through
+//! `tauri-driver` (which runs WebKitWebDriver, which runs the app binary) with an isolated
+//! config folder and `PEERDROP_SERVER` pointing at that server, and talks to it as a W3C
+//! WebDriver client (fantoccini) while `peerdrop` CLI processes play the other device.
+//!
+//! Run through `scripts/app-e2e.sh` (builds everything, runs under `xvfb-run`). Binaries are
+//! found in the workspace's `target/debug` unless `PEERDROP_APP_BIN`, `PEERDROP_CLI_BIN` or
+//! `PEERDROP_SIGNAL_BIN` say otherwise.
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use fantoccini::elements::Element;
+use fantoccini::{Client, ClientBuilder, Locator};
+
+/// Default wait for something to appear in the UI.
+pub const UI_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The workspace root (where `target/` and `docs/` are).
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("e2e is inside the workspace")
+        .to_path_buf()
+}
+
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join("target"))
+}
+
+/// Path of a built binary: `$env_var` or `target/debug/<name>`.
+pub fn binary(env_var: &str, name: &str) -> PathBuf {
+    let path = std::env::var_os(env_var)
+        .map(PathBuf::from)
+        .unwrap_or_else(|| target_dir().join("debug").join(name));
+    assert!(
+        path.exists(),
+        "{} not found: build it first (scripts/app-e2e.sh does)",
+        path.display()
+    );
+    path.canonicalize().expect("canonical binary path")
+}
+
+/// A free TCP port on loopback (racy in theory, fine for tests run one at a time).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+/// Sends SIGTERM and reaps the process (tauri-driver then stops WebKitWebDriver cleanly).
+fn terminate(child: &mut Child) {
+    // SAFETY: kill(2) on the pid of a child we own and have not reaped yet.
+    unsafe {
+        libc::kill(child.id() as libc::pid_t, libc::SIGTERM);
+    }
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < deadline {
+        if let Ok(Some(_)) = child.try_wait() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+/// A `peerdrop-signal` process on an ephemeral loopback port.
+pub struct SignalServer {
+    child: Child,
+    /// `ws://127.0.0.1:PORT/ws`.
+    pub url: String,
+}
+
+impl SignalServer {
+    /// Starts the server and waits for its `listening on ADDR` line.
+    pub fn start() -> Result<Self> {
+        let bin = binary("PEERDROP_SIGNAL_BIN", "peerdrop-signal");
+        let mut child = Command::new(bin)
+            .args(["--listen", "127.0.0.1:0"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .context("start peerdrop-signal")?;
+        let stdout = child.stdout.take().expect("piped stdout");
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line)?;
+        let addr = line
+            .trim()
+            .strip_prefix("listening on ")
+            .context("unexpected first line from peerdrop-signal")?;
+        Ok(Self {
+            child,
+            url: format!("ws://{addr}/ws"),
+        })
+    }
+}
+
+impl Drop for SignalServer {
+    fn drop(&mut self) {
+        terminate(&mut self.child);
+    }
+}
+
+/// A `peerdrop` CLI process.
+pub struct Cli {
+    child: Child,
+    /// Collected stderr lines (filled by a reader thread).
+    stderr: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    stdout: Option<BufReader<std::process::ChildStdout>>,
+}
+
+impl Cli {
+    /// Starts `peerdrop <args>` against `server`.
+    pub fn start(server: &str, args: &[&str]) -> Result<Self> {
+        let bin = binary("PEERDROP_CLI_BIN", "peerdrop");
+        let mut child = Command::new(bin)
+            .args(args)
+            .env("PEERDROP_SERVER", server)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .context("start peerdrop")?;
+        let stderr_pipe = child.stderr.take().expect("piped stderr");
+        let stderr = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sink = stderr.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr_pipe).lines().map_while(Result::ok) {
+                eprintln!("[peerdrop] {line}");
+                sink.lock().expect("stderr lock").push(line);
+            }
+        });
+        let stdout = child.stdout.take().map(BufReader::new);
+        Ok(Self {
+            child,
+            stderr,
+            stdout,
+        })
+    }
+
+    /// Reads stdout until a line `code: XXXX-XX` and returns the code.
+    pub fn read_code(&mut self) -> Result<String> {
+        let stdout = self.stdout.as_mut().context("stdout already consumed")?;
+        let mut line = String::new();
+        loop {
+            line.clear();
+            if stdout.read_line(&mut line)? == 0 {
+                bail!("peerdrop exited before printing its code");
+            }
+            if let Some(code) = line.trim().strip_prefix("code: ") {
+                return Ok(code.to_string());
+            }
+        }
+    }
+
+    /// Waits for the process to exit (at most `timeout`); returns success and stderr.
+    pub fn wait(mut self, timeout: Duration) -> Result<(bool, String)> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(status) = self.child.try_wait()? {
+                std::thread::sleep(Duration::from_millis(100)); // let the reader drain stderr
+                let stderr = self.stderr.lock().expect("stderr lock").join("\n");
+                return Ok((status.success(), stderr));
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                bail!("peerdrop did not finish within {timeout:?}");
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Cli {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// The app running under tauri-driver, with a WebDriver session to it.
+pub struct App {
+    /// The WebDriver session.
+    pub client: Client,
+    driver: Child,
+    /// Isolated XDG folders (config, data, cache) of this app instance.
+    pub home: tempfile::TempDir,
+}
+
+impl App {
+    /// Launches the app against `server`, with extra environment (`PEERDROP_TEST_PICK`, ...).
+    pub async fn launch(server: &str, env: &[(&str, String)]) -> Result<Self> {
+        let app_bin = binary("PEERDROP_APP_BIN", "peerdrop-app");
+        let home = tempfile::tempdir()?;
+        for sub in ["config", "data", "cache"] {
+            std::fs::create_dir_all(home.path().join(sub))?;
+        }
+        let (port, native_port) = (free_port(), free_port());
+        let mut cmd = Command::new("tauri-driver");
+        cmd.args([
+            "--port",
+            &port.to_string(),
+            "--native-port",
+            &native_port.to_string(),
+        ])
+        .env("PEERDROP_SERVER", server)
+        .env("XDG_CONFIG_HOME", home.path().join("config"))
+        .env("XDG_DATA_HOME", home.path().join("data"))
+        .env("XDG_CACHE_HOME", home.path().join("cache"))
+        .env(
+            "PEERDROP_LOG",
+            std::env::var("PEERDROP_LOG").unwrap_or_else(|_| {
+                "info,rtc=error,webrtc=error,rtc_ice=error,rtc_sctp=error,rtc_dtls=error".into()
+            }),
+        )
+        .stdout(Stdio::inherit())
+        .stderr(Stdio::inherit());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut driver = cmd
+            .spawn()
+            .context("start tauri-driver (install it with scripts/app-deps.sh)")?;
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if Instant::now() > deadline {
+                terminate(&mut driver);
+                bail!("tauri-driver did not listen on {port}");
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let caps = serde_json::json!({
+            "tauri:options": { "application": app_bin.display().to_string() }
+        });
+        let caps = caps.as_object().expect("object").clone();
+        let client = match ClientBuilder::native()
+            .capabilities(caps)
+            .connect(&format!("http://127.0.0.1:{port}"))
+            .await
+        {
+            Ok(c) => c,
+            Err(e) => {
+                terminate(&mut driver);
+                bail!("WebDriver session failed: {e}");
+            }
+        };
+        let app = Self {
+            client,
+            driver,
+            home,
+        };
+        app.wait_css(".shell", UI_TIMEOUT)
+            .await
+            .context("the UI did not render")?;
+        Ok(app)
+    }
+
+    /// Waits until an element matching `css` exists.
+    pub async fn wait_css(&self, css: &str, timeout: Duration) -> Result<Element> {
+        self.client
+            .wait()
+            .at_most(timeout)
+            .every(Duration::from_millis(100))
+            .for_element(Locator::Css(css))
+            .await
+            .with_context(|| format!("waiting for {css}"))
+    }
+
+    /// Clicks the element matching `css` (waiting for it first).
+    pub async fn click(&self, css: &str) -> Result<()> {
+        self.wait_css(css, UI_TIMEOUT)
+            .await?
+            .click()
+            .await
+            .with_context(|| format!("clicking {css}"))?;
+        Ok(())
+    }
+
+    /// Text of the element matching `css` (waiting for it first).
+    pub async fn text(&self, css: &str) -> Result<String> {
+        Ok(self.wait_css(css, UI_TIMEOUT).await?.text().await?)
+    }
+
+    /// Waits until the text content of the element matching `css` satisfies `want`; returns
+    /// it. (Content, not WebDriver's rendered text, which is empty while an element fades in
+    /// and drops text clipped with an ellipsis.)
+    pub async fn wait_text(
+        &self,
+        css: &str,
+        what: &str,
+        want: impl Fn(&str) -> bool,
+    ) -> Result<String> {
+        let deadline = Instant::now() + UI_TIMEOUT;
+        let mut last = String::new();
+        while Instant::now() < deadline {
+            if let Ok(el) = self.client.find(Locator::Css(css)).await {
+                if let Ok(Some(text)) = el.prop("textContent").await {
+                    if want(text.trim()) {
+                        return Ok(text.trim().to_string());
+                    }
+                    last = text;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        bail!("{css} never showed {what} (last text: {last:?})")
+    }
+
+    /// Waits until no element matches `css`.
+    pub async fn wait_gone(&self, css: &str, timeout: Duration) -> Result<()> {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if self.client.find(Locator::Css(css)).await.is_err() {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        bail!("{css} still shown after {timeout:?}")
+    }
+
+    /// Replaces the value of the input matching `css`.
+    pub async fn fill(&self, css: &str, value: &str) -> Result<()> {
+        let input = self.wait_css(css, UI_TIMEOUT).await?;
+        input.clear().await?;
+        input.send_keys(value).await?;
+        Ok(())
+    }
+
+    /// Waits until the transfer card `id` reports one of `phases` in `data-phase`; returns it.
+    pub async fn wait_phase(&self, id: &str, phases: &[&str], timeout: Duration) -> Result<String> {
+        let deadline = Instant::now() + timeout;
+        let mut last = String::new();
+        while Instant::now() < deadline {
+            if let Ok(el) = self.client.find(Locator::Css(&format!("#{id}"))).await {
+                if let Ok(Some(phase)) = el.attr("data-phase").await {
+                    if phases.contains(&phase.as_str()) {
+                        return Ok(phase);
+                    }
+                    last = phase;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        bail!("#{id} did not reach {phases:?} within {timeout:?} (last phase: {last:?})")
+    }
+
+    /// Saves a PNG of the window to `docs/screenshots/<name>.png`.
+    pub async fn screenshot(&self, name: &str) -> Result<PathBuf> {
+        // Let transitions and fonts settle.
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        let png = self.client.screenshot().await?;
+        let dir = workspace_root().join("docs").join("screenshots");
+        std::fs::create_dir_all(&dir)?;
+        let path = dir.join(format!("{name}.png"));
+        std::fs::write(&path, png)?;
+        eprintln!("screenshot: {}", path.display());
+        Ok(path)
+    }
+
+    /// Ends the session and stops tauri-driver (and with it WebKitWebDriver and the app).
+    pub async fn close(mut self) -> Result<()> {
+        let result = self.client.clone().close().await;
+        terminate(&mut self.driver);
+        result.map_err(Into::into)
+    }
+}
+
+impl Drop for App {
+    fn drop(&mut self) {
+        if let Ok(None) = self.driver.try_wait() {
+            terminate(&mut self.driver);
+        }
+    }
+}
+
+/// BLAKE3 of a file, lowercase hex.
+pub fn blake3_file(path: &Path) -> Result<String> {
+    let bytes = std::fs::read(path).with_context(|| format!("read {}", path.display()))?;
+    Ok(blake3::hash(&bytes).to_hex().to_string())
+}
+
+/// Writes `len` pseudo-random (incompressible) bytes to `path`.
+pub fn write_random_file(path: &Path, len: usize, seed: u64) -> Result<()> {
+    let mut state = seed | 1;
+    let mut data = Vec::with_capacity(len);
+    while data.len() < len {
+        // xorshift64*
+        state ^= state >> 12;
+        state ^= state << 25;
+        state ^= state >> 27;
+        data.extend_from_slice(&state.wrapping_mul(0x2545_F491_4F6C_DD1D).to_le_bytes());
+    }
+    data.truncate(len);
+    std::fs::write(path, data)?;
+    Ok(())
+}

@@ -1,0 +1,276 @@
+//! End-to-end tests of the app in real WebKit. Ignored by a plain `cargo test` (they need the
+//! built app, tauri-driver, WebKitWebDriver and an X display); `scripts/app-e2e.sh` builds
+//! everything and runs them under `xvfb-run` with `--ignored --test-threads=1`.
+//!
+//! They also save the README screenshots to `docs/screenshots/`.
+
+use std::time::Duration;
+
+use anyhow::{ensure, Context, Result};
+use peerdrop_e2e::{blake3_file, write_random_file, App, Cli, SignalServer, UI_TIMEOUT};
+use tokio::sync::Mutex;
+
+/// One app at a time: WebKit is heavy and the screenshots share a folder.
+static SERIAL: Mutex<()> = Mutex::const_new(());
+
+/// Sets the device name and download folder on the Settings page and saves.
+async fn configure(
+    app: &App,
+    name: &str,
+    dir: &std::path::Path,
+    screenshot: Option<&str>,
+) -> Result<()> {
+    app.click("#nav-settings").await?;
+    app.fill("#setting-name", name).await?;
+    app.fill("#setting-dir", &dir.display().to_string()).await?;
+    app.click("#save-settings").await?;
+    app.wait_text("#toast", "\"Settings saved\"", |t| {
+        t.contains("Settings saved")
+    })
+    .await?;
+    app.wait_gone("#toast", Duration::from_secs(10)).await?;
+    // The name change re-registers the node; wait until it is back online under the new name.
+    app.click("#nav-receive").await?;
+    wait_text(app, "#my-name", name).await?;
+    if let Some(shot) = screenshot {
+        app.click("#nav-settings").await?;
+        app.wait_css("#conn-state", UI_TIMEOUT).await?;
+        wait_text(app, "#conn-state", "Online").await?;
+        app.screenshot(shot).await?;
+        app.click("#nav-receive").await?;
+    }
+    Ok(())
+}
+
+/// Waits until the element's text equals `want`.
+async fn wait_text(app: &App, css: &str, want: &str) -> Result<()> {
+    app.wait_text(css, &format!("{want:?}"), |t| t == want)
+        .await
+        .map(|_| ())
+}
+
+/// Screenshot at phone size (390×780), then back to the desktop size.
+async fn phone_screenshot(app: &App, name: &str) -> Result<()> {
+    let (w, h) = app.client.get_window_size().await?;
+    app.client.set_window_size(390, 780).await?;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    app.screenshot(name).await?;
+    app.client.set_window_size(w as u32, h as u32).await?;
+    Ok(())
+}
+
+/// The app's code, once registered.
+async fn my_code(app: &App) -> Result<String> {
+    let code = app.text("#my-code").await?;
+    ensure!(
+        code.len() == 7 && code.as_bytes()[4] == b'-',
+        "odd code {code:?}"
+    );
+    Ok(code)
+}
+
+#[tokio::test]
+#[ignore = "needs the built app, tauri-driver and an X display: run scripts/app-e2e.sh"]
+async fn app_receives_from_cli_sender() -> Result<()> {
+    let _one = SERIAL.lock().await;
+    let server = SignalServer::start()?;
+    let work = tempfile::tempdir()?;
+    let inbox = work.path().join("inbox");
+    let source = work.path().join("holiday-photos.bin");
+    write_random_file(&source, 3 * 1024 * 1024 + 17, 7)?;
+
+    let app = App::launch(&server.url, &[]).await?;
+    configure(&app, "Ana's laptop", &inbox, Some("settings")).await?;
+    app.wait_css("#receive-waiting", UI_TIMEOUT).await?;
+    let code = my_code(&app).await?;
+    app.wait_css("#qr svg", UI_TIMEOUT).await?;
+    app.screenshot("receive-waiting").await?;
+    phone_screenshot(&app, "receive-phone").await?;
+
+    let sender = Cli::start(
+        &server.url,
+        &[
+            "send",
+            "--name",
+            "Ben's phone",
+            "--to",
+            &code,
+            &source.display().to_string(),
+        ],
+    )?;
+    app.wait_css("#incoming-dialog", Duration::from_secs(60))
+        .await?;
+    wait_text(&app, "#incoming-from", "Ben's phone").await?;
+    app.screenshot("receive-incoming").await?;
+    app.wait_text("#incoming-files", "the file", |t| {
+        t.contains("holiday-photos.bin")
+    })
+    .await?;
+    app.wait_text("#incoming-summary", "the summary", |t| {
+        t.starts_with("1 file")
+    })
+    .await?;
+
+    app.click("#accept").await?;
+    let phase = app
+        .wait_phase(
+            "receive-transfer",
+            &["done", "failed", "cancelled"],
+            Duration::from_secs(120),
+        )
+        .await?;
+    ensure!(
+        phase == "done",
+        "receive ended {phase}: {}",
+        app.text("#receive-transfer").await?
+    );
+    app.wait_css("#open-folder", UI_TIMEOUT).await?;
+    app.screenshot("receive-done").await?;
+
+    let (ok, stderr) = sender.wait(Duration::from_secs(60))?;
+    ensure!(ok, "peerdrop send failed: {stderr}");
+    let received = inbox.join("holiday-photos.bin");
+    ensure!(
+        blake3_file(&received)? == blake3_file(&source)?,
+        "received file differs"
+    );
+    app.close().await
+}
+
+#[tokio::test]
+#[ignore = "needs the built app, tauri-driver and an X display: run scripts/app-e2e.sh"]
+async fn app_sends_to_nearby_cli_receiver() -> Result<()> {
+    let _one = SERIAL.lock().await;
+    let server = SignalServer::start()?;
+    let work = tempfile::tempdir()?;
+    let outbox = work.path().join("out");
+    std::fs::create_dir_all(outbox.join("album"))?;
+    let big = outbox.join("video.mov");
+    write_random_file(&big, 48 * 1024 * 1024, 11)?;
+    write_random_file(&outbox.join("album/one.jpg"), 200_000, 12)?;
+    write_random_file(&outbox.join("album/two.jpg"), 300_001, 13)?;
+    let inbox = work.path().join("cli-inbox");
+
+    let mut receiver = Cli::start(
+        &server.url,
+        &[
+            "receive",
+            "--yes",
+            "--name",
+            "Ben's desktop",
+            "--dir",
+            &inbox.display().to_string(),
+        ],
+    )?;
+    let _cli_code = receiver.read_code()?;
+
+    let pick = std::env::join_paths([&big, &outbox.join("album")])?
+        .into_string()
+        .expect("utf-8 paths");
+    let app = App::launch(&server.url, &[("PEERDROP_TEST_PICK", pick)]).await?;
+    app.click("#nav-send").await?;
+    app.click("#choose-files").await?;
+    app.wait_css("#selection", UI_TIMEOUT).await?;
+    let total = app.text("#selection-total").await?;
+    ensure!(total.starts_with("3 files"), "selection total {total:?}");
+
+    // The receiver shows up in the live nearby list without any refresh.
+    let peer = app
+        .wait_css(
+            r#"#nearby-list .peer[data-name="Ben's desktop"]"#,
+            Duration::from_secs(30),
+        )
+        .await?;
+    app.screenshot("send-peers").await?;
+    peer.click().await?;
+
+    let phase = app
+        .wait_phase(
+            "send-transfer",
+            &["running", "done", "failed", "declined"],
+            Duration::from_secs(60),
+        )
+        .await?;
+    let caught_running = phase == "running";
+    if caught_running {
+        // Catch it mid-flight, once a speed is known, for the screenshot.
+        let _ = app
+            .wait_text("#send-transfer [data-testid=speed]", "a speed", |t| {
+                t.ends_with("/s")
+            })
+            .await;
+        app.screenshot("send-progress").await?;
+    }
+    let phase = app
+        .wait_phase(
+            "send-transfer",
+            &["done", "failed", "declined", "cancelled"],
+            Duration::from_secs(180),
+        )
+        .await?;
+    ensure!(
+        phase == "done",
+        "send ended {phase}: {}",
+        app.text("#send-transfer").await?
+    );
+    app.screenshot(if caught_running {
+        "send-done"
+    } else {
+        "send-progress"
+    })
+    .await?;
+
+    let (ok, stderr) = receiver.wait(Duration::from_secs(60))?;
+    ensure!(ok, "peerdrop receive failed: {stderr}");
+    for rel in ["video.mov", "album/one.jpg", "album/two.jpg"] {
+        let got = blake3_file(&inbox.join(rel)).with_context(|| format!("{rel} missing"))?;
+        ensure!(got == blake3_file(&outbox.join(rel))?, "{rel} differs");
+    }
+    app.close().await
+}
+
+#[tokio::test]
+#[ignore = "needs the built app, tauri-driver and an X display: run scripts/app-e2e.sh"]
+async fn decline_in_app_fails_the_cli_sender() -> Result<()> {
+    let _one = SERIAL.lock().await;
+    let server = SignalServer::start()?;
+    let work = tempfile::tempdir()?;
+    let source = work.path().join("unwanted.txt");
+    std::fs::write(&source, b"you do not want this")?;
+    let inbox = work.path().join("inbox");
+
+    let app = App::launch(&server.url, &[]).await?;
+    configure(&app, "Ana's laptop", &inbox, None).await?;
+    let code = my_code(&app).await?;
+    let sender = Cli::start(
+        &server.url,
+        &[
+            "send",
+            "--name",
+            "Mallory",
+            "--to",
+            &code,
+            &source.display().to_string(),
+        ],
+    )?;
+    app.wait_css("#incoming-dialog", Duration::from_secs(60))
+        .await?;
+    wait_text(&app, "#incoming-from", "Mallory").await?;
+    app.click("#decline").await?;
+
+    let (ok, stderr) = sender.wait(Duration::from_secs(60))?;
+    ensure!(!ok, "peerdrop send succeeded although the app declined");
+    ensure!(
+        stderr.to_lowercase().contains("declined"),
+        "stderr lacks 'declined': {stderr}"
+    );
+    let phase = app
+        .wait_phase("receive-transfer", &["declined"], UI_TIMEOUT)
+        .await?;
+    ensure!(phase == "declined");
+    ensure!(
+        !inbox.join("unwanted.txt").exists(),
+        "a declined file was saved"
+    );
+    app.close().await
+}
