@@ -17,6 +17,10 @@ pub struct PeerdropRun {
     pub sender_rss: u64,
     /// Peak resident set size of the receiver, bytes.
     pub receiver_rss: u64,
+    /// CPU seconds (user + system) used by the sender.
+    pub sender_cpu: f64,
+    /// CPU seconds (user + system) used by the receiver.
+    pub receiver_cpu: f64,
 }
 
 /// Kills the child on drop so a failed run leaves nothing behind.
@@ -35,6 +39,16 @@ fn peak_rss(pid: u32) -> Option<u64> {
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kib * 1024)
+}
+
+/// CPU seconds (utime + stime) a live process has used so far.
+fn cpu_seconds(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+    Some(ticks / 100.0)
 }
 
 /// Sends `source` with the real stack into `dest_dir` and checks the BLAKE3 on arrival.
@@ -102,14 +116,17 @@ pub fn send_through_peerdrop(
     });
 
     let (mut sender_rss, mut receiver_rss) = (0, 0);
+    let (mut sender_cpu, mut receiver_cpu) = (0.0f64, 0.0f64);
     let (mut sender_done, mut receiver_done) = (None, None);
     while sender_done.is_none() || receiver_done.is_none() {
         if sender_done.is_none() {
             sender_rss = sender_rss.max(peak_rss(sender.0.id()).unwrap_or(0));
+            sender_cpu = sender_cpu.max(cpu_seconds(sender.0.id()).unwrap_or(0.0));
             sender_done = sender.0.try_wait()?;
         }
         if receiver_done.is_none() {
             receiver_rss = receiver_rss.max(peak_rss(receiver.0.id()).unwrap_or(0));
+            receiver_cpu = receiver_cpu.max(cpu_seconds(receiver.0.id()).unwrap_or(0.0));
             receiver_done = receiver.0.try_wait()?;
         }
         if started.elapsed() > Duration::from_secs(900) {
@@ -138,5 +155,7 @@ pub fn send_through_peerdrop(
         connect_ms,
         sender_rss,
         receiver_rss,
+        sender_cpu,
+        receiver_cpu,
     })
 }

@@ -33,13 +33,15 @@ impl Run {
     /// One line per run.
     pub fn line(&self, n: usize) -> String {
         format!(
-            "run {n}: tcp {:.0} MB/s | peerdrop {:.0} MB/s | ratio {:.0}% | connect {} ms | peak RSS sender {:.1} MiB, receiver {:.1} MiB",
+            "run {n}: tcp {:.0} MB/s | peerdrop {:.0} MB/s | ratio {:.0}% | connect {} ms | peak RSS sender {:.1} MiB, receiver {:.1} MiB | CPU s sender {:.1}, receiver {:.1}",
             self.tcp_rate(),
             self.pd_rate(),
             100.0 * self.pd_rate() / self.tcp_rate(),
             self.peerdrop.connect_ms,
             mib(self.peerdrop.sender_rss),
-            mib(self.peerdrop.receiver_rss)
+            mib(self.peerdrop.receiver_rss),
+            self.peerdrop.sender_cpu,
+            self.peerdrop.receiver_cpu
         )
     }
 }
