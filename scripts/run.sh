@@ -1,20 +1,34 @@
 #!/usr/bin/env bash
-# Builds PeerDrop on a fresh machine (installing what it needs) and starts a local signaling
-# server on 127.0.0.1:8787; then prints how to send a file from a terminal.
+# Fresh machine → running PeerDrop. Installs what is missing (Debian packages, wasm target,
+# wasm-bindgen-cli, tauri-driver), builds the CLI, the signaling server and the desktop app in
+# release mode, starts a local signaling server on 127.0.0.1:8787 and opens the app.
+# Without a display (SSH, CI) it prints how to use the CLI instead and keeps the server running.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 ./scripts/deps.sh
+./scripts/app-deps.sh
 echo "==> cargo build --release (peerdrop, peerdrop-signal)" >&2
 cargo build --release -p peerdrop-cli -p peerdrop-signal
+app="$(./scripts/app-build.sh --release | tail -n 1)"
 bin="$(pwd)/target/release"
 
 cat >&2 <<TXT
 
-PeerDrop is built. Signaling server starting on ws://127.0.0.1:8787/ws (Ctrl-C stops it).
-In another terminal:
+PeerDrop is built.
+  app:      $app
   receive:  $bin/peerdrop receive --dir ~/Downloads        # prints "code: XXXX-XX"
   send:     $bin/peerdrop send --to XXXX-XX FILE_OR_FOLDER...
-Other machines use --server ws://THIS_HOST:8787/ws (start the server with --listen 0.0.0.0:8787).
+Signaling server: ws://127.0.0.1:8787/ws (other machines: start it with --listen 0.0.0.0:8787
+and pass --server ws://THIS_HOST:8787/ws, or set it in the app's Settings).
 TXT
-exec "$bin/peerdrop-signal" --listen 127.0.0.1:8787
+
+"$bin/peerdrop-signal" --listen 127.0.0.1:8787 &
+server=$!
+trap 'kill $server 2>/dev/null || true' EXIT
+if [[ -n "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ]]; then
+  "$app"
+else
+  echo "No display found: the app needs one. The signaling server keeps running (Ctrl-C stops it)." >&2
+  wait "$server"
+fi
