@@ -67,7 +67,11 @@ impl Drop for Server {
 fn rss_kib(pid: u32, field: &str) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with(field)).and_then(|l| l.split_whitespace().nth(1)?.parse().ok()))
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with(field))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
         .unwrap_or(0)
 }
 
@@ -75,7 +79,10 @@ fn rss_kib(pid: u32, field: &str) -> u64 {
 fn raise_fd_limit() {
     // SAFETY: getrlimit/setrlimit only read/write the struct we pass.
     unsafe {
-        let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+        let mut lim = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
         if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 {
             lim.rlim_cur = lim.rlim_max;
             libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
@@ -90,13 +97,21 @@ struct Peer {
     out: mpsc::UnboundedSender<ClientMsg>,
 }
 
-async fn connect_peer(server: SocketAddr, group: usize, latencies: mpsc::UnboundedSender<u64>) -> Result<Peer> {
+async fn connect_peer(
+    server: SocketAddr,
+    group: usize,
+    latencies: mpsc::UnboundedSender<u64>,
+) -> Result<Peer> {
     let source = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2 + group as u8));
     let socket = TcpSocket::new_v4()?;
     socket.bind(SocketAddr::new(source, 0))?;
     let stream = socket.connect(server).await?;
     let (mut ws, _) = tokio_tungstenite::client_async(format!("ws://{server}/ws"), stream).await?;
-    let hello = ClientMsg::Hello { v: PROTOCOL_VERSION, name: format!("load-{group}"), kind: DeviceKind::Cli };
+    let hello = ClientMsg::Hello {
+        v: PROTOCOL_VERSION,
+        name: format!("load-{group}"),
+        kind: DeviceKind::Cli,
+    };
     ws.send(Message::text(hello.to_json())).await?;
     let id = loop {
         match ws.next().await {
@@ -149,11 +164,21 @@ async fn main() -> Result<()> {
     EPOCH.get_or_init(Instant::now);
     let bin_dir = match args.bin_dir {
         Some(d) => d,
-        None => std::env::current_exe()?.parent().context("binary folder")?.to_path_buf(),
+        None => std::env::current_exe()?
+            .parent()
+            .context("binary folder")?
+            .to_path_buf(),
     };
     let max = (args.peers + 100).to_string();
     let mut child = Command::new(bin_dir.join("peerdrop-signal"))
-        .args(["--listen", "127.0.0.1:0", "--max-connections", &max, "--idle-timeout", "600"])
+        .args([
+            "--listen",
+            "127.0.0.1:0",
+            "--max-connections",
+            &max,
+            "--idle-timeout",
+            "600",
+        ])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -161,7 +186,11 @@ async fn main() -> Result<()> {
     let mut line = String::new();
     BufReader::new(child.stdout.take().context("stdout")?).read_line(&mut line)?;
     let server = Server(child);
-    let addr: SocketAddr = line.trim().trim_start_matches("listening on ").parse().context("server address")?;
+    let addr: SocketAddr = line
+        .trim()
+        .trim_start_matches("listening on ")
+        .parse()
+        .context("server address")?;
     let pid = server.0.id();
     let idle_rss = rss_kib(pid, "VmRSS:");
 
@@ -175,7 +204,10 @@ async fn main() -> Result<()> {
         async move { connect_peer(addr, i % SOURCE_ADDRESSES, lat_tx).await }
     }))
     .buffer_unordered(args.parallel_connects);
-    while let Some(result) = tokio::time::timeout(Duration::from_secs(120), pending.next()).await.context("connect phase stalled")? {
+    while let Some(result) = tokio::time::timeout(Duration::from_secs(120), pending.next())
+        .await
+        .context("connect phase stalled")?
+    {
         match result {
             Ok(peer) => peers.push(peer),
             Err(e) => {
@@ -194,8 +226,15 @@ async fn main() -> Result<()> {
     for (i, p) in peers.iter().enumerate() {
         by_group[p.group].push(i);
     }
-    let pairs: Vec<(usize, usize)> = by_group.iter().filter(|g| g.len() >= 2).flat_map(|g| g.chunks_exact(2).map(|c| (c[0], c[1]))).collect();
-    let senders_needed = args.offers_per_sec.div_ceil(OFFERS_PER_SENDER_PER_SEC).max(1);
+    let pairs: Vec<(usize, usize)> = by_group
+        .iter()
+        .filter(|g| g.len() >= 2)
+        .flat_map(|g| g.chunks_exact(2).map(|c| (c[0], c[1])))
+        .collect();
+    let senders_needed = args
+        .offers_per_sec
+        .div_ceil(OFFERS_PER_SENDER_PER_SEC)
+        .max(1);
     let pairs = &pairs[..pairs.len().min(senders_needed)];
     if pairs.is_empty() {
         bail!("not enough peers to form sender/receiver pairs");
@@ -208,14 +247,25 @@ async fn main() -> Result<()> {
     for n in 0..total_offers {
         ticker.tick().await;
         let (from, to) = pairs[n % pairs.len()];
-        let data = SignalData::Offer { session: uuid_from(n), sdp: micros_since_epoch().to_string() };
-        let _ = peers[from].out.send(ClientMsg::Signal { to: peers[to].id, data });
+        let data = SignalData::Offer {
+            session: uuid_from(n),
+            sdp: micros_since_epoch().to_string(),
+        };
+        let _ = peers[from].out.send(ClientMsg::Signal {
+            to: peers[to].id,
+            data,
+        });
     }
     let send_secs = relay_started.elapsed().as_secs_f64();
     let mut latencies = Vec::with_capacity(total_offers);
     let deadline = Instant::now() + Duration::from_secs(5);
     while latencies.len() < total_offers {
-        match tokio::time::timeout(deadline.saturating_duration_since(Instant::now()), lat_rx.recv()).await {
+        match tokio::time::timeout(
+            deadline.saturating_duration_since(Instant::now()),
+            lat_rx.recv(),
+        )
+        .await
+        {
             Ok(Some(l)) => latencies.push(l),
             _ => break,
         }
@@ -223,7 +273,10 @@ async fn main() -> Result<()> {
     latencies.sort_unstable();
     let peak_rss = rss_kib(pid, "VmHWM:");
 
-    println!("peerdrop-signal load test (loopback, {} source addresses)", SOURCE_ADDRESSES);
+    println!(
+        "peerdrop-signal load test (loopback, {} source addresses)",
+        SOURCE_ADDRESSES
+    );
     println!(
         "peers held: {} of {} ({} failed) | connect: {:.1} s, {:.0} peers/s",
         peers.len(),
@@ -253,7 +306,10 @@ async fn main() -> Result<()> {
         percentile(&latencies, 1.0)
     );
     if latencies.len() < total_offers {
-        bail!("{} offers were not delivered", total_offers - latencies.len());
+        bail!(
+            "{} offers were not delivered",
+            total_offers - latencies.len()
+        );
     }
     Ok(())
 }
