@@ -76,7 +76,7 @@ pub fn ReceivePage() -> View {
                         Some(svg) => view! { div(class="qr-img", dangerously_set_inner_html=svg) },
                         None => view! { div(class="qr-img qr-placeholder") },
                     })
-                    span(class="qr-caption muted") { "Scan with PeerDrop" }
+                    span(class="qr-caption muted") { "Scan with PeerDrop on a phone" }
                 }
             }
             (if show_transfer() {

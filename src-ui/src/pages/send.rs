@@ -158,6 +158,19 @@ pub fn SendPage() -> View {
                     span(class="step") { "2" } h2 { "Choose a device" }
                     span(class="live muted small") { span(class="live-dot") "Live" }
                 }
+                (if state.online() {
+                    view! {}
+                } else {
+                    view! {
+                        div(class="banner warn", id="send-offline", data-testid="send-offline") {
+                            Icon(svg=icons::alert())
+                            span {
+                                (state.status.with(|s| s.as_ref().and_then(|s| s.message.clone())
+                                    .unwrap_or_else(|| "Connecting to the signaling server…".to_string())))
+                            }
+                        }
+                    }
+                })
                 (if nearby.with(|n| n.is_empty()) {
                     view! {
                         div(class="empty", id="nearby-empty") {
