@@ -44,6 +44,53 @@ impl Human {
             }
             TransferEvent::Path { path } => status(&format!("Path: {path:?}").to_lowercase()),
             TransferEvent::Accepted => status("Accepted"),
+            TransferEvent::Verify {
+                phrase,
+                known,
+                peer,
+                changed,
+                fingerprint,
+            } => {
+                let peer = terminal_safe(&peer);
+                if changed {
+                    status(&format!(
+                        "\n!!! WARNING: \"{peer}\" now presents a DIFFERENT identity than the one you trusted before.\n\
+                         !!! Either it was reinstalled, or someone is pretending to be it (or sitting in the middle).\n\
+                         !!! Only go on if the other screen shows exactly: {phrase}\n\
+                         !!! (new fingerprint {fingerprint})\n"
+                    ));
+                } else if known {
+                    status(&format!(
+                        "Verification phrase: {phrase}  ({peer} is a known device)"
+                    ));
+                } else {
+                    status(&format!(
+                        "Verification phrase: {phrase}  (new device: check that {peer} shows the same words)"
+                    ));
+                }
+            }
+            TransferEvent::Resumed { file, offset, size } => {
+                let percent = if size == 0 {
+                    100.0
+                } else {
+                    offset as f64 * 100.0 / size as f64
+                };
+                let line = format!("Resumed {} at {percent:.0}%", terminal_safe(&file));
+                match &self.bar {
+                    Some(bar) => bar.println(line),
+                    None => status(&line),
+                }
+            }
+            TransferEvent::Reconnecting { reason } => {
+                let line = format!(
+                    "Connection lost ({}); reconnecting to resume…",
+                    terminal_safe(&reason)
+                );
+                match &self.bar {
+                    Some(bar) => bar.println(line),
+                    None => status(&line),
+                }
+            }
             TransferEvent::Progress { done, total, .. } => {
                 let bar = self.bar.get_or_insert_with(|| new_bar(total));
                 bar.set_length(total);

@@ -28,6 +28,30 @@ impl Decider for TerminalDecider {
         if offer.files.len() > LISTED_FILES {
             eprintln!("  … and {} more", offer.files.len() - LISTED_FILES);
         }
+        if offer.resumable_bytes > 0 {
+            eprintln!(
+                "  ({} already here from an interrupted attempt: only the rest is sent)",
+                indicatif::HumanBytes(offer.resumable_bytes)
+            );
+        }
+        if let Some(v) = &offer.verification {
+            if v.changed {
+                eprintln!(
+                    "!!! This device's identity CHANGED since you trusted it. Accept only if the sender's screen shows: {}",
+                    v.phrase
+                );
+            } else {
+                eprintln!(
+                    "Verification phrase: {}{}",
+                    v.phrase,
+                    if v.known {
+                        " (known device)"
+                    } else {
+                        " (compare with the sender's screen)"
+                    }
+                );
+            }
+        }
         eprint!("Accept? [y/N] ");
         let answer = tokio::task::spawn_blocking(|| {
             let mut line = String::new();

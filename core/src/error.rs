@@ -27,6 +27,9 @@ pub enum CoreError {
     /// The transfer ran but did not end well (declined, cancelled, failed).
     #[error("{}", outcome_text(.0))]
     Transfer(Outcome),
+    /// This device's identity (certificate, pinned devices) could not be loaded.
+    #[error(transparent)]
+    Identity(#[from] crate::identity::IdentityError),
 }
 
 fn outcome_text(outcome: &Outcome) -> String {

@@ -8,10 +8,12 @@
 //! - [`machine`]: the transfer protocol as pure state machines (no I/O, unit-tested).
 //! - [`store`]: everything that touches the file system (safe names, `.part` files, atomic
 //!   no-overwrite placement, reading sources).
+//! - [`identity`]: this device's persistent certificate, verification phrases, pinned devices.
 //! - [`error`]: [`CoreError`], whose `Display` is the one line a user needs.
 
 pub mod engine;
 pub mod error;
+pub mod identity;
 pub mod machine;
 pub mod rtc;
 pub mod signaling;

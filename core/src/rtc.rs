@@ -21,6 +21,9 @@ pub struct RtcSettings {
     pub sctp_receive_buffer: u32,
     /// Per-channel send buffer; `send` blocks above it, which is the sender's backpressure.
     pub send_buffer_limit: usize,
+    /// This device's persistent DTLS certificate ([`crate::identity`]); `None` lets the
+    /// WebRTC stack generate a throw-away one per connection (no pinning possible).
+    pub identity: Option<crate::identity::Identity>,
 }
 
 impl Default for RtcSettings {
@@ -35,6 +38,7 @@ impl Default for RtcSettings {
             udp_bind,
             sctp_receive_buffer: 16 * 1024 * 1024,
             send_buffer_limit: 4 * 1024 * 1024,
+            identity: None,
         }
     }
 }
@@ -125,9 +129,12 @@ pub async fn build_peer_connection(
         .with_sctp_max_receive_buffer_size(settings.sctp_receive_buffer)
         .with_include_loopback_candidate(settings.udp_bind.iter().any(|a| a.starts_with("127.")))
         .build();
-    let config = RTCConfigurationBuilder::new()
-        .with_ice_servers(to_rtc_ice_servers(ice_servers))
-        .build();
+    let mut config =
+        RTCConfigurationBuilder::new().with_ice_servers(to_rtc_ice_servers(ice_servers));
+    if let Some(identity) = &settings.identity {
+        config = config.with_certificates(vec![identity.certificate().clone()]);
+    }
+    let config = config.build();
     let pc = PeerConnectionBuilder::new()
         .with_configuration(config)
         .with_setting_engine(setting_engine)

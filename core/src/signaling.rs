@@ -95,6 +95,33 @@ pub struct IncomingOffer {
 
 type SessionMap = Arc<Mutex<HashMap<SessionId, mpsc::UnboundedSender<SessionSignal>>>>;
 
+type ClaimMap = Arc<Mutex<HashMap<PeerId, mpsc::UnboundedSender<IncomingOffer>>>>;
+
+/// New offers from one peer, diverted from [`SignalClient::next_offer`] while a transfer with
+/// that peer runs: a sender that lost its connection offers a new one to resume, and that
+/// offer belongs to the running transfer, not to whoever waits for the next sender.
+#[derive(Debug)]
+pub struct OfferClaim {
+    peer: PeerId,
+    offers: mpsc::UnboundedReceiver<IncomingOffer>,
+    claims: ClaimMap,
+}
+
+impl OfferClaim {
+    /// The next offer from the claimed peer (`None` once the server connection is gone).
+    pub async fn next(&mut self) -> Option<IncomingOffer> {
+        self.offers.recv().await
+    }
+}
+
+impl Drop for OfferClaim {
+    fn drop(&mut self) {
+        if let Ok(mut map) = self.claims.lock() {
+            map.remove(&self.peer);
+        }
+    }
+}
+
 /// One session's view of the signaling connection: send to the peer, receive what it relays.
 #[derive(Debug)]
 pub struct SessionLink {
@@ -136,6 +163,7 @@ impl Drop for SessionLink {
 
 struct Shared {
     sessions: SessionMap,
+    claims: ClaimMap,
     offers_tx: mpsc::UnboundedSender<IncomingOffer>,
     nearby_tx: watch::Sender<Vec<PeerInfo>>,
     resolve_reply: Mutex<Option<oneshot::Sender<Result<PeerInfo, SignalError>>>>,
@@ -210,6 +238,7 @@ impl SignalClient {
         let (nearby_tx, nearby_rx) = watch::channel(Vec::new());
         let shared = Arc::new(Shared {
             sessions: Arc::default(),
+            claims: Arc::default(),
             offers_tx,
             nearby_tx,
             resolve_reply: Mutex::new(None),
@@ -288,6 +317,21 @@ impl SignalClient {
         }
     }
 
+    /// Diverts new offers from `peer` to the returned claim until it is dropped.
+    pub fn claim_offers_from(&self, peer: PeerId) -> OfferClaim {
+        let (tx, offers) = mpsc::unbounded_channel();
+        self.shared
+            .claims
+            .lock()
+            .expect("claim map lock")
+            .insert(peer, tx);
+        OfferClaim {
+            peer,
+            offers,
+            claims: self.shared.claims.clone(),
+        }
+    }
+
     /// Waits for the next offer from a sender; `None` once the server connection is gone.
     pub async fn next_offer(&self) -> Option<IncomingOffer> {
         self.offers.lock().await.recv().await
@@ -348,6 +392,9 @@ async fn run_connection(
     if let Some(reply) = shared.resolve_reply.lock().ok().and_then(|mut r| r.take()) {
         let _ = reply.send(Err(SignalError::Disconnected));
     }
+    if let Ok(mut claims) = shared.claims.lock() {
+        claims.clear();
+    }
 }
 
 fn broadcast(shared: &Shared, signal: SessionSignal) {
@@ -399,12 +446,24 @@ fn route(msg: ServerMsg, shared: &Arc<Shared>) {
                         inbox,
                         sessions: shared.sessions.clone(),
                     };
-                    let _ = shared.offers_tx.send(IncomingOffer {
+                    let claim = shared
+                        .claims
+                        .lock()
+                        .ok()
+                        .and_then(|m| m.get(&from.id).cloned());
+                    let offer = IncomingOffer {
                         from,
                         session,
                         sdp,
                         link,
-                    });
+                    };
+                    let unclaimed = match claim {
+                        Some(tx) => tx.send(offer).err().map(|e| e.0),
+                        None => Some(offer),
+                    };
+                    if let Some(offer) = unclaimed {
+                        let _ = shared.offers_tx.send(offer);
+                    }
                 }
                 (None, other) => debug!("dropping signal for unknown session: {other:?}"),
             }

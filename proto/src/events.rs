@@ -74,8 +74,39 @@ pub enum TransferEvent {
         /// Sum of all sizes.
         total_size: u64,
     },
+    /// Both sides derived the short authentication phrase from both DTLS fingerprints; the
+    /// same words on both screens mean nobody is in the middle.
+    Verify {
+        /// Four words, space-separated.
+        phrase: String,
+        /// Whether the other device's identity was verified (pinned) before.
+        known: bool,
+        /// The other device's name (as it calls itself).
+        peer: String,
+        /// A device remembered under this name now shows a *different* identity: either it
+        /// was reinstalled, or someone is impersonating it. Shown as a loud warning.
+        #[serde(default)]
+        changed: bool,
+        /// The other device's certificate fingerprint (`sha-256`, lowercase hex with colons).
+        #[serde(default)]
+        fingerprint: String,
+    },
     /// The receiver accepted.
     Accepted,
+    /// A file continues from bytes already at the receiver (after a cut or a restart).
+    Resumed {
+        /// Relative path of the file.
+        file: String,
+        /// Bytes of it already at the receiver, not sent again.
+        offset: u64,
+        /// Size of the file, so a front end can show "resumed at N%".
+        size: u64,
+    },
+    /// The connection to the peer was lost mid-transfer; setting up a new one to resume.
+    Reconnecting {
+        /// What happened.
+        reason: String,
+    },
     /// The receiver declined.
     Declined {
         /// Reason given.
@@ -154,5 +185,30 @@ mod tests {
             path: PathKind::Direct,
         };
         assert_eq!(path.to_json(), r#"{"event":"path","path":"direct"}"#);
+    }
+
+    #[test]
+    fn verify_and_resumed_events_match_cli_contract() {
+        let ev = TransferEvent::Resumed {
+            file: "a.bin".into(),
+            offset: 10,
+            size: 20,
+        };
+        assert_eq!(
+            ev.to_json(),
+            r#"{"event":"resumed","file":"a.bin","offset":10,"size":20}"#
+        );
+        let ev = TransferEvent::Verify {
+            phrase: "a b c d".into(),
+            known: false,
+            peer: "Ana".into(),
+            changed: false,
+            fingerprint: "ab:cd".into(),
+        };
+        let json = ev.to_json();
+        assert!(
+            json.starts_with(r#"{"event":"verify","phrase":"a b c d","known":false"#),
+            "{json}"
+        );
     }
 }

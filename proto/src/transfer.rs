@@ -65,9 +65,31 @@ pub struct ResumeEntry {
 }
 
 /// Messages on the control channel.
+///
+/// A transfer opens with the short-authentication handshake (a commit–reveal of two random
+/// nonces, so that nobody in the middle can grind certificates until both phrases match):
+/// sender → `sas_commit`, receiver → `sas_nonce`, sender → `sas_reveal`. Both sides then
+/// derive the verification phrase from both DTLS fingerprints and both nonces. The `offer`
+/// may travel while the handshake is under way, but the receiver only asks its user once the
+/// phrase is known.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ControlMsg {
+    /// Sender → receiver, first message: commitment (BLAKE3, hex) to the sender's nonce.
+    SasCommit {
+        /// Lowercase hex of the commitment.
+        commit: String,
+    },
+    /// Receiver → sender: the receiver's random nonce (hex), sent after the commitment.
+    SasNonce {
+        /// Lowercase hex, 32 bytes.
+        nonce: String,
+    },
+    /// Sender → receiver: opens the commitment.
+    SasReveal {
+        /// Lowercase hex, 32 bytes.
+        nonce: String,
+    },
     /// Sender → receiver: what is on offer. Followed by `Files` chunks until `file_count`
     /// entries have been sent.
     Offer {

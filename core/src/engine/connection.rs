@@ -55,6 +55,9 @@ pub enum Background {
     Quiet,
     /// The peer is gone; the string says how it was noticed.
     PeerGone(String),
+    /// The peer-to-peer path failed (ICE failed, connection closed) while the peer may still
+    /// be there: a transfer can try a new connection and resume.
+    Lost(String),
 }
 
 impl Connection {
@@ -129,8 +132,11 @@ impl Connection {
                     .send(self.peer.id, candidate_signal(self.link.session(), c));
                 Background::Quiet
             }
-            RtcEvent::State(RTCPeerConnectionState::Failed | RTCPeerConnectionState::Closed) => {
-                Background::PeerGone("peer disconnected".into())
+            RtcEvent::State(RTCPeerConnectionState::Failed) => {
+                Background::Lost("the network path to the peer failed".into())
+            }
+            RtcEvent::State(RTCPeerConnectionState::Closed) => {
+                Background::Lost("the connection to the peer closed".into())
             }
             _ => Background::Quiet,
         }
@@ -153,6 +159,25 @@ impl Connection {
                 warn!("ignoring remote candidate: {e}");
             }
         }
+    }
+
+    /// Whether our own signaling connection is gone (a lost peer connection cannot be
+    /// replaced then).
+    pub fn signaling_closed(&self) -> bool {
+        self.signaling_closed
+    }
+
+    /// Fingerprint of the certificate the peer proved in the DTLS handshake (see
+    /// [`crate::identity::remote_fingerprint`]).
+    pub async fn remote_fingerprint(&self) -> Result<String, CoreError> {
+        crate::identity::remote_fingerprint(self.pc.as_ref()).await
+    }
+
+    /// Drops the connection *without* telling the peer through the server: used when a
+    /// connection is replaced by a new one to resume, so the peer does not read a `bye` as
+    /// the end of the transfer.
+    pub async fn abandon(self) {
+        let _ = self.pc.close().await;
     }
 
     /// Tells the peer this session is over and closes the connection, after giving queued

@@ -24,6 +24,7 @@ use tokio::sync::watch;
 pub use tokio_util::sync::CancellationToken;
 
 use crate::error::CoreError;
+use crate::identity::{Identity, Trust};
 use crate::rtc::RtcSettings;
 use crate::signaling::SignalClient;
 use crate::store::SendPlan;
@@ -41,7 +42,8 @@ pub struct NodeConfig {
     pub name: String,
     /// Device kind others see.
     pub kind: DeviceKind,
-    /// WebRTC tunables.
+    /// WebRTC tunables. `rtc.identity` is this device's persistent certificate; when it is
+    /// `None`, [`Node::connect`] loads (or creates) the one in [`crate::identity::default_home`].
     pub rtc: RtcSettings,
 }
 
@@ -62,16 +64,33 @@ pub struct TransferReport {
 pub struct Node {
     client: Arc<SignalClient>,
     rtc: RtcSettings,
+    trust: Arc<Trust>,
 }
 
 impl Node {
-    /// Registers with the signaling server.
+    /// Loads this device's identity (and pinned devices), then registers with the signaling
+    /// server.
     pub async fn connect(config: NodeConfig) -> Result<Node, CoreError> {
+        let mut rtc = config.rtc;
+        let identity = match rtc.identity.clone() {
+            Some(identity) => identity,
+            None => tokio::task::spawn_blocking(Identity::load_default)
+                .await
+                .map_err(|e| CoreError::Connect(format!("loading the device identity: {e}")))??,
+        };
+        let trust = Arc::new(Trust::load(identity.clone())?);
+        rtc.identity = Some(identity);
         let client = SignalClient::connect(&config.server_url, &config.name, config.kind).await?;
         Ok(Node {
             client: Arc::new(client),
-            rtc: config.rtc,
+            rtc,
+            trust,
         })
+    }
+
+    /// This device's certificate fingerprint (what others pin).
+    pub fn fingerprint(&self) -> &str {
+        self.trust.identity().fingerprint()
     }
 
     /// This device's short code.
@@ -117,7 +136,12 @@ impl Node {
             .next_offer()
             .await
             .ok_or(crate::signaling::SignalError::Disconnected)?;
-        Ok(Incoming::new(offer, self.client.clone(), self.rtc.clone()))
+        Ok(Incoming::new(
+            offer,
+            self.client.clone(),
+            self.rtc.clone(),
+            self.trust.clone(),
+        ))
     }
 
     /// Sends `plan` to `to`, reporting on `events`, until done, declined, failed or cancelled.
@@ -128,6 +152,15 @@ impl Node {
         events: EventSink,
         cancel: CancellationToken,
     ) -> Result<TransferReport, CoreError> {
-        send::send(&self.client, &self.rtc, to, plan, events, cancel).await
+        send::send(
+            &self.client,
+            &self.rtc,
+            &self.trust,
+            to,
+            plan,
+            events,
+            cancel,
+        )
+        .await
     }
 }

@@ -5,33 +5,56 @@
 //! writes into `.part` files, BLAKE3 computed on the fly while frames arrive in order (falling
 //! back to re-reading the part when they did not), then the atomic no-overwrite move to the
 //! final name. Every queue is bounded, so a slow disk slows the sender instead of filling RAM.
+//!
+//! Resume: the staging directory of a transfer is named after the transfer id *and* the
+//! sender's certificate, so only the same sender can continue it. Every few megabytes the
+//! disk worker flushes the parts and records in a journal which ranges are on disk and which
+//! files are already saved. When an offer arrives, the journal (checked against the parts on
+//! disk) pre-seeds the machine, and the accept tells the sender what to skip; the final BLAKE3
+//! covers the whole file, old bytes and new. Partial data is kept on every ending except a
+//! decline or a cancel (see [`crate::store`]). A connection that fails mid-transfer is replaced
+//! when the same sender (same certificate) offers a new one within
+//! [`super::send::RECONNECT_WINDOW`].
 
 use bytes::BytesMut;
 use peerdrop_proto::events::TransferEvent;
 use peerdrop_proto::signal::{PeerInfo, SignalData};
 use peerdrop_proto::transfer::{ControlMsg, DataFrame, DATA_HEADER_BYTES};
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 use tracing::warn;
 use uuid::Uuid;
 
 use super::channels::ChannelEvent;
-use super::connection::{connect_answerer, Background};
+use super::connection::{connect_answerer, Background, Connection};
 use super::progress::{eta_secs, RateMeter};
-use super::send::PROGRESS_INTERVAL;
+use super::send::{PROGRESS_INTERVAL, RECONNECT_WINDOW};
 use super::{CancellationToken, EventSink, TransferReport};
 use crate::error::CoreError;
-use crate::machine::receiver::{Decision, OfferSummary, ReceiverMachine, RxAction, RxInput};
+use crate::identity::{sas, Trust};
+use crate::machine::ranges::RangeSet;
+use crate::machine::receiver::{
+    Decision, OfferSummary, ReceiverMachine, RxAction, RxInput, Verification,
+};
 use crate::machine::Outcome;
 use crate::rtc::RtcSettings;
-use crate::signaling::{IncomingOffer, SignalClient};
-use crate::store::{IncomingTransfer, Platform, SafePath};
+use crate::signaling::{IncomingOffer, OfferClaim, SignalClient};
+use crate::store::{FileResume, IncomingTransfer, Journal, Platform, SafePath, SavedFile};
 
 /// Frames queued for the disk worker (64 KiB each at most).
 const DISK_QUEUE: usize = 64;
+
+/// The journal is rewritten after this many new bytes...
+const CHECKPOINT_BYTES: u64 = 8 << 20;
+
+/// ...or after this long with unrecorded data, whichever comes first.
+const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Staging untouched for this long belongs to a transfer nobody will resume.
+const STALE_STAGING: Duration = Duration::from_secs(30 * 24 * 3600);
 
 /// Decides whether to accept an offer: the CLI asks on the terminal (or `--yes`), the app asks
 /// through its dialog. It may take as long as a person needs; cancel and peer loss are still
@@ -42,13 +65,20 @@ pub trait Decider: Send + 'static {
     async fn decide(&mut self, offer: &OfferSummary) -> Decision;
 }
 
-/// Accepts everything (`--yes`).
+/// Accepts everything (`--yes`), except a device whose identity changed since it was trusted:
+/// that needs a person to compare the verification phrase.
 pub struct AutoAccept;
 
 #[async_trait::async_trait]
 impl Decider for AutoAccept {
-    async fn decide(&mut self, _offer: &OfferSummary) -> Decision {
-        Decision::Accept
+    async fn decide(&mut self, offer: &OfferSummary) -> Decision {
+        match &offer.verification {
+            Some(v) if v.changed => Decision::Decline(
+                "the receiver does not auto-accept: this device's identity changed since it was trusted"
+                    .into(),
+            ),
+            _ => Decision::Accept,
+        }
     }
 }
 
@@ -57,11 +87,22 @@ pub struct Incoming {
     offer: IncomingOffer,
     client: Arc<SignalClient>,
     rtc: RtcSettings,
+    trust: Arc<Trust>,
 }
 
 impl Incoming {
-    pub(crate) fn new(offer: IncomingOffer, client: Arc<SignalClient>, rtc: RtcSettings) -> Self {
-        Self { offer, client, rtc }
+    pub(crate) fn new(
+        offer: IncomingOffer,
+        client: Arc<SignalClient>,
+        rtc: RtcSettings,
+        trust: Arc<Trust>,
+    ) -> Self {
+        Self {
+            offer,
+            client,
+            rtc,
+            trust,
+        }
     }
 
     /// Who wants to send.
@@ -91,6 +132,8 @@ impl Incoming {
         events(TransferEvent::Connecting {
             peer: peer.name.clone(),
         });
+        // From now on, new offers from this sender belong to this transfer (reconnections).
+        let claim = self.client.claim_offers_from(peer.id);
         let conn = tokio::select! {
             conn = connect_answerer(&self.client, self.offer, &self.rtc) => conn?,
             _ = cancel.cancelled() => return Err(CoreError::Transfer(Outcome::Cancelled("cancelled".into()))),
@@ -99,13 +142,56 @@ impl Incoming {
             peer: peer.name.clone(),
             connect_ms: conn.connect_ms,
         });
-        ReceiveRun::run(
-            ReceiveRun::new(dir, Box::new(decider), events),
-            conn,
-            cancel,
-        )
-        .await
+        let remote_fp = match conn.remote_fingerprint().await {
+            Ok(fp) => fp,
+            Err(e) => {
+                conn.close("cannot verify peer").await;
+                return Err(e);
+            }
+        };
+        let prune_dir = dir.clone();
+        tokio::task::spawn_blocking(move || {
+            let removed = IncomingTransfer::prune_stale(&prune_dir, STALE_STAGING);
+            if removed > 0 {
+                tracing::info!(removed, "removed partial data of long-abandoned transfers");
+            }
+        });
+        let session = Session {
+            client: self.client,
+            rtc: self.rtc,
+            trust: self.trust,
+            peer,
+            remote_fp,
+            claim,
+        };
+        ReceiveRun::new(dir, Box::new(decider), events, session)
+            .run(conn, cancel)
+            .await
     }
+}
+
+/// The sender as this transfer knows it, and how to reach it again.
+struct Session {
+    client: Arc<SignalClient>,
+    rtc: RtcSettings,
+    trust: Arc<Trust>,
+    peer: PeerInfo,
+    remote_fp: String,
+    claim: OfferClaim,
+}
+
+/// The staging id of a transfer from one sender: the sender's transfer id bound to the
+/// certificate that proved it, so no other device can feed (or read progress of) someone
+/// else's half-received files by reusing their id.
+pub fn staging_id(transfer_id: Uuid, sender_fp: &str) -> Uuid {
+    let mut hasher = blake3::Hasher::new_derive_key("peerdrop 2025-06 staging id v1");
+    hasher.update(transfer_id.as_bytes());
+    hasher.update(sender_fp.as_bytes());
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&hasher.finalize().as_bytes()[..16]);
+    bytes[6] = (bytes[6] & 0x0f) | 0x80;
+    bytes[8] = (bytes[8] & 0x3f) | 0x80;
+    Uuid::from_bytes(bytes)
 }
 
 /// Commands for the disk worker, executed strictly in order.
@@ -121,8 +207,14 @@ enum DiskCmd {
         path: SafePath,
         size: u64,
     },
+    /// Flush and record progress now (e.g. the connection dropped).
+    Checkpoint,
+    /// Completed: remove the staging directory.
     Finish,
+    /// Declined or cancelled: delete the partial data.
     Discard,
+    /// Any other ending: record progress and keep everything for a resume.
+    Keep,
 }
 
 /// What the disk worker reports.
@@ -141,20 +233,75 @@ struct RunningHash {
     in_order: bool,
 }
 
+/// The disk worker's view of what is on disk, turned into the journal at checkpoints.
+struct Progress {
+    journal: Journal,
+    have: HashMap<u32, RangeSet>,
+    unrecorded: u64,
+    last: Instant,
+}
+
+impl Progress {
+    fn new(journal: Journal) -> Self {
+        let have = journal
+            .files
+            .iter()
+            .map(|f| (f.index, RangeSet::from_ranges(&f.have)))
+            .collect();
+        Progress {
+            journal,
+            have,
+            unrecorded: 0,
+            last: Instant::now(),
+        }
+    }
+
+    fn due(&self) -> bool {
+        self.unrecorded >= CHECKPOINT_BYTES
+            || (self.unrecorded > 0 && self.last.elapsed() >= CHECKPOINT_INTERVAL)
+    }
+
+    fn checkpoint(&mut self, store: &mut IncomingTransfer) -> Result<(), String> {
+        for entry in &mut self.journal.files {
+            entry.have = self
+                .have
+                .get(&entry.index)
+                .map(|r| r.ranges().to_vec())
+                .unwrap_or_default();
+        }
+        self.unrecorded = 0;
+        self.last = Instant::now();
+        store.checkpoint(&self.journal).map_err(|e| e.to_string())
+    }
+
+    fn saved(&mut self, index: u32, saved: Option<SavedFile>) {
+        self.have.remove(&index);
+        if let Some(entry) = self.journal.files.iter_mut().find(|f| f.index == index) {
+            entry.saved = saved;
+        }
+    }
+}
+
 /// The disk worker: the only code that touches the destination folder during a transfer.
 fn disk_worker(
     dest: PathBuf,
-    transfer_id: Uuid,
+    staging: Uuid,
+    journal: Journal,
     mut commands: mpsc::Receiver<DiskCmd>,
     report: mpsc::UnboundedSender<DiskReport>,
 ) {
-    let mut store = match IncomingTransfer::open(&dest, transfer_id) {
+    let mut store = match IncomingTransfer::open(&dest, staging) {
         Ok(store) => store,
         Err(e) => {
             let _ = report.send(DiskReport::Failed(e.to_string()));
             return;
         }
     };
+    let mut progress = Progress::new(journal);
+    // Record the offer at once: even if the disk fills up right away, a resume knows it.
+    if let Err(e) = progress.checkpoint(&mut store) {
+        let _ = report.send(DiskReport::Failed(e));
+    }
     let mut hashes: HashMap<u32, RunningHash> = HashMap::new();
     let mut broken = false;
     while let Some(cmd) = commands.blocking_recv() {
@@ -172,6 +319,13 @@ fn disk_worker(
                     let _ = report.send(DiskReport::Failed(e.to_string()));
                     continue;
                 }
+                let len = data.len() as u64;
+                progress
+                    .have
+                    .entry(index)
+                    .or_default()
+                    .insert(offset, offset + len);
+                progress.unrecorded += len;
                 let running = hashes.entry(index).or_insert_with(|| RunningHash {
                     hasher: blake3::Hasher::new(),
                     next: 0,
@@ -179,9 +333,15 @@ fn disk_worker(
                 });
                 if running.in_order && offset == running.next {
                     running.hasher.update(&data);
-                    running.next += data.len() as u64;
-                } else if offset + data.len() as u64 > running.next {
+                    running.next += len;
+                } else if offset + len > running.next {
                     running.in_order = false;
+                }
+                if progress.due() {
+                    if let Err(e) = progress.checkpoint(&mut store) {
+                        broken = true;
+                        let _ = report.send(DiskReport::Failed(e));
+                    }
                 }
             }
             DiskCmd::Verify {
@@ -192,12 +352,32 @@ fn disk_worker(
             } => {
                 let running = hashes.remove(&index);
                 let result = verify_and_place(&mut store, index, &blake3, &path, size, running);
-                if let Err(reason) = &result {
-                    warn!("file #{index} failed: {reason}");
-                    let _ = store.remove_part(index);
-                }
                 let result = result.map(|abs| (relative_display(store.dest(), &abs), abs));
+                match &result {
+                    Ok((shown, _)) => progress.saved(
+                        index,
+                        Some(SavedFile {
+                            blake3: blake3.clone(),
+                            saved_as: shown.clone(),
+                        }),
+                    ),
+                    Err(reason) => {
+                        warn!("file #{index} failed: {reason}");
+                        let _ = store.remove_part(index);
+                        progress.saved(index, None);
+                    }
+                }
+                if !broken {
+                    if let Err(e) = progress.checkpoint(&mut store) {
+                        warn!("could not record progress: {e}");
+                    }
+                }
                 let _ = report.send(DiskReport::Verified { index, result });
+            }
+            DiskCmd::Checkpoint => {
+                if let Err(e) = progress.checkpoint(&mut store) {
+                    warn!("could not record progress: {e}");
+                }
             }
             DiskCmd::Finish => {
                 if let Err(e) = store.finish() {
@@ -208,6 +388,16 @@ fn disk_worker(
             DiskCmd::Discard => {
                 if let Err(e) = store.discard() {
                     warn!("could not remove partial files: {e}");
+                }
+                return;
+            }
+            DiskCmd::Keep => {
+                match progress.checkpoint(&mut store) {
+                    Ok(()) => tracing::info!(
+                        staging = %store.staging_dir().display(),
+                        "partial data kept: sending the same files again resumes"
+                    ),
+                    Err(e) => warn!("could not record progress: {e}"),
                 }
                 return;
             }
@@ -229,6 +419,7 @@ fn verify_and_place(
     let actual = match running {
         Some(r) if r.in_order && r.next == size => r.hasher.finalize(),
         None if size == 0 => blake3::hash(&[]),
+        // Resumed or out of order: hash the whole part as it is on disk, old bytes and new.
         _ => store.hash_part(index).map_err(|e| e.to_string())?,
     };
     if actual.to_hex().as_str() != expected {
@@ -240,7 +431,7 @@ fn verify_and_place(
     store.finalize(index, path).map_err(|e| e.to_string())
 }
 
-fn relative_display(dest: &std::path::Path, abs: &std::path::Path) -> String {
+fn relative_display(dest: &Path, abs: &Path) -> String {
     abs.strip_prefix(dest)
         .unwrap_or(abs)
         .to_string_lossy()
@@ -253,75 +444,188 @@ struct ReceiveRun {
     decider: Option<Box<dyn Decider>>,
     events: EventSink,
     machine: ReceiverMachine,
+    session: Session,
+    verification: Option<Verification>,
+    /// Where this transfer stages, once the offer is known.
+    staging: Option<Uuid>,
+    /// The journal to start the disk worker with (what the resume plan kept).
+    journal: Option<Journal>,
+    /// An earlier run left staging for this transfer.
+    had_staging: bool,
     disk: Option<mpsc::Sender<DiskCmd>>,
     disk_thread: Option<std::thread::JoinHandle<()>>,
     disk_report_tx: mpsc::UnboundedSender<DiskReport>,
+    disk_report_rx: Option<mpsc::UnboundedReceiver<DiskReport>>,
     saved: Vec<PathBuf>,
 }
 
+/// Why no new connection replaced a lost one.
+enum Gave {
+    Up(String),
+    Fatal(String),
+    Cancelled,
+}
+
 impl ReceiveRun {
-    fn new(
-        dest: PathBuf,
-        decider: Box<dyn Decider>,
-        events: EventSink,
-    ) -> (Self, mpsc::UnboundedReceiver<DiskReport>) {
+    fn new(dest: PathBuf, decider: Box<dyn Decider>, events: EventSink, session: Session) -> Self {
         let (disk_report_tx, disk_report_rx) = mpsc::unbounded_channel();
-        (
-            Self {
-                dest,
-                decider: Some(decider),
-                events,
-                machine: ReceiverMachine::new(Platform::current()),
-                disk: None,
-                disk_thread: None,
-                disk_report_tx,
-                saved: Vec::new(),
-            },
-            disk_report_rx,
-        )
+        Self {
+            dest,
+            decider: Some(decider),
+            events,
+            machine: ReceiverMachine::new(Platform::current(), sas::new_nonce()),
+            session,
+            verification: None,
+            staging: None,
+            journal: None,
+            had_staging: false,
+            disk: None,
+            disk_thread: None,
+            disk_report_tx,
+            disk_report_rx: Some(disk_report_rx),
+            saved: Vec::new(),
+        }
     }
 
-    /// The disk worker, started on first use (only once the user accepted).
-    fn disk(&mut self) -> &mpsc::Sender<DiskCmd> {
-        if self.disk.is_none() {
-            let (tx, rx) = mpsc::channel(DISK_QUEUE);
-            let dest = self.dest.clone();
-            let id = self.machine.transfer_id().unwrap_or_else(Uuid::new_v4);
-            let report = self.disk_report_tx.clone();
-            self.disk_thread = std::thread::Builder::new()
-                .name("peerdrop-disk".into())
-                .spawn(move || disk_worker(dest, id, rx, report))
-                .ok();
-            self.disk = Some(tx);
+    /// Starts the disk worker (once the user accepted).
+    fn start_disk(&mut self) {
+        if self.disk.is_some() {
+            return;
         }
-        self.disk.as_ref().expect("just created")
+        let (tx, rx) = mpsc::channel(DISK_QUEUE);
+        let dest = self.dest.clone();
+        let staging = self.staging.unwrap_or_else(Uuid::new_v4);
+        let journal = self.journal.take().unwrap_or_else(|| {
+            Journal::new(
+                self.machine
+                    .entries()
+                    .iter()
+                    .map(|e| (e.index, e.path.clone(), e.size)),
+            )
+        });
+        let report = self.disk_report_tx.clone();
+        self.disk_thread = std::thread::Builder::new()
+            .name("peerdrop-disk".into())
+            .spawn(move || disk_worker(dest, staging, journal, rx, report))
+            .ok();
+        self.disk = Some(tx);
+    }
+
+    async fn send_disk(&mut self, cmd: DiskCmd) -> bool {
+        self.start_disk();
+        match &self.disk {
+            Some(disk) => disk.send(cmd).await.is_ok(),
+            None => false,
+        }
+    }
+
+    /// Looks for an earlier run of this transfer, pre-seeds the machine with what it left,
+    /// and completes the prompt with the phrase and the bytes already here.
+    async fn prepare_prompt(&mut self, mut summary: OfferSummary) -> OfferSummary {
+        let staging = staging_id(summary.transfer_id, &self.session.remote_fp);
+        self.staging = Some(staging);
+        let offer: Vec<(u32, String, u64)> = self
+            .machine
+            .entries()
+            .iter()
+            .map(|e| (e.index, e.path.clone(), e.size))
+            .collect();
+        let dest = self.dest.clone();
+        let lookup = offer.clone();
+        let plan = tokio::task::spawn_blocking(move || {
+            IncomingTransfer::resume_plan(&dest, staging, &lookup)
+        })
+        .await
+        .unwrap_or_else(|_| Ok(Vec::new()));
+        let plan = match plan {
+            Ok(plan) if plan.len() == offer.len() => plan,
+            Ok(_) => vec![FileResume::Fresh; offer.len()],
+            Err(e) => {
+                warn!("cannot read earlier progress of this transfer, starting afresh: {e}");
+                vec![FileResume::Fresh; offer.len()]
+            }
+        };
+        let mut journal = Journal::new(offer);
+        for (entry, resume) in journal.files.iter_mut().zip(plan) {
+            match resume {
+                FileResume::Fresh => {}
+                FileResume::Partial(have) => {
+                    self.had_staging = true;
+                    self.machine
+                        .set_already_have(entry.index, RangeSet::from_ranges(&have));
+                    entry.have = have;
+                }
+                FileResume::Saved(saved) => {
+                    self.had_staging = true;
+                    self.machine
+                        .set_already_saved(entry.index, &saved.blake3, &saved.saved_as);
+                    entry.saved = Some(saved);
+                }
+            }
+        }
+        self.journal = Some(journal);
+        summary.resumable_bytes = self.machine.bytes_received();
+        summary.verification = self.verification.clone();
+        summary
     }
 
     async fn run(
-        self_and_reports: (Self, mpsc::UnboundedReceiver<DiskReport>),
-        mut conn: super::connection::Connection,
+        mut self,
+        conn: Connection,
         cancel: CancellationToken,
     ) -> Result<TransferReport, CoreError> {
-        let (mut this, mut disk_reports) = self_and_reports;
+        let mut disk_reports = self.disk_report_rx.take().expect("taken once");
         let (decision_tx, mut decision_rx) = mpsc::channel(1);
         let mut payload: Option<BytesMut> = None;
         let mut started: Option<Instant> = None;
         let mut meter = RateMeter::new();
         let mut tick = tokio::time::interval(PROGRESS_INTERVAL);
         let mut actions: Vec<RxAction> = Vec::new();
+        let mut conn = conn;
         let (mut control_rx, mut data_rx) = conn.take_receivers();
+        let mut conn = Some(conn);
+        let mut pending_offer: Option<IncomingOffer> = None;
 
         let outcome = 'driver: loop {
+            let mut lost: Option<String> = None;
             for action in std::mem::take(&mut actions) {
                 match action {
                     RxAction::Send(msg) => {
-                        if conn.control.send_text(&msg.to_json()).await.is_err() {
-                            actions = this.machine.handle(RxInput::PeerGone);
-                            continue 'driver;
+                        let Some(c) = conn.as_ref() else { continue };
+                        if c.control.send_text(&msg.to_json()).await.is_err() && lost.is_none() {
+                            lost = Some("the control channel closed".into());
                         }
                     }
+                    RxAction::Authenticated {
+                        sender_nonce,
+                        receiver_nonce,
+                    } => {
+                        let event = self.session.trust.verify_event(
+                            &self.session.peer.name,
+                            &self.session.remote_fp,
+                            &sender_nonce,
+                            &receiver_nonce,
+                        );
+                        if let TransferEvent::Verify {
+                            phrase,
+                            known,
+                            changed,
+                            fingerprint,
+                            ..
+                        } = &event
+                        {
+                            self.verification = Some(Verification {
+                                phrase: phrase.clone(),
+                                known: *known,
+                                changed: *changed,
+                                fingerprint: fingerprint.clone(),
+                            });
+                        }
+                        (self.events)(event);
+                    }
                     RxAction::AskUser(summary) => {
-                        if let Some(mut decider) = this.decider.take() {
+                        let summary = self.prepare_prompt(summary).await;
+                        if let Some(mut decider) = self.decider.take() {
                             let tx = decision_tx.clone();
                             tokio::spawn(async move {
                                 let decision = decider.decide(&summary).await;
@@ -332,17 +636,15 @@ impl ReceiveRun {
                     RxAction::Write { index, offset } => {
                         started.get_or_insert_with(Instant::now);
                         let data = payload.take().unwrap_or_default();
-                        if this
-                            .disk()
-                            .send(DiskCmd::Write {
+                        if !self
+                            .send_disk(DiskCmd::Write {
                                 index,
                                 offset,
                                 data,
                             })
                             .await
-                            .is_err()
                         {
-                            actions = this
+                            actions = self
                                 .machine
                                 .handle(RxInput::DiskError("disk worker stopped".into()));
                             continue 'driver;
@@ -355,27 +657,64 @@ impl ReceiveRun {
                         size,
                     } => {
                         started.get_or_insert_with(Instant::now);
-                        if this
-                            .disk()
-                            .send(DiskCmd::Verify {
+                        if !self
+                            .send_disk(DiskCmd::Verify {
                                 index,
                                 blake3,
                                 path,
                                 size,
                             })
                             .await
-                            .is_err()
                         {
-                            actions = this
+                            actions = self
                                 .machine
                                 .handle(RxInput::DiskError("disk worker stopped".into()));
                             continue 'driver;
                         }
                     }
-                    RxAction::Emit(event) => (this.events)(event),
+                    RxAction::Emit(event) => (self.events)(event),
+                    RxAction::AwaitReconnect => {
+                        if self.disk.is_some() {
+                            self.send_disk(DiskCmd::Checkpoint).await;
+                        }
+                        if let Some(old) = conn.take() {
+                            old.abandon().await;
+                        }
+                        let waited = self.await_reconnect(pending_offer.take(), &cancel).await;
+                        let input = match waited {
+                            Ok(mut fresh) => {
+                                (self.events)(TransferEvent::Connected {
+                                    peer: self.session.peer.name.clone(),
+                                    connect_ms: fresh.connect_ms,
+                                });
+                                (control_rx, data_rx) = fresh.take_receivers();
+                                payload = None;
+                                conn = Some(fresh);
+                                continue 'driver;
+                            }
+                            Err(Gave::Up(why)) => {
+                                tracing::info!("not resuming: {why}");
+                                RxInput::PeerGone
+                            }
+                            Err(Gave::Fatal(why)) => RxInput::Fail(why),
+                            Err(Gave::Cancelled) => {
+                                RxInput::LocalCancel("cancelled by receiver".into())
+                            }
+                        };
+                        actions = self.machine.handle(input);
+                        continue 'driver;
+                    }
                     RxAction::Finish(outcome) => break 'driver outcome,
                 }
             }
+            if let Some(why) = lost {
+                actions = self.machine.handle(RxInput::ConnectionLost(why));
+                continue;
+            }
+            let Some(c) = conn.as_mut() else {
+                actions = self.machine.handle(RxInput::PeerGone);
+                continue;
+            };
             let input = tokio::select! {
                 ev = data_rx.recv() => match ev {
                     Some(ChannelEvent::Message { mut data, .. }) => match DataFrame::decode(&data) {
@@ -387,7 +726,7 @@ impl ReceiveRun {
                         Err(e) => RxInput::BadFrame(e.to_string()),
                     },
                     Some(ChannelEvent::Open) => continue,
-                    Some(ChannelEvent::Closed) | None => RxInput::PeerGone,
+                    Some(ChannelEvent::Closed) | None => RxInput::ConnectionLost("the data channel closed".into()),
                 },
                 ev = control_rx.recv() => match ev {
                     Some(ChannelEvent::Message { data, .. }) => match std::str::from_utf8(&data).map_err(|e| e.to_string()).and_then(|t| ControlMsg::from_json(t).map_err(|e| e.to_string())) {
@@ -395,66 +734,157 @@ impl ReceiveRun {
                         Err(e) => RxInput::BadFrame(format!("unreadable control message: {e}")),
                     },
                     Some(ChannelEvent::Open) => continue,
-                    Some(ChannelEvent::Closed) | None => RxInput::PeerGone,
+                    Some(ChannelEvent::Closed) | None => RxInput::ConnectionLost("the control channel closed".into()),
                 },
                 report = disk_reports.recv() => match report {
                     Some(DiskReport::Verified { index, result }) => {
-                        let result = result.map(|(shown, abs)| { this.saved.push(abs); shown });
+                        let result = result.map(|(shown, abs)| { self.saved.push(abs); shown });
                         RxInput::Verified { index, result }
                     }
                     Some(DiskReport::Failed(why)) => RxInput::DiskError(why),
                     None => continue,
                 },
                 decision = decision_rx.recv() => match decision {
-                    Some(decision) => RxInput::Decided(decision),
+                    Some(decision) => {
+                        if decision == Decision::Accept {
+                            self.session.trust.remember(&self.session.peer.name, &self.session.remote_fp);
+                            self.start_disk();
+                        }
+                        RxInput::Decided(decision)
+                    }
                     None => continue,
                 },
-                bg = conn.next_background() => match bg {
+                offer = self.session.claim.next() => match offer {
+                    // The sender gave up on this connection and offers a new one.
+                    Some(offer) => {
+                        pending_offer = Some(offer);
+                        RxInput::ConnectionLost("the sender started a new connection".into())
+                    }
+                    None => continue,
+                },
+                bg = c.next_background() => match bg {
                     Background::PeerGone(_) => RxInput::PeerGone,
+                    Background::Lost(why) => {
+                        if c.signaling_closed() { RxInput::PeerGone } else { RxInput::ConnectionLost(why) }
+                    }
                     Background::Quiet => continue,
                 },
                 _ = cancel.cancelled() => RxInput::LocalCancel("cancelled by receiver".into()),
                 _ = tick.tick() => {
                     if started.is_some() {
-                        this.emit_progress(&mut meter);
+                        self.emit_progress(&mut meter);
                     }
                     continue;
                 }
             };
-            actions = this.machine.handle(input);
+            actions = self.machine.handle(input);
         };
 
         let seconds = started.map_or(0.0, |s| s.elapsed().as_secs_f64());
-        let total = this.machine.total_size();
-        if let Some(disk) = this.disk.take() {
-            let last = if outcome.is_success() {
-                DiskCmd::Finish
-            } else {
-                DiskCmd::Discard
-            };
+        let total = self.machine.total_size();
+        let last = match &outcome {
+            Outcome::Completed => DiskCmd::Finish,
+            Outcome::Declined(_) | Outcome::Cancelled(_) => DiskCmd::Discard,
+            Outcome::Failed(_) => DiskCmd::Keep,
+        };
+        if let Some(disk) = self.disk.take() {
             let _ = disk.send(last).await;
-            if let Some(thread) = this.disk_thread.take() {
+            if let Some(thread) = self.disk_thread.take() {
                 let _ = tokio::task::spawn_blocking(move || thread.join()).await;
+            }
+        } else if self.had_staging && matches!(last, DiskCmd::Discard) {
+            // Declined a resumable transfer: its old parts go too.
+            if let Some(staging) = self.staging {
+                let dest = self.dest.clone();
+                let _ = tokio::task::spawn_blocking(move || {
+                    IncomingTransfer::open(&dest, staging).and_then(|t| t.discard())
+                })
+                .await;
             }
         }
         if outcome.is_success() {
-            this.emit_progress(&mut meter);
-            (this.events)(TransferEvent::Done {
-                files: this.machine.file_count(),
+            self.emit_progress(&mut meter);
+            (self.events)(TransferEvent::Done {
+                files: self.machine.file_count(),
                 bytes: total,
                 seconds,
-                saved_to: Some(this.dest.display().to_string()),
+                saved_to: Some(self.dest.display().to_string()),
             });
-            conn.close("done").await;
+            if let Some(c) = conn {
+                c.close("done").await;
+            }
             Ok(TransferReport {
-                files: this.machine.file_count(),
+                files: self.machine.file_count(),
                 bytes: total,
                 seconds,
-                saved: this.saved,
+                saved: self.saved,
             })
         } else {
-            conn.close("transfer ended").await;
+            if let Some(c) = conn {
+                c.close("transfer ended").await;
+            }
             Err(CoreError::Transfer(outcome))
+        }
+    }
+
+    /// Waits for the sender to offer a new connection (or uses the one it already offered),
+    /// connects, and checks it is the same sender certificate.
+    async fn await_reconnect(
+        &mut self,
+        mut pending: Option<IncomingOffer>,
+        cancel: &CancellationToken,
+    ) -> Result<Connection, Gave> {
+        let deadline = tokio::time::Instant::now() + RECONNECT_WINDOW;
+        // Hears `peer_gone` for the sender (and our own disconnection) while waiting.
+        let mut watch = self.session.client.open_session(Uuid::new_v4());
+        loop {
+            let offer = match pending.take() {
+                Some(offer) => offer,
+                None => tokio::select! {
+                    offer = self.session.claim.next() => match offer {
+                        Some(offer) => offer,
+                        None => return Err(Gave::Up("lost the signaling server".into())),
+                    },
+                    signal = watch.recv() => match signal {
+                        crate::signaling::SessionSignal::PeerGone(id) if id == self.session.peer.id => {
+                            return Err(Gave::Up("the sender left".into()));
+                        }
+                        crate::signaling::SessionSignal::Disconnected => {
+                            return Err(Gave::Up("lost the signaling server".into()));
+                        }
+                        _ => continue,
+                    },
+                    _ = tokio::time::sleep_until(deadline) => {
+                        return Err(Gave::Up(format!("the sender did not come back within {} s", RECONNECT_WINDOW.as_secs())));
+                    }
+                    _ = cancel.cancelled() => return Err(Gave::Cancelled),
+                },
+            };
+            let connecting = tokio::select! {
+                c = connect_answerer(&self.session.client, offer, &self.session.rtc) => c,
+                _ = cancel.cancelled() => return Err(Gave::Cancelled),
+            };
+            let conn = match connecting {
+                Ok(conn) => conn,
+                Err(e) => {
+                    tracing::debug!("reconnection attempt failed: {e}");
+                    continue;
+                }
+            };
+            match conn.remote_fingerprint().await {
+                Ok(fp) if fp == self.session.remote_fp => return Ok(conn),
+                Ok(fp) => {
+                    let previous = self.session.remote_fp.clone();
+                    conn.close("identity changed").await;
+                    return Err(Gave::Fatal(format!(
+                        "the sender's certificate changed while reconnecting (was {previous}, now {fp}): not resuming, someone may be in the middle"
+                    )));
+                }
+                Err(e) => {
+                    tracing::debug!("reconnection unusable: {e}");
+                    conn.abandon().await;
+                }
+            }
         }
     }
 

@@ -4,6 +4,14 @@
 //! ([`SourceReader`]) → a bounded queue (4 blocks) → the streaming task cuts the wanted parts
 //! into ≤ 64 KiB frames and hands them to the data channel, whose `send` blocks once the
 //! channel's send buffer is full. Memory therefore stays flat whatever the file size.
+//!
+//! Identity and resume: once the channels are open the driver reads the certificate the
+//! receiver proved in the DTLS handshake. The transfer id is derived from both certificates
+//! and the files (names, sizes, modification times), so sending the same files to the same
+//! device again — after a crash, a reboot, a closed laptop — offers the same transfer and the
+//! receiver's journal answers with what it already holds. If the connection fails mid-transfer
+//! while the receiver is still online, the driver connects again (up to
+//! [`RECONNECT_WINDOW`]), insists on the *same* receiver certificate, and resumes.
 
 use bytes::{BufMut, Bytes, BytesMut};
 use peerdrop_proto::events::TransferEvent;
@@ -13,7 +21,7 @@ use peerdrop_proto::transfer::{
 };
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::mpsc;
 use uuid::Uuid;
 
@@ -23,6 +31,7 @@ use super::progress::{eta_secs, RateMeter};
 use super::transport::MessageOut;
 use super::{CancellationToken, EventSink, TransferReport};
 use crate::error::CoreError;
+use crate::identity::{sas, Trust};
 use crate::machine::sender::{SenderMachine, StreamJob, TxAction, TxInput};
 use crate::machine::Outcome;
 use crate::rtc::RtcSettings;
@@ -32,6 +41,12 @@ use crate::store::{SendPlan, SourceReader};
 /// How often progress is reported.
 pub const PROGRESS_INTERVAL: Duration = Duration::from_millis(250);
 
+/// How long a sender keeps trying to reach a receiver again after the connection failed.
+pub const RECONNECT_WINDOW: Duration = Duration::from_secs(120);
+
+/// Pause between reconnection attempts that failed fast.
+const RECONNECT_PAUSE: Duration = Duration::from_secs(1);
+
 /// Blocks read ahead of the network.
 const READ_AHEAD_BLOCKS: usize = 4;
 
@@ -39,6 +54,7 @@ const READ_AHEAD_BLOCKS: usize = 4;
 pub async fn send(
     client: &SignalClient,
     rtc: &RtcSettings,
+    trust: &Trust,
     to: &PeerInfo,
     plan: SendPlan,
     events: EventSink,
@@ -55,10 +71,63 @@ pub async fn send(
         peer: to.name.clone(),
         connect_ms: conn.connect_ms,
     });
-    run(conn, plan, client.name().to_string(), events, cancel).await
+    let remote_fp = match conn.remote_fingerprint().await {
+        Ok(fp) => fp,
+        Err(e) => {
+            conn.close("cannot verify peer").await;
+            return Err(e);
+        }
+    };
+    let link = Link {
+        client,
+        rtc,
+        to,
+        remote_fp,
+    };
+    run(link, conn, trust, plan, events, cancel).await
 }
 
-/// What the streaming task reports back to the driver loop.
+/// Everything needed to reach the receiver again.
+struct Link<'a> {
+    client: &'a SignalClient,
+    rtc: &'a RtcSettings,
+    to: &'a PeerInfo,
+    /// The receiver's certificate fingerprint, as proved in the first DTLS handshake.
+    remote_fp: String,
+}
+
+/// The id of "these files to that device": the same files (same names, sizes and
+/// modification times) sent by the same device to the same device get the same id, which
+/// is what lets the receiver find its journal and resume.
+pub fn transfer_id(sender_fp: &str, receiver_fp: &str, plan: &SendPlan) -> Uuid {
+    let mut hasher = blake3::Hasher::new_derive_key("peerdrop 2025-06 transfer id v1");
+    let mut field = |bytes: &[u8]| {
+        hasher.update(&(bytes.len() as u64).to_le_bytes());
+        hasher.update(bytes);
+    };
+    field(sender_fp.as_bytes());
+    field(receiver_fp.as_bytes());
+    for file in plan.files() {
+        field(&file.entry.index.to_le_bytes());
+        field(file.entry.path.as_bytes());
+        field(&file.entry.size.to_le_bytes());
+        let mtime = plan
+            .modified(file.entry.index)
+            .and_then(|t| t.duration_since(SystemTime::UNIX_EPOCH).ok())
+            .map_or(u128::MAX, |d| d.as_nanos());
+        field(&mtime.to_le_bytes());
+    }
+    let digest = hasher.finalize();
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&digest.as_bytes()[..16]);
+    // RFC 9562 version 8 (custom) and variant bits.
+    bytes[6] = (bytes[6] & 0x0f) | 0x80;
+    bytes[8] = (bytes[8] & 0x3f) | 0x80;
+    Uuid::from_bytes(bytes)
+}
+
+/// What the streaming task reports back to the driver loop, tagged with the connection
+/// generation it streamed on (reports of a replaced connection are dropped).
 #[derive(Debug)]
 enum StreamReport {
     FileSent { index: u32, blake3: String },
@@ -82,48 +151,123 @@ enum ReadItem {
 }
 
 async fn run(
+    link: Link<'_>,
     mut conn: Connection,
+    trust: &Trust,
     plan: SendPlan,
-    name: String,
     events: EventSink,
     cancel: CancellationToken,
 ) -> Result<TransferReport, CoreError> {
     let plan = Arc::new(plan);
-    let mut machine = SenderMachine::new(Uuid::new_v4(), name, plan.entries());
+    let id = transfer_id(trust.identity().fingerprint(), &link.remote_fp, &plan);
+    let name = link.client.name().to_string();
+    let mut machine = SenderMachine::new(id, name, plan.entries(), sas::new_nonce());
     let total = machine.total_size();
     let sent = Arc::new(AtomicU64::new(0));
-    let (report_tx, mut report_rx) = mpsc::unbounded_channel();
+    let wire = Arc::new(AtomicU64::new(0));
+    let mut needed: Option<u64> = None;
+    let (report_tx, mut report_rx) = mpsc::unbounded_channel::<(u64, StreamReport)>();
+    let mut generation = 0u64;
     let mut streamer: Option<tokio::task::JoinHandle<()>> = None;
     let mut started: Option<Instant> = None;
     let mut meter = RateMeter::new();
     let mut tick = tokio::time::interval(PROGRESS_INTERVAL);
     let mut actions = machine.handle(TxInput::Start);
     let (mut control_rx, _data_rx) = conn.take_receivers();
+    let mut conn = Some(conn);
 
     let outcome = 'driver: loop {
+        let mut lost: Option<String> = None;
         for action in std::mem::take(&mut actions) {
             match action {
                 TxAction::Send(msg) => {
-                    if conn.control.send_text(&msg.to_json()).await.is_err() {
-                        actions = machine.handle(TxInput::PeerGone);
-                        continue 'driver;
+                    let Some(c) = conn.as_ref() else { continue };
+                    if c.control.send_text(&msg.to_json()).await.is_err() && lost.is_none() {
+                        lost = Some("the control channel closed".into());
                     }
                 }
                 TxAction::Stream(jobs) => {
-                    started = Some(Instant::now());
+                    started.get_or_insert_with(Instant::now);
+                    needed.get_or_insert(total - machine.skipped_bytes());
                     sent.store(machine.skipped_bytes(), Ordering::Relaxed);
+                    if let Some(task) = streamer.take() {
+                        task.abort();
+                    }
+                    let Some(c) = conn.as_ref() else { continue };
+                    let tx = report_tx.clone();
+                    let gen = generation;
+                    let (item_tx, mut item_rx) = mpsc::unbounded_channel();
+                    tokio::spawn(async move {
+                        while let Some(report) = item_rx.recv().await {
+                            if tx.send((gen, report)).is_err() {
+                                break;
+                            }
+                        }
+                    });
                     streamer = Some(tokio::spawn(stream_files(
                         plan.clone(),
                         jobs,
-                        conn.data.clone(),
+                        c.data.clone(),
                         sent.clone(),
-                        report_tx.clone(),
+                        wire.clone(),
+                        item_tx,
                     )));
                 }
-                TxAction::Emit(event) => events(event),
+                TxAction::Emit(event) => {
+                    if matches!(event, TransferEvent::Accepted) {
+                        trust.remember(&link.to.name, &link.remote_fp);
+                    }
+                    events(event)
+                }
+                TxAction::Authenticated {
+                    sender_nonce,
+                    receiver_nonce,
+                } => events(trust.verify_event(
+                    &link.to.name,
+                    &link.remote_fp,
+                    &sender_nonce,
+                    &receiver_nonce,
+                )),
+                TxAction::Reconnect => {
+                    if let Some(task) = streamer.take() {
+                        task.abort();
+                    }
+                    generation += 1;
+                    if let Some(old) = conn.take() {
+                        old.abandon().await;
+                    }
+                    let input = match reconnect(&link, &cancel).await {
+                        Ok(mut fresh) => {
+                            events(TransferEvent::Connected {
+                                peer: link.to.name.clone(),
+                                connect_ms: fresh.connect_ms,
+                            });
+                            control_rx = fresh.take_receivers().0;
+                            conn = Some(fresh);
+                            TxInput::Reconnected
+                        }
+                        Err(Gave::Up(why)) => {
+                            tracing::info!("not resuming: {why}");
+                            TxInput::PeerGone
+                        }
+                        Err(Gave::Fatal(why)) => TxInput::Fail(why),
+                        Err(Gave::Cancelled) => TxInput::LocalCancel("cancelled by sender".into()),
+                    };
+                    actions = machine.handle(input);
+                    continue 'driver;
+                }
                 TxAction::Finish(outcome) => break 'driver outcome,
             }
         }
+        if let Some(why) = lost {
+            actions = machine.handle(TxInput::ConnectionLost(why));
+            continue;
+        }
+        let Some(c) = conn.as_mut() else {
+            // Only while reconnecting, which is handled inline above.
+            actions = machine.handle(TxInput::PeerGone);
+            continue;
+        };
         let input = tokio::select! {
             ev = control_rx.recv() => match ev {
                 Some(ChannelEvent::Message { data, .. }) => match std::str::from_utf8(&data).ok().and_then(|t| ControlMsg::from_json(t).ok()) {
@@ -131,19 +275,27 @@ async fn run(
                     None => TxInput::Control(ControlMsg::Error { message: "unreadable control message".into() }),
                 },
                 Some(ChannelEvent::Open) => continue,
-                Some(ChannelEvent::Closed) | None => TxInput::PeerGone,
+                Some(ChannelEvent::Closed) | None => TxInput::ConnectionLost("the control channel closed".into()),
             },
             report = report_rx.recv() => match report {
-                Some(StreamReport::FileSent { index, blake3 }) => TxInput::FileSent { index, blake3 },
-                Some(StreamReport::SourceError(why)) => TxInput::SourceError(why),
-                Some(StreamReport::ChannelError(why)) => {
+                Some((gen, _)) if gen != generation => continue,
+                Some((_, StreamReport::FileSent { index, blake3 })) => TxInput::FileSent { index, blake3 },
+                Some((_, StreamReport::SourceError(why))) => TxInput::SourceError(why),
+                Some((_, StreamReport::ChannelError(why))) => {
                     tracing::debug!("data channel failed: {why}");
-                    TxInput::PeerGone
+                    TxInput::ConnectionLost(format!("the data channel failed: {why}"))
                 }
                 None => TxInput::PeerGone,
             },
-            bg = conn.next_background() => match bg {
+            bg = c.next_background() => match bg {
                 Background::PeerGone(_) => TxInput::PeerGone,
+                Background::Lost(why) => {
+                    if c.signaling_closed() {
+                        TxInput::PeerGone
+                    } else {
+                        TxInput::ConnectionLost(why)
+                    }
+                }
                 Background::Quiet => continue,
             },
             _ = cancel.cancelled() => TxInput::LocalCancel("cancelled by sender".into()),
@@ -161,6 +313,13 @@ async fn run(
         task.abort();
     }
     let seconds = started.map_or(0.0, |s| s.elapsed().as_secs_f64());
+    let wire_bytes = wire.load(Ordering::Relaxed);
+    let needed = needed.unwrap_or(0);
+    tracing::info!(
+        target: "peerdrop::stats",
+        "sender summary: payload_bytes_sent={wire_bytes} bytes_needed={needed} resent={} total={total}",
+        wire_bytes.saturating_sub(needed)
+    );
     if outcome.is_success() {
         emit_progress(&events, &mut meter, total, total);
         events(TransferEvent::Done {
@@ -169,7 +328,9 @@ async fn run(
             seconds,
             saved_to: None,
         });
-        conn.close("done").await;
+        if let Some(c) = conn {
+            c.close("done").await;
+        }
         Ok(TransferReport {
             files: plan.len() as u32,
             bytes: total,
@@ -177,8 +338,66 @@ async fn run(
             saved: Vec::new(),
         })
     } else {
-        conn.close("transfer ended").await;
+        if let Some(c) = conn {
+            c.close("transfer ended").await;
+        }
         Err(CoreError::Transfer(outcome))
+    }
+}
+
+/// Why no new connection was made.
+enum Gave {
+    /// The receiver is gone or unreachable for too long.
+    Up(String),
+    /// Something that must stop the transfer (e.g. the receiver's certificate changed).
+    Fatal(String),
+    /// The user cancelled meanwhile.
+    Cancelled,
+}
+
+/// Connects to the receiver again, until [`RECONNECT_WINDOW`] is over; accepts only a
+/// connection that proves the certificate the transfer started with.
+async fn reconnect(link: &Link<'_>, cancel: &CancellationToken) -> Result<Connection, Gave> {
+    let deadline = Instant::now() + RECONNECT_WINDOW;
+    let mut attempt = 0u32;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(Gave::Up(format!(
+                "no new connection within {} s",
+                RECONNECT_WINDOW.as_secs()
+            )));
+        }
+        attempt += 1;
+        tracing::info!(attempt, "reconnecting to {}", link.to.name);
+        let tried = tokio::select! {
+            r = tokio::time::timeout(left, connect_offerer(link.client, link.to, link.rtc, 1)) => r,
+            _ = cancel.cancelled() => return Err(Gave::Cancelled),
+        };
+        match tried {
+            Err(_) => continue,
+            Ok(Ok(conn)) => match conn.remote_fingerprint().await {
+                Ok(fp) if fp == link.remote_fp => return Ok(conn),
+                Ok(fp) => {
+                    conn.close("identity changed").await;
+                    return Err(Gave::Fatal(format!(
+                        "the receiver's certificate changed while reconnecting (was {}, now {fp}): not resuming, someone may be in the middle",
+                        link.remote_fp
+                    )));
+                }
+                Err(e) => {
+                    tracing::debug!("reconnection unusable: {e}");
+                    conn.abandon().await;
+                }
+            },
+            Ok(Err(CoreError::PeerUnavailable(why))) => return Err(Gave::Up(why)),
+            Ok(Err(CoreError::Signal(e))) => return Err(Gave::Up(e.to_string())),
+            Ok(Err(e)) => tracing::debug!("reconnection attempt {attempt} failed: {e}"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(RECONNECT_PAUSE) => {}
+            _ = cancel.cancelled() => return Err(Gave::Cancelled),
+        }
     }
 }
 
@@ -199,6 +418,7 @@ async fn stream_files(
     jobs: Vec<StreamJob>,
     channels: Vec<Arc<dyn MessageOut>>,
     sent: Arc<AtomicU64>,
+    wire: Arc<AtomicU64>,
     report: mpsc::UnboundedSender<StreamReport>,
 ) {
     let (block_tx, mut block_rx) = mpsc::channel(READ_AHEAD_BLOCKS);
@@ -238,6 +458,7 @@ async fn stream_files(
                             return;
                         }
                         sent.fetch_add(len, Ordering::Relaxed);
+                        wire.fetch_add(len, Ordering::Relaxed);
                         pos += len;
                     }
                 }
@@ -261,7 +482,7 @@ fn read_sources(plan: &SendPlan, jobs: &[StreamJob], out: &mpsc::Sender<ReadItem
             let _ = out.blocking_send(ReadItem::Error(format!("no file #{}", job.index)));
             return;
         };
-        let mut reader = match SourceReader::open(file) {
+        let mut reader = match SourceReader::open_expecting(file, plan.modified(job.index)) {
             Ok(r) => r,
             Err(e) => {
                 let _ = out.blocking_send(ReadItem::Error(e.to_string()));
@@ -317,5 +538,52 @@ fn read_sources(plan: &SendPlan, jobs: &[StreamJob], out: &mpsc::Sender<ReadItem
                 return;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::OutgoingFile;
+    use peerdrop_proto::transfer::FileEntry;
+
+    #[test]
+    fn transfer_id_is_stable_for_the_same_files_and_devices_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = dir.path().join("a.bin");
+        std::fs::write(&a, b"hello").unwrap();
+        let plan = SendPlan::from_paths(&[&a]).unwrap();
+        let again = SendPlan::from_paths(&[&a]).unwrap();
+        let id = transfer_id("s", "r", &plan);
+        assert_eq!(
+            id,
+            transfer_id("s", "r", &again),
+            "same files, same devices"
+        );
+        assert_ne!(id, transfer_id("s", "other receiver", &plan));
+        assert_ne!(id, transfer_id("other sender", "r", &plan));
+        // Touched (modification time changed): a different transfer.
+        let later = SystemTime::now() + Duration::from_secs(5);
+        std::fs::File::options()
+            .write(true)
+            .open(&a)
+            .unwrap()
+            .set_modified(later)
+            .unwrap();
+        let touched = SendPlan::from_paths(&[&a]).unwrap();
+        assert_ne!(id, transfer_id("s", "r", &touched));
+        // Renamed on the wire: different.
+        let renamed = SendPlan::from_entries(vec![OutgoingFile {
+            entry: FileEntry {
+                index: 0,
+                path: "b.bin".into(),
+                size: 5,
+            },
+            source: a.clone(),
+        }]);
+        assert_ne!(
+            transfer_id("s", "r", &renamed),
+            transfer_id("s", "r", &SendPlan::from_entries(plan.files().to_vec()))
+        );
     }
 }

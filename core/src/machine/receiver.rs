@@ -1,8 +1,14 @@
 //! The receiving side of a transfer as a pure state machine.
 //!
-//! Lifecycle: `AwaitingOffer` → (offer + file list) → `AwaitingDecision` → (user accepts) →
-//! `Receiving` → every file verified → finished. Any protocol violation, hostile file name,
-//! cancel or vanished peer finishes it early with the matching [`Outcome`].
+//! Lifecycle: `AwaitingOffer` → (verification commitment, offer + file list, reveal) →
+//! `AwaitingDecision` → (user accepts) → `Receiving` → every file verified → finished. Any
+//! protocol violation, hostile file name, cancel or vanished peer finishes it early with the
+//! matching [`Outcome`].
+//!
+//! The user is asked only once the verification handshake is complete, so the prompt can
+//! show the phrase. A connection lost while receiving moves to `AwaitingReoffer`: the sender
+//! connects again and re-offers the *same* transfer (same id, same file list), which is
+//! accepted without asking again, with the ranges already held, so only the rest is sent.
 
 use peerdrop_proto::events::{FileSummary, TransferEvent};
 use peerdrop_proto::transfer::{ControlMsg, FileEntry, ResumeEntry, MAX_FILES_PER_TRANSFER};
@@ -12,6 +18,7 @@ use uuid::Uuid;
 
 use super::ranges::RangeSet;
 use super::Outcome;
+use crate::identity::sas;
 use crate::store::names::{sanitize_relative_path, Platform, SafePath};
 
 /// What the user (or `--yes`) decided about an offer.
@@ -21,6 +28,19 @@ pub enum Decision {
     Accept,
     /// Refuse, with a reason shown to the sender.
     Decline(String),
+}
+
+/// What the verification step found, for the prompt.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Verification {
+    /// The four-word phrase; the same on the sender's screen means no one is in the middle.
+    pub phrase: String,
+    /// The sender's certificate was trusted (pinned) before.
+    pub known: bool,
+    /// A device by the sender's name was trusted before with a *different* certificate.
+    pub changed: bool,
+    /// The sender's certificate fingerprint.
+    pub fingerprint: String,
 }
 
 /// An offer as presented to the user before accepting.
@@ -34,6 +54,10 @@ pub struct OfferSummary {
     pub files: Vec<FileSummary>,
     /// Sum of file sizes.
     pub total_size: u64,
+    /// Bytes already here from an earlier, interrupted run of the same transfer.
+    pub resumable_bytes: u64,
+    /// The verification phrase and what is known about the sender (filled in by the driver).
+    pub verification: Option<Verification>,
 }
 
 /// Inputs to the receiver machine.
@@ -63,8 +87,13 @@ pub enum RxInput {
     },
     /// Writing to disk failed; the transfer cannot go on.
     DiskError(String),
-    /// The connection to the peer is gone.
+    /// The peer is gone for good (left the server, or did not come back in time).
     PeerGone,
+    /// The peer-to-peer connection failed; the sender may connect again and resume.
+    ConnectionLost(String),
+    /// The driver must stop the transfer (e.g. the sender's certificate changed on a
+    /// reconnection); the string is the reason.
+    Fail(String),
     /// The local user cancelled.
     LocalCancel(String),
 }
@@ -97,8 +126,19 @@ pub enum RxAction {
     },
     /// Report to the front end.
     Emit(TransferEvent),
-    /// The transfer is over; drop the connection. Partial data must be discarded unless
-    /// the outcome is [`Outcome::Completed`].
+    /// The verification handshake is complete: derive the phrase from both fingerprints and
+    /// these nonces, and show it.
+    Authenticated {
+        /// The sender's nonce (checked against its commitment).
+        sender_nonce: String,
+        /// This side's nonce.
+        receiver_nonce: String,
+    },
+    /// Drop the failed connection (without ending the transfer) and wait for the sender to
+    /// connect again; feed its messages in as usual, or [`RxInput::PeerGone`] on timeout.
+    AwaitReconnect,
+    /// The transfer is over; drop the connection. What happens to partial data depends on
+    /// the outcome: kept for resume after a failure, deleted after a decline or a cancel.
     Finish(Outcome),
 }
 
@@ -108,6 +148,9 @@ enum FileStatus {
     Verifying,
     Verified,
     Failed,
+    /// Verified and saved by an earlier run of this transfer; confirmed once the sender's
+    /// hash for it arrives and matches.
+    Saved,
 }
 
 #[derive(Clone, Debug)]
@@ -117,6 +160,9 @@ struct RxFile {
     have: RangeSet,
     expected_hash: Option<String>,
     status: FileStatus,
+    /// Where it was saved (relative display form), once verified.
+    saved_as: Option<String>,
+    failure: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -125,6 +171,8 @@ enum State {
     CollectingFiles,
     AwaitingDecision,
     Receiving,
+    AwaitingReoffer,
+    CollectingReoffer,
     Finished,
 }
 
@@ -145,11 +193,19 @@ pub struct ReceiverMachine {
     entries: Vec<FileEntry>,
     files: Vec<RxFile>,
     failures: Vec<String>,
+    sas_nonce: String,
+    sas_commit: Option<String>,
+    sas_done: bool,
+    /// The prompt, held back until the verification handshake is complete.
+    pending_ask: Option<OfferSummary>,
+    /// File list of a re-offer after a reconnection, compared with the original.
+    reoffer: Vec<FileEntry>,
 }
 
 impl ReceiverMachine {
-    /// A receiver waiting for an offer; names are checked for `platform`.
-    pub fn new(platform: Platform) -> Self {
+    /// A receiver waiting for an offer; names are checked for `platform`. `sas_nonce` is a
+    /// fresh random verification nonce ([`sas::new_nonce`]).
+    pub fn new(platform: Platform, sas_nonce: String) -> Self {
         Self {
             state: State::AwaitingOffer,
             platform,
@@ -157,7 +213,22 @@ impl ReceiverMachine {
             entries: Vec::new(),
             files: Vec::new(),
             failures: Vec::new(),
+            sas_nonce,
+            sas_commit: None,
+            sas_done: false,
+            pending_ask: None,
+            reoffer: Vec::new(),
         }
+    }
+
+    /// The announced entries, in index order (after the file list arrived).
+    pub fn entries(&self) -> &[FileEntry] {
+        &self.entries
+    }
+
+    /// Sender's device name, once the offer arrived.
+    pub fn sender_name(&self) -> Option<&str> {
+        self.offer.as_ref().map(|o| o.sender_name.as_str())
     }
 
     /// Whether the machine has finished (no input will change anything any more).
@@ -210,6 +281,28 @@ impl ReceiverMachine {
                 actions
             }
             RxInput::PeerGone => self.finish(Outcome::Failed("peer disconnected".into())),
+            RxInput::Fail(reason) => {
+                let mut actions = vec![RxAction::Send(ControlMsg::Error {
+                    message: reason.clone(),
+                })];
+                actions.extend(self.finish(Outcome::Failed(reason)));
+                actions
+            }
+            RxInput::ConnectionLost(reason) => match self.state {
+                State::Receiving => {
+                    self.state = State::AwaitingReoffer;
+                    vec![
+                        RxAction::Emit(TransferEvent::Reconnecting { reason }),
+                        RxAction::AwaitReconnect,
+                    ]
+                }
+                State::AwaitingReoffer | State::CollectingReoffer => {
+                    self.state = State::AwaitingReoffer;
+                    self.reoffer.clear();
+                    vec![RxAction::AwaitReconnect]
+                }
+                _ => self.finish(Outcome::Failed(format!("peer disconnected: {reason}"))),
+            },
             RxInput::LocalCancel(reason) => {
                 let outcome = Outcome::Cancelled(format!("cancelled: {reason}"));
                 let mut actions = vec![RxAction::Send(ControlMsg::Cancel { reason })];
@@ -221,6 +314,49 @@ impl ReceiverMachine {
 
     fn on_control(&mut self, msg: ControlMsg) -> Vec<RxAction> {
         match (&self.state, msg) {
+            (State::AwaitingOffer, ControlMsg::SasCommit { commit })
+                if self.sas_commit.is_none() =>
+            {
+                if commit.len() != 64 || !commit.bytes().all(|b| b.is_ascii_hexdigit()) {
+                    return self.protocol_error("malformed verification commitment".into());
+                }
+                self.sas_commit = Some(commit.to_ascii_lowercase());
+                vec![RxAction::Send(ControlMsg::SasNonce {
+                    nonce: self.sas_nonce.clone(),
+                })]
+            }
+            (State::AwaitingOffer, ControlMsg::Offer { .. }) if self.sas_commit.is_none() => self
+                .protocol_error(
+                    "offer without the verification handshake (sas_commit first)".into(),
+                ),
+            (
+                State::AwaitingOffer | State::CollectingFiles | State::AwaitingDecision,
+                ControlMsg::SasReveal { nonce },
+            ) if !self.sas_done && self.sas_commit.is_some() => self.on_reveal(nonce),
+            (
+                State::AwaitingReoffer,
+                ControlMsg::Offer {
+                    transfer_id,
+                    file_count,
+                    total_size,
+                    ..
+                },
+            ) => {
+                let same = self.offer.as_ref().is_some_and(|o| {
+                    o.transfer_id == transfer_id
+                        && o.file_count == file_count
+                        && o.total_size == total_size
+                });
+                if !same {
+                    return self.protocol_error(
+                        "the sender offered a different transfer while resuming".into(),
+                    );
+                }
+                self.state = State::CollectingReoffer;
+                self.reoffer.clear();
+                Vec::new()
+            }
+            (State::CollectingReoffer, ControlMsg::Files { entries }) => self.on_refiles(entries),
             (
                 State::AwaitingOffer,
                 ControlMsg::Offer {
@@ -312,6 +448,20 @@ impl ReceiverMachine {
                 })
                 .collect(),
             total_size: offer.total_size,
+            resumable_bytes: 0,
+            verification: None,
+        };
+        self.pending_ask = Some(summary);
+        self.ask_when_ready()
+    }
+
+    /// Asks the user once both the file list and the verification handshake are complete.
+    fn ask_when_ready(&mut self) -> Vec<RxAction> {
+        if !self.sas_done || self.state != State::AwaitingDecision {
+            return Vec::new();
+        }
+        let Some(summary) = self.pending_ask.take() else {
+            return Vec::new();
         };
         vec![
             RxAction::Emit(TransferEvent::Incoming {
@@ -322,6 +472,58 @@ impl ReceiverMachine {
             }),
             RxAction::AskUser(summary),
         ]
+    }
+
+    fn on_reveal(&mut self, nonce: String) -> Vec<RxAction> {
+        let expected = self.sas_commit.clone().unwrap_or_default();
+        if !sas::is_valid_nonce(&nonce) || sas::commitment(&nonce) != expected {
+            return self.protocol_error(
+                "the verification handshake failed (revealed nonce does not match its commitment)"
+                    .into(),
+            );
+        }
+        self.sas_done = true;
+        let mut actions = vec![RxAction::Authenticated {
+            sender_nonce: nonce,
+            receiver_nonce: self.sas_nonce.clone(),
+        }];
+        actions.extend(self.ask_when_ready());
+        actions
+    }
+
+    /// File list of a re-offer: must be exactly the original one; then accept without asking.
+    fn on_refiles(&mut self, entries: Vec<FileEntry>) -> Vec<RxAction> {
+        self.reoffer.extend(entries);
+        if self.reoffer.len() > self.entries.len()
+            || self.reoffer[..] != self.entries[..self.reoffer.len()]
+        {
+            return self.protocol_error("the sender changed the file list while resuming".into());
+        }
+        if self.reoffer.len() < self.entries.len() {
+            return Vec::new();
+        }
+        self.reoffer.clear();
+        self.state = State::Receiving;
+        let mut actions = vec![RxAction::Send(ControlMsg::Accept {
+            resume: self.resume_entries(),
+        })];
+        actions.extend(self.resumed_events());
+        actions.extend(self.verify_ready());
+        actions
+    }
+
+    fn resumed_events(&self) -> Vec<RxAction> {
+        self.files
+            .iter()
+            .filter(|f| f.status == FileStatus::Receiving && f.have.covered() > 0)
+            .map(|f| {
+                RxAction::Emit(TransferEvent::Resumed {
+                    file: f.path.display_string(),
+                    offset: f.have.covered(),
+                    size: f.entry.size,
+                })
+            })
+            .collect()
     }
 
     /// Every announced path must be safe, unique, and no file may also be a folder of another.
@@ -349,6 +551,8 @@ impl ReceiverMachine {
                 have: RangeSet::new(),
                 expected_hash: None,
                 status: FileStatus::Receiving,
+                saved_as: None,
+                failure: None,
             });
         }
         if let Some(clash) = files
@@ -376,6 +580,7 @@ impl ReceiverMachine {
                     }),
                     RxAction::Emit(TransferEvent::Accepted),
                 ];
+                actions.extend(self.resumed_events());
                 // Zero-byte files need no data: they are complete as soon as their hash arrives.
                 actions.extend(self.verify_ready());
                 actions
@@ -393,7 +598,32 @@ impl ReceiverMachine {
     /// Pre-seeds what is already on disk (resume). Must be called before accepting.
     pub fn set_already_have(&mut self, index: u32, have: RangeSet) {
         if let Some(file) = self.files.get_mut(index as usize) {
-            file.have = have;
+            if file.status == FileStatus::Receiving {
+                file.have = RangeSet::from_ranges(
+                    &have
+                        .ranges()
+                        .iter()
+                        .filter(|r| r.start < file.entry.size)
+                        .map(|r| peerdrop_proto::transfer::ByteRange {
+                            start: r.start,
+                            end: r.end.min(file.entry.size),
+                        })
+                        .collect::<Vec<_>>(),
+                );
+            }
+        }
+    }
+
+    /// Marks file `index` as verified and saved (as `saved_as`) by an earlier run of this
+    /// transfer. Must be called before accepting. It counts as done once the sender's hash
+    /// arrives and equals `blake3`.
+    pub fn set_already_saved(&mut self, index: u32, blake3: &str, saved_as: &str) {
+        if let Some(file) = self.files.get_mut(index as usize) {
+            file.status = FileStatus::Saved;
+            file.have = RangeSet::new();
+            file.have.insert(0, file.entry.size);
+            file.expected_hash = Some(blake3.to_ascii_lowercase());
+            file.saved_as = Some(saved_as.to_owned());
         }
     }
 
@@ -409,6 +639,14 @@ impl ReceiverMachine {
     }
 
     fn on_data(&mut self, index: u32, offset: u64, len: u64) -> Vec<RxAction> {
+        if matches!(
+            self.state,
+            State::AwaitingReoffer | State::CollectingReoffer
+        ) {
+            // A frame of the failed connection that was still queued: it may or may not have
+            // been complete; the re-offer's accept says what is held, so it is simply dropped.
+            return Vec::new();
+        }
         if self.state != State::Receiving {
             return self.protocol_error("data before the transfer was accepted".into());
         }
@@ -441,10 +679,58 @@ impl ReceiverMachine {
                 "file_done for file {index} carries a malformed hash"
             ));
         }
-        if file.expected_hash.is_some() {
-            return self.protocol_error(format!("file_done for file {index} sent twice"));
+        let blake3 = blake3.to_ascii_lowercase();
+        if let Some(known) = &file.expected_hash {
+            if *known != blake3 {
+                if file.status == FileStatus::Saved {
+                    let reason = format!(
+                        "already saved as {} by an earlier attempt, but the sender's file is different now",
+                        file.saved_as.clone().unwrap_or_default()
+                    );
+                    file.status = FileStatus::Failed;
+                    file.failure = Some(reason.clone());
+                    self.failures
+                        .push(format!("{}: {reason}", file.path.display_string()));
+                    let mut actions =
+                        vec![RxAction::Send(ControlMsg::FileFailed { index, reason })];
+                    actions.extend(self.finish_if_all_done());
+                    return actions;
+                }
+                return self.protocol_error(format!(
+                    "file_done for file {index} sent twice with different hashes"
+                ));
+            }
+            // The same hash again: a resumed transfer repeats it for files not yet confirmed.
+            return match file.status {
+                FileStatus::Saved => {
+                    file.status = FileStatus::Verified;
+                    let mut actions = vec![
+                        RxAction::Send(ControlMsg::FileOk { index }),
+                        RxAction::Emit(TransferEvent::FileVerified {
+                            path: file.saved_as.clone().unwrap_or_default(),
+                            size: file.entry.size,
+                            blake3,
+                        }),
+                    ];
+                    actions.extend(self.finish_if_all_done());
+                    actions
+                }
+                FileStatus::Verified => {
+                    let mut actions = vec![RxAction::Send(ControlMsg::FileOk { index })];
+                    actions.extend(self.finish_if_all_done());
+                    actions
+                }
+                FileStatus::Failed => {
+                    let reason = file.failure.clone().unwrap_or_default();
+                    let mut actions =
+                        vec![RxAction::Send(ControlMsg::FileFailed { index, reason })];
+                    actions.extend(self.finish_if_all_done());
+                    actions
+                }
+                FileStatus::Receiving | FileStatus::Verifying => self.verify_if_complete(index),
+            };
         }
-        file.expected_hash = Some(blake3.to_ascii_lowercase());
+        file.expected_hash = Some(blake3);
         self.verify_if_complete(index)
     }
 
@@ -480,11 +766,17 @@ impl ReceiverMachine {
         if file.status != FileStatus::Verifying {
             return Vec::new();
         }
+        // While reconnecting there is no one to tell: the sender repeats `file_done` for every
+        // file it has no answer for, and gets the answer then.
+        let connected = self.state == State::Receiving;
         let mut actions = Vec::new();
         match result {
             Ok(saved_as) => {
                 file.status = FileStatus::Verified;
-                actions.push(RxAction::Send(ControlMsg::FileOk { index }));
+                file.saved_as = Some(saved_as.clone());
+                if connected {
+                    actions.push(RxAction::Send(ControlMsg::FileOk { index }));
+                }
                 actions.push(RxAction::Emit(TransferEvent::FileVerified {
                     path: saved_as,
                     size: file.entry.size,
@@ -493,11 +785,25 @@ impl ReceiverMachine {
             }
             Err(reason) => {
                 file.status = FileStatus::Failed;
+                file.failure = Some(reason.clone());
                 self.failures
                     .push(format!("{}: {reason}", file.path.display_string()));
-                actions.push(RxAction::Send(ControlMsg::FileFailed { index, reason }));
+                if connected {
+                    actions.push(RxAction::Send(ControlMsg::FileFailed { index, reason }));
+                }
             }
         }
+        if connected {
+            actions.extend(self.finish_if_all_done());
+        }
+        actions
+    }
+
+    fn finish_if_all_done(&mut self) -> Vec<RxAction> {
+        if self.state != State::Receiving {
+            return Vec::new();
+        }
+        let mut actions = Vec::new();
         if self
             .files
             .iter()
@@ -547,5 +853,8 @@ pub(crate) fn control_name(msg: &ControlMsg) -> &'static str {
         ControlMsg::FileFailed { .. } => "file_failed",
         ControlMsg::Cancel { .. } => "cancel",
         ControlMsg::Error { .. } => "error",
+        ControlMsg::SasCommit { .. } => "sas_commit",
+        ControlMsg::SasNonce { .. } => "sas_nonce",
+        ControlMsg::SasReveal { .. } => "sas_reveal",
     }
 }

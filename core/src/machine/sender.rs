@@ -1,9 +1,16 @@
 //! The sending side of a transfer as a pure state machine.
 //!
-//! Lifecycle: `Start` → offer + file list sent → `AwaitingDecision` → accept (with what the
-//! receiver already has) → `Sending` (the driver streams the missing ranges and reports each
-//! file's hash) → every `file_ok` received → finished. The sender only calls a transfer
-//! successful when the receiver has confirmed every file's hash.
+//! Lifecycle: `Start` → verification commitment, offer and file list sent →
+//! `AwaitingDecision` (meanwhile the receiver's nonce arrives and the sender reveals its own:
+//! both sides can now show the verification phrase) → accept (with what the receiver already
+//! has) → `Sending` (the driver streams the missing ranges and reports each file's hash) →
+//! every `file_ok` received → finished. The sender only calls a transfer successful when the
+//! receiver has confirmed every file's hash.
+//!
+//! A connection lost while sending is not the end: the machine moves to `Reconnecting`, the
+//! driver sets up a new connection to the same device (same verified certificate), and
+//! [`TxInput::Reconnected`] re-offers the same transfer; the receiver's automatic accept says
+//! what it already holds and only the rest is sent.
 
 use peerdrop_proto::events::TransferEvent;
 use peerdrop_proto::transfer::{ByteRange, ControlMsg, FileEntry, MAX_MESSAGE_BYTES};
@@ -13,6 +20,7 @@ use uuid::Uuid;
 use super::ranges::RangeSet;
 use super::receiver::control_name;
 use super::Outcome;
+use crate::identity::sas;
 
 /// Budget for one `files` message, leaving headroom under the 64 KiB message limit.
 const FILES_CHUNK_BUDGET: usize = MAX_MESSAGE_BYTES - 4 * 1024;
@@ -42,8 +50,15 @@ pub enum TxInput {
     },
     /// Reading a source file failed (vanished, shrank, unreadable).
     SourceError(String),
-    /// The connection to the peer is gone.
+    /// The peer is gone for good (left the server, or no new connection could be made).
     PeerGone,
+    /// The peer-to-peer connection failed, but the peer may still be reachable: try again.
+    ConnectionLost(String),
+    /// A new connection to the same device is up (after [`TxAction::Reconnect`]).
+    Reconnected,
+    /// The driver must stop the transfer (e.g. the receiver's certificate changed on a
+    /// reconnection); the string is the reason.
+    Fail(String),
     /// The local user cancelled.
     LocalCancel(String),
 }
@@ -57,6 +72,17 @@ pub enum TxAction {
     Stream(Vec<StreamJob>),
     /// Report to the front end.
     Emit(TransferEvent),
+    /// The verification handshake is complete: derive the phrase from both fingerprints and
+    /// these nonces, and show it.
+    Authenticated {
+        /// The sender's nonce (this side's).
+        sender_nonce: String,
+        /// The receiver's nonce.
+        receiver_nonce: String,
+    },
+    /// Stop streaming, drop the connection without ending the transfer, connect again and
+    /// report [`TxInput::Reconnected`] (or [`TxInput::PeerGone`] when that is impossible).
+    Reconnect,
     /// The transfer is over; stop streaming and drop the connection.
     Finish(Outcome),
 }
@@ -66,6 +92,7 @@ enum State {
     Idle,
     AwaitingDecision,
     Sending,
+    Reconnecting,
     Finished,
 }
 
@@ -80,11 +107,21 @@ pub struct SenderMachine {
     confirmed: Vec<bool>,
     failures: Vec<String>,
     skipped_bytes: u64,
+    sas_nonce: String,
+    sas_revealed: bool,
+    /// Accepted once already: a new `accept` (after a reconnection) resumes without the user.
+    resuming: bool,
 }
 
 impl SenderMachine {
-    /// A sender offering `files` (indices must be `0..n` in order).
-    pub fn new(transfer_id: Uuid, sender_name: String, files: Vec<FileEntry>) -> Self {
+    /// A sender offering `files` (indices must be `0..n` in order). `sas_nonce` is this
+    /// transfer's fresh random verification nonce ([`sas::new_nonce`]).
+    pub fn new(
+        transfer_id: Uuid,
+        sender_name: String,
+        files: Vec<FileEntry>,
+        sas_nonce: String,
+    ) -> Self {
         let n = files.len();
         Self {
             state: State::Idle,
@@ -95,7 +132,15 @@ impl SenderMachine {
             confirmed: vec![false; n],
             failures: Vec::new(),
             skipped_bytes: 0,
+            sas_nonce,
+            sas_revealed: false,
+            resuming: false,
         }
+    }
+
+    /// The transfer id offered.
+    pub fn transfer_id(&self) -> Uuid {
+        self.transfer_id
     }
 
     /// Whether the machine has finished.
@@ -138,6 +183,33 @@ impl SenderMachine {
                 actions
             }
             TxInput::PeerGone => self.finish(Outcome::Failed("peer disconnected".into())),
+            TxInput::Fail(reason) => {
+                let mut actions = vec![TxAction::Send(ControlMsg::Error {
+                    message: reason.clone(),
+                })];
+                actions.extend(self.finish(Outcome::Failed(reason)));
+                actions
+            }
+            TxInput::ConnectionLost(reason) => {
+                if self.state == State::Sending {
+                    self.state = State::Reconnecting;
+                    vec![
+                        TxAction::Emit(TransferEvent::Reconnecting { reason }),
+                        TxAction::Reconnect,
+                    ]
+                } else if self.state == State::Reconnecting {
+                    Vec::new()
+                } else {
+                    self.finish(Outcome::Failed(format!("peer disconnected: {reason}")))
+                }
+            }
+            TxInput::Reconnected => {
+                if self.state != State::Reconnecting {
+                    return Vec::new();
+                }
+                self.resuming = true;
+                self.offer()
+            }
             TxInput::LocalCancel(reason) => {
                 let mut actions = vec![TxAction::Send(ControlMsg::Cancel {
                     reason: reason.clone(),
@@ -150,13 +222,19 @@ impl SenderMachine {
 
     fn offer(&mut self) -> Vec<TxAction> {
         self.state = State::AwaitingDecision;
-        let mut actions = vec![TxAction::Send(ControlMsg::Offer {
+        let mut actions = Vec::new();
+        if !self.resuming {
+            actions.push(TxAction::Send(ControlMsg::SasCommit {
+                commit: sas::commitment(&self.sas_nonce),
+            }));
+        }
+        actions.push(TxAction::Send(ControlMsg::Offer {
             v: PROTOCOL_VERSION,
             transfer_id: self.transfer_id,
             sender_name: self.sender_name.clone(),
             file_count: self.files.len() as u32,
             total_size: self.total_size(),
-        })];
+        }));
         let mut chunk = Vec::new();
         let mut chunk_bytes = 0;
         for entry in &self.files {
@@ -177,40 +255,25 @@ impl SenderMachine {
 
     fn on_control(&mut self, msg: ControlMsg) -> Vec<TxAction> {
         match (&self.state, msg) {
-            (State::AwaitingDecision, ControlMsg::Accept { resume }) => {
-                self.state = State::Sending;
-                let mut have: Vec<RangeSet> = vec![RangeSet::new(); self.files.len()];
-                for entry in resume {
-                    if let Some(set) = have.get_mut(entry.index as usize) {
-                        *set = RangeSet::from_ranges(&entry.have);
-                    }
+            (State::AwaitingDecision, ControlMsg::SasNonce { nonce }) if !self.sas_revealed => {
+                if !sas::is_valid_nonce(&nonce) {
+                    return self.protocol_error("malformed verification nonce".into());
                 }
-                let jobs: Vec<StreamJob> = self
-                    .files
-                    .iter()
-                    .zip(&have)
-                    .map(|(file, have)| StreamJob {
-                        index: file.index,
-                        ranges: have.missing(file.size),
-                    })
-                    .collect();
-                self.skipped_bytes = self
-                    .files
-                    .iter()
-                    .zip(&have)
-                    .map(|(f, h)| {
-                        f.size
-                            - h.missing(f.size)
-                                .iter()
-                                .map(|r| r.end - r.start)
-                                .sum::<u64>()
-                    })
-                    .sum();
+                self.sas_revealed = true;
                 vec![
-                    TxAction::Emit(TransferEvent::Accepted),
-                    TxAction::Stream(jobs),
+                    TxAction::Send(ControlMsg::SasReveal {
+                        nonce: self.sas_nonce.clone(),
+                    }),
+                    TxAction::Authenticated {
+                        sender_nonce: self.sas_nonce.clone(),
+                        receiver_nonce: nonce,
+                    },
                 ]
             }
+            (State::AwaitingDecision, ControlMsg::Accept { .. }) if !self.sas_revealed => {
+                self.protocol_error("accept before the verification handshake finished".into())
+            }
+            (State::AwaitingDecision, ControlMsg::Accept { resume }) => self.on_accept(resume),
             (State::AwaitingDecision, ControlMsg::Decline { reason }) => {
                 self.finish(Outcome::Declined(format!("declined by receiver: {reason}")))
             }
@@ -221,18 +284,61 @@ impl SenderMachine {
             (_, ControlMsg::Cancel { reason }) => {
                 self.finish(Outcome::Cancelled(format!("receiver cancelled: {reason}")))
             }
-            (_, ControlMsg::Error { message }) => {
-                self.finish(Outcome::Failed(format!("receiver refused: {message}")))
-            }
-            (_, other) => {
-                let reason = format!("unexpected {} message from receiver", control_name(&other));
-                let mut actions = vec![TxAction::Send(ControlMsg::Error {
-                    message: reason.clone(),
-                })];
-                actions.extend(self.finish(Outcome::Failed(format!("protocol error: {reason}"))));
-                actions
+            (_, ControlMsg::Error { message }) => self.finish(Outcome::Failed(format!(
+                "the receiver stopped the transfer: {message}"
+            ))),
+            (_, other) => self.protocol_error(format!(
+                "unexpected {} message from receiver",
+                control_name(&other)
+            )),
+        }
+    }
+
+    fn protocol_error(&mut self, reason: String) -> Vec<TxAction> {
+        let mut actions = vec![TxAction::Send(ControlMsg::Error {
+            message: reason.clone(),
+        })];
+        actions.extend(self.finish(Outcome::Failed(format!("protocol error: {reason}"))));
+        actions
+    }
+
+    fn on_accept(&mut self, resume: Vec<peerdrop_proto::transfer::ResumeEntry>) -> Vec<TxAction> {
+        self.state = State::Sending;
+        let mut have: Vec<RangeSet> = vec![RangeSet::new(); self.files.len()];
+        for entry in resume {
+            if let Some(set) = have.get_mut(entry.index as usize) {
+                *set = RangeSet::from_ranges(&entry.have);
             }
         }
+        let mut actions = Vec::new();
+        if !self.resuming {
+            actions.push(TxAction::Emit(TransferEvent::Accepted));
+        }
+        let mut jobs = Vec::new();
+        let mut skipped = 0;
+        for ((file, have), confirmed) in self.files.iter().zip(&have).zip(&self.confirmed) {
+            if *confirmed {
+                skipped += file.size;
+                continue;
+            }
+            let missing = have.missing(file.size);
+            let already = file.size - missing.iter().map(|r| r.end - r.start).sum::<u64>();
+            skipped += already;
+            if already > 0 {
+                actions.push(TxAction::Emit(TransferEvent::Resumed {
+                    file: file.path.clone(),
+                    offset: already,
+                    size: file.size,
+                }));
+            }
+            jobs.push(StreamJob {
+                index: file.index,
+                ranges: missing,
+            });
+        }
+        self.skipped_bytes = skipped;
+        actions.push(TxAction::Stream(jobs));
+        actions
     }
 
     fn on_file_result(&mut self, index: u32, failure: Option<String>) -> Vec<TxAction> {
@@ -241,12 +347,9 @@ impl SenderMachine {
             return Vec::new();
         }
         let Some(hash) = self.hashes[i].clone() else {
-            let reason = format!("receiver confirmed file {index} before it was sent");
-            let mut actions = vec![TxAction::Send(ControlMsg::Error {
-                message: reason.clone(),
-            })];
-            actions.extend(self.finish(Outcome::Failed(format!("protocol error: {reason}"))));
-            return actions;
+            return self.protocol_error(format!(
+                "receiver confirmed file {index} before it was sent"
+            ));
         };
         self.confirmed[i] = true;
         let file = &self.files[i];

@@ -55,20 +55,71 @@ fn tx_finish(actions: &[TxAction]) -> Option<Outcome> {
     })
 }
 
-/// Feeds every control message the sender emits into a fresh receiver, returning its actions.
+const NONCE_S: &str = "5555555555555555555555555555555555555555555555555555555555555555";
+const NONCE_R: &str = "7777777777777777777777777777777777777777777777777777777777777777";
+
+fn sender(files: Vec<FileEntry>) -> SenderMachine {
+    SenderMachine::new(Uuid::new_v4(), "Ben's laptop".into(), files, NONCE_S.into())
+}
+
+fn receiver() -> ReceiverMachine {
+    ReceiverMachine::new(Platform::Unix, NONCE_R.into())
+}
+
+/// Runs the opening of a transfer: the sender's commitment, offer and file list reach the
+/// receiver, the receiver's nonce reaches the sender, the sender's reveal reaches the
+/// receiver. Returns every action of the receiver (the accept/decline prompt among them).
 fn deliver_offer(tx: &mut SenderMachine, rx: &mut ReceiverMachine) -> Vec<RxAction> {
     let mut out = Vec::new();
-    for msg in sent(&tx.handle(TxInput::Start)) {
-        out.extend(rx.handle(RxInput::Control(msg)));
+    let mut to_rx = sent(&tx.handle(TxInput::Start));
+    while !to_rx.is_empty() {
+        let mut to_tx = Vec::new();
+        for msg in std::mem::take(&mut to_rx) {
+            let actions = rx.handle(RxInput::Control(msg));
+            to_tx.extend(
+                rx_sent(&actions)
+                    .into_iter()
+                    .filter(|m| matches!(m, ControlMsg::SasNonce { .. })),
+            );
+            out.extend(actions);
+        }
+        for msg in to_tx {
+            to_rx.extend(sent(&tx.handle(TxInput::Control(msg))));
+        }
     }
     out
 }
 
 fn offered(files: Vec<FileEntry>) -> (SenderMachine, ReceiverMachine, Vec<RxAction>) {
-    let mut tx = SenderMachine::new(Uuid::new_v4(), "Ben's laptop".into(), files);
-    let mut rx = ReceiverMachine::new(Platform::Unix);
+    let mut tx = sender(files);
+    let mut rx = receiver();
     let actions = deliver_offer(&mut tx, &mut rx);
     (tx, rx, actions)
+}
+
+/// Delivers every control message of `actions` to the other machine.
+fn to_tx(tx: &mut SenderMachine, actions: &[RxAction]) -> Vec<TxAction> {
+    rx_sent(actions)
+        .into_iter()
+        .flat_map(|m| tx.handle(TxInput::Control(m)))
+        .collect()
+}
+
+fn to_rx(rx: &mut ReceiverMachine, actions: &[TxAction]) -> Vec<RxAction> {
+    sent(actions)
+        .into_iter()
+        .flat_map(|m| rx.handle(RxInput::Control(m)))
+        .collect()
+}
+
+fn jobs(actions: &[TxAction]) -> Vec<StreamJob> {
+    actions
+        .iter()
+        .find_map(|a| match a {
+            TxAction::Stream(j) => Some(j.clone()),
+            _ => None,
+        })
+        .expect("a stream action")
 }
 
 #[test]
@@ -215,7 +266,10 @@ fn hostile_paths_are_refused_before_asking_the_user() {
             }
             other => panic!("{hostile:?}: expected refusal, got {other:?}"),
         }
-        let refusal = rx_sent(&actions);
+        let refusal: Vec<ControlMsg> = rx_sent(&actions)
+            .into_iter()
+            .filter(|m| !matches!(m, ControlMsg::SasNonce { .. }))
+            .collect();
         assert!(
             matches!(&refusal[0], ControlMsg::Error { message } if message.contains("unsafe file name"))
         );
@@ -398,7 +452,7 @@ fn large_file_lists_are_chunked_under_the_message_limit() {
     let files: Vec<FileEntry> = (0..5000)
         .map(|i| entry(i, &format!("folder/file-{i:05}.dat"), 1))
         .collect();
-    let mut tx = SenderMachine::new(Uuid::new_v4(), "x".into(), files);
+    let mut tx = sender(files);
     let msgs = sent(&tx.handle(TxInput::Start));
     assert!(msgs.len() > 2, "5000 entries need several chunks");
     for m in &msgs {
@@ -408,21 +462,26 @@ fn large_file_lists_are_chunked_under_the_message_limit() {
             m.to_json().len()
         );
     }
-    let mut rx = ReceiverMachine::new(Platform::Unix);
-    let mut asked = false;
+    let mut rx = receiver();
+    let mut nonce = Vec::new();
     for m in msgs {
-        asked |= rx
-            .handle(RxInput::Control(m))
-            .iter()
-            .any(|a| matches!(a, RxAction::AskUser(_)));
+        nonce.extend(rx_sent(&rx.handle(RxInput::Control(m))));
     }
-    assert!(asked);
     assert_eq!(rx.file_count(), 5000);
+    let reveal = sent(&tx.handle(TxInput::Control(nonce[0].clone())));
+    let asked = rx
+        .handle(RxInput::Control(reveal[0].clone()))
+        .iter()
+        .any(|a| matches!(a, RxAction::AskUser(_)));
+    assert!(asked);
 }
 
 #[test]
 fn wrong_total_size_is_refused() {
-    let mut rx = ReceiverMachine::new(Platform::Unix);
+    let mut rx = receiver();
+    rx.handle(RxInput::Control(ControlMsg::SasCommit {
+        commit: crate::identity::sas::commitment(NONCE_S),
+    }));
     rx.handle(RxInput::Control(ControlMsg::Offer {
         v: peerdrop_proto::PROTOCOL_VERSION,
         transfer_id: Uuid::nil(),
@@ -434,4 +493,295 @@ fn wrong_total_size_is_refused() {
         entries: vec![entry(0, "a", 6)],
     }));
     assert!(matches!(rx_finish(&out), Some(Outcome::Failed(r)) if r.contains("add up")));
+}
+
+#[test]
+fn verification_handshake_comes_before_the_prompt() {
+    let mut tx = sender(vec![entry(0, "a", 1)]);
+    let mut rx = receiver();
+    let start = sent(&tx.handle(TxInput::Start));
+    assert!(
+        matches!(&start[0], ControlMsg::SasCommit { commit } if *commit == crate::identity::sas::commitment(NONCE_S)),
+        "the commitment goes first: {start:?}"
+    );
+    let mut rx_out = Vec::new();
+    for m in start {
+        rx_out.extend(rx.handle(RxInput::Control(m)));
+    }
+    assert!(
+        !rx_out.iter().any(|a| matches!(a, RxAction::AskUser(_))),
+        "no prompt before the phrase is known"
+    );
+    assert_eq!(
+        rx_sent(&rx_out),
+        vec![ControlMsg::SasNonce {
+            nonce: NONCE_R.into()
+        }]
+    );
+    let tx_out = to_tx(&mut tx, &rx_out);
+    assert!(tx_out.contains(&TxAction::Authenticated {
+        sender_nonce: NONCE_S.into(),
+        receiver_nonce: NONCE_R.into()
+    }));
+    let rx_out = to_rx(&mut rx, &tx_out);
+    assert_eq!(
+        rx_out[0],
+        RxAction::Authenticated {
+            sender_nonce: NONCE_S.into(),
+            receiver_nonce: NONCE_R.into()
+        }
+    );
+    assert!(rx_out.iter().any(|a| matches!(a, RxAction::AskUser(_))));
+}
+
+#[test]
+fn a_reveal_that_does_not_match_its_commitment_is_refused() {
+    let mut tx = sender(vec![entry(0, "a", 1)]);
+    let mut rx = receiver();
+    for m in sent(&tx.handle(TxInput::Start)) {
+        rx.handle(RxInput::Control(m));
+    }
+    // A man in the middle who swaps the nonce after seeing ours cannot open the commitment.
+    let out = rx.handle(RxInput::Control(ControlMsg::SasReveal {
+        nonce: NONCE_R.into(),
+    }));
+    assert!(
+        matches!(rx_finish(&out), Some(Outcome::Failed(r)) if r.contains("verification handshake failed"))
+    );
+    assert!(!out.iter().any(|a| matches!(a, RxAction::AskUser(_))));
+}
+
+#[test]
+fn an_offer_without_the_handshake_or_an_early_accept_is_refused() {
+    let mut rx = receiver();
+    let out = rx.handle(RxInput::Control(ControlMsg::Offer {
+        v: peerdrop_proto::PROTOCOL_VERSION,
+        transfer_id: Uuid::nil(),
+        sender_name: "x".into(),
+        file_count: 1,
+        total_size: 1,
+    }));
+    assert!(
+        matches!(rx_finish(&out), Some(Outcome::Failed(r)) if r.contains("verification handshake"))
+    );
+
+    let mut tx = sender(vec![entry(0, "a", 1)]);
+    tx.handle(TxInput::Start);
+    let out = tx.handle(TxInput::Control(ControlMsg::Accept { resume: vec![] }));
+    assert!(
+        matches!(tx_finish(&out), Some(Outcome::Failed(r)) if r.contains("before the verification"))
+    );
+}
+
+/// Both machines are accepted and streaming a 100-byte and a 10-byte file.
+fn streaming() -> (SenderMachine, ReceiverMachine) {
+    let (mut tx, mut rx, _) = offered(vec![entry(0, "big.bin", 100), entry(1, "small.txt", 10)]);
+    let accept = rx.handle(RxInput::Decided(Decision::Accept));
+    let out = to_tx(&mut tx, &accept);
+    assert_eq!(jobs(&out).len(), 2);
+    (tx, rx)
+}
+
+#[test]
+fn a_lost_connection_resumes_with_only_the_missing_bytes() {
+    let (mut tx, mut rx) = streaming();
+    // File 1 arrives whole and is verified; file 0 gets 40 bytes, then the network drops.
+    rx.handle(RxInput::Data {
+        index: 1,
+        offset: 0,
+        len: 10,
+    });
+    let done1 = tx.handle(TxInput::FileSent {
+        index: 1,
+        blake3: HASH_B.into(),
+    });
+    assert!(matches!(
+        to_rx(&mut rx, &done1)[0],
+        RxAction::Verify { index: 1, .. }
+    ));
+    rx.handle(RxInput::Data {
+        index: 0,
+        offset: 0,
+        len: 40,
+    });
+    let lost_tx = tx.handle(TxInput::ConnectionLost("ICE failed".into()));
+    assert!(lost_tx.contains(&TxAction::Reconnect));
+    assert!(tx_finish(&lost_tx).is_none(), "not the end");
+    let lost_rx = rx.handle(RxInput::ConnectionLost("ICE failed".into()));
+    assert!(lost_rx.contains(&RxAction::AwaitReconnect));
+    // The disk finishes verifying file 1 meanwhile: nobody to tell yet, and not the end.
+    let verified = rx.handle(RxInput::Verified {
+        index: 1,
+        result: Ok("small.txt".into()),
+    });
+    assert!(rx_sent(&verified).is_empty());
+    assert!(rx_finish(&verified).is_none());
+    // A frame still queued from the old connection is dropped, not an error.
+    assert!(rx
+        .handle(RxInput::Data {
+            index: 0,
+            offset: 40,
+            len: 5
+        })
+        .is_empty());
+
+    // New connection: same offer again, accepted without asking, with what is held.
+    let reoffer = tx.handle(TxInput::Reconnected);
+    assert!(
+        !sent(&reoffer)
+            .iter()
+            .any(|m| matches!(m, ControlMsg::SasCommit { .. })),
+        "no new handshake: the driver checked it is the same certificate"
+    );
+    let rx_out = to_rx(&mut rx, &reoffer);
+    assert!(!rx_out.iter().any(|a| matches!(a, RxAction::AskUser(_))));
+    assert!(rx_out.contains(&RxAction::Emit(TransferEvent::Resumed {
+        file: "big.bin".into(),
+        offset: 40,
+        size: 100
+    })));
+    let tx_out = to_tx(&mut tx, &rx_out);
+    assert_eq!(
+        jobs(&tx_out),
+        vec![
+            StreamJob {
+                index: 0,
+                ranges: vec![ByteRange {
+                    start: 40,
+                    end: 100
+                }]
+            },
+            StreamJob {
+                index: 1,
+                ranges: vec![]
+            },
+        ],
+        "only the missing 60 bytes; file 1 only needs its hash again"
+    );
+    assert_eq!(tx.skipped_bytes(), 50);
+    assert!(tx_out.contains(&TxAction::Emit(TransferEvent::Resumed {
+        file: "big.bin".into(),
+        offset: 40,
+        size: 100
+    })));
+
+    // File 1's hash again → file_ok now; file 0 completes normally.
+    let again1 = tx.handle(TxInput::FileSent {
+        index: 1,
+        blake3: HASH_B.into(),
+    });
+    let ok1 = to_rx(&mut rx, &again1);
+    assert_eq!(rx_sent(&ok1), vec![ControlMsg::FileOk { index: 1 }]);
+    to_tx(&mut tx, &ok1);
+    rx.handle(RxInput::Data {
+        index: 0,
+        offset: 40,
+        len: 60,
+    });
+    let done0 = tx.handle(TxInput::FileSent {
+        index: 0,
+        blake3: HASH_A.into(),
+    });
+    assert!(matches!(
+        to_rx(&mut rx, &done0)[0],
+        RxAction::Verify { index: 0, .. }
+    ));
+    let ok0 = rx.handle(RxInput::Verified {
+        index: 0,
+        result: Ok("big.bin".into()),
+    });
+    assert_eq!(rx_finish(&ok0), Some(Outcome::Completed));
+    assert_eq!(tx_finish(&to_tx(&mut tx, &ok0)), Some(Outcome::Completed));
+}
+
+#[test]
+fn a_resume_with_another_transfer_or_file_list_is_refused() {
+    let (mut tx, mut rx) = streaming();
+    tx.handle(TxInput::ConnectionLost("cut".into()));
+    rx.handle(RxInput::ConnectionLost("cut".into()));
+    let reoffer = sent(&tx.handle(TxInput::Reconnected));
+    rx.handle(RxInput::Control(reoffer[0].clone()));
+    let out = rx.handle(RxInput::Control(ControlMsg::Files {
+        entries: vec![entry(0, "other.bin", 100), entry(1, "small.txt", 10)],
+    }));
+    assert!(
+        matches!(rx_finish(&out), Some(Outcome::Failed(r)) if r.contains("changed the file list"))
+    );
+
+    let (_tx, mut rx) = streaming();
+    rx.handle(RxInput::ConnectionLost("cut".into()));
+    let out = rx.handle(RxInput::Control(ControlMsg::Offer {
+        v: peerdrop_proto::PROTOCOL_VERSION,
+        transfer_id: Uuid::new_v4(),
+        sender_name: "x".into(),
+        file_count: 2,
+        total_size: 110,
+    }));
+    assert!(
+        matches!(rx_finish(&out), Some(Outcome::Failed(r)) if r.contains("different transfer"))
+    );
+}
+
+#[test]
+fn a_connection_lost_before_accepting_is_a_failure() {
+    let (mut tx, mut rx, _) = offered(vec![entry(0, "a", 1)]);
+    assert!(
+        matches!(tx_finish(&tx.handle(TxInput::ConnectionLost("x".into()))), Some(Outcome::Failed(r)) if r.contains("disconnected"))
+    );
+    assert!(
+        matches!(rx_finish(&rx.handle(RxInput::ConnectionLost("x".into()))), Some(Outcome::Failed(r)) if r.contains("disconnected"))
+    );
+}
+
+#[test]
+fn files_saved_by_an_earlier_run_are_confirmed_by_hash_only() {
+    let (mut tx, mut rx, actions) = offered(vec![entry(0, "a.bin", 100), entry(1, "b.bin", 50)]);
+    assert!(actions.iter().any(|a| matches!(a, RxAction::AskUser(_))));
+    rx.set_already_saved(0, HASH_A, "a.bin");
+    rx.set_already_have(1, RangeSet::from_ranges(&[ByteRange { start: 0, end: 20 }]));
+    assert_eq!(rx.bytes_received(), 120);
+    let accept = rx.handle(RxInput::Decided(Decision::Accept));
+    assert!(accept.contains(&RxAction::Emit(TransferEvent::Resumed {
+        file: "b.bin".into(),
+        offset: 20,
+        size: 50
+    })));
+    let out = to_tx(&mut tx, &accept);
+    assert_eq!(
+        jobs(&out),
+        vec![
+            StreamJob {
+                index: 0,
+                ranges: vec![]
+            },
+            StreamJob {
+                index: 1,
+                ranges: vec![ByteRange { start: 20, end: 50 }]
+            },
+        ]
+    );
+    let ok = to_rx(
+        &mut rx,
+        &tx.handle(TxInput::FileSent {
+            index: 0,
+            blake3: HASH_A.into(),
+        }),
+    );
+    assert_eq!(rx_sent(&ok), vec![ControlMsg::FileOk { index: 0 }]);
+    assert!(ok.iter().any(
+        |a| matches!(a, RxAction::Emit(TransferEvent::FileVerified { path, .. }) if path == "a.bin")
+    ));
+
+    // The sender's file changed since: the saved copy is not confirmed.
+    let (mut tx, mut rx, _) = offered(vec![entry(0, "a.bin", 100)]);
+    rx.set_already_saved(0, HASH_A, "a.bin");
+    to_tx(&mut tx, &rx.handle(RxInput::Decided(Decision::Accept)));
+    let out = to_rx(
+        &mut rx,
+        &tx.handle(TxInput::FileSent {
+            index: 0,
+            blake3: HASH_B.into(),
+        }),
+    );
+    assert!(matches!(rx_finish(&out), Some(Outcome::Failed(r)) if r.contains("different now")));
 }

@@ -25,7 +25,10 @@ use std::collections::HashMap;
 use std::fs::{self, File};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
 
+use peerdrop_proto::transfer::ByteRange;
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::names::{sanitize_relative_path, Platform, SafePath, MAX_COMPONENT_BYTES};
@@ -38,6 +41,83 @@ pub const STAGING_DIR_NAME: &str = ".peerdrop-incoming";
 /// Name of the file, inside a transfer's staging directory, that remembers which folder each
 /// top-level name was given.
 const FOLDERS_FILE: &str = "folders";
+
+/// Name of the resume journal inside a transfer's staging directory.
+const JOURNAL_FILE: &str = "journal";
+
+/// A journal larger than this is not read (a million files with a few ranges each fit).
+const MAX_JOURNAL_BYTES: u64 = 256 << 20;
+
+/// Version of the journal format.
+const JOURNAL_VERSION: u32 = 1;
+
+/// What a receiver holds of one transfer, written next to the parts so an interrupted
+/// transfer (network cut, killed process, full disk) resumes where it stopped. Ranges are
+/// only recorded after the part data they describe was flushed to disk
+/// ([`IncomingTransfer::checkpoint`]), so a journal never claims bytes that are not there.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Default)]
+pub struct Journal {
+    /// Format version.
+    pub v: u32,
+    /// One entry per file of the offer.
+    pub files: Vec<JournalEntry>,
+}
+
+/// One file in a [`Journal`].
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct JournalEntry {
+    /// File index in the offer.
+    pub index: u32,
+    /// Wire path as offered (a resumed offer must name the same file).
+    pub path: String,
+    /// Announced size.
+    pub size: u64,
+    /// Byte ranges of the part known to be on disk.
+    #[serde(default)]
+    pub have: Vec<ByteRange>,
+    /// Set once the file was verified and moved to its final name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub saved: Option<SavedFile>,
+}
+
+/// A file a run of the transfer already verified and saved.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct SavedFile {
+    /// Its BLAKE3 (lowercase hex).
+    pub blake3: String,
+    /// Where it was saved, relative to DEST, `/`-separated.
+    pub saved_as: String,
+}
+
+impl Journal {
+    /// A journal for an offer with nothing received yet.
+    pub fn new(files: impl IntoIterator<Item = (u32, String, u64)>) -> Journal {
+        Journal {
+            v: JOURNAL_VERSION,
+            files: files
+                .into_iter()
+                .map(|(index, path, size)| JournalEntry {
+                    index,
+                    path,
+                    size,
+                    have: Vec::new(),
+                    saved: None,
+                })
+                .collect(),
+        }
+    }
+}
+
+/// How a file of a re-offered transfer can continue, according to the journal and the disk.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum FileResume {
+    /// Nothing usable: receive it from the start.
+    Fresh,
+    /// These ranges of its part are on disk.
+    Partial(Vec<ByteRange>),
+    /// Already verified and saved by an earlier run.
+    Saved(SavedFile),
+}
 
 /// How many ` (n)` variants are tried before giving up on a name.
 const MAX_SUFFIX: u32 = 9_999;
@@ -250,6 +330,154 @@ impl IncomingTransfer {
         self.remove_staging()
     }
 
+    /// Makes the data written so far durable, then records `journal` (replacing the previous
+    /// one atomically). Call it every few megabytes and when a transfer stops without
+    /// completing; what it records is exactly what a resumed transfer will not ask for again.
+    pub fn checkpoint(&mut self, journal: &Journal) -> Result<(), StoreError> {
+        for (index, file) in &self.open_parts {
+            file.sync_data()
+                .map_err(|e| StoreError::io("could not flush", &self.part_path(*index), e))?;
+        }
+        let path = self.staging.join(JOURNAL_FILE);
+        let tmp = self.staging.join(format!("{JOURNAL_FILE}.tmp"));
+        let text = serde_json::to_vec(journal).expect("journal serialises");
+        let _ = fs::remove_file(&tmp);
+        let file = open_part(&tmp, Access::WriteCreate)?;
+        sys::write_all_at(&file, &text, 0)
+            .and_then(|()| file.sync_data())
+            .map_err(|e| StoreError::io("could not write", &tmp, e))?;
+        drop(file);
+        fs::rename(&tmp, &path).map_err(|e| StoreError::io("could not save", &path, e))
+    }
+
+    /// The journal an earlier run of `transfer_id` left in `dest`, if any. Creates nothing and
+    /// never follows a link; a damaged journal counts as none (the transfer starts afresh).
+    pub fn read_journal(dest: &Path, transfer_id: Uuid) -> Result<Option<Journal>, StoreError> {
+        let staging = Self::staging_path(dest, transfer_id);
+        for dir in [dest.join(STAGING_DIR_NAME), staging.clone()] {
+            match fs::symlink_metadata(&dir) {
+                Ok(meta) => check_real_dir(&dir, &meta)?,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+                Err(e) => return Err(StoreError::io("could not read", &dir, e)),
+            }
+        }
+        let path = staging.join(JOURNAL_FILE);
+        let mut file = match open_part(&path, Access::Read) {
+            Ok(file) => file,
+            Err(StoreError::Io { source, .. }) if source.kind() == io::ErrorKind::NotFound => {
+                return Ok(None)
+            }
+            Err(e) => return Err(e),
+        };
+        let mut text = Vec::new();
+        (&mut file)
+            .take(MAX_JOURNAL_BYTES)
+            .read_to_end(&mut text)
+            .map_err(|e| StoreError::io("could not read", &path, e))?;
+        match serde_json::from_slice::<Journal>(&text) {
+            Ok(journal) if journal.v == JOURNAL_VERSION => Ok(Some(journal)),
+            Ok(_) | Err(_) => {
+                tracing::warn!(path = %path.display(), "ignoring unreadable resume journal");
+                Ok(None)
+            }
+        }
+    }
+
+    /// What can be kept of each file of an offer (`(index, wire path, size)`), from the
+    /// journal in `dest` and what is really on disk: ranges beyond a part's end are dropped,
+    /// a saved file must still be there with its size, and a file the offer names differently
+    /// (or with another size) starts afresh.
+    pub fn resume_plan(
+        dest: &Path,
+        transfer_id: Uuid,
+        offer: &[(u32, String, u64)],
+    ) -> Result<Vec<FileResume>, StoreError> {
+        let Some(journal) = Self::read_journal(dest, transfer_id)? else {
+            return Ok(vec![FileResume::Fresh; offer.len()]);
+        };
+        let staging = Self::staging_path(dest, transfer_id);
+        let by_index: HashMap<u32, &JournalEntry> =
+            journal.files.iter().map(|e| (e.index, e)).collect();
+        let mut plan = Vec::with_capacity(offer.len());
+        for (index, path, size) in offer {
+            let Some(entry) = by_index
+                .get(index)
+                .filter(|e| e.path == *path && e.size == *size)
+            else {
+                plan.push(FileResume::Fresh);
+                continue;
+            };
+            if let Some(saved) = &entry.saved {
+                plan.push(if saved_file_is_there(dest, &saved.saved_as, *size) {
+                    FileResume::Saved(saved.clone())
+                } else {
+                    FileResume::Fresh
+                });
+                continue;
+            }
+            let part = staging.join(format!("{index}.part"));
+            let on_disk = match fs::symlink_metadata(&part) {
+                Ok(meta) if meta.is_file() => meta.len(),
+                _ => 0,
+            };
+            let have: Vec<ByteRange> = entry
+                .have
+                .iter()
+                .filter(|r| r.start < r.end && r.start < on_disk.min(*size))
+                .map(|r| ByteRange {
+                    start: r.start,
+                    end: r.end.min(on_disk).min(*size),
+                })
+                .collect();
+            plan.push(if have.is_empty() {
+                FileResume::Fresh
+            } else {
+                FileResume::Partial(have)
+            });
+        }
+        Ok(plan)
+    }
+
+    /// Deletes the staging directories of transfers nobody touched for `max_age` (abandoned
+    /// for good), so kept parts do not pile up forever. Returns how many were removed.
+    pub fn prune_stale(dest: &Path, max_age: Duration) -> usize {
+        let root = dest.join(STAGING_DIR_NAME);
+        match fs::symlink_metadata(&root) {
+            Ok(meta) if meta.is_dir() => {}
+            _ => return 0,
+        }
+        let Ok(entries) = fs::read_dir(&root) else {
+            return 0;
+        };
+        let now = SystemTime::now();
+        let mut removed = 0;
+        for entry in entries.filter_map(Result::ok) {
+            let path = entry.path();
+            let Ok(meta) = fs::symlink_metadata(&path) else {
+                continue;
+            };
+            if !meta.is_dir() {
+                continue;
+            }
+            let newest = fs::symlink_metadata(path.join(JOURNAL_FILE))
+                .and_then(|m| m.modified())
+                .or_else(|_| meta.modified())
+                .unwrap_or(now);
+            if now.duration_since(newest).unwrap_or_default() > max_age
+                && fs::remove_dir_all(&path).is_ok()
+            {
+                removed += 1;
+            }
+        }
+        let _ = fs::remove_dir(&root);
+        removed
+    }
+
+    fn staging_path(dest: &Path, transfer_id: Uuid) -> PathBuf {
+        dest.join(STAGING_DIR_NAME)
+            .join(transfer_id.hyphenated().to_string())
+    }
+
     fn remove_staging(mut self) -> Result<(), StoreError> {
         self.open_parts.clear();
         // remove_dir_all never follows symlinks: a link inside (or in place of) the staging
@@ -364,6 +592,23 @@ impl IncomingTransfer {
         }
         Ok(())
     }
+}
+
+/// Whether `DEST/<saved_as>` is a regular file (not a link) of `size` bytes.
+fn saved_file_is_there(dest: &Path, saved_as: &str, size: u64) -> bool {
+    let Ok(safe) = sanitize_relative_path(saved_as, Platform::current()) else {
+        return false;
+    };
+    let mut path = dest.to_path_buf();
+    for component in safe.components() {
+        path.push(component);
+        match fs::symlink_metadata(&path) {
+            Ok(meta) if meta.file_type().is_symlink() => return false,
+            Ok(_) => {}
+            Err(_) => return false,
+        }
+    }
+    matches!(fs::symlink_metadata(&path), Ok(meta) if meta.is_file() && meta.len() == size)
 }
 
 fn is_single_safe_component(name: &str) -> bool {
@@ -801,6 +1046,96 @@ mod tests {
             assert_eq!(t.hash_part(index).unwrap(), blake3::hash(b"ab"));
         }
         t.discard().unwrap();
+    }
+
+    #[test]
+    fn a_checkpointed_journal_resumes_only_what_is_on_disk() {
+        let dir = tempfile::tempdir().unwrap();
+        let dest = dir.path();
+        let id = Uuid::new_v4();
+        assert_eq!(IncomingTransfer::read_journal(dest, id).unwrap(), None);
+        let offer = vec![
+            (0, "a.bin".to_string(), 100),
+            (1, "b.bin".to_string(), 10),
+            (2, "c.bin".to_string(), 50),
+            (3, "d.bin".to_string(), 5),
+        ];
+        let mut t = IncomingTransfer::open(dest, id).unwrap();
+        t.write_at(0, 0, &[1u8; 60]).unwrap();
+        t.write_at(2, 0, &[2u8; 20]).unwrap();
+        let b = receive(&mut t, 1, "b.bin", &[3u8; 10]);
+        let mut journal = Journal::new(offer.clone());
+        journal.files[0].have = vec![ByteRange { start: 0, end: 60 }];
+        // The journal claims more of file 2 than its part holds: only the part counts.
+        journal.files[2].have = vec![ByteRange { start: 0, end: 40 }];
+        journal.files[1].saved = Some(SavedFile {
+            blake3: blake3::hash(&[3u8; 10]).to_hex().to_string(),
+            saved_as: "b.bin".into(),
+        });
+        t.checkpoint(&journal).unwrap();
+        drop(t); // the process dies here
+        assert_eq!(
+            IncomingTransfer::read_journal(dest, id).unwrap(),
+            Some(journal.clone())
+        );
+
+        let plan = IncomingTransfer::resume_plan(dest, id, &offer).unwrap();
+        assert_eq!(
+            plan,
+            vec![
+                FileResume::Partial(vec![ByteRange { start: 0, end: 60 }]),
+                FileResume::Saved(journal.files[1].saved.clone().unwrap()),
+                FileResume::Partial(vec![ByteRange { start: 0, end: 20 }]),
+                FileResume::Fresh,
+            ]
+        );
+        // Another file list, a deleted saved file, or another transfer id: start afresh.
+        let renamed = vec![(0, "other.bin".to_string(), 100)];
+        assert_eq!(
+            IncomingTransfer::resume_plan(dest, id, &renamed).unwrap(),
+            vec![FileResume::Fresh]
+        );
+        fs::remove_file(&b).unwrap();
+        assert_eq!(
+            IncomingTransfer::resume_plan(dest, id, &offer).unwrap()[1],
+            FileResume::Fresh
+        );
+        assert_eq!(
+            IncomingTransfer::resume_plan(dest, Uuid::new_v4(), &offer).unwrap(),
+            vec![FileResume::Fresh; 4]
+        );
+        // A damaged journal is no journal.
+        fs::write(
+            dest.join(STAGING_DIR_NAME)
+                .join(id.to_string())
+                .join(JOURNAL_FILE),
+            "{not json",
+        )
+        .unwrap();
+        assert_eq!(IncomingTransfer::read_journal(dest, id).unwrap(), None);
+    }
+
+    #[test]
+    fn stale_staging_is_pruned_and_fresh_staging_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let dest = dir.path();
+        let old = IncomingTransfer::open(dest, Uuid::new_v4()).unwrap();
+        let old_dir = old.staging_dir().to_owned();
+        drop(old);
+        let fresh = IncomingTransfer::open(dest, Uuid::new_v4()).unwrap();
+        let fresh_dir = fresh.staging_dir().to_owned();
+        drop(fresh);
+        let ancient = SystemTime::now() - Duration::from_secs(90 * 24 * 3600);
+        fs::File::open(&old_dir)
+            .unwrap()
+            .set_modified(ancient)
+            .unwrap();
+        assert_eq!(
+            IncomingTransfer::prune_stale(dest, Duration::from_secs(30 * 24 * 3600)),
+            1
+        );
+        assert!(!old_dir.exists());
+        assert!(fresh_dir.exists());
     }
 
     #[test]

@@ -17,6 +17,8 @@
 //!     <transfer id>/               one per transfer, removed by finish() or discard()
 //!       0.part  1.part ...         data of file #index, written positionally
 //!       folders                    "name<TAB>chosen name" per top-level folder, for resume
+//!       journal                    ranges of each part known to be on disk, and the files
+//!                                  already saved (JSON); written after the parts are flushed
 //!   photo.jpg                      finished files appear only once verified, under their
 //!   photos (1)/beach.jpg           real name, renamed ` (n)` if the name was taken
 //! ```
@@ -24,6 +26,14 @@
 //! Staging lives inside DEST so the final move is a same-file-system link or rename: a file
 //! appears complete or not at all. Dropping an [`IncomingTransfer`] without `finish`/`discard`
 //! keeps the staging directory, so the transfer can resume later with the same id.
+//!
+//! # What happens to partial data
+//!
+//! A transfer that completes removes its staging directory (`finish`). One the receiver
+//! declined or either side cancelled removes it too (`discard`): the person said no. Every
+//! other ending — network cut, peer gone, killed process, disk full, a sender whose file
+//! changed — *keeps* the parts and the journal, so sending the same files to the same device
+//! again resumes; staging untouched for 30 days is pruned when the next transfer starts.
 //!
 //! # What is defended against
 //!
@@ -46,7 +56,9 @@ use std::path::{Path, PathBuf};
 
 use thiserror::Error;
 
-pub use incoming::{IncomingTransfer, STAGING_DIR_NAME};
+pub use incoming::{
+    FileResume, IncomingTransfer, Journal, JournalEntry, SavedFile, STAGING_DIR_NAME,
+};
 pub use names::{sanitize_relative_path, terminal_safe, Platform, SafePath, UnsafePath};
 pub use outgoing::{hash_source, Block, OutgoingFile, SendPlan, SourceReader, BLOCK_SIZE};
 
@@ -101,6 +113,13 @@ pub enum StoreError {
         expected: u64,
         /// Size found (at least this much).
         actual: u64,
+    },
+    /// A file being sent was written to (its modification time changed) after it was picked
+    /// or while it was being read: what was read may mix old and new contents.
+    #[error("{} was modified while being sent; send it again once nothing is writing to it", .path.display())]
+    SourceModified {
+        /// The source file.
+        path: PathBuf,
     },
     /// A local name cannot be put on the wire: it is not UTF-8.
     #[error("{} cannot be sent: its name is not valid UTF-8", .path.display())]

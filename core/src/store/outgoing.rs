@@ -10,13 +10,20 @@
 //! here, early, with the local path in the message.
 //!
 //! [`SourceReader`] streams one file in [`BLOCK_SIZE`] blocks, hashes everything it reads with
-//! BLAKE3 and fails if the file turns out shorter or longer than announced.
+//! BLAKE3 and fails if the file turns out shorter or longer than announced, or if it is
+//! modified meanwhile: after every block it compares the file's size, modification and
+//! change times with what they were when the file was picked, so a file still being written
+//! is reported instead of sent as a torn mixture of old and new bytes (the hash would match
+//! the mixture, so this check is what keeps it from being "verified"). A write that keeps the
+//! same size *and* lands within the file system's timestamp granularity can slip past (1–2 s
+//! on FAT; nanoseconds on ext4, APFS, NTFS).
 
 use std::collections::HashMap;
 use std::ffi::OsStr;
 use std::fs::{self, File};
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
+use std::time::SystemTime;
 
 use bytes::Bytes;
 use peerdrop_proto::transfer::{FileEntry, MAX_FILES_PER_TRANSFER};
@@ -43,6 +50,8 @@ pub struct OutgoingFile {
 pub struct SendPlan {
     files: Vec<OutgoingFile>,
     total_size: u64,
+    /// Modification time of each file when it was picked (`None`: unknown).
+    modified: Vec<Option<SystemTime>>,
 }
 
 impl SendPlan {
@@ -50,7 +59,7 @@ impl SendPlan {
     /// one is missing or unreadable, not a file or folder, not sendable by name, or if two
     /// picked items share a name; also if nothing at all is left to send.
     pub fn from_paths<P: AsRef<Path>>(paths: &[P]) -> Result<SendPlan, StoreError> {
-        let mut found: Vec<(String, PathBuf, u64)> = Vec::new();
+        let mut found: Vec<(String, PathBuf, u64, Option<SystemTime>)> = Vec::new();
         let mut tops: HashMap<String, PathBuf> = HashMap::new();
         for arg in paths {
             let arg = arg.as_ref();
@@ -65,7 +74,7 @@ impl SendPlan {
                 });
             }
             if meta.is_file() {
-                found.push((name, arg.to_owned(), meta.len()));
+                found.push((name, arg.to_owned(), meta.len(), meta.modified().ok()));
             } else if meta.is_dir() {
                 walk_folder(arg, &name, &mut found)?;
             } else {
@@ -87,7 +96,8 @@ impl SendPlan {
             });
         }
         let mut files = Vec::with_capacity(found.len());
-        for (index, (path, source, size)) in found.into_iter().enumerate() {
+        let mut modified = Vec::with_capacity(found.len());
+        for (index, (path, source, size, mtime)) in found.into_iter().enumerate() {
             if let Err(reason) = sanitize_relative_path(&path, Platform::Unix) {
                 return Err(StoreError::UnsendableName {
                     path: source,
@@ -99,8 +109,11 @@ impl SendPlan {
                 entry: FileEntry { index, path, size },
                 source,
             });
+            modified.push(mtime);
         }
-        Ok(SendPlan::from_entries(files))
+        let mut plan = SendPlan::from_entries(files);
+        plan.modified = modified;
+        Ok(plan)
     }
 
     /// Wraps entries as given, without any check: for tests that need a hostile or odd plan
@@ -109,7 +122,21 @@ impl SendPlan {
         let total_size = files
             .iter()
             .fold(0u64, |sum, f| sum.saturating_add(f.entry.size));
-        SendPlan { files, total_size }
+        let modified = vec![None; files.len()];
+        SendPlan {
+            files,
+            total_size,
+            modified,
+        }
+    }
+
+    /// When file `index` was last modified at the time it was picked (`None` if unknown).
+    /// Part of a transfer's identity (resume), and the reference a [`SourceReader`] checks.
+    pub fn modified(&self, index: u32) -> Option<SystemTime> {
+        self.files
+            .iter()
+            .position(|f| f.entry.index == index)
+            .and_then(|i| self.modified.get(i).copied().flatten())
     }
 
     /// The files, in the order they are announced.
@@ -173,7 +200,7 @@ fn top_level_name(arg: &Path) -> Result<String, StoreError> {
 fn walk_folder(
     root: &Path,
     name: &str,
-    found: &mut Vec<(String, PathBuf, u64)>,
+    found: &mut Vec<(String, PathBuf, u64, Option<SystemTime>)>,
 ) -> Result<(), StoreError> {
     let walker = WalkDir::new(root)
         .follow_links(false)
@@ -217,7 +244,12 @@ fn walk_folder(
         let meta = item
             .metadata()
             .map_err(|e| StoreError::io("could not read", item.path(), io::Error::from(e)))?;
-        found.push((wire, item.path().to_owned(), meta.len()));
+        found.push((
+            wire,
+            item.path().to_owned(),
+            meta.len(),
+            meta.modified().ok(),
+        ));
         if found.len() > MAX_FILES_PER_TRANSFER as usize {
             return Err(StoreError::TooManyFiles {
                 path: root.to_owned(),
@@ -249,12 +281,48 @@ pub struct SourceReader {
     position: u64,
     block_size: usize,
     hasher: blake3::Hasher,
+    stamp: Stamp,
+}
+
+/// What changes when a file is written to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Stamp {
+    len: u64,
+    modified: Option<SystemTime>,
+    changed: Option<(i64, i64)>,
+}
+
+impl Stamp {
+    fn of(meta: &fs::Metadata) -> Stamp {
+        #[cfg(unix)]
+        let changed = {
+            use std::os::unix::fs::MetadataExt;
+            Some((meta.ctime(), meta.ctime_nsec()))
+        };
+        #[cfg(not(unix))]
+        let changed = None;
+        Stamp {
+            len: meta.len(),
+            modified: meta.modified().ok(),
+            changed,
+        }
+    }
 }
 
 impl SourceReader {
     /// Opens the file of `outgoing`; fails if it is gone, not a regular file, or no longer
     /// has the announced size.
     pub fn open(outgoing: &OutgoingFile) -> Result<SourceReader, StoreError> {
+        Self::open_expecting(outgoing, None)
+    }
+
+    /// Like [`open`](Self::open), and also fails with [`StoreError::SourceModified`] if the
+    /// file's modification time is no longer `modified` (as recorded when it was picked, see
+    /// [`SendPlan::modified`]).
+    pub fn open_expecting(
+        outgoing: &OutgoingFile,
+        modified: Option<SystemTime>,
+    ) -> Result<SourceReader, StoreError> {
         let path = outgoing.source.clone();
         let file =
             sys::open_source(&path).map_err(|e| StoreError::io("could not open", &path, e))?;
@@ -272,6 +340,9 @@ impl SourceReader {
                 actual: meta.len(),
             });
         }
+        if modified.is_some() && meta.modified().ok() != modified {
+            return Err(StoreError::SourceModified { path });
+        }
         Ok(SourceReader {
             file,
             path,
@@ -279,7 +350,30 @@ impl SourceReader {
             position: 0,
             block_size: BLOCK_SIZE,
             hasher: blake3::Hasher::new(),
+            stamp: Stamp::of(&meta),
         })
+    }
+
+    /// Fails if the file was written to since it was opened.
+    fn check_unmodified(&self) -> Result<(), StoreError> {
+        let meta = self
+            .file
+            .metadata()
+            .map_err(|e| StoreError::io("could not read", &self.path, e))?;
+        let now = Stamp::of(&meta);
+        if now.len != self.stamp.len {
+            return Err(StoreError::SourceChanged {
+                path: self.path.clone(),
+                expected: self.size,
+                actual: now.len,
+            });
+        }
+        if now != self.stamp {
+            return Err(StoreError::SourceModified {
+                path: self.path.clone(),
+            });
+        }
+        Ok(())
     }
 
     /// Uses blocks of `block_size` bytes instead of [`BLOCK_SIZE`] (at least 1).
@@ -325,6 +419,7 @@ impl SourceReader {
                 Err(e) => return Err(StoreError::io("could not read", &self.path, e)),
             }
         }
+        self.check_unmodified()?;
         self.hasher.update(&buf);
         let block = Block {
             offset: self.position,
@@ -342,6 +437,7 @@ impl SourceReader {
 
     /// At the announced end: the file must not have grown.
     fn check_at_end(&mut self) -> Result<(), StoreError> {
+        self.check_unmodified()?;
         let mut probe = [0u8; 1];
         loop {
             match self.file.read(&mut probe) {
@@ -684,5 +780,40 @@ mod tests {
             ),
             "{err:?}"
         );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_source_rewritten_in_place_is_detected() {
+        use std::os::unix::fs::FileExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db.sqlite");
+        write(&path, &[1u8; 20_000]);
+        let plan = SendPlan::from_paths(&[&path]).unwrap();
+        let picked = plan.modified(0);
+        assert!(picked.is_some());
+
+        // Written to while being read, same size: the mixture is never hashed as "the file".
+        let mut reader = SourceReader::open_expecting(&plan.files()[0], picked)
+            .unwrap()
+            .with_block_size(4096);
+        assert!(reader.next_block().unwrap().is_some());
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        File::options()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .write_all_at(&[9u8; 100], 10_000)
+            .unwrap();
+        let err = reader.finish().unwrap_err();
+        assert!(matches!(err, StoreError::SourceModified { .. }), "{err:?}");
+        assert!(
+            err.to_string().contains("modified while being sent"),
+            "{err}"
+        );
+
+        // Written to after it was picked, before it is opened (e.g. between two attempts).
+        let err = SourceReader::open_expecting(&plan.files()[0], picked).unwrap_err();
+        assert!(matches!(err, StoreError::SourceModified { .. }), "{err:?}");
     }
 }

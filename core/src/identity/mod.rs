@@ -1,0 +1,507 @@
+//! Who a device is: a persistent DTLS certificate, the verification phrase two devices
+//! compare, and the devices this one has met before.
+//!
+//! - [`Identity`]: the device's own certificate (ECDSA P-256, self-signed), kept in
+//!   `<home>/identity.pem` (0600; home is `$PEERDROP_HOME`, else the platform's config folder,
+//!   see [`default_home`]). Every peer connection presents it, so the other side sees the same
+//!   fingerprint on every transfer.
+//! - [`sas`]: the short authentication string. Both sides hash *both* DTLS fingerprints (their
+//!   own, and the one the other side's DTLS handshake actually proved) together with two
+//!   nonces from a commit–reveal handshake; a man in the middle terminates two DTLS sessions
+//!   with its own certificate(s), so the two phrases differ. [`phrase`] is the plain
+//!   two-fingerprint form for other carriers (e.g. the fallback relay).
+//! - [`known`]: pinned devices (trust on first use): a device whose fingerprint was accepted
+//!   before is recognised; a device *name* seen before with a different fingerprint is a loud
+//!   warning.
+//!
+//! Fingerprints are written as the SDP `a=fingerprint` value: SHA-256 of the certificate's
+//! DER, lowercase hex bytes joined with `:`.
+
+pub mod known;
+pub mod sas;
+mod words;
+
+use std::fs;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use thiserror::Error;
+use webrtc::peer_connection::crypto::{default_provider, HashAlgorithm, SignatureScheme};
+use webrtc::peer_connection::RTCCertificate;
+
+pub use known::{KnownDevices, Recognition};
+pub use sas::phrase;
+
+/// File name of the device certificate (with its private key) inside the home folder.
+pub const IDENTITY_FILE: &str = "identity.pem";
+
+/// Environment variable that overrides the home folder.
+pub const HOME_ENV: &str = "PEERDROP_HOME";
+
+/// Why the identity could not be loaded or created.
+#[derive(Debug, Error)]
+pub enum IdentityError {
+    /// Reading or writing the home folder failed.
+    #[error("{op} {}: {source}", .path.display())]
+    Io {
+        /// What was being done.
+        op: &'static str,
+        /// Where.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: io::Error,
+    },
+    /// The identity file exists but cannot be used. It is never replaced silently: a new
+    /// certificate would make every pinned device warn that this device changed.
+    #[error("device identity {} is unusable ({reason}); move it away to create a new identity (devices that know this one will then warn that it changed)", .path.display())]
+    Corrupt {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// Certificate generation or hashing failed.
+    #[error("cannot create a device certificate: {0}")]
+    Crypto(String),
+    /// No home folder could be determined (no `PEERDROP_HOME`, no `HOME`).
+    #[error("no folder to keep the device identity in: set PEERDROP_HOME")]
+    NoHome,
+}
+
+/// This device's certificate and its fingerprint.
+#[derive(Clone)]
+pub struct Identity {
+    certificate: RTCCertificate,
+    fingerprint: String,
+    home: Option<PathBuf>,
+}
+
+impl std::fmt::Debug for Identity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the certificate itself: its Debug would include the private key.
+        f.debug_struct("Identity")
+            .field("fingerprint", &self.fingerprint)
+            .field("home", &self.home)
+            .finish()
+    }
+}
+
+impl Identity {
+    /// Loads `<home>/identity.pem`, or creates it (and `home`, 0700) on first use. Two
+    /// processes starting at once agree on one identity: the file is published with a
+    /// no-replace link, and the loser loads the winner's.
+    pub fn load_or_create(home: &Path) -> Result<Identity, IdentityError> {
+        let path = home.join(IDENTITY_FILE);
+        match fs::read_to_string(&path) {
+            Ok(pem) => return Self::from_pem(&pem, &path, home),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => {
+                return Err(IdentityError::Io {
+                    op: "could not read",
+                    path,
+                    source: e,
+                })
+            }
+        }
+        create_private_dir(home)?;
+        let fresh = generate_certificate()?;
+        let pem = fresh
+            .serialize_pem()
+            .map_err(|e| IdentityError::Crypto(e.to_string()))?;
+        let tmp = home.join(format!(".{IDENTITY_FILE}.{}.tmp", std::process::id()));
+        write_private_file(&tmp, pem.as_bytes())?;
+        let published = fs::hard_link(&tmp, &path);
+        let _ = fs::remove_file(&tmp);
+        match published {
+            Ok(()) => {
+                tracing::info!(path = %path.display(), "created a new device identity");
+                Self::from_certificate(fresh, Some(home.to_owned()))
+            }
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                let pem = fs::read_to_string(&path).map_err(|e| IdentityError::Io {
+                    op: "could not read",
+                    path: path.clone(),
+                    source: e,
+                })?;
+                Self::from_pem(&pem, &path, home)
+            }
+            Err(e) => Err(IdentityError::Io {
+                op: "could not save",
+                path,
+                source: e,
+            }),
+        }
+    }
+
+    /// Loads or creates the identity in [`default_home`].
+    pub fn load_default() -> Result<Identity, IdentityError> {
+        let home = default_home().ok_or(IdentityError::NoHome)?;
+        Self::load_or_create(&home)
+    }
+
+    /// A throw-away identity that lives only in memory (tests, or a device without storage).
+    pub fn ephemeral() -> Result<Identity, IdentityError> {
+        Self::from_certificate(generate_certificate()?, None)
+    }
+
+    fn from_pem(pem: &str, path: &Path, home: &Path) -> Result<Identity, IdentityError> {
+        let provider = default_provider().map_err(|e| IdentityError::Crypto(e.to_string()))?;
+        let certificate = RTCCertificate::from_pem(pem, provider.crypto()).map_err(|e| {
+            IdentityError::Corrupt {
+                path: path.to_owned(),
+                reason: e.to_string(),
+            }
+        })?;
+        if certificate.expires < std::time::SystemTime::now() {
+            return Err(IdentityError::Corrupt {
+                path: path.to_owned(),
+                reason: "the certificate has expired".into(),
+            });
+        }
+        Self::from_certificate(certificate, Some(home.to_owned()))
+    }
+
+    fn from_certificate(
+        certificate: RTCCertificate,
+        home: Option<PathBuf>,
+    ) -> Result<Identity, IdentityError> {
+        let der = certificate
+            .dtls_certificate
+            .certificate
+            .first()
+            .ok_or_else(|| IdentityError::Crypto("certificate without DER".into()))?;
+        let fingerprint = fingerprint_of_der(der.as_ref())?;
+        Ok(Identity {
+            certificate,
+            fingerprint,
+            home,
+        })
+    }
+
+    /// SHA-256 fingerprint of the certificate, as in SDP (`ab:cd:...`, lowercase).
+    pub fn fingerprint(&self) -> &str {
+        &self.fingerprint
+    }
+
+    /// The certificate to hand to every peer connection.
+    pub fn certificate(&self) -> &RTCCertificate {
+        &self.certificate
+    }
+
+    /// The folder the identity lives in (`None` for an ephemeral identity).
+    pub fn home(&self) -> Option<&Path> {
+        self.home.as_deref()
+    }
+}
+
+fn generate_certificate() -> Result<RTCCertificate, IdentityError> {
+    let provider = default_provider().map_err(|e| IdentityError::Crypto(e.to_string()))?;
+    let params = rcgen::CertificateParams::new(vec!["peerdrop".to_owned()])
+        .map_err(|e| IdentityError::Crypto(e.to_string()))?;
+    RTCCertificate::generate(provider.crypto(), SignatureScheme::EcdsaP256Sha256, params)
+        .map_err(|e| IdentityError::Crypto(e.to_string()))
+}
+
+/// A device's identity together with the devices it trusts: what a transfer needs to derive
+/// the phrase and to recognise (and later remember) the other side.
+#[derive(Debug)]
+pub struct Trust {
+    identity: Identity,
+    known: std::sync::Mutex<KnownDevices>,
+}
+
+impl Trust {
+    /// `identity` with the devices pinned in its home folder (none for an ephemeral identity).
+    pub fn load(identity: Identity) -> Result<Trust, IdentityError> {
+        let known = match identity.home() {
+            Some(home) => KnownDevices::load(home)?,
+            None => KnownDevices::in_memory(),
+        };
+        Ok(Trust {
+            identity,
+            known: std::sync::Mutex::new(known),
+        })
+    }
+
+    /// This device's identity.
+    pub fn identity(&self) -> &Identity {
+        &self.identity
+    }
+
+    /// What is known about a device called `name` with certificate `fingerprint`.
+    pub fn recognise(&self, name: &str, fingerprint: &str) -> Recognition {
+        self.known
+            .lock()
+            .map(|k| k.recognise(name, fingerprint))
+            .unwrap_or(Recognition::New)
+    }
+
+    /// Pins `fingerprint` for `name` (the person went ahead with this device). Failing to
+    /// save is logged, not fatal: the transfer itself is fine.
+    pub fn remember(&self, name: &str, fingerprint: &str) {
+        if let Ok(mut known) = self.known.lock() {
+            if let Err(e) = known.remember(name, fingerprint) {
+                tracing::warn!("could not remember device {name:?}: {e}");
+            }
+        }
+    }
+
+    /// The phrase and what is known about the peer, as the event front ends show.
+    pub fn verify_event(
+        &self,
+        peer: &str,
+        remote_fp: &str,
+        sender_nonce: &str,
+        receiver_nonce: &str,
+    ) -> peerdrop_proto::events::TransferEvent {
+        let phrase = sas::transfer_phrase(
+            self.identity.fingerprint(),
+            remote_fp,
+            sender_nonce,
+            receiver_nonce,
+        );
+        let recognition = self.recognise(peer, remote_fp);
+        if let Recognition::Changed { previous } = &recognition {
+            tracing::warn!(
+                peer,
+                previous = %previous,
+                now = %remote_fp,
+                "the identity of a device you trusted before has CHANGED: compare the verification phrase before going on"
+            );
+        }
+        peerdrop_proto::events::TransferEvent::Verify {
+            phrase,
+            known: recognition == Recognition::Known,
+            peer: peer.to_owned(),
+            changed: matches!(recognition, Recognition::Changed { .. }),
+            fingerprint: remote_fp.to_owned(),
+        }
+    }
+}
+
+/// Where the identity and the pinned devices live: `$PEERDROP_HOME`, else `%APPDATA%\peerdrop`
+/// on Windows, `~/Library/Application Support/peerdrop` on macOS, and
+/// `$XDG_CONFIG_HOME/peerdrop` or `~/.config/peerdrop` elsewhere. Mobile apps pass their own
+/// app-private folder to [`Identity::load_or_create`] instead.
+pub fn default_home() -> Option<PathBuf> {
+    let env = |name: &str| {
+        std::env::var_os(name)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
+    if let Some(home) = env(HOME_ENV) {
+        return Some(home);
+    }
+    if cfg!(windows) {
+        return env("APPDATA").map(|d| d.join("peerdrop"));
+    }
+    if cfg!(target_os = "macos") {
+        return env("HOME").map(|h| h.join("Library/Application Support/peerdrop"));
+    }
+    env("XDG_CONFIG_HOME")
+        .map(|d| d.join("peerdrop"))
+        .or_else(|| env("HOME").map(|h| h.join(".config").join("peerdrop")))
+}
+
+/// SHA-256 fingerprint of a DER certificate, in SDP form (lowercase hex, `:`-separated).
+pub fn fingerprint_of_der(der: &[u8]) -> Result<String, IdentityError> {
+    let provider = default_provider().map_err(|e| IdentityError::Crypto(e.to_string()))?;
+    let digest = provider
+        .crypto()
+        .hash(HashAlgorithm::Sha256, der)
+        .map_err(|e| IdentityError::Crypto(e.to_string()))?;
+    Ok(hex_with_colons(&digest))
+}
+
+fn hex_with_colons(bytes: &[u8]) -> String {
+    bytes
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .join(":")
+}
+
+/// Canonical form of a SHA-256 fingerprint: 32 bytes as lowercase hex joined with `:`.
+/// `None` for anything else (wrong length, not hex).
+pub fn normalize_fingerprint(value: &str) -> Option<String> {
+    let parts: Vec<&str> = value.trim().split(':').collect();
+    if parts.len() != 32
+        || !parts
+            .iter()
+            .all(|p| p.len() == 2 && p.bytes().all(|b| b.is_ascii_hexdigit()))
+    {
+        return None;
+    }
+    Some(parts.join(":").to_ascii_lowercase())
+}
+
+/// The `sha-256` fingerprint(s) an SDP announces (`a=fingerprint:sha-256 AB:CD:...`), in
+/// canonical form. The DTLS stack refuses a handshake whose certificate does not match, so
+/// the fingerprint in the remote description is the one the remote side proved it holds.
+pub fn sdp_fingerprints(sdp: &str) -> Vec<String> {
+    let mut found: Vec<String> = Vec::new();
+    for line in sdp.lines() {
+        let Some(rest) = line.trim().strip_prefix("a=fingerprint:") else {
+            continue;
+        };
+        let mut it = rest.split_whitespace();
+        let (Some(algo), Some(value)) = (it.next(), it.next()) else {
+            continue;
+        };
+        if !algo.eq_ignore_ascii_case("sha-256") {
+            continue;
+        }
+        if let Some(fp) = normalize_fingerprint(value) {
+            if !found.contains(&fp) {
+                found.push(fp);
+            }
+        }
+    }
+    found
+}
+
+/// Fingerprint of the certificate the remote side proved in `pc`'s DTLS handshake, checked
+/// against the remote description's `a=fingerprint` (the DTLS stack already refuses a
+/// mismatch; this makes sure the phrase is computed from what was actually authenticated).
+pub async fn remote_fingerprint(
+    pc: &dyn webrtc::peer_connection::PeerConnection,
+) -> Result<String, crate::error::CoreError> {
+    use crate::error::CoreError;
+    let sctp = pc.sctp().await.ok_or_else(|| {
+        CoreError::Connect("no SCTP transport to read the peer's certificate from".into())
+    })?;
+    let chain = sctp
+        .transport()
+        .get_remote_certificates()
+        .await
+        .map_err(|e| CoreError::Connect(format!("reading the peer's certificate: {e}")))?;
+    let der = chain
+        .first()
+        .ok_or_else(|| CoreError::Connect("the peer presented no certificate".into()))?;
+    let fingerprint = fingerprint_of_der(der).map_err(|e| CoreError::Connect(e.to_string()))?;
+    let announced = pc
+        .remote_description()
+        .await
+        .map(|d| sdp_fingerprints(&d.sdp))
+        .unwrap_or_default();
+    if !announced.is_empty() && !announced.contains(&fingerprint) {
+        return Err(CoreError::Connect(
+            "the peer's DTLS certificate does not match the fingerprint it announced".into(),
+        ));
+    }
+    Ok(fingerprint)
+}
+
+/// Creates `dir` (and parents) private to the owner (0700 on Unix).
+pub(crate) fn create_private_dir(dir: &Path) -> Result<(), IdentityError> {
+    let io_err = |source| IdentityError::Io {
+        op: "could not create folder",
+        path: dir.to_owned(),
+        source,
+    };
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(io_err)
+    }
+    #[cfg(not(unix))]
+    {
+        fs::create_dir_all(dir).map_err(io_err)
+    }
+}
+
+/// Writes a new file readable only by the owner (0600 on Unix); fails if it exists.
+pub(crate) fn write_private_file(path: &Path, bytes: &[u8]) -> Result<(), IdentityError> {
+    let io_err = |source| IdentityError::Io {
+        op: "could not write",
+        path: path.to_owned(),
+        source,
+    };
+    let mut options = fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path).map_err(io_err)?;
+    file.write_all(bytes).map_err(io_err)?;
+    file.sync_all().map_err(io_err)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identity_persists_and_is_private() {
+        let dir = tempfile::tempdir().unwrap();
+        let home = dir.path().join("nested").join("home");
+        let first = Identity::load_or_create(&home).unwrap();
+        let again = Identity::load_or_create(&home).unwrap();
+        assert_eq!(first.fingerprint(), again.fingerprint());
+        assert_eq!(first.certificate(), again.certificate());
+        assert!(normalize_fingerprint(first.fingerprint()).is_some());
+        assert_eq!(again.home(), Some(home.as_path()));
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let file_mode = fs::metadata(home.join(IDENTITY_FILE))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(
+                file_mode & 0o777,
+                0o600,
+                "private key readable by owner only"
+            );
+            let dir_mode = fs::metadata(&home).unwrap().permissions().mode();
+            assert_eq!(dir_mode & 0o777, 0o700);
+        }
+        let other = Identity::ephemeral().unwrap();
+        assert_ne!(other.fingerprint(), first.fingerprint());
+        assert!(!format!("{first:?}").contains("PRIVATE"), "no key in Debug");
+    }
+
+    #[test]
+    fn a_corrupt_identity_is_an_error_not_silently_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join(IDENTITY_FILE), "garbage").unwrap();
+        let err = Identity::load_or_create(dir.path()).unwrap_err();
+        assert!(matches!(err, IdentityError::Corrupt { .. }), "{err}");
+        assert_eq!(
+            fs::read_to_string(dir.path().join(IDENTITY_FILE)).unwrap(),
+            "garbage"
+        );
+    }
+
+    #[test]
+    fn sdp_fingerprints_are_parsed_and_normalised() {
+        let fp = (0..32)
+            .map(|i| format!("{i:02X}"))
+            .collect::<Vec<_>>()
+            .join(":");
+        let sdp = format!(
+            "v=0\r\na=fingerprint:sha-256 {fp}\r\nm=application 9\r\na=fingerprint:SHA-256 {fp}\r\na=fingerprint:sha-1 00:11\r\n"
+        );
+        assert_eq!(sdp_fingerprints(&sdp), vec![fp.to_ascii_lowercase()]);
+        assert!(sdp_fingerprints("a=fingerprint:sha-256 zz").is_empty());
+        assert_eq!(normalize_fingerprint("ab:cd"), None);
+    }
+
+    #[test]
+    fn der_fingerprint_matches_the_certificate_fingerprint() {
+        let id = Identity::ephemeral().unwrap();
+        let provider = default_provider().unwrap();
+        let fps = id
+            .certificate()
+            .get_fingerprints(provider.crypto())
+            .unwrap();
+        assert_eq!(fps[0].value, id.fingerprint());
+    }
+}
