@@ -27,6 +27,7 @@ pub mod transfer;
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 
+use peerdrop_core::identity::Identity;
 use peerdrop_core::{CancellationToken, Node};
 use tauri::Manager;
 use tokio::sync::{oneshot, Notify};
@@ -39,6 +40,9 @@ use crate::settings::{Defaults, SettingsStore};
 pub struct Shared {
     /// Persisted settings.
     pub settings: SettingsStore,
+    /// This device's persistent certificate (kept in the app's data folder), so other devices
+    /// recognise it next time; `None` lets the engine use its default location.
+    pub identity: Option<Identity>,
     /// The built-in signaling server, once started.
     pub builtin: BuiltinServer,
     /// The node channel to the UI.
@@ -58,10 +62,11 @@ pub struct Shared {
 }
 
 impl Shared {
-    /// Fresh state around `settings`.
-    pub fn new(settings: SettingsStore) -> Self {
+    /// Fresh state around `settings` and `identity`.
+    pub fn new(settings: SettingsStore, identity: Option<Identity>) -> Self {
         Self {
             settings,
+            identity,
             builtin: BuiltinServer::default(),
             hub: Hub::default(),
             node: Mutex::new(None),
@@ -99,6 +104,17 @@ pub fn run() {
             let config_dir = paths.app_config_dir()?;
             let defaults = Defaults::detect(paths.download_dir().ok(), paths.home_dir().ok());
             let settings = SettingsStore::load(&config_dir, defaults);
+            let identity = match paths.app_data_dir() {
+                Ok(dir) => Identity::load_or_create(&dir)
+                    .inspect_err(
+                        |e| tracing::warn!(error = %e, "no device identity in the app folder"),
+                    )
+                    .ok(),
+                Err(e) => {
+                    tracing::warn!(error = %e, "no app data folder");
+                    None
+                }
+            };
             tracing::info!(config = %config_dir.display(), "PeerDrop starting");
             if pick::test_pick().is_some() {
                 tracing::warn!(
@@ -106,7 +122,7 @@ pub fn run() {
                     pick::TEST_PICK_ENV
                 );
             }
-            app.manage(Arc::new(Shared::new(settings)));
+            app.manage(Arc::new(Shared::new(settings, identity)));
             Ok(())
         })
         .invoke_handler(tauri::generate_handler![

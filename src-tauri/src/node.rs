@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use peerdrop_app_ipc::{NodeState, NodeStatus, NodeUpdate};
 use peerdrop_core::{
-    CancellationToken, Decider, Decision, Incoming, Node, NodeConfig, OfferSummary,
+    CancellationToken, Decider, Decision, Incoming, Node, NodeConfig, OfferSummary, RtcSettings,
 };
 use peerdrop_proto::events::TransferEvent;
 use peerdrop_proto::signal::DeviceKind;
@@ -31,12 +31,15 @@ fn device_kind() -> DeviceKind {
 }
 
 /// Registers on `url` with a time limit.
-async fn connect_to(url: &str, name: &str) -> Result<Node, String> {
+async fn connect_to(shared: &Shared, url: &str, name: &str) -> Result<Node, String> {
     let config = NodeConfig {
         server_url: url.to_string(),
         name: name.to_string(),
         kind: device_kind(),
-        rtc: Default::default(),
+        rtc: RtcSettings {
+            identity: shared.identity.clone(),
+            ..RtcSettings::default()
+        },
     };
     match tokio::time::timeout(CONNECT_TIMEOUT, Node::connect(config)).await {
         Ok(Ok(node)) => Ok(node),
@@ -56,7 +59,7 @@ async fn connect(shared: &Shared) -> Result<(Node, NodeStatus), NodeStatus> {
         message,
     };
     let note = match shared.settings.configured_server() {
-        Some(url) => match connect_to(&url, &name).await {
+        Some(url) => match connect_to(shared, &url, &name).await {
             Ok(node) => return Ok((node, online(url, false, None))),
             Err(e) => {
                 tracing::warn!(%url, error = %e, "configured server unreachable");
@@ -69,7 +72,7 @@ async fn connect(shared: &Shared) -> Result<(Node, NodeStatus), NodeStatus> {
             // Join a server already running on this computer before starting our own.
             let builtin = shared.builtin.url().await;
             let local = builtin.clone().unwrap_or_else(preferred_builtin_url);
-            if let Ok(node) = connect_to(&local, &name).await {
+            if let Ok(node) = connect_to(shared, &local, &name).await {
                 return Ok((node, online(local, builtin.is_some(), None)));
             }
             None
@@ -82,7 +85,7 @@ async fn connect(shared: &Shared) -> Result<(Node, NodeStatus), NodeStatus> {
         message: Some(message),
     };
     let url = shared.builtin.ensure().await.map_err(offline)?;
-    match connect_to(&url, &name).await {
+    match connect_to(shared, &url, &name).await {
         Ok(node) => Ok((node, online(url, true, note))),
         Err(e) => Err(offline(format!("the built-in server does not answer: {e}"))),
     }
@@ -228,5 +231,64 @@ impl Decider for UiDecider {
             }
             Err(_) => Decision::Decline("the receiver did not answer".into()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::settings::{Defaults, SettingsStore};
+    use peerdrop_app_ipc::Settings;
+    use peerdrop_core::identity::Identity;
+
+    fn shared(dir: &std::path::Path) -> Shared {
+        let defaults = Defaults {
+            device_name: "test device".into(),
+            download_dir: dir.join("Downloads"),
+            env_server: None,
+        };
+        let settings = SettingsStore::load(dir, defaults);
+        Shared::new(settings, Some(Identity::ephemeral().expect("identity")))
+    }
+
+    #[tokio::test]
+    async fn without_a_server_the_app_uses_a_local_one() {
+        let tmp = tempfile::tempdir().unwrap();
+        let shared = shared(tmp.path());
+        let (node, status) = connect(&shared).await.expect("online");
+        assert_eq!(status.state, NodeState::Online);
+        assert!(
+            status.server.starts_with("ws://127.0.0.1:"),
+            "{}",
+            status.server
+        );
+        assert_eq!(node.code().len(), 7);
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_configured_server_falls_back_to_the_built_in_one() {
+        let tmp = tempfile::tempdir().unwrap();
+        let shared = shared(tmp.path());
+        // A port nobody listens on: bind one, note it, close it.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let url = format!("ws://127.0.0.1:{port}/ws");
+        shared
+            .settings
+            .save(Settings {
+                server_url: url.clone(),
+                ..Settings::default()
+            })
+            .unwrap();
+        let (_node, status) = connect(&shared)
+            .await
+            .expect("online via the built-in server");
+        assert!(status.embedded, "{status:?}");
+        assert_ne!(status.server, url);
+        assert!(status.message.unwrap().contains("unreachable"));
+        assert_eq!(shared.builtin.url().await, Some(status.server));
     }
 }
