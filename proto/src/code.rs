@@ -1,7 +1,7 @@
 //! Short human codes (`K7QM-2X`) that let a sender reach a receiver on another network.
 //!
 //! The alphabet leaves out characters people confuse when reading a code aloud or off a
-//! screen (0/O, 1/I/L, U/V). Six symbols from 30 give ~729 million codes; the server
+//! screen (0/O, 1/I/L, U/V). Six symbols from 29 give ~595 million codes; the server
 //! rate-limits look-ups so guessing one is impractical.
 
 /// Symbols a code is made of.
