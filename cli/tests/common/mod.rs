@@ -31,7 +31,7 @@ pub fn signal_bin() -> PathBuf {
 
 /// A running signaling server, killed on drop.
 pub struct Signal {
-    child: Child,
+    child: Option<Child>,
     /// `ws://127.0.0.1:PORT/ws`.
     pub url: String,
     /// `127.0.0.1:PORT`.
@@ -63,27 +63,71 @@ impl Signal {
             .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
             .to_string();
         Signal {
-            child,
+            child: Some(child),
             url: format!("ws://{addr}/ws"),
             addr,
+        }
+    }
+
+    /// A server this harness did not start (e.g. a proxy in front of a real one at `addr`).
+    pub fn external(addr: &str) -> Signal {
+        Signal {
+            child: None,
+            url: format!("ws://{addr}/ws"),
+            addr: addr.to_string(),
         }
     }
 }
 
 impl Drop for Signal {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        if let Some(child) = &mut self.child {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
     }
 }
 
-/// A `peerdrop` command pointed at `signal`, on loopback only.
+/// A fresh, empty folder for one device's identity and pinned devices (`PEERDROP_HOME`), under
+/// cargo's scratch space for integration tests, so no test touches `~/.config/peerdrop` and no
+/// two processes share an identity by accident.
+pub fn test_home() -> PathBuf {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join("homes")
+        .join(format!(
+            "{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        ));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// A `peerdrop` command pointed at `signal`, on loopback only, with a device identity of its
+/// own (override `PEERDROP_HOME` to make two runs the same device).
 pub fn peerdrop(signal: &Signal) -> Command {
     let mut cmd = Command::new(peerdrop_bin());
     cmd.env("PEERDROP_SERVER", &signal.url)
         .env("PEERDROP_BIND", "127.0.0.1:0")
+        .env("PEERDROP_HOME", test_home())
         .env_remove("PEERDROP_LOG");
     cmd
+}
+
+/// Parses newline-delimited JSON events, skipping anything else.
+pub fn json_events(text: &str) -> Vec<serde_json::Value> {
+    text.lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v.get("event").is_some())
+        .collect()
+}
+
+/// The events of kind `kind` among `events`.
+pub fn events_of<'a>(events: &'a [serde_json::Value], kind: &str) -> Vec<&'a serde_json::Value> {
+    events.iter().filter(|e| e["event"] == kind).collect()
 }
 
 /// A receiving `peerdrop receive --json` process whose stdout lines are collected.
@@ -100,7 +144,21 @@ pub struct Receiver {
 impl Receiver {
     /// Starts `peerdrop receive --json --dir DIR` plus `extra`, and waits for its code.
     pub fn spawn(signal: &Signal, dir: &Path, extra: &[&str]) -> Receiver {
-        let mut child = peerdrop(signal)
+        Self::spawn_with(signal, dir, extra, &[])
+    }
+
+    /// Like [`Receiver::spawn`], with extra environment (e.g. `PEERDROP_HOME`).
+    pub fn spawn_with(
+        signal: &Signal,
+        dir: &Path,
+        extra: &[&str],
+        env: &[(&str, &std::ffi::OsStr)],
+    ) -> Receiver {
+        let mut cmd = peerdrop(signal);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd
             .args(["receive", "--json", "--name", "test receiver", "--dir"])
             .arg(dir)
             .args(extra)
@@ -150,8 +208,28 @@ impl Receiver {
         }
     }
 
+    /// Waits for a progress event with at least `fraction` of the bytes done.
+    pub fn wait_for_progress(&mut self, fraction: f64, timeout: Duration) -> (u64, u64) {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let line = self.wait_for(r#""event":"progress""#, left);
+            let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+            let (done, total) = (v["done"].as_u64().unwrap(), v["total"].as_u64().unwrap());
+            if total > 0 && done as f64 >= fraction * total as f64 {
+                return (done, total);
+            }
+        }
+    }
+
     /// Waits for exit; returns (success, stderr).
-    pub fn finish(mut self, timeout: Duration) -> (bool, String) {
+    pub fn finish(self, timeout: Duration) -> (bool, String) {
+        let (ok, stderr, _) = self.finish_lines(timeout);
+        (ok, stderr)
+    }
+
+    /// Waits for exit; returns (success, stderr, every stdout line).
+    pub fn finish_lines(mut self, timeout: Duration) -> (bool, String, Vec<String>) {
         let status = wait_timeout(&mut self.child, timeout).expect("receiver did not exit in time");
         let mut stderr = String::new();
         self.child
@@ -160,10 +238,10 @@ impl Receiver {
             .unwrap()
             .read_to_string(&mut stderr)
             .unwrap();
-        while let Ok(line) = self.lines.try_recv() {
+        while let Ok(line) = self.lines.recv_timeout(Duration::from_millis(200)) {
             self.seen.push(line);
         }
-        (status.success(), stderr)
+        (status.success(), stderr, std::mem::take(&mut self.seen))
     }
 }
 
@@ -192,7 +270,22 @@ pub fn wait_timeout(child: &mut Child, timeout: Duration) -> Option<std::process
 
 /// Runs `peerdrop send --to CODE PATHS...` to completion (with a generous timeout).
 pub fn send(signal: &Signal, code: &str, paths: &[&Path], extra: &[&str]) -> Output {
-    let mut child = peerdrop(signal)
+    send_with(signal, code, paths, extra, &[])
+}
+
+/// Like [`send`], with extra environment (e.g. `PEERDROP_HOME`, `PEERDROP_LOG`).
+pub fn send_with(
+    signal: &Signal,
+    code: &str,
+    paths: &[&Path],
+    extra: &[&str],
+    env: &[(&str, &std::ffi::OsStr)],
+) -> Output {
+    let mut cmd = peerdrop(signal);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd
         .args(["send", "--name", "test sender", "--to", code])
         .args(extra)
         .args(paths)
@@ -278,4 +371,82 @@ pub fn assert_success(output: &Output, what: &str) {
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     );
+}
+
+/// Spawns `peerdrop send --json` in the background (stdout and stderr piped).
+pub fn spawn_sender(
+    signal: &Signal,
+    code: &str,
+    paths: &[&Path],
+    env: &[(&str, &std::ffi::OsStr)],
+) -> Child {
+    let mut cmd = peerdrop(signal);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.args(["send", "--json", "--name", "test sender", "--to", code])
+        .args(paths)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn peerdrop send")
+}
+
+/// Waits for a spawned child and collects its output (killing it after `timeout`).
+pub fn finish_child(mut child: Child, timeout: Duration) -> Output {
+    let stdout = child.stdout.take().map(slurp);
+    let stderr = child.stderr.take().map(slurp);
+    let status = wait_timeout(&mut child, timeout).expect("process did not exit in time");
+    Output {
+        status,
+        stdout: stdout.map(|h| h.join().unwrap()).unwrap_or_default(),
+        stderr: stderr.map(|h| h.join().unwrap()).unwrap_or_default(),
+    }
+}
+
+fn slurp(mut pipe: impl Read + Send + 'static) -> std::thread::JoinHandle<Vec<u8>> {
+    std::thread::spawn(move || {
+        let mut out = Vec::new();
+        let _ = pipe.read_to_end(&mut out);
+        out
+    })
+}
+
+/// Sends `signal` (e.g. `libc::SIGINT`) to a child.
+#[cfg(unix)]
+pub fn signal_child(child: &Child, signal: i32) {
+    // SAFETY: kill(2) on the pid of a child we spawned and have not reaped.
+    let rc = unsafe { libc::kill(child.id() as i32, signal) };
+    assert_eq!(rc, 0, "kill: {}", std::io::Error::last_os_error());
+}
+
+/// Every path under `dest` outside the staging folder.
+pub fn final_files(dest: &Path) -> Vec<String> {
+    hash_tree(dest)
+        .into_keys()
+        .filter(|p| !p.starts_with(".peerdrop-incoming/"))
+        .collect()
+}
+
+/// The staged files (`<transfer>/<name>`) under `dest/.peerdrop-incoming`.
+pub fn staged_files(dest: &Path) -> Vec<String> {
+    let root = dest.join(".peerdrop-incoming");
+    if !root.exists() {
+        return Vec::new();
+    }
+    hash_tree(&root).into_keys().collect()
+}
+
+/// The sender's `sender summary` log line, as (payload bytes sent, bytes it needed to send).
+pub fn sender_summary(stderr: &str) -> Option<(u64, u64)> {
+    let line = stderr.lines().find(|l| l.contains("sender summary"))?;
+    let field = |name: &str| -> Option<u64> {
+        let start = line.find(&format!("{name}="))? + name.len() + 1;
+        line[start..]
+            .split(|c: char| !c.is_ascii_digit())
+            .next()?
+            .parse()
+            .ok()
+    };
+    Some((field("payload_bytes_sent")?, field("bytes_needed")?))
 }
