@@ -251,6 +251,15 @@ impl Topology {
                 masq.push("--random-fully");
             }
             run_in(router, "iptables", &masq);
+            // Like a home router: unsolicited packets to the WAN address are dropped. Dropping
+            // them before conntrack confirms them matters: otherwise a peer's early hole-punch
+            // packet leaves a conntrack entry whose reply tuple collides with our own later
+            // mapping, and MASQUERADE picks another port (a cone NAT turns symmetric).
+            run_in(
+                router,
+                "iptables",
+                &["-A", "INPUT", "-i", "wan", "-p", "udp", "-j", "DROP"],
+            );
             if home.block_udp {
                 run_in(
                     router,

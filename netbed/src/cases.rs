@@ -40,8 +40,9 @@ pub struct Case {
 pub enum PairCheck {
     /// Anything (or no pair: fallback).
     Any,
-    /// Both candidates are host candidates.
-    HostHost,
+    /// Same LAN: a local host candidate and the peer's host address (announced as `host`, or
+    /// learnt from its first check as `prflx` when that check beat the candidate's signaling).
+    Lan,
     /// Not host-host and no relay: at least one side reflexive (srflx/prflx).
     Reflexive,
     /// At least one relay candidate.
@@ -61,7 +62,7 @@ pub fn all() -> Vec<Case> {
             to: ns::H1B,
             mib: 48,
             expect_path: "direct",
-            expect_pair: PairCheck::HostHost,
+            expect_pair: PairCheck::Lan,
             record_server: false,
             link_mbit: None,
         },
@@ -87,7 +88,7 @@ pub fn all() -> Vec<Case> {
             },
             from: ns::H1,
             to: ns::H2,
-            mib: 48,
+            mib: 24,
             expect_path: "relayed",
             expect_pair: PairCheck::Relay,
             record_server: false,
@@ -168,12 +169,14 @@ fn pair_of(stderr: &str) -> Option<(String, String)> {
 
 /// Runs one case end to end; `Err` carries everything needed to see why it failed.
 pub fn run(case: &Case) -> Result<Row, String> {
+    procs::binaries();
     let started = Instant::now();
     let mut topo = Topology::build(case.layout);
     let work = tempfile::Builder::new()
         .prefix("pdnb-")
         .tempdir()
         .map_err(|e| e.to_string())?;
+    let t_bed = Instant::now();
     let coturn = Coturn::start(work.path(), &procs::random_secret());
     let signal = Signal::start(Some(&coturn));
     let proxy = case
@@ -191,6 +194,11 @@ pub fn run(case: &Case) -> Result<Row, String> {
     let file = src_dir.join("payload.bin");
     procs::random_file(&file, case.mib << 20, 0x5eed ^ case.mib as u64);
 
+    eprintln!(
+        "netbed: {}: bed and servers up in {:.1}s",
+        case.name,
+        t_bed.elapsed().as_secs_f64()
+    );
     let result = transfer(case, &server_url, &file, &dest);
     let mut row = match result {
         Ok(row) => row,
@@ -256,10 +264,18 @@ fn transfer(case: &Case, server_url: &str, file: &Path, dest: &Path) -> Result<R
         .map_err(|e| format!("spawn sender: {e}"))?;
     let mut tx_lines = Lines::new(sender.stdout.take().expect("stdout"));
     let tx_err = procs::slurp(sender.stderr.take().expect("stderr"));
+    let t_send = Instant::now();
     let sent_status = procs::wait_timeout(&mut sender, Duration::from_secs(150));
+    let send_secs = t_send.elapsed().as_secs_f64();
     tx_lines.drain(Duration::from_secs(2));
     let tx_stderr = tx_err.join().unwrap_or_default();
+    let t_rx = Instant::now();
     let rx_status = procs::wait_timeout(&mut receiver.0, Duration::from_secs(30));
+    eprintln!(
+        "netbed: {}: sender ran {send_secs:.1}s, receiver exited {:.1}s later",
+        case.name,
+        t_rx.elapsed().as_secs_f64()
+    );
     rx_lines.drain(Duration::from_secs(2));
     let rx_stderr = rx_err.join().unwrap_or_default();
     let context = || {
@@ -292,7 +308,7 @@ fn transfer(case: &Case, server_url: &str, file: &Path, dest: &Path) -> Result<R
     let pair = pair_of(&tx_stderr);
     let pair_ok = match (case.expect_pair, &pair) {
         (PairCheck::Any, _) => true,
-        (PairCheck::HostHost, Some((l, r))) => l == "host" && r == "host",
+        (PairCheck::Lan, Some((l, r))) => l == "host" && (r == "host" || r == "prflx"),
         (PairCheck::Reflexive, Some((l, r))) => {
             !(l == "host" && r == "host") && l != "relay" && r != "relay"
         }

@@ -90,11 +90,17 @@ fn main() {
         "valid_credentials_allocate_and_reach_a_public_peer",
         move || {
             // Positive control: the refusals below are about the address, not the client.
+            // 203.0.113.12 is the bed's own peer (allowed by the bed's flag); 1.2.3.4 is an
+            // ordinary public address that the production rules must allow. A permission
+            // sends nothing, and the bed's internet has no route out anyway.
             let mut c = e.allocated()?;
-            match c.create_permission(format!("{R2_WAN}:40000").parse().unwrap())? {
-                Reply::Success => Ok(()),
-                other => Err(format!("permission to a test peer refused: {other:?}").into()),
+            for peer in [format!("{R2_WAN}:40000"), "1.2.3.4:40000".to_string()] {
+                match c.create_permission(peer.parse().unwrap())? {
+                    Reply::Success => {}
+                    other => return Err(format!("permission to {peer} refused: {other:?}").into()),
+                }
             }
+            Ok(())
         },
     )];
     let e = env.clone();
@@ -160,5 +166,6 @@ fn main() {
     let conclusion = libtest_mimic::run(&args, trials);
     drop(coturn);
     topo.teardown();
+    drop(work);
     conclusion.exit();
 }
