@@ -14,3 +14,6 @@ cargo clippy --all-targets -- -D warnings
 
 echo "==> cargo test (engine: proto, core, signal-server, cli, bench)" >&2
 cargo test
+
+echo "==> fuzz: every target for ${FUZZ_SECONDS:-20} s (scripts/fuzz.sh)" >&2
+./scripts/fuzz.sh

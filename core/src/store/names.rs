@@ -335,7 +335,7 @@ fn windows_component(part: &str) -> Result<String, WindowsRefusal> {
 }
 
 /// Whether Windows would open a device instead of a file for this name: `CON`, `PRN`, `AUX`,
-/// `NUL`, `COM1`–`COM9`, `LPT1`–`LPT9` (also with superscript digits), `CONIN$`, `CONOUT$`,
+/// `NUL`, `COM0`–`COM9`, `LPT0`–`LPT9` (also with superscript digits; `0` found by fuzzing), `CONIN$`, `CONOUT$`,
 /// case-insensitive, with or without an extension (`nul.txt`, `Com1.tar.gz`).
 fn is_windows_reserved(name: &str) -> bool {
     let stem = name.split('.').next().unwrap_or(name).trim_end_matches(' ');
@@ -348,7 +348,7 @@ fn is_windows_reserved(name: &str) -> bool {
             let rest: Vec<char> = chars.collect();
             (prefix == "COM" || prefix == "LPT")
                 && rest.len() == 1
-                && matches!(rest[0], '1'..='9' | '¹' | '²' | '³')
+                && matches!(rest[0], '0'..='9' | '¹' | '²' | '³')
         }
     }
 }
@@ -519,7 +519,7 @@ mod tests {
             "CONFIG.txt",
             "console.log",
             "COM10",
-            "LPT0.txt",
+            "LPT10.txt",
             "nul-terminated.txt",
             longest_component.as_str(),
             deepest.as_str(),
@@ -582,6 +582,27 @@ mod tests {
                 .unwrap_or_else(|e| panic!("{raw:?} refused: {e}"));
             assert_eq!(safe.display_string(), *expected, "{raw:?}");
         }
+    }
+
+    /// Found by `fuzz/` (target `sanitize_path`, input `LPT0`): Windows reserves `COM0` and
+    /// `LPT0` too, so they must be renamed like `COM1`.
+    #[test]
+    fn fuzz_regression_com0_and_lpt0_are_windows_devices() {
+        for (raw, expected) in [
+            ("LPT0", "_LPT0"),
+            ("com0.txt", "_com0.txt"),
+            ("dir/Lpt0 .log", "dir/_Lpt0 .log"),
+        ] {
+            let safe = sanitize_relative_path(raw, Windows).unwrap();
+            assert_eq!(safe.display_string(), expected, "{raw:?}");
+        }
+        assert_eq!(
+            sanitize_relative_path("LPT0", Unix)
+                .unwrap()
+                .display_string(),
+            "LPT0",
+            "an ordinary name on Unix"
+        );
     }
 
     #[test]
