@@ -78,6 +78,14 @@ pub enum SessionSignal {
     },
     /// Our own connection to the server is gone.
     Disconnected,
+    /// An encrypted fallback relay frame for this session that arrived before a relay route
+    /// was opened (the first handshake message; see [`crate::fallback`]).
+    Relay {
+        /// Who sent it.
+        from: PeerId,
+        /// Base64 of the frame.
+        data: String,
+    },
 }
 
 /// A new offer from a sender, not yet answered.
@@ -94,6 +102,12 @@ pub struct IncomingOffer {
 }
 
 type SessionMap = Arc<Mutex<HashMap<SessionId, mpsc::UnboundedSender<SessionSignal>>>>;
+type RelayMap = Arc<Mutex<HashMap<SessionId, (PeerId, mpsc::Sender<String>)>>>;
+
+/// Relay frames buffered per session before its fallback carrier reads them. Peers keep far
+/// fewer in flight (their flow-control window); a peer overrunning it loses frames, which
+/// breaks its own encrypted stream, never our memory.
+pub const RELAY_ROUTE_QUEUE: usize = 256;
 
 type ClaimMap = Arc<Mutex<HashMap<PeerId, mpsc::UnboundedSender<IncomingOffer>>>>;
 
@@ -144,12 +158,70 @@ impl SessionLink {
             .map_err(|_| SignalError::Disconnected)
     }
 
+    /// A handle that sends fallback relay frames of this session to `to`.
+    pub fn relay_sender(&self, to: PeerId) -> RelaySender {
+        RelaySender {
+            to,
+            session: self.session,
+            outbox: self.outbox.clone(),
+        }
+    }
+
     /// Next signal for this session; [`SessionSignal::Disconnected`] once the server is gone.
     pub async fn recv(&mut self) -> SessionSignal {
         self.inbox
             .recv()
             .await
             .unwrap_or(SessionSignal::Disconnected)
+    }
+}
+
+/// Sends encrypted fallback relay frames of one session to one peer.
+#[derive(Clone, Debug)]
+pub struct RelaySender {
+    to: PeerId,
+    session: SessionId,
+    outbox: mpsc::UnboundedSender<ClientMsg>,
+}
+
+impl RelaySender {
+    /// Queues one frame (base64 text) for the server.
+    pub fn send(&self, data: String) -> Result<(), SignalError> {
+        self.outbox
+            .send(ClientMsg::Relay {
+                to: self.to,
+                session: self.session,
+                data,
+            })
+            .map_err(|_| SignalError::Disconnected)
+    }
+}
+
+/// Receives the fallback relay frames of one session from one peer; unregisters on drop.
+#[derive(Debug)]
+pub struct RelayRoute {
+    session: SessionId,
+    frames: mpsc::Receiver<String>,
+    routes: RelayMap,
+}
+
+impl RelayRoute {
+    /// The next frame (base64 text); `None` once the signaling connection is gone.
+    pub async fn recv(&mut self) -> Option<String> {
+        self.frames.recv().await
+    }
+
+    /// Whether no frame is waiting right now.
+    pub fn is_empty(&self) -> bool {
+        self.frames.is_empty()
+    }
+}
+
+impl Drop for RelayRoute {
+    fn drop(&mut self) {
+        if let Ok(mut map) = self.routes.lock() {
+            map.remove(&self.session);
+        }
     }
 }
 
@@ -163,6 +235,7 @@ impl Drop for SessionLink {
 
 struct Shared {
     sessions: SessionMap,
+    relays: RelayMap,
     claims: ClaimMap,
     offers_tx: mpsc::UnboundedSender<IncomingOffer>,
     nearby_tx: watch::Sender<Vec<PeerInfo>>,
@@ -238,6 +311,7 @@ impl SignalClient {
         let (nearby_tx, nearby_rx) = watch::channel(Vec::new());
         let shared = Arc::new(Shared {
             sessions: Arc::default(),
+            relays: Arc::default(),
             claims: Arc::default(),
             offers_tx,
             nearby_tx,
@@ -332,6 +406,22 @@ impl SignalClient {
         }
     }
 
+    /// Routes the fallback relay frames of `session` sent by `from` to the returned receiver
+    /// (bounded; see [`RELAY_ROUTE_QUEUE`]) instead of the session's signal queue.
+    pub fn relay_route(&self, session: SessionId, from: PeerId) -> RelayRoute {
+        let (tx, frames) = mpsc::channel(RELAY_ROUTE_QUEUE);
+        self.shared
+            .relays
+            .lock()
+            .expect("relay map lock")
+            .insert(session, (from, tx));
+        RelayRoute {
+            session,
+            frames,
+            routes: self.shared.relays.clone(),
+        }
+    }
+
     /// Waits for the next offer from a sender; `None` once the server connection is gone.
     pub async fn next_offer(&self) -> Option<IncomingOffer> {
         self.offers.lock().await.recv().await
@@ -388,6 +478,10 @@ async fn run_connection(
         .unwrap_or_default();
     for s in sessions {
         let _ = s.send(SessionSignal::Disconnected);
+    }
+    // Closing the relay routes tells fallback carriers the server is gone.
+    if let Ok(mut relays) = shared.relays.lock() {
+        relays.clear();
     }
     if let Some(reply) = shared.resolve_reply.lock().ok().and_then(|mut r| r.take()) {
         let _ = reply.send(Err(SignalError::Disconnected));
@@ -468,6 +562,11 @@ fn route(msg: ServerMsg, shared: &Arc<Shared>) {
                 (None, other) => debug!("dropping signal for unknown session: {other:?}"),
             }
         }
+        ServerMsg::Relay {
+            from,
+            session,
+            data,
+        } => route_relay(shared, from, session, data),
         ServerMsg::PeerGone { id } => broadcast(shared, SessionSignal::PeerGone(id)),
         ServerMsg::Error { code, message } => {
             let for_resolver = matches!(code, ErrorCode::UnknownCode | ErrorCode::RateLimited);
@@ -492,6 +591,37 @@ fn route(msg: ServerMsg, shared: &Arc<Shared>) {
             }
         }
         ServerMsg::Welcome { .. } | ServerMsg::Pong => {}
+    }
+}
+
+/// A relay frame goes to the session's relay route if one is open (only from the peer it was
+/// opened for), else to the session's signal queue (the first handshake message).
+fn route_relay(shared: &Shared, from: PeerId, session: SessionId, data: String) {
+    let route = shared
+        .relays
+        .lock()
+        .ok()
+        .and_then(|m| m.get(&session).cloned());
+    match route {
+        Some((peer, tx)) if peer == from => {
+            if tx.try_send(data).is_err() {
+                warn!("dropping relay frame: the fallback carrier is not keeping up");
+            }
+        }
+        Some(_) => debug!("dropping relay frame from a peer outside the session"),
+        None => {
+            let existing = shared
+                .sessions
+                .lock()
+                .ok()
+                .and_then(|m| m.get(&session).cloned());
+            match existing {
+                Some(tx) => {
+                    let _ = tx.send(SessionSignal::Relay { from, data });
+                }
+                None => debug!("dropping relay frame for unknown session"),
+            }
+        }
     }
 }
 

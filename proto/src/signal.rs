@@ -86,6 +86,18 @@ pub enum ClientMsg {
     },
     /// Keep-alive; answered with [`ServerMsg::Pong`].
     Ping,
+    /// One frame of the encrypted fallback relay (used when no UDP path exists) for peer `to`,
+    /// which must be reachable as for [`ClientMsg::Signal`]. `data` is base64 of an opaque,
+    /// end-to-end encrypted Noise message; the server forwards it unread. Relay frames are
+    /// limited in bytes per second (not in messages per second) and by the frame size limit.
+    Relay {
+        /// Addressee.
+        to: PeerId,
+        /// Connection attempt this frame belongs to.
+        session: SessionId,
+        /// Base64 (standard alphabet, padded) of the encrypted frame.
+        data: String,
+    },
 }
 
 /// Messages the server sends to a peer.
@@ -136,6 +148,15 @@ pub enum ServerMsg {
     },
     /// Answer to `ping`.
     Pong,
+    /// A fallback relay frame from another peer (see [`ClientMsg::Relay`]).
+    Relay {
+        /// Sender, as the server knows it.
+        from: PeerId,
+        /// Connection attempt this frame belongs to.
+        session: SessionId,
+        /// Base64 of the encrypted frame, exactly as the sender sent it.
+        data: String,
+    },
 }
 
 /// Payloads relayed between peers. The server only checks the envelope, never the content.
@@ -261,6 +282,24 @@ mod tests {
             },
         };
         assert_eq!(ServerMsg::from_json(&msg.to_json()).unwrap(), msg);
+    }
+
+    #[test]
+    fn relay_has_documented_shape() {
+        let msg = ClientMsg::Relay {
+            to: Uuid::nil(),
+            session: Uuid::nil(),
+            data: "AQI=".into(),
+        };
+        let json = msg.to_json();
+        assert!(json.starts_with(r#"{"type":"relay","to":"#), "{json}");
+        assert_eq!(ClientMsg::from_json(&json).unwrap(), msg);
+        let back = ServerMsg::Relay {
+            from: Uuid::nil(),
+            session: Uuid::nil(),
+            data: "AQI=".into(),
+        };
+        assert_eq!(ServerMsg::from_json(&back.to_json()).unwrap(), back);
     }
 
     #[test]

@@ -118,6 +118,9 @@ pub struct Limits {
     pub outbox_capacity: usize,
     /// Longest time one write to a client may take before the client is dropped.
     pub write_timeout: Duration,
+    /// Bytes per second one connection may send as encrypted fallback `relay` frames (the
+    /// server pauses reading beyond it); 0 disables the relay. See [`crate::relay`].
+    pub relay_bytes_per_sec: u64,
 }
 
 impl Default for Limits {
@@ -136,6 +139,7 @@ impl Default for Limits {
             resolve_per_minute_per_ip: 30,
             outbox_capacity: 256,
             write_timeout: Duration::from_secs(10),
+            relay_bytes_per_sec: crate::relay::DEFAULT_RELAY_BYTES_PER_SEC,
         }
     }
 }

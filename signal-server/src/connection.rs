@@ -133,6 +133,9 @@ struct Conn {
     resolves: TokenBucket,
     strikes: u32,
     last_activity: Instant,
+    /// Byte budget of fallback relay frames, and until when reading pauses to honour it.
+    relay_budget: crate::relay::ByteBudget,
+    relay_pause: Option<Instant>,
 }
 
 /// Serves one accepted WebSocket until it closes or the server shuts down.
@@ -155,6 +158,8 @@ pub(crate) async fn serve(
         resolves: TokenBucket::per_minute(limits.resolve_per_minute, now.into_std()),
         strikes: 0,
         last_activity: now,
+        relay_budget: crate::relay::ByteBudget::new(limits.relay_bytes_per_sec, now.into_std()),
+        relay_pause: None,
         shared,
     };
     let end = conn.run(&mut shutdown).await;
@@ -240,11 +245,17 @@ impl Conn {
                     Some(msg) => self.send(&msg).await,
                     None => Err(End::Gone),
                 },
-                frame = self.ws.next() => match self.classify(frame) {
+                frame = self.ws.next(), if self.relay_pause.is_none() => match self.classify(frame) {
                     Incoming::Msg(msg) => self.handle(id, msg).await,
                     Incoming::KeepAlive => Ok(()),
                     Incoming::Rejected(code, text) => self.reject(code, text).await,
                     Incoming::End(end) => Err(end),
+                },
+                // Over the relay byte budget: stop reading (TCP backpressure) until it refills.
+                _ = sleep_until(self.relay_pause.unwrap_or(idle_deadline)), if self.relay_pause.is_some() => {
+                    self.relay_pause = None;
+                    self.last_activity = Instant::now();
+                    Ok(())
                 },
                 _ = sleep_until(idle_deadline) => Err(self.idle_end()),
             };
@@ -327,7 +338,9 @@ impl Conn {
         }
         let now = Instant::now();
         self.last_activity = now;
-        if !self.messages.try_take(now.into_std()) {
+        // Relay frames are paced by their byte budget (see `handle`), not counted here.
+        let relay = matches!(&message, Message::Text(t) if crate::relay::is_relay_frame(t));
+        if !relay && !self.messages.try_take(now.into_std()) {
             return Incoming::Rejected(
                 ErrorCode::RateLimited,
                 format!(
@@ -381,6 +394,7 @@ impl Conn {
                 tracing::debug!("resolve");
                 self.resolve(me, &code).await
             }
+            ClientMsg::Relay { to, session, data } => self.relay(me, to, session, data).await,
             ClientMsg::Signal { to, data } => {
                 tracing::debug!(%to, kind = signal_kind(&data), "signal");
                 match self.shared.registry.relay(me, to, data) {
@@ -416,6 +430,42 @@ impl Conn {
             None => {
                 self.send_error(ErrorCode::UnknownCode, format!("no peer holds code {code}"))
                     .await
+            }
+        }
+    }
+
+    /// `relay`: forwards one encrypted fallback frame and charges its bytes (see [`crate::relay`]).
+    async fn relay(
+        &mut self,
+        me: PeerId,
+        to: PeerId,
+        session: uuid::Uuid,
+        data: String,
+    ) -> Result<(), End> {
+        if self.shared.config.limits.relay_bytes_per_sec == 0 {
+            let text = "the fallback relay is disabled on this server".to_string();
+            return self.send_error(ErrorCode::Unavailable, text).await;
+        }
+        let now = Instant::now();
+        let pause = self.relay_budget.charge(data.len() + 100, now.into_std());
+        if !pause.is_zero() {
+            self.relay_pause = Some(now + pause);
+        }
+        let msg = ServerMsg::Relay {
+            from: me,
+            session,
+            data,
+        };
+        match self.shared.registry.relay_frame(me, to, msg) {
+            Ok(()) => Ok(()),
+            Err(crate::registry::RelayError::Busy) => {
+                let text = format!("peer {to} is not keeping up; relay frame dropped");
+                self.send_error(ErrorCode::RateLimited, text).await
+            }
+            Err(crate::registry::RelayError::UnknownPeer) => {
+                let text =
+                    format!("peer {to} is not connected or not reachable from this connection");
+                self.send_error(ErrorCode::UnknownPeer, text).await
             }
         }
     }

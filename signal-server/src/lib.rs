@@ -21,6 +21,7 @@
 //! - `connection` (private): one task per WebSocket — the hello handshake, limits, dispatch.
 //! - `registry` (private): who is online — peers, codes, nearby groups, who may signal whom.
 //! - [`rate`]: the token bucket used for message and code-guessing limits.
+//! - [`relay`]: the encrypted fallback relay (`relay` frames) and its byte-rate budget.
 //! - [`names`]: cleaning user-chosen device names before anyone else sees them.
 //! - [`ice`] and [`turn`]: the ICE server list handed out in `welcome`, with coturn
 //!   REST (`use-auth-secret`) credentials.
@@ -35,6 +36,7 @@ pub mod ice;
 pub mod names;
 pub mod rate;
 mod registry;
+pub mod relay;
 pub mod server;
 mod slots;
 pub mod turn;

@@ -72,6 +72,9 @@ struct Args {
     /// Code look-ups per minute per client address.
     #[arg(long, value_name = "N", default_value_t = Limits::default().resolve_per_minute_per_ip)]
     resolve_per_minute_per_ip: u32,
+    /// Bytes per second one connection may push through the encrypted fallback relay (0 = off).
+    #[arg(long, value_name = "BYTES", default_value_t = Limits::default().relay_bytes_per_sec)]
+    relay_bytes_per_sec: u64,
 }
 
 impl Args {
@@ -93,6 +96,7 @@ impl Args {
                 idle_timeout: Duration::from_secs(self.idle_timeout),
                 resolve_per_minute: self.resolve_per_minute,
                 resolve_per_minute_per_ip: self.resolve_per_minute_per_ip,
+                relay_bytes_per_sec: self.relay_bytes_per_sec,
                 ..Limits::default()
             },
             ..ServerConfig::default()

@@ -59,6 +59,8 @@ pub(crate) enum JoinError {
 pub(crate) enum RelayError {
     /// The addressee is not connected or not reachable by the sender.
     UnknownPeer,
+    /// The addressee's outbox is full (fallback relay frames only: dropped, not kicked).
+    Busy,
 }
 
 struct Peer {
@@ -243,6 +245,37 @@ impl Registry {
             .expect("checked above")
             .partners
             .insert(to);
+        Ok(())
+    }
+
+    /// Forwards an encrypted fallback relay frame from `from` to `to` under the same
+    /// reachability rule as [`Registry::relay`]. A full outbox drops the frame (`Busy`) instead
+    /// of disconnecting the addressee: relay traffic must never cost a peer its presence.
+    pub(crate) fn relay_frame(
+        &self,
+        from: PeerId,
+        to: PeerId,
+        msg: ServerMsg,
+    ) -> Result<(), RelayError> {
+        let mut inner = self.lock();
+        let (Some(sender), Some(target)) = (inner.peers.get(&from), inner.peers.get(&to)) else {
+            return Err(RelayError::UnknownPeer);
+        };
+        if from == to || !(sender.group == target.group || sender.may_address.contains(&to)) {
+            return Err(RelayError::UnknownPeer);
+        }
+        match target.mailbox.outbox.try_send(msg) {
+            Ok(()) => {}
+            Err(mpsc::error::TrySendError::Full(_)) => return Err(RelayError::Busy),
+            Err(mpsc::error::TrySendError::Closed(_)) => return Err(RelayError::UnknownPeer),
+        }
+        // As for `signal`: the addressee may answer, and both hear `peer_gone`.
+        let target = inner.peers.get_mut(&to).expect("checked above");
+        target.may_address.insert(from);
+        target.partners.insert(from);
+        if let Some(sender) = inner.peers.get_mut(&from) {
+            sender.partners.insert(to);
+        }
         Ok(())
     }
 }
