@@ -117,15 +117,20 @@ pub struct Cli {
     /// Collected stderr lines (filled by a reader thread).
     stderr: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
     stdout: Option<BufReader<std::process::ChildStdout>>,
+    /// The CLI's own identity folder (`PEERDROP_HOME`): every test peer is a new device, so
+    /// identities pinned by earlier runs never interfere.
+    _home: tempfile::TempDir,
 }
 
 impl Cli {
     /// Starts `peerdrop <args>` against `server`.
     pub fn start(server: &str, args: &[&str]) -> Result<Self> {
         let bin = binary("PEERDROP_CLI_BIN", "peerdrop");
+        let home = tempfile::tempdir()?;
         let mut child = Command::new(bin)
             .args(args)
             .env("PEERDROP_SERVER", server)
+            .env("PEERDROP_HOME", home.path())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -145,6 +150,7 @@ impl Cli {
             child,
             stderr,
             stdout,
+            _home: home,
         })
     }
 
@@ -358,8 +364,20 @@ impl App {
 
     /// Saves a PNG of the window to `docs/screenshots/<name>.png`.
     pub async fn screenshot(&self, name: &str) -> Result<PathBuf> {
-        // Let transitions and fonts settle.
+        // Let transitions settle, then make sure the page painted its current state: wait for
+        // two animation frames (WebKit under Xvfb can otherwise hand out an older frame).
         tokio::time::sleep(Duration::from_millis(400)).await;
+        let painted = self
+            .client
+            .execute_async(
+                "const done = arguments[arguments.length - 1];
+                 requestAnimationFrame(() => requestAnimationFrame(() => done(document.visibilityState)));",
+                vec![],
+            )
+            .await;
+        if !matches!(&painted, Ok(v) if v == "visible") {
+            eprintln!("screenshot {name}: page not painting as visible: {painted:?}");
+        }
         let png = self.client.screenshot().await?;
         let dir = workspace_root().join("docs").join("screenshots");
         std::fs::create_dir_all(&dir)?;

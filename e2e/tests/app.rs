@@ -274,3 +274,58 @@ async fn decline_in_app_fails_the_cli_sender() -> Result<()> {
     );
     app.close().await
 }
+
+#[tokio::test]
+#[ignore = "needs the built app, tauri-driver and an X display: run scripts/app-e2e.sh"]
+async fn app_sends_by_code_and_shows_the_receivers_decline() -> Result<()> {
+    let _one = SERIAL.lock().await;
+    let server = SignalServer::start()?;
+    let work = tempfile::tempdir()?;
+    let source = work.path().join("notes.txt");
+    std::fs::write(&source, b"meeting notes")?;
+    // Without --yes and with no terminal to answer, the CLI declines.
+    let mut receiver = Cli::start(
+        &server.url,
+        &[
+            "receive",
+            "--name",
+            "Cy's laptop",
+            "--dir",
+            &work.path().join("in").display().to_string(),
+        ],
+    )?;
+    let code = receiver.read_code()?;
+
+    let app = App::launch(
+        &server.url,
+        &[("PEERDROP_TEST_PICK", source.display().to_string())],
+    )
+    .await?;
+    app.click("#nav-send").await?;
+    app.click("#choose-files").await?;
+    app.wait_css("#selection", UI_TIMEOUT).await?;
+    // Typed in lower case without the dash: the app normalises it.
+    app.fill("#code-input", &code.to_lowercase().replace('-', ""))
+        .await?;
+    app.click("#send-code").await?;
+    let phase = app
+        .wait_phase(
+            "send-transfer",
+            &["declined", "failed", "done"],
+            Duration::from_secs(60),
+        )
+        .await?;
+    ensure!(phase == "declined", "send ended {phase}");
+    app.wait_text("[data-testid=send-headline]", "who declined", |t| {
+        t == "Cy's laptop declined"
+    })
+    .await?;
+    app.wait_text("[data-testid=send-outcome]", "the reason", |t| {
+        t.contains("declined")
+    })
+    .await?;
+    app.screenshot("send-declined").await?;
+    let (ok, _) = receiver.wait(Duration::from_secs(30))?;
+    ensure!(!ok, "a declining receiver exits non-zero");
+    app.close().await
+}

@@ -75,6 +75,21 @@ fn headline(t: &Transfer, sending: bool) -> String {
     }
 }
 
+/// Turns an engine reason into a sentence: drops the technical "declined by receiver:" style
+/// prefix the headline already says, and starts with a capital letter.
+pub fn humanize(reason: &str) -> String {
+    let trimmed = ["declined by receiver: ", "declined by sender: "]
+        .iter()
+        .find_map(|p| reason.strip_prefix(p))
+        .unwrap_or(reason)
+        .trim();
+    let mut chars = trimmed.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
 /// Detail line under the headline for finished transfers.
 fn outcome_detail(t: &Transfer) -> Option<String> {
     match &t.phase {
@@ -85,7 +100,7 @@ fn outcome_detail(t: &Transfer) -> Option<String> {
             format::duration(*seconds)
         )),
         Phase::Declined(reason) | Phase::Failed(reason) | Phase::Cancelled(reason) => {
-            Some(reason.clone())
+            Some(humanize(reason))
         }
         _ => None,
     }
@@ -247,5 +262,20 @@ pub fn phase_slug(phase: &Phase) -> &'static str {
         Phase::Declined(_) => "declined",
         Phase::Failed(_) => "failed",
         Phase::Cancelled(_) => "cancelled",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::humanize;
+
+    #[test]
+    fn reasons_read_as_sentences() {
+        assert_eq!(
+            humanize("declined by receiver: the receiver declined"),
+            "The receiver declined"
+        );
+        assert_eq!(humanize("peer disconnected"), "Peer disconnected");
+        assert_eq!(humanize(""), "");
     }
 }
