@@ -13,4 +13,4 @@ cargo test -p peerdrop-e2e --no-run
 export PEERDROP_APP_BIN="$app_bin"
 # A roomy virtual screen so the 1040×740 window and its screenshots are never clipped.
 xvfb-run -a -s "-screen 0 1440x1000x24" \
-  cargo test -p peerdrop-e2e -- --ignored --test-threads=1 --nocapture "$@"
+  cargo test -p peerdrop-e2e -- --test-threads=1 --nocapture "$@"

@@ -13,6 +13,7 @@
 
 pub mod engine;
 pub mod error;
+pub mod fallback;
 pub mod identity;
 pub mod machine;
 pub mod rtc;

@@ -1,6 +1,7 @@
-//! End-to-end tests of the app in real WebKit. Ignored by a plain `cargo test` (they need the
-//! built app, tauri-driver, WebKitWebDriver and an X display); `scripts/app-e2e.sh` builds
-//! everything and runs them under `xvfb-run` with `--ignored --test-threads=1`.
+//! End-to-end tests of the app in real WebKit. They need the built app, tauri-driver,
+//! WebKitWebDriver and an X display, so the crate is not a default workspace member (a plain
+//! `cargo test` does not build it); `scripts/app-e2e.sh` builds everything and runs them under
+//! `xvfb-run` with `--test-threads=1`. Run without that environment they fail, loudly.
 //!
 //! They also save the README screenshots to `docs/screenshots/`.
 
@@ -70,7 +71,6 @@ async fn my_code(app: &App) -> Result<String> {
 }
 
 #[tokio::test]
-#[ignore = "needs the built app, tauri-driver and an X display: run scripts/app-e2e.sh"]
 async fn app_receives_from_cli_sender() -> Result<()> {
     let _one = SERIAL.lock().await;
     let server = SignalServer::start()?;
@@ -138,7 +138,6 @@ async fn app_receives_from_cli_sender() -> Result<()> {
 }
 
 #[tokio::test]
-#[ignore = "needs the built app, tauri-driver and an X display: run scripts/app-e2e.sh"]
 async fn app_sends_to_nearby_cli_receiver() -> Result<()> {
     let _one = SERIAL.lock().await;
     let server = SignalServer::start()?;
@@ -230,7 +229,6 @@ async fn app_sends_to_nearby_cli_receiver() -> Result<()> {
 }
 
 #[tokio::test]
-#[ignore = "needs the built app, tauri-driver and an X display: run scripts/app-e2e.sh"]
 async fn decline_in_app_fails_the_cli_sender() -> Result<()> {
     let _one = SERIAL.lock().await;
     let server = SignalServer::start()?;
@@ -276,7 +274,6 @@ async fn decline_in_app_fails_the_cli_sender() -> Result<()> {
 }
 
 #[tokio::test]
-#[ignore = "needs the built app, tauri-driver and an X display: run scripts/app-e2e.sh"]
 async fn app_sends_by_code_and_shows_the_receivers_decline() -> Result<()> {
     let _one = SERIAL.lock().await;
     let server = SignalServer::start()?;

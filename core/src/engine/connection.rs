@@ -48,6 +48,10 @@ pub struct Connection {
     signaling_closed: bool,
 }
 
+    /// Whether the channels run over the encrypted WebSocket relay ([`crate::fallback`]).
+    via_fallback: bool,
+    /// Over the relay: the certificate fingerprint the peer announced (no DTLS proves it).
+    fallback_fp: Option<String>,
 /// What the background of a connection reported that matters to a transfer.
 #[derive(Debug)]
 pub enum Background {
@@ -127,6 +131,10 @@ impl Connection {
     fn on_rtc(&mut self, event: RtcEvent) -> Background {
         match event {
             RtcEvent::LocalCandidate(c) => {
+        if self.via_fallback {
+            // The abandoned peer connection's late events mean nothing to the relay.
+            return Background::Quiet;
+        }
                 let _ = self
                     .link
                     .send(self.peer.id, candidate_signal(self.link.session(), c));
@@ -170,6 +178,32 @@ impl Connection {
     /// Fingerprint of the certificate the peer proved in the DTLS handshake (see
     /// [`crate::identity::remote_fingerprint`]).
     pub async fn remote_fingerprint(&self) -> Result<String, CoreError> {
+    /// Which path the bytes take: `fallback` over the relay, else from the selected ICE pair.
+    pub async fn path(&self) -> peerdrop_proto::events::PathKind {
+        if self.via_fallback {
+            peerdrop_proto::events::PathKind::Fallback
+        } else {
+            super::path::path_of(self.pc.as_ref()).await
+        }
+    }
+
+    /// Switches this connection to the encrypted relay: the drivers then run unchanged over
+    /// `carrier`, and the (failed) peer connection is closed.
+    async fn use_carrier(&mut self, carrier: crate::fallback::Carrier) {
+        let announced = self
+            .pc
+            .remote_description()
+            .await
+            .and_then(|d| crate::fallback::sdp_fingerprint(&d.sdp));
+        self.fallback_fp = carrier.peer_fp.clone().or(announced);
+        let _ = self.pc.close().await;
+        self.control = carrier.control;
+        self.control_rx = carrier.control_rx;
+        self.data = vec![carrier.data as Arc<dyn MessageOut>];
+        self.data_rx = carrier.data_rx;
+        self.via_fallback = true;
+    }
+
         crate::identity::remote_fingerprint(self.pc.as_ref()).await
     }
 
@@ -179,6 +213,12 @@ impl Connection {
     pub async fn abandon(self) {
         let _ = self.pc.close().await;
     }
+        if self.via_fallback {
+            // No DTLS ran; see docs/network.md for what the phrase proves on the relay.
+            return self.fallback_fp.clone().ok_or_else(|| {
+                CoreError::Connect("the peer announced no certificate fingerprint".into())
+            });
+        }
 
     /// Tells the peer this session is over and closes the connection, after giving queued
     /// control messages a moment to leave.
@@ -299,7 +339,7 @@ pub async fn connect_offerer(
         data_open: 0,
         data_expected: expected,
     };
-    tokio::time::timeout(CONNECT_TIMEOUT, async {
+    let use_fallback = tokio::time::timeout(CONNECT_TIMEOUT, async {
         while !opening.ready() {
             tokio::select! {
                 signal = conn.link.recv() => match signal {
@@ -307,7 +347,11 @@ pub async fn connect_offerer(
                         let answer = RTCSessionDescription::answer(sdp).map_err(rtc_err("parsing answer"))?;
                         conn.pc.set_remote_description(answer).await.map_err(rtc_err("applying answer"))?;
                         conn.remote_description_set().await;
+        via_fallback: false,
+        fallback_fp: None,
                     }
+    let fallback = crate::fallback::FallbackPolicy::from_env();
+    let fallback_at = tokio::time::Instant::now() + fallback.after;
                     SessionSignal::ServerError { code: ErrorCode::UnknownPeer, .. } => {
                         return Err(CoreError::PeerUnavailable(format!("{} is no longer online", to.name)));
                     }
@@ -333,8 +377,12 @@ pub async fn connect_offerer(
                     _ => return Err(CoreError::Connect("data channel closed while connecting".into())),
                 },
             }
+                _ = tokio::time::sleep_until(fallback_at), if fallback.enabled => return Ok(true),
         }
-        Ok(())
+        Ok(false)
+                        if fallback.enabled {
+                            return Ok(true);
+                        }
     })
     .await
     .map_err(|_| CoreError::Connect(format!("timed out connecting to {}", to.name)))??;
@@ -359,6 +407,12 @@ pub async fn connect_answerer(
         .await
         .map_err(rtc_err("creating connection"))?;
     let desc = RTCSessionDescription::offer(sdp).map_err(rtc_err("parsing offer"))?;
+    if use_fallback {
+        let route = client.relay_route(session, to.id);
+        let out = conn.link.relay_sender(to.id);
+        let carrier = crate::fallback::initiate(session, client.id(), to.id, route, out).await?;
+        conn.use_carrier(carrier).await;
+    }
     pc.set_remote_description(desc)
         .await
         .map_err(rtc_err("applying offer"))?;
@@ -383,8 +437,9 @@ pub async fn connect_answerer(
     let mut rtc_events = rtc_events;
     let mut link = link;
     let mut pending = Vec::new();
+    let fallback = crate::fallback::FallbackPolicy::from_env();
     // Candidates that arrive before the channels: apply immediately (remote is set).
-    tokio::time::timeout(CONNECT_TIMEOUT, async {
+    let relay_hello = tokio::time::timeout(CONNECT_TIMEOUT, async {
         while control.is_none() || data.is_empty() {
             tokio::select! {
                 signal = link.recv() => match signal {
@@ -412,23 +467,52 @@ pub async fn connect_answerer(
                             pending.push(dc);
                         }
                     }
-                    Some(RtcEvent::State(RTCPeerConnectionState::Failed)) => return Err(CoreError::Connect("no network path to the sender (ICE failed)".into())),
+                    // With the fallback on, the sender may still open the relay: keep waiting.
+                    Some(RtcEvent::State(RTCPeerConnectionState::Failed)) if !fallback.enabled => return Err(CoreError::Connect("no network path to the sender (ICE failed)".into())),
                     Some(_) => {}
                     None => return Err(CoreError::Connect("connection closed while connecting".into())),
+                    // The sender found no UDP path and opens the encrypted relay.
+                    SessionSignal::Relay { from: sender, data: frame } if sender == from.id && fallback.enabled && crate::fallback::is_handshake_start(&frame) => return Ok(Some(frame)),
                 }
             }
         }
-        Ok(())
+        Ok(None)
     })
     .await
     .map_err(|_| CoreError::Connect(format!("timed out connecting to {}", from.name)))??;
     drop(pending);
-    Ok(Connection {
+    let carrier = match relay_hello {
+        Some(frame) => {
+            let route = client.relay_route(session, from.id);
+            let out = link.relay_sender(from.id);
+            let mine = pc
+                .local_description()
+                .await
+                .and_then(|d| crate::fallback::sdp_fingerprint(&d.sdp));
+            Some(
+                crate::fallback::respond(
+                    session,
+                    client.id(),
+                    from.id,
+                    &frame,
+                    mine.as_deref(),
+                    route,
+                    out,
+                )
+                .await?,
+            )
+        }
+        None => None,
+    };
+    let mut conn = Connection {
         pc,
         peer: from,
-        control: Arc::new(RtcChannel(
-            control.expect("loop exits with a control channel"),
-        )),
+        control: match &carrier {
+            Some(c) => c.control.clone(),
+            None => Arc::new(RtcChannel(
+                control.expect("loop exits with a control channel"),
+            )),
+        },
         control_rx,
         data: data
             .into_iter()
@@ -441,5 +525,11 @@ pub async fn connect_answerer(
         remote_set: true,
         pending_candidates: Vec::new(),
         signaling_closed: false,
-    })
+        via_fallback: false,
+        fallback_fp: None,
+    };
+    if let Some(carrier) = carrier {
+        conn.use_carrier(carrier).await;
+    }
+    Ok(conn)
 }

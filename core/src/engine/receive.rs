@@ -142,6 +142,9 @@ impl Incoming {
             peer: peer.name.clone(),
             connect_ms: conn.connect_ms,
         });
+        events(TransferEvent::Path {
+            path: conn.path().await,
+        });
         let remote_fp = match conn.remote_fingerprint().await {
             Ok(fp) => fp,
             Err(e) => {

@@ -71,6 +71,9 @@ pub async fn send(
         peer: to.name.clone(),
         connect_ms: conn.connect_ms,
     });
+    events(TransferEvent::Path {
+        path: conn.path().await,
+    });
     let remote_fp = match conn.remote_fingerprint().await {
         Ok(fp) => fp,
         Err(e) => {
