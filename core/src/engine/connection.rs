@@ -46,12 +46,12 @@ pub struct Connection {
     remote_set: bool,
     pending_candidates: Vec<RTCIceCandidateInit>,
     signaling_closed: bool,
-}
-
     /// Whether the channels run over the encrypted WebSocket relay ([`crate::fallback`]).
     via_fallback: bool,
     /// Over the relay: the certificate fingerprint the peer announced (no DTLS proves it).
     fallback_fp: Option<String>,
+}
+
 /// What the background of a connection reported that matters to a transfer.
 #[derive(Debug)]
 pub enum Background {
@@ -129,12 +129,12 @@ impl Connection {
     }
 
     fn on_rtc(&mut self, event: RtcEvent) -> Background {
-        match event {
-            RtcEvent::LocalCandidate(c) => {
         if self.via_fallback {
             // The abandoned peer connection's late events mean nothing to the relay.
             return Background::Quiet;
         }
+        match event {
+            RtcEvent::LocalCandidate(c) => {
                 let _ = self
                     .link
                     .send(self.peer.id, candidate_signal(self.link.session(), c));
@@ -169,15 +169,6 @@ impl Connection {
         }
     }
 
-    /// Whether our own signaling connection is gone (a lost peer connection cannot be
-    /// replaced then).
-    pub fn signaling_closed(&self) -> bool {
-        self.signaling_closed
-    }
-
-    /// Fingerprint of the certificate the peer proved in the DTLS handshake (see
-    /// [`crate::identity::remote_fingerprint`]).
-    pub async fn remote_fingerprint(&self) -> Result<String, CoreError> {
     /// Which path the bytes take: `fallback` over the relay, else from the selected ICE pair.
     pub async fn path(&self) -> peerdrop_proto::events::PathKind {
         if self.via_fallback {
@@ -204,6 +195,21 @@ impl Connection {
         self.via_fallback = true;
     }
 
+    /// Whether our own signaling connection is gone (a lost peer connection cannot be
+    /// replaced then).
+    pub fn signaling_closed(&self) -> bool {
+        self.signaling_closed
+    }
+
+    /// Fingerprint of the certificate the peer proved in the DTLS handshake (see
+    /// [`crate::identity::remote_fingerprint`]).
+    pub async fn remote_fingerprint(&self) -> Result<String, CoreError> {
+        if self.via_fallback {
+            // No DTLS ran; see docs/network.md for what the phrase proves on the relay.
+            return self.fallback_fp.clone().ok_or_else(|| {
+                CoreError::Connect("the peer announced no certificate fingerprint".into())
+            });
+        }
         crate::identity::remote_fingerprint(self.pc.as_ref()).await
     }
 
@@ -213,12 +219,6 @@ impl Connection {
     pub async fn abandon(self) {
         let _ = self.pc.close().await;
     }
-        if self.via_fallback {
-            // No DTLS ran; see docs/network.md for what the phrase proves on the relay.
-            return self.fallback_fp.clone().ok_or_else(|| {
-                CoreError::Connect("the peer announced no certificate fingerprint".into())
-            });
-        }
 
     /// Tells the peer this session is over and closes the connection, after giving queued
     /// control messages a moment to leave.
@@ -333,7 +333,11 @@ pub async fn connect_offerer(
         remote_set: false,
         pending_candidates: Vec::new(),
         signaling_closed: false,
+        via_fallback: false,
+        fallback_fp: None,
     };
+    let fallback = crate::fallback::FallbackPolicy::from_env();
+    let fallback_at = tokio::time::Instant::now() + fallback.after;
     let mut opening = Opening {
         control_open: false,
         data_open: 0,
@@ -347,11 +351,7 @@ pub async fn connect_offerer(
                         let answer = RTCSessionDescription::answer(sdp).map_err(rtc_err("parsing answer"))?;
                         conn.pc.set_remote_description(answer).await.map_err(rtc_err("applying answer"))?;
                         conn.remote_description_set().await;
-        via_fallback: false,
-        fallback_fp: None,
                     }
-    let fallback = crate::fallback::FallbackPolicy::from_env();
-    let fallback_at = tokio::time::Instant::now() + fallback.after;
                     SessionSignal::ServerError { code: ErrorCode::UnknownPeer, .. } => {
                         return Err(CoreError::PeerUnavailable(format!("{} is no longer online", to.name)));
                     }
@@ -362,8 +362,12 @@ pub async fn connect_offerer(
                         }
                     }
                 },
+                _ = tokio::time::sleep_until(fallback_at), if fallback.enabled => return Ok(true),
                 event = conn.rtc_events.recv() => {
                     if let Some(RtcEvent::State(RTCPeerConnectionState::Failed)) = event {
+                        if fallback.enabled {
+                            return Ok(true);
+                        }
                         return Err(CoreError::Connect("no network path to the peer (ICE failed)".into()));
                     }
                     if let Some(event) = event { conn.on_rtc(event); }
@@ -377,15 +381,17 @@ pub async fn connect_offerer(
                     _ => return Err(CoreError::Connect("data channel closed while connecting".into())),
                 },
             }
-                _ = tokio::time::sleep_until(fallback_at), if fallback.enabled => return Ok(true),
         }
         Ok(false)
-                        if fallback.enabled {
-                            return Ok(true);
-                        }
     })
     .await
     .map_err(|_| CoreError::Connect(format!("timed out connecting to {}", to.name)))??;
+    if use_fallback {
+        let route = client.relay_route(session, to.id);
+        let out = conn.link.relay_sender(to.id);
+        let carrier = crate::fallback::initiate(session, client.id(), to.id, route, out).await?;
+        conn.use_carrier(carrier).await;
+    }
     conn.connect_ms = started.elapsed().as_millis() as u64;
     Ok(conn)
 }
@@ -407,12 +413,6 @@ pub async fn connect_answerer(
         .await
         .map_err(rtc_err("creating connection"))?;
     let desc = RTCSessionDescription::offer(sdp).map_err(rtc_err("parsing offer"))?;
-    if use_fallback {
-        let route = client.relay_route(session, to.id);
-        let out = conn.link.relay_sender(to.id);
-        let carrier = crate::fallback::initiate(session, client.id(), to.id, route, out).await?;
-        conn.use_carrier(carrier).await;
-    }
     pc.set_remote_description(desc)
         .await
         .map_err(rtc_err("applying offer"))?;
@@ -450,6 +450,8 @@ pub async fn connect_answerer(
                     SessionSignal::Signal { data: SignalData::Bye { reason, .. }, .. } => return Err(CoreError::PeerUnavailable(format!("sender left: {reason}"))),
                     SessionSignal::PeerGone(id) if id == from.id => return Err(CoreError::PeerUnavailable("sender disconnected".into())),
                     SessionSignal::Disconnected => return Err(CoreError::Signal(crate::signaling::SignalError::Disconnected)),
+                    // The sender found no UDP path and opens the encrypted relay.
+                    SessionSignal::Relay { from: sender, data: frame } if sender == from.id && fallback.enabled && crate::fallback::is_handshake_start(&frame) => return Ok(Some(frame)),
                     _ => {}
                 },
                 event = rtc_events.recv() => match event {
@@ -471,8 +473,6 @@ pub async fn connect_answerer(
                     Some(RtcEvent::State(RTCPeerConnectionState::Failed)) if !fallback.enabled => return Err(CoreError::Connect("no network path to the sender (ICE failed)".into())),
                     Some(_) => {}
                     None => return Err(CoreError::Connect("connection closed while connecting".into())),
-                    // The sender found no UDP path and opens the encrypted relay.
-                    SessionSignal::Relay { from: sender, data: frame } if sender == from.id && fallback.enabled && crate::fallback::is_handshake_start(&frame) => return Ok(Some(frame)),
                 }
             }
         }
