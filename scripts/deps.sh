@@ -5,7 +5,8 @@
 set -euo pipefail
 
 need=()
-for pkg in build-essential pkg-config; do
+# iproute2, iptables and coturn: the network test bed (netbed/, run as root).
+for pkg in build-essential pkg-config iproute2 iptables coturn; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if ((${#need[@]})); then
