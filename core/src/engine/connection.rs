@@ -39,6 +39,8 @@ pub struct Connection {
     pub data: Vec<Arc<dyn MessageOut>>,
     /// Events of all data channels, merged.
     pub data_rx: mpsc::Receiver<ChannelEvent>,
+    /// Where pumps of data channels announced after setup deliver (they share `data_rx`).
+    data_tx: mpsc::Sender<ChannelEvent>,
     /// Milliseconds from the start of setup until the channels were open.
     pub connect_ms: u64,
     link: SessionLink,
@@ -138,6 +140,13 @@ impl Connection {
                 let _ = self
                     .link
                     .send(self.peer.id, candidate_signal(self.link.session(), c));
+                Background::Quiet
+            }
+            RtcEvent::DataChannel(dc) => {
+                // A channel announced after setup (the sender opens several): it must be polled
+                // like the others, or its messages pile up and the connection's driver stalls.
+                spawn_pump(dc.clone(), self.data_tx.clone());
+                self.data.push(Arc::new(RtcChannel(dc)));
                 Background::Quiet
             }
             RtcEvent::State(RTCPeerConnectionState::Failed) => {
@@ -314,6 +323,10 @@ pub async fn connect_offerer(
         .await
         .ok_or_else(|| CoreError::Connect("no local description".into()))?
         .sdp;
+    debug!(
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "offer sent"
+    );
     link.send(to.id, SignalData::Offer { session, sdp })?;
 
     let expected = data.len();
@@ -327,6 +340,7 @@ pub async fn connect_offerer(
             .map(|dc| Arc::new(RtcChannel(dc)) as Arc<dyn MessageOut>)
             .collect(),
         data_rx,
+        data_tx,
         connect_ms: 0,
         link,
         rtc_events,
@@ -348,6 +362,7 @@ pub async fn connect_offerer(
             tokio::select! {
                 signal = conn.link.recv() => match signal {
                     SessionSignal::Signal { data: SignalData::Answer { sdp, .. }, .. } if !conn.remote_set => {
+                        debug!(elapsed_ms = started.elapsed().as_millis() as u64, "answer received");
                         let answer = RTCSessionDescription::answer(sdp).map_err(rtc_err("parsing answer"))?;
                         conn.pc.set_remote_description(answer).await.map_err(rtc_err("applying answer"))?;
                         conn.remote_description_set().await;
@@ -373,11 +388,17 @@ pub async fn connect_offerer(
                     if let Some(event) = event { conn.on_rtc(event); }
                 }
                 ev = conn.control_rx.recv() => match ev {
-                    Some(ChannelEvent::Open) => opening.control_open = true,
+                    Some(ChannelEvent::Open) => {
+                        debug!(elapsed_ms = started.elapsed().as_millis() as u64, "control channel open");
+                        opening.control_open = true;
+                    }
                     _ => return Err(CoreError::Connect("control channel closed while connecting".into())),
                 },
                 ev = conn.data_rx.recv() => match ev {
-                    Some(ChannelEvent::Open) => opening.data_open += 1,
+                    Some(ChannelEvent::Open) => {
+                        debug!(elapsed_ms = started.elapsed().as_millis() as u64, "data channel open");
+                        opening.data_open += 1;
+                    }
                     _ => return Err(CoreError::Connect("data channel closed while connecting".into())),
                 },
             }
@@ -436,7 +457,6 @@ pub async fn connect_answerer(
     let mut data: Vec<Arc<dyn DataChannel>> = Vec::new();
     let mut rtc_events = rtc_events;
     let mut link = link;
-    let mut pending = Vec::new();
     let fallback = crate::fallback::FallbackPolicy::from_env();
     // Candidates that arrive before the channels: apply immediately (remote is set).
     let relay_hello = tokio::time::timeout(CONNECT_TIMEOUT, async {
@@ -466,7 +486,9 @@ pub async fn connect_answerer(
                             data.push(dc);
                         } else {
                             debug!("ignoring unknown data channel {label:?}");
-                            pending.push(dc);
+                            // Still drained, so it cannot stall the connection.
+                            let (drain_tx, _) = mpsc::channel(1);
+                            spawn_pump(dc, drain_tx);
                         }
                     }
                     // With the fallback on, the sender may still open the relay: keep waiting.
@@ -480,7 +502,6 @@ pub async fn connect_answerer(
     })
     .await
     .map_err(|_| CoreError::Connect(format!("timed out connecting to {}", from.name)))??;
-    drop(pending);
     let carrier = match relay_hello {
         Some(frame) => {
             let route = client.relay_route(session, from.id);
@@ -519,6 +540,7 @@ pub async fn connect_answerer(
             .map(|dc| Arc::new(RtcChannel(dc)) as Arc<dyn MessageOut>)
             .collect(),
         data_rx,
+        data_tx,
         connect_ms: started.elapsed().as_millis() as u64,
         link,
         rtc_events,

@@ -64,7 +64,7 @@ pub async fn send(
         peer: to.name.clone(),
     });
     let conn = tokio::select! {
-        conn = connect_offerer(client, to, rtc, 1) => conn?,
+        conn = connect_offerer(client, to, rtc, rtc.data_channels) => conn?,
         _ = cancel.cancelled() => return Err(CoreError::Transfer(Outcome::Cancelled("cancelled".into()))),
     };
     events(TransferEvent::Connected {
@@ -374,7 +374,7 @@ async fn reconnect(link: &Link<'_>, cancel: &CancellationToken) -> Result<Connec
         attempt += 1;
         tracing::info!(attempt, "reconnecting to {}", link.to.name);
         let tried = tokio::select! {
-            r = tokio::time::timeout(left, connect_offerer(link.client, link.to, link.rtc, 1)) => r,
+            r = tokio::time::timeout(left, connect_offerer(link.client, link.to, link.rtc, link.rtc.data_channels)) => r,
             _ = cancel.cancelled() => return Err(Gave::Cancelled),
         };
         match tried {
