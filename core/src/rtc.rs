@@ -156,7 +156,8 @@ pub async fn build_peer_connection(
         setting_engine = setting_engine.with_sctp_mtu(mtu);
     }
     let setting_engine = setting_engine.build();
-    let mut config = RTCConfigurationBuilder::new().with_ice_servers(to_rtc_ice_servers(ice_servers));
+    let mut config =
+        RTCConfigurationBuilder::new().with_ice_servers(to_rtc_ice_servers(ice_servers));
     if let Some(identity) = &settings.identity {
         config = config.with_certificates(vec![identity.certificate().clone()]);
     }
