@@ -26,6 +26,14 @@ pub fn binaries() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
         let dir = bin_dir();
+        let fresh = ["peerdrop", "peerdrop-signal"]
+            .iter()
+            .all(|bin| !is_stale(&dir.join(bin)));
+        if fresh {
+            // Built by this same `cargo test` (workspace) run: do not rebuild with another
+            // feature set.
+            return dir;
+        }
         let release = dir.file_name().is_some_and(|n| n == "release");
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../Cargo.toml");
@@ -45,6 +53,38 @@ pub fn binaries() -> &'static Path {
         }
         dir
     })
+}
+
+/// Whether `bin` is missing or older than any source it is built from.
+fn is_stale(bin: &Path) -> bool {
+    let Ok(built) = std::fs::metadata(bin).and_then(|m| m.modified()) else {
+        return true;
+    };
+    fn newer(dir: &Path, than: std::time::SystemTime) -> bool {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return false;
+        };
+        entries.flatten().any(|e| {
+            let path = e.path();
+            if path.is_dir() {
+                newer(&path, than)
+            } else {
+                e.metadata()
+                    .and_then(|m| m.modified())
+                    .is_ok_and(|t| t > than)
+            }
+        })
+    }
+    let file_newer = |path: &Path| {
+        std::fs::metadata(path)
+            .and_then(|m| m.modified())
+            .is_ok_and(|t| t > built)
+    };
+    let root = repo_root();
+    file_newer(&root.join("Cargo.lock"))
+        || ["proto", "core", "cli", "signal-server"].iter().any(|c| {
+            newer(&root.join(c).join("src"), built) || file_newer(&root.join(c).join("Cargo.toml"))
+        })
 }
 
 /// The repository root (for `turnserver.conf`).
