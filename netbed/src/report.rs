@@ -41,8 +41,11 @@ pub fn table(results: &[CaseResult]) -> String {
                 if let Some(u) = row.utilization {
                     notes.push(format!("link utilization {:.0}%", u * 100.0));
                 }
-                if row.server_saw.is_some() {
-                    notes.push("server saw ciphertext only".to_string());
+                if let Some(bytes) = row.server_saw {
+                    notes.push(format!(
+                        "server carried {:.1} MB, no plaintext",
+                        bytes as f64 / 1e6
+                    ));
                 }
                 notes.push(format!("{:.0}s", row.wall_secs));
                 out.push_str(&format!(
