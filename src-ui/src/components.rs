@@ -242,6 +242,13 @@ pub fn TransferCard(transfer: Signal<Transfer>, sending: bool) -> View {
                         }
                     }
                 } else { view! {} })
+                (if sending && transfer.with(|t| matches!(t.phase, Phase::Failed(_) | Phase::Cancelled(_))) {
+                    view! {
+                        button(class="btn btn-primary", id="retry-send", on:click=move |_| crate::pages::send::retry(state)) {
+                            Icon(svg=icons::send()) "Try again"
+                        }
+                    }
+                } else { view! {} })
                 (if transfer.with(|t| t.phase.is_finished()) {
                     view! { button(class="btn btn-ghost", id=format!("dismiss-{role}"), on:click=dismiss) { "Dismiss" } }
                 } else { view! {} })

@@ -3,7 +3,7 @@
 //! One [`AppState`] is created by the shell; node updates from the Rust side are folded in by
 //! [`AppState::apply_node_update`]. Signals are `Copy`, so the whole struct is too.
 
-use peerdrop_app_ipc::{NodeState, NodeStatus, NodeUpdate, PickedItem, SettingsView};
+use peerdrop_app_ipc::{NodeState, NodeStatus, NodeUpdate, PickedItem, SendTarget, SettingsView};
 use peerdrop_proto::events::TransferEvent;
 use peerdrop_proto::signal::PeerInfo;
 use sycamore::prelude::*;
@@ -75,6 +75,8 @@ pub struct AppState {
     pub settings: Signal<Option<SettingsView>>,
     /// Current toast.
     pub toast: Signal<Option<Toast>>,
+    /// Where the last send went (target and display name), for "Try again".
+    pub last_target: Signal<Option<(SendTarget, String)>>,
 }
 
 impl AppState {
@@ -91,6 +93,7 @@ impl AppState {
             selection: create_signal(Vec::new()),
             settings: create_signal(None),
             toast: create_signal(None),
+            last_target: create_signal(None),
         }
     }
 

@@ -25,6 +25,13 @@ pub fn add_to_selection(state: AppState, items: Vec<PickedItem>) {
 }
 
 /// Starts sending the selection to `target` (shown as `peer_name`).
+/// Sends the selection again to the last target ("Try again" after a failure).
+pub fn retry(state: AppState) {
+    if let Some((target, name)) = state.last_target.get_clone() {
+        start_send(state, target, name);
+    }
+}
+
 fn start_send(state: AppState, target: SendTarget, peer_name: String) {
     let paths: Vec<String> = state
         .selection
@@ -39,6 +46,7 @@ fn start_send(state: AppState, target: SendTarget, peer_name: String) {
     }
     let total = state.selection.with(|s| s.iter().map(|i| i.size).sum());
     state.send.set(Transfer::sending(&peer_name, total));
+    state.last_target.set(Some((target.clone(), peer_name)));
     spawn_local(async move {
         let result = api::send_files(&target, &paths, move |event| {
             state.send.update(|t| t.apply(&event))
