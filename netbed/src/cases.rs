@@ -305,6 +305,22 @@ fn transfer(case: &Case, server_url: &str, file: &Path, dest: &Path) -> Result<R
             context()
         ));
     }
+    if case.expect_path == "fallback" {
+        // Both sides print the check code of their Noise handshake; equal = no one in between.
+        let code = |stderr: &str| {
+            stderr
+                .split("same check code ")
+                .nth(1)
+                .map(|rest| rest.chars().take(9).collect::<String>())
+        };
+        let (tx_code, rx_code) = (code(&tx_stderr), code(&rx_stderr));
+        if tx_code.is_none() || tx_code != rx_code {
+            return Err(format!(
+                "check codes differ or missing: sender {tx_code:?}, receiver {rx_code:?}{}",
+                context()
+            ));
+        }
+    }
     let pair = pair_of(&tx_stderr);
     let pair_ok = match (case.expect_pair, &pair) {
         (PairCheck::Any, _) => true,

@@ -184,7 +184,10 @@ pub async fn initiate(
         .map(str::to_string);
     let code = check_code(hs.get_handshake_hash());
     let transport = hs.into_transport_mode().map_err(noise_err)?;
-    tracing::info!(%code, "fallback relay established (end-to-end encrypted); check code");
+    tracing::warn!(
+        "no UDP path: using the end-to-end encrypted relay over the signaling server; \
+         both devices must show the same check code {code}"
+    );
     Ok(Carrier::start(transport, route, out, code, peer_fp))
 }
 
@@ -216,7 +219,10 @@ pub async fn respond(
     out.send(encode(KIND_HANDSHAKE_2, &buf[..n]))?;
     let code = check_code(hs.get_handshake_hash());
     let transport = hs.into_transport_mode().map_err(noise_err)?;
-    tracing::info!(%code, "fallback relay established (end-to-end encrypted); check code");
+    tracing::warn!(
+        "no UDP path: using the end-to-end encrypted relay over the signaling server; \
+         both devices must show the same check code {code}"
+    );
     Ok(Carrier::start(transport, route, out, code, None))
 }
 
