@@ -10,7 +10,7 @@ use std::time::Duration;
 fn big_file() -> (tempfile::TempDir, std::path::PathBuf) {
     let src = tempfile::tempdir().unwrap();
     let file = src.path().join("huge.iso");
-    random_file(&file, 400 * 1024 * 1024, 3);
+    random_file(&file, 200 * 1024 * 1024, 3);
     (src, file)
 }
 

@@ -1,6 +1,6 @@
-//! A receiver killed mid-file keeps its `.part` and journal; restarting it and sending the same
-//! files from the same device resumes where the journal says, and the whole file's BLAKE3 is
-//! still verified.
+//! A receiver killed mid-file (at about half: the first progress report past 45%) keeps its
+//! `.part` and journal; restarting it and sending the same files from the same device resumes
+//! where the journal says, and the whole file's BLAKE3 is still verified.
 
 mod common;
 
@@ -8,10 +8,10 @@ use common::*;
 use std::ffi::OsStr;
 use std::time::Duration;
 
-const SIZE: usize = 160 * 1024 * 1024;
+const SIZE: usize = 256 * 1024 * 1024;
 
 #[test]
-fn receiver_killed_at_half_resumes_after_restart() {
+fn receiver_killed_mid_file_resumes_after_restart() {
     let signal = Signal::start();
     let src = tempfile::tempdir().unwrap();
     let file = src.path().join("movie.bin");
@@ -25,10 +25,10 @@ fn receiver_killed_at_half_resumes_after_restart() {
         ("PEERDROP_LOG", OsStr::new("warn,peerdrop::stats=info")),
     ];
 
-    // First attempt: the receiver process dies at about half of the file.
+    // First attempt: the receiver process dies part-way through the file.
     let mut receiver = Receiver::spawn_with(&signal, dest.path(), &["--yes"], &rx_env);
     let sender = spawn_sender(&signal, &receiver.code, &[&file], &tx_env);
-    let (done, total) = receiver.wait_for_progress(0.5, Duration::from_secs(120));
+    let (done, total) = receiver.wait_for_progress(0.45, Duration::from_secs(120));
     receiver.child.kill().unwrap();
     let _ = receiver.child.wait();
     eprintln!(
@@ -77,8 +77,9 @@ fn receiver_killed_at_half_resumes_after_restart() {
     );
     assert_eq!(resumed[0]["file"], "movie.bin");
     assert_eq!(resumed[0]["size"].as_u64().unwrap(), SIZE as u64);
+    // The journal is at most one checkpoint (8 MiB) behind what had arrived.
     assert!(
-        offset >= SIZE as u64 / 4 && offset <= done,
+        offset <= done && offset + 16 * 1024 * 1024 >= done,
         "resumed at {offset} after dying at {done}"
     );
     let (sent, needed) =
