@@ -20,10 +20,20 @@ pub fn bin_dir() -> PathBuf {
     dir
 }
 
+/// Where `peerdrop` and `peerdrop-signal` are, once known (see [`binaries`]).
+static DIR: OnceLock<PathBuf> = OnceLock::new();
+
+/// Makes [`binaries`] use `dir` as is (no staleness check, no build): for callers outside
+/// `cargo test`, such as `peerdrop-bench`, that built the release binaries themselves and must
+/// not trigger a build from whatever the working tree holds mid-run. Returns `false` when the
+/// directory was already chosen.
+pub fn use_binaries(dir: PathBuf) -> bool {
+    DIR.set(dir).is_ok()
+}
+
 /// Builds (or checks) `peerdrop` and `peerdrop-signal` once per process, in the test's
 /// profile, and returns the directory they are in.
 pub fn binaries() -> &'static Path {
-    static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
         let dir = bin_dir();
         let fresh = ["peerdrop", "peerdrop-signal"]
