@@ -150,8 +150,16 @@ fn leftover_namespaces() -> Vec<String> {
 }
 
 /// Kills every process inside our namespaces and deletes the namespaces (and with them their
-/// veths, bridges, qdiscs and iptables rules). Safe to call any time.
+/// veths, bridges, qdiscs and iptables rules), and removes work folders (`$TMPDIR/pdnb-*`) a
+/// killed run left behind. Call it holding the bed lock.
 pub fn remove_leftovers() {
+    if let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) {
+        for entry in entries.flatten() {
+            if entry.file_name().to_string_lossy().starts_with(PREFIX) {
+                let _ = std::fs::remove_dir_all(entry.path());
+            }
+        }
+    }
     for name in leftover_namespaces() {
         if let Ok(out) = Command::new("ip").args(["netns", "pids", &name]).output() {
             for pid in String::from_utf8_lossy(&out.stdout).split_whitespace() {

@@ -52,6 +52,8 @@ pub struct Connection {
     via_fallback: bool,
     /// Over the relay: the certificate fingerprint the peer announced (no DTLS proves it).
     fallback_fp: Option<String>,
+    /// Over the relay: the Noise handshake hash (hex), bound into the verification phrase.
+    fallback_binding: Option<String>,
 }
 
 /// What the background of a connection reported that matters to a transfer.
@@ -196,12 +198,20 @@ impl Connection {
             .await
             .and_then(|d| crate::fallback::sdp_fingerprint(&d.sdp));
         self.fallback_fp = carrier.peer_fp.clone().or(announced);
+        self.fallback_binding = Some(carrier.binding.clone());
         let _ = self.pc.close().await;
         self.control = carrier.control;
         self.control_rx = carrier.control_rx;
         self.data = vec![carrier.data as Arc<dyn MessageOut>];
         self.data_rx = carrier.data_rx;
         self.via_fallback = true;
+    }
+
+    /// What ties the verification phrase to this very channel when the peer's fingerprint is
+    /// *not* proved by DTLS (the relay: its Noise handshake hash); `None` on a WebRTC
+    /// connection, where [`Connection::remote_fingerprint`] is authenticated.
+    pub fn channel_binding(&self) -> Option<String> {
+        self.fallback_binding.clone()
     }
 
     /// Whether our own signaling connection is gone (a lost peer connection cannot be
@@ -349,6 +359,7 @@ pub async fn connect_offerer(
         signaling_closed: false,
         via_fallback: false,
         fallback_fp: None,
+        fallback_binding: None,
     };
     let fallback = crate::fallback::FallbackPolicy::from_env();
     let fallback_at = tokio::time::Instant::now() + fallback.after;
@@ -549,6 +560,7 @@ pub async fn connect_answerer(
         signaling_closed: false,
         via_fallback: false,
         fallback_fp: None,
+        fallback_binding: None,
     };
     if let Some(carrier) = carrier {
         conn.use_carrier(carrier).await;

@@ -165,6 +165,7 @@ impl Incoming {
             trust: self.trust,
             peer,
             remote_fp,
+            binding: conn.channel_binding(),
             claim,
         };
         ReceiveRun::new(dir, Box::new(decider), events, session)
@@ -180,16 +181,24 @@ struct Session {
     trust: Arc<Trust>,
     peer: PeerInfo,
     remote_fp: String,
+    /// Set when `remote_fp` is only claimed (the encrypted relay): see
+    /// [`Connection::channel_binding`].
+    binding: Option<String>,
     claim: OfferClaim,
 }
 
 /// The staging id of a transfer from one sender: the sender's transfer id bound to the
 /// certificate that proved it, so no other device can feed (or read progress of) someone
-/// else's half-received files by reusing their id.
-pub fn staging_id(transfer_id: Uuid, sender_fp: &str) -> Uuid {
+/// else's half-received files by reusing their id. Transfers whose fingerprint was only
+/// claimed (`proved == false`, the relay) get ids of their own, so they can never continue a
+/// transfer a proved certificate started.
+pub fn staging_id(transfer_id: Uuid, sender_fp: &str, proved: bool) -> Uuid {
     let mut hasher = blake3::Hasher::new_derive_key("peerdrop 2025-06 staging id v1");
     hasher.update(transfer_id.as_bytes());
     hasher.update(sender_fp.as_bytes());
+    if !proved {
+        hasher.update(b"\0claimed, not proved");
+    }
     let mut bytes = [0u8; 16];
     bytes.copy_from_slice(&hasher.finalize().as_bytes()[..16]);
     bytes[6] = (bytes[6] & 0x0f) | 0x80;
@@ -525,7 +534,11 @@ impl ReceiveRun {
     /// Looks for an earlier run of this transfer, pre-seeds the machine with what it left,
     /// and completes the prompt with the phrase and the bytes already here.
     async fn prepare_prompt(&mut self, mut summary: OfferSummary) -> OfferSummary {
-        let staging = staging_id(summary.transfer_id, &self.session.remote_fp);
+        let staging = staging_id(
+            summary.transfer_id,
+            &self.session.remote_fp,
+            self.session.binding.is_none(),
+        );
         self.staging = Some(staging);
         let offer: Vec<(u32, String, u64)> = self
             .machine
@@ -608,6 +621,7 @@ impl ReceiveRun {
                             &self.session.remote_fp,
                             &sender_nonce,
                             &receiver_nonce,
+                            self.session.binding.as_deref(),
                         );
                         if let TransferEvent::Verify {
                             phrase,
@@ -749,8 +763,10 @@ impl ReceiveRun {
                 },
                 decision = decision_rx.recv() => match decision {
                     Some(decision) => {
-                        if decision == Decision::Accept {
+                        if decision == Decision::Accept && self.session.binding.is_none() {
                             self.session.trust.remember(&self.session.peer.name, &self.session.remote_fp);
+                        }
+                        if decision == Decision::Accept {
                             self.start_disk();
                         }
                         RxInput::Decided(decision)
@@ -874,6 +890,14 @@ impl ReceiveRun {
                     continue;
                 }
             };
+            if self.session.binding.is_some() || conn.channel_binding().is_some() {
+                conn.close("cannot re-verify").await;
+                return Err(Gave::Fatal(
+                    "the connection runs over the relay, where the sender cannot be re-verified: \
+                     not resuming in this session"
+                        .into(),
+                ));
+            }
             match conn.remote_fingerprint().await {
                 Ok(fp) if fp == self.session.remote_fp => return Ok(conn),
                 Ok(fp) => {
@@ -902,5 +926,19 @@ impl ReceiveRun {
             eta_secs: eta_secs(done, total, rate),
             file: None,
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::staging_id;
+
+    #[test]
+    fn a_claimed_fingerprint_stages_apart_from_a_proved_one() {
+        let id = uuid::Uuid::new_v4();
+        let fp = "aa:bb";
+        assert_eq!(staging_id(id, fp, true), staging_id(id, fp, true));
+        assert_ne!(staging_id(id, fp, true), staging_id(id, fp, false));
+        assert_ne!(staging_id(id, fp, true), staging_id(id, "aa:bc", true));
     }
 }

@@ -86,6 +86,7 @@ pub async fn send(
         rtc,
         to,
         remote_fp,
+        binding: conn.channel_binding(),
     };
     run(link, conn, trust, plan, events, cancel).await
 }
@@ -97,6 +98,9 @@ struct Link<'a> {
     to: &'a PeerInfo,
     /// The receiver's certificate fingerprint, as proved in the first DTLS handshake.
     remote_fp: String,
+    /// Set when the fingerprint is only claimed (the encrypted relay): see
+    /// [`Connection::channel_binding`].
+    binding: Option<String>,
 }
 
 /// The id of "these files to that device": the same files (same names, sizes and
@@ -217,7 +221,7 @@ async fn run(
                     )));
                 }
                 TxAction::Emit(event) => {
-                    if matches!(event, TransferEvent::Accepted) {
+                    if matches!(event, TransferEvent::Accepted) && link.binding.is_none() {
                         trust.remember(&link.to.name, &link.remote_fp);
                     }
                     events(event)
@@ -230,6 +234,7 @@ async fn run(
                     &link.remote_fp,
                     &sender_nonce,
                     &receiver_nonce,
+                    link.binding.as_deref(),
                 )),
                 TxAction::Reconnect => {
                     if let Some(task) = streamer.take() {
@@ -379,6 +384,14 @@ async fn reconnect(link: &Link<'_>, cancel: &CancellationToken) -> Result<Connec
         };
         match tried {
             Err(_) => continue,
+            Ok(Ok(conn)) if link.binding.is_some() || conn.channel_binding().is_some() => {
+                conn.close("cannot re-verify").await;
+                return Err(Gave::Fatal(
+                    "the connection runs over the relay, where the receiver cannot be re-verified: \
+                     not resuming in this session (send again to resume from what arrived)"
+                        .into(),
+                ));
+            }
             Ok(Ok(conn)) => match conn.remote_fingerprint().await {
                 Ok(fp) if fp == link.remote_fp => return Ok(conn),
                 Ok(fp) => {

@@ -110,6 +110,9 @@ pub struct Carrier {
     pub data_rx: mpsc::Receiver<ChannelEvent>,
     /// Check code derived from the handshake hash (equal on both sides without a MITM).
     pub code: String,
+    /// The whole Noise handshake hash in hex: what the verification phrase binds on this
+    /// carrier (equal at both ends of one handshake, different on the two legs of a MITM).
+    pub binding: String,
     /// The peer's certificate fingerprint as it sent it inside the handshake (initiator side).
     pub peer_fp: Option<String>,
 }
@@ -119,9 +122,11 @@ impl Carrier {
         transport: snow::TransportState,
         route: RelayRoute,
         out: RelaySender,
-        code: String,
+        handshake_hash: &[u8],
         peer_fp: Option<String>,
     ) -> Carrier {
+        let code = super::check_code(handshake_hash);
+        let binding = super::binding_of(handshake_hash);
         let core = Arc::new(Core {
             noise: Mutex::new(transport),
             out,
@@ -148,6 +153,7 @@ impl Carrier {
             control_rx,
             data_rx,
             code,
+            binding,
             peer_fp,
         }
     }

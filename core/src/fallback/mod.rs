@@ -26,11 +26,19 @@
 //! ChaCha20-Poly1305 for every transport message, with a prologue binding the handshake to this
 //! session (`"peerdrop/fallback/1"`, session id, offerer id, answerer id). A frame that is
 //! altered, replayed, reordered or dropped fails authentication and ends the transfer. The
-//! server sees only ciphertext. What this does *not* give: authentication of the peer against
-//! an active man-in-the-middle *server*, which could run one handshake with each side. Such an
-//! attack makes the two sides' handshake hashes differ, so both log the same 8-character check
-//! code only when no one is in the middle ([`check_code`]); docs/network.md says exactly what
-//! is and is not guaranteed.
+//! server sees only ciphertext.
+//!
+//! ## Authentication
+//! NN alone does not authenticate the peer: a malicious *server* could run one handshake with
+//! each side and re-encrypt in between. The two legs of such an attack have different
+//! handshake hashes, and that hash ([`binding_of`]) is hashed into the same four-word
+//! verification phrase both screens show (`identity::sas::bound_transfer_phrase`, after the
+//! usual commit/reveal of nonces over this carrier): with someone in the middle the two
+//! phrases differ, exactly as on a WebRTC connection. Certificate fingerprints are only
+//! *claimed* here (no DTLS proves them), so a relay transfer never pins a device, never shows
+//! one as `known`, stages its parts apart from proved transfers and does not resume across a
+//! reconnection (docs/network.md, docs/security.md). The short [`check_code`] in the log is
+//! the same hash in a form people can read aloud.
 //!
 //! ## Flow control and memory
 //! The receiver grants a window of [`WINDOW_BYTES`]; the sender never has more than that in
@@ -125,6 +133,23 @@ pub fn check_code(handshake_hash: &[u8]) -> String {
     format!("{}-{}", &code[..4], &code[4..])
 }
 
+/// What the verification phrase binds on the relay: the whole handshake hash (32 bytes, hex).
+/// Not the 8-character [`check_code`]: a man in the middle choosing its own ephemeral keys
+/// could grind two handshakes to a 40-bit collision, never to a 256-bit one.
+pub fn binding_of(handshake_hash: &[u8]) -> String {
+    handshake_hash.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Tells the user (stderr/log) that the relay is in use and which check code both sides show.
+fn announce(handshake_hash: &[u8]) {
+    let code = check_code(handshake_hash);
+    tracing::warn!(
+        "no UDP path: using the end-to-end encrypted relay over the signaling server; \
+         both devices must show the same check code {code} (it is also bound into the \
+         verification phrase)"
+    );
+}
+
 fn noise_err(e: snow::Error) -> CoreError {
     CoreError::Connect(format!("fallback relay: {e}"))
 }
@@ -182,13 +207,10 @@ pub async fn initiate(
         .ok()
         .filter(|fp| !fp.is_empty())
         .map(str::to_string);
-    let code = check_code(hs.get_handshake_hash());
+    let hash = hs.get_handshake_hash().to_vec();
     let transport = hs.into_transport_mode().map_err(noise_err)?;
-    tracing::warn!(
-        "no UDP path: using the end-to-end encrypted relay over the signaling server; \
-         both devices must show the same check code {code}"
-    );
-    Ok(Carrier::start(transport, route, out, code, peer_fp))
+    announce(&hash);
+    Ok(Carrier::start(transport, route, out, &hash, peer_fp))
 }
 
 /// Receiver side: answers handshake message `first` (the base64 frame that arrived on the
@@ -217,13 +239,10 @@ pub async fn respond(
     let payload = my_fingerprint.unwrap_or_default().as_bytes();
     let n = hs.write_message(payload, &mut buf).map_err(noise_err)?;
     out.send(encode(KIND_HANDSHAKE_2, &buf[..n]))?;
-    let code = check_code(hs.get_handshake_hash());
+    let hash = hs.get_handshake_hash().to_vec();
     let transport = hs.into_transport_mode().map_err(noise_err)?;
-    tracing::warn!(
-        "no UDP path: using the end-to-end encrypted relay over the signaling server; \
-         both devices must show the same check code {code}"
-    );
-    Ok(Carrier::start(transport, route, out, code, None))
+    announce(&hash);
+    Ok(Carrier::start(transport, route, out, &hash, None))
 }
 
 /// The SHA-256 certificate fingerprint announced in an SDP (`a=fingerprint:sha-256 AB:..`),

@@ -64,6 +64,57 @@ fn a_man_in_the_middle_gets_different_check_codes() {
 }
 
 #[test]
+fn a_man_in_the_middle_gets_different_verification_phrases() {
+    // The server relays the real fingerprints and the SAS nonces unchanged but terminates one
+    // Noise handshake per side: the phrase each side computes binds its own leg's hash.
+    let p = prologue(uuid::Uuid::nil(), uuid::Uuid::nil(), uuid::Uuid::nil());
+    let legs = [handshake_hashes(&p), handshake_hashes(&p)];
+    let (alice_fp, bob_fp) = ("aa:01".to_string(), "bb:02".to_string());
+    let (n1, n2) = (
+        crate::identity::sas::new_nonce(),
+        crate::identity::sas::new_nonce(),
+    );
+    let phrase = |local: &str, remote: &str, hash: &[u8]| {
+        crate::identity::sas::bound_transfer_phrase(
+            local,
+            remote,
+            &n1,
+            &n2,
+            Some(&binding_of(hash)),
+        )
+    };
+    // Alice (initiator of leg 0) and Bob (responder of leg 1).
+    let alice = phrase(&alice_fp, &bob_fp, &legs[0].0);
+    let bob = phrase(&bob_fp, &alice_fp, &legs[1].1);
+    assert_ne!(alice, bob, "a MITM must show two different phrases");
+    // Without one, both ends of a handshake agree.
+    assert_eq!(alice, phrase(&bob_fp, &alice_fp, &legs[0].1));
+    assert_eq!(binding_of(&legs[0].0).len(), 64);
+}
+
+/// Runs one handshake and returns the initiator's and the responder's handshake hashes.
+fn handshake_hashes(p: &[u8]) -> (Vec<u8>, Vec<u8>) {
+    let params: snow::params::NoiseParams = NOISE_PARAMS.parse().unwrap();
+    let mut a = snow::Builder::new(params.clone())
+        .prologue(p)
+        .build_initiator()
+        .unwrap();
+    let mut b = snow::Builder::new(params)
+        .prologue(p)
+        .build_responder()
+        .unwrap();
+    let (mut m, mut scratch) = (vec![0u8; 1024], vec![0u8; 1024]);
+    let n = a.write_message(&[], &mut m).unwrap();
+    b.read_message(&m[..n], &mut scratch).unwrap();
+    let n = b.write_message(&[], &mut m).unwrap();
+    a.read_message(&m[..n], &mut scratch).unwrap();
+    (
+        a.get_handshake_hash().to_vec(),
+        b.get_handshake_hash().to_vec(),
+    )
+}
+
+#[test]
 fn tampered_frames_fail_authentication() {
     let p = prologue(uuid::Uuid::nil(), uuid::Uuid::nil(), uuid::Uuid::nil());
     let (mut a, mut b, _, _) = pair(&p, &p).unwrap();

@@ -248,20 +248,29 @@ impl Trust {
     }
 
     /// The phrase and what is known about the peer, as the event front ends show.
+    /// `binding` is `Some` when `remote_fp` is only claimed, not proved by DTLS (the encrypted
+    /// relay; see [`sas::bound_transfer_phrase`]): the phrase then also binds that channel, and
+    /// the pinned list is not consulted (an unproved fingerprint must never show as `known`).
     pub fn verify_event(
         &self,
         peer: &str,
         remote_fp: &str,
         sender_nonce: &str,
         receiver_nonce: &str,
+        binding: Option<&str>,
     ) -> peerdrop_proto::events::TransferEvent {
-        let phrase = sas::transfer_phrase(
+        let phrase = sas::bound_transfer_phrase(
             self.identity.fingerprint(),
             remote_fp,
             sender_nonce,
             receiver_nonce,
+            binding,
         );
-        let recognition = self.recognise(peer, remote_fp);
+        let recognition = if binding.is_some() {
+            Recognition::New
+        } else {
+            self.recognise(peer, remote_fp)
+        };
         if let Recognition::Changed { previous } = &recognition {
             tracing::warn!(
                 peer,
@@ -492,6 +501,36 @@ mod tests {
         assert_eq!(sdp_fingerprints(&sdp), vec![fp.to_ascii_lowercase()]);
         assert!(sdp_fingerprints("a=fingerprint:sha-256 zz").is_empty());
         assert_eq!(normalize_fingerprint("ab:cd"), None);
+    }
+
+    #[test]
+    fn a_claimed_fingerprint_is_never_shown_as_known() {
+        let dir = tempfile::tempdir().unwrap();
+        let trust = Trust::load(Identity::load_or_create(dir.path()).unwrap()).unwrap();
+        let peer_fp = Identity::ephemeral().unwrap().fingerprint().to_owned();
+        trust.remember("Ana's laptop", &peer_fp);
+        let (n1, n2) = (sas::new_nonce(), sas::new_nonce());
+        let proved = trust.verify_event("Ana's laptop", &peer_fp, &n1, &n2, None);
+        let claimed = trust.verify_event("Ana's laptop", &peer_fp, &n1, &n2, Some("ab12"));
+        use peerdrop_proto::events::TransferEvent::Verify;
+        let (
+            Verify {
+                known: k1,
+                phrase: p1,
+                ..
+            },
+            Verify {
+                known: k2,
+                phrase: p2,
+                ..
+            },
+        ) = (proved, claimed)
+        else {
+            panic!("verify events expected");
+        };
+        assert!(k1, "a proved, pinned fingerprint is known");
+        assert!(!k2, "over the relay the same fingerprint is only claimed");
+        assert_ne!(p1, p2, "the relay's binding is part of the phrase");
     }
 
     #[test]

@@ -73,6 +73,31 @@ pub fn transfer_phrase(
     phrase_with_context(local_fp, remote_fp, &context)
 }
 
+/// [`transfer_phrase`] over a channel whose fingerprints are only *claimed* (the encrypted
+/// relay, where no DTLS proves them): `binding` (that channel's handshake hash, equal at
+/// both ends of one handshake) is hashed in too, so a man in the middle who forwards the real
+/// fingerprints but runs two handshakes still produces two different phrases.
+pub fn bound_transfer_phrase(
+    local_fp: &str,
+    remote_fp: &str,
+    sender_nonce: &str,
+    receiver_nonce: &str,
+    binding: Option<&str>,
+) -> String {
+    match binding {
+        None => transfer_phrase(local_fp, remote_fp, sender_nonce, receiver_nonce),
+        Some(binding) => {
+            let mut context = Vec::new();
+            context.extend_from_slice(sender_nonce.to_ascii_lowercase().as_bytes());
+            context.push(b'\n');
+            context.extend_from_slice(receiver_nonce.to_ascii_lowercase().as_bytes());
+            context.extend_from_slice(b"\nbinding:");
+            context.extend_from_slice(binding.as_bytes());
+            phrase_with_context(local_fp, remote_fp, &context)
+        }
+    }
+}
+
 fn phrase_with_context(local_fp: &str, remote_fp: &str, context: &[u8]) -> String {
     let a = canonical(local_fp);
     let b = canonical(remote_fp);
@@ -150,6 +175,25 @@ mod tests {
         // Over many random certificates the phrases spread out (no constant output).
         let phrases: HashSet<String> = (1..=200u8).map(|s| phrase(&a, &fp(s))).collect();
         assert!(phrases.len() > 190, "{}", phrases.len());
+    }
+
+    #[test]
+    fn a_relay_binding_separates_the_two_legs_of_a_man_in_the_middle() {
+        let (a, b) = (fp(3), fp(5));
+        let (n1, n2) = (new_nonce(), new_nonce());
+        // The attacker forwards the real fingerprints and nonces; only the handshakes differ.
+        let leg_a = bound_transfer_phrase(&a, &b, &n1, &n2, Some("AAAA-AAAA"));
+        let leg_b = bound_transfer_phrase(&b, &a, &n1, &n2, Some("BBBB-BBBB"));
+        assert_ne!(leg_a, leg_b);
+        assert_eq!(
+            leg_a,
+            bound_transfer_phrase(&b, &a, &n1, &n2, Some("AAAA-AAAA")),
+            "both ends of one handshake agree"
+        );
+        assert_eq!(
+            bound_transfer_phrase(&a, &b, &n1, &n2, None),
+            transfer_phrase(&a, &b, &n1, &n2)
+        );
     }
 
     #[test]
