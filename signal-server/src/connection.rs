@@ -39,7 +39,7 @@ use crate::ice::ice_servers;
 use crate::names::sanitize_name;
 use crate::rate::TokenBucket;
 use crate::registry::{JoinError, Mailbox, Registry};
-use crate::slots::Slots;
+use crate::slots::{Slot, Slots};
 
 /// The accepted WebSocket, over a TCP stream whose request head was replayed.
 pub(crate) type Ws = WebSocketStream<Prefixed<TcpStream>>;
@@ -49,6 +49,8 @@ pub(crate) type Ws = WebSocketStream<Prefixed<TcpStream>>;
 const LINGER: Duration = Duration::from_secs(1);
 /// Most bytes discarded while lingering.
 const LINGER_BYTES: usize = 1 << 20;
+/// Read size while lingering.
+const LINGER_CHUNK: usize = 4096;
 /// Longest error text echoed back (serde messages can quote client input).
 const MAX_ERROR_TEXT: usize = 200;
 
@@ -136,15 +138,22 @@ struct Conn {
     /// Byte budget of fallback relay frames, and until when reading pauses to honour it.
     relay_budget: crate::relay::ByteBudget,
     relay_pause: Option<Instant>,
+    /// The connection's place under the connection caps, given back when the task ends.
+    _slot: Slot,
 }
 
 /// Serves one accepted WebSocket until it closes or the server shuts down.
-pub(crate) async fn serve(
+///
+/// Deliberately not an `async fn`: the connection state is built here and moved into the
+/// returned future once, instead of being held twice (as arguments and as `Conn`) in every
+/// connection task for its whole life.
+pub(crate) fn serve(
     ws: Ws,
     shared: Arc<Shared>,
     client: IpAddr,
-    mut shutdown: watch::Receiver<bool>,
-) {
+    slot: Slot,
+    shutdown: watch::Receiver<bool>,
+) -> impl std::future::Future<Output = ()> + Send {
     let limits = &shared.config.limits;
     let now = Instant::now();
     let mut conn = Conn {
@@ -161,19 +170,26 @@ pub(crate) async fn serve(
         relay_budget: crate::relay::ByteBudget::new(limits.relay_bytes_per_sec, now.into_std()),
         relay_pause: None,
         shared,
+        _slot: slot,
     };
-    let end = conn.run(&mut shutdown).await;
-    match &end {
-        End::Close {
-            error: Some((code, message)),
-            ..
-        } => {
-            tracing::debug!(?code, %message, "closing connection");
+    let mut shutdown = shutdown;
+    // An `async` block capturing by move, not an `async fn` taking `self`: an `async fn` keeps
+    // a second copy of its arguments in the future.
+    async move {
+        let end = conn.run(&mut shutdown).await;
+        match &end {
+            End::Close {
+                error: Some((code, message)),
+                ..
+            } => {
+                tracing::debug!(?code, %message, "closing connection");
+            }
+            End::Close { reason, .. } => tracing::debug!(reason, "closing connection"),
+            End::Gone => tracing::debug!("connection gone"),
         }
-        End::Close { reason, .. } => tracing::debug!(reason, "closing connection"),
-        End::Gone => tracing::debug!("connection gone"),
+        let write_timeout = conn.shared.config.limits.write_timeout;
+        finish(conn.ws, end, write_timeout).await;
     }
-    finish(conn.ws, end, conn.shared.config.limits.write_timeout).await;
 }
 
 /// Answers a connection that may not stay (connection caps) and closes it.
@@ -557,7 +573,9 @@ async fn finish(mut ws: Ws, end: End, write_timeout: Duration) {
     let mut tcp = ws.into_inner().into_inner();
     let _ = tcp.shutdown().await;
     let drain = async {
-        let mut buf = [0u8; 4096];
+        // On the heap, and only while lingering: a buffer inside the future would be part of
+        // every connection task's allocation for its whole life (4 KiB per peer).
+        let mut buf = vec![0u8; LINGER_CHUNK];
         let mut total = 0;
         while total < LINGER_BYTES {
             match tcp.read(&mut buf).await {

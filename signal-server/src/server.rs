@@ -8,10 +8,11 @@
 //! [`crate::ServerConfig::shutdown_grace`].
 
 use std::future::Future;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures_util::future::{Either, OptionFuture};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{oneshot, watch};
 use tokio::task::{JoinHandle, JoinSet};
@@ -205,17 +206,81 @@ fn ws_url(addr: SocketAddr) -> String {
 }
 
 /// One TCP connection: route the HTTP request, then serve `/health` or the WebSocket.
-async fn handle_tcp(
-    mut tcp: TcpStream,
+///
+/// Its future is what every connection task holds for the life of the connection, so it is
+/// kept small: an `async` block (an `async fn` would store its arguments twice), and the
+/// routing and upgrade in their own boxed future, whose state (request head, handshake) is
+/// freed once the WebSocket is up.
+fn handle_tcp(
+    tcp: TcpStream,
     peer: SocketAddr,
     shared: Arc<Shared>,
     mut shutdown: watch::Receiver<bool>,
-) {
+) -> impl Future<Output = ()> + Send {
+    async move {
+        // Boxed: the upgrade's state is larger than the serving state and only needed for a
+        // moment, so it should not set the size of the task.
+        let upgraded = Box::pin(upgrade(tcp, peer, &shared, &mut shutdown)).await;
+        OptionFuture::from(upgraded.map(|(ws, client)| admit(ws, client, shared, shutdown))).await;
+    }
+}
+
+/// Takes a connection slot for an upgraded WebSocket and serves it, or refuses it when a cap
+/// is reached. Builds the future without an `async` block, so the WebSocket is stored once.
+fn admit(
+    ws: connection::Ws,
+    client: IpAddr,
+    shared: Arc<Shared>,
+    shutdown: watch::Receiver<bool>,
+) -> impl Future<Output = ()> + Send {
+    let limits = &shared.config.limits;
+    let write_timeout = limits.write_timeout;
+    match shared.slots.try_acquire(GroupKey::of(client)) {
+        Ok(slot) => Either::Left(connection::serve(
+            ws,
+            Arc::clone(&shared),
+            client,
+            slot,
+            shutdown,
+        )),
+        Err(SlotError::PerAddress) => {
+            tracing::info!("refused: too many connections from this address");
+            let message = format!(
+                "too many connections from your address (max {})",
+                limits.max_connections_per_ip
+            );
+            Either::Right(connection::refuse(
+                ws,
+                ErrorCode::TooManyConnections,
+                message,
+                write_timeout,
+            ))
+        }
+        Err(SlotError::Total) => {
+            tracing::warn!("refused: server full");
+            Either::Right(connection::refuse(
+                ws,
+                ErrorCode::Unavailable,
+                "server is full; try again later".into(),
+                write_timeout,
+            ))
+        }
+    }
+}
+
+/// Reads and routes the request: answers `/health` and errors itself; for `/ws` completes the
+/// upgrade and returns the WebSocket and the client address it counts as.
+async fn upgrade(
+    mut tcp: TcpStream,
+    peer: SocketAddr,
+    shared: &Shared,
+    shutdown: &mut watch::Receiver<bool>,
+) -> Option<(connection::Ws, IpAddr)> {
     let _ = tcp.set_nodelay(true);
     let limits = &shared.config.limits;
     let read = tokio::select! {
         read = timeout(limits.handshake_timeout, http::read_head(&mut tcp)) => read,
-        _ = connection::shutting_down(&mut shutdown) => return,
+        _ = connection::shutting_down(shutdown) => return None,
     };
     let (bytes, head) = match read {
         Ok(Ok(read)) => read,
@@ -231,11 +296,11 @@ async fn handle_tcp(
                 )
                 .await;
             }
-            return;
+            return None;
         }
         Err(_) => {
             tracing::debug!("no request head in time");
-            return;
+            return None;
         }
     };
     let include_body = head.method != "HEAD";
@@ -266,7 +331,7 @@ async fn handle_tcp(
     };
     if let Some((status, content_type, body)) = response {
         let _ = http::respond(&mut tcp, status, content_type, &body, include_body).await;
-        return;
+        return None;
     }
 
     let client = client_ip(
@@ -287,36 +352,14 @@ async fn handle_tcp(
         tokio_tungstenite::accept_async_with_config(Prefixed::new(bytes, tcp), Some(ws_config));
     let upgraded = tokio::select! {
         upgraded = timeout(limits.handshake_timeout, upgrade) => upgraded,
-        _ = connection::shutting_down(&mut shutdown) => return,
+        _ = connection::shutting_down(shutdown) => return None,
     };
-    let ws = match upgraded {
-        Ok(Ok(ws)) => ws,
+    match upgraded {
+        Ok(Ok(ws)) => Some((ws, client)),
         Ok(Err(err)) => {
             tracing::debug!(%err, "websocket upgrade failed");
-            return;
+            None
         }
-        Err(_) => return,
-    };
-    let write_timeout = limits.write_timeout;
-    match shared.slots.try_acquire(GroupKey::of(client)) {
-        Ok(_slot) => connection::serve(ws, Arc::clone(&shared), client, shutdown).await,
-        Err(SlotError::PerAddress) => {
-            tracing::info!("refused: too many connections from this address");
-            let message = format!(
-                "too many connections from your address (max {})",
-                limits.max_connections_per_ip
-            );
-            connection::refuse(ws, ErrorCode::TooManyConnections, message, write_timeout).await;
-        }
-        Err(SlotError::Total) => {
-            tracing::warn!("refused: server full");
-            connection::refuse(
-                ws,
-                ErrorCode::Unavailable,
-                "server is full; try again later".into(),
-                write_timeout,
-            )
-            .await;
-        }
+        Err(_) => None,
     }
 }
