@@ -1,30 +1,81 @@
-//! `peerdrop-bench`: how fast does PeerDrop move a file, compared with the best a plain TCP
-//! socket does on the same machine in the same run?
+//! `peerdrop-bench`: how fast does PeerDrop move files, compared with the best a plain TCP
+//! socket does on the same machine in the same run, and with magic-wormhole?
 //!
-//! For each run it (1) copies the file disk → TCP socket → disk (fsync at the end, as PeerDrop
-//! does before a file appears) and (2) sends it with the real `peerdrop-signal`, `peerdrop
-//! receive` and `peerdrop send` release binaries over loopback WebRTC, sampling both peers'
-//! peak RSS. It prints MB/s for both, their ratio and peak RSS, per run and as medians, and
-//! checks the received file's BLAKE3. Run it with `cargo run --release -p peerdrop-bench`.
+//! Cases (`--case`, repeatable): `single` (one big file, loopback), `many-small` (a folder of
+//! many small files), `shaped` (a `tbf`-shaped link between network namespaces, via
+//! `peerdrop-netbed`; root), `big-memory` (a 4 GiB file: is RSS flat?), `all`. Every case runs
+//! `--runs` times; each run measures every tool on the same payload, so ratios compare like
+//! with like. Each transfer is two real processes, measured from outside: MB/s from the
+//! sender's launch until both exited with the copy verified (BLAKE3 of every file), time to the
+//! first byte on the receiver's disk, CPU seconds and peak RSS of each peer (`wait4`).
+//! It prints a line per transfer, a Markdown table of medians per case, whether the issue's
+//! targets are met, and writes an SVG chart. Build with `--release`; see docs/BENCHMARKS.md.
 
+mod cases;
+mod chart;
+mod payload;
 mod peerdrop_run;
 mod report;
 mod tcp_baseline;
+mod watch;
+mod wormhole;
 
 use anyhow::{Context, Result};
-use clap::Parser;
+use clap::{Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
+
+use cases::Ctx;
+use report::CaseReport;
+
+/// Which case(s) to run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Case {
+    /// One big file on loopback (`--size-mib`).
+    Single,
+    /// A folder of many small files on loopback (`--files`, `--file-kib`).
+    ManySmall,
+    /// A shaped link between network namespaces (`--shaped-mib`, `--link-mbit`; root).
+    Shaped,
+    /// A very big file, RSS over time (`--big-mib`).
+    BigMemory,
+    /// All of the above.
+    All,
+}
 
 /// Command-line options.
 #[derive(Parser, Debug)]
-#[command(about = "PeerDrop vs raw TCP, file to file on loopback")]
+#[command(about = "PeerDrop vs raw TCP vs magic-wormhole, file to file")]
 struct Args {
-    /// File size in MiB.
+    /// Case to run (repeatable).
+    #[arg(long = "case", value_enum, default_values_t = [Case::Single])]
+    cases: Vec<Case>,
+    /// `single`: file size in MiB.
     #[arg(long, default_value_t = 1024)]
     size_mib: u64,
-    /// Number of runs (medians are reported).
+    /// `many-small`: number of files.
+    #[arg(long, default_value_t = 10_000)]
+    files: usize,
+    /// `many-small`: size of each file in KiB.
+    #[arg(long, default_value_t = 4)]
+    file_kib: usize,
+    /// `shaped`: file size in MiB.
+    #[arg(long, default_value_t = 64)]
+    shaped_mib: u64,
+    /// `shaped`: link rate in Mbit/s.
+    #[arg(long, default_value_t = 100)]
+    link_mbit: u32,
+    /// `big-memory`: file size in MiB.
+    #[arg(long, default_value_t = 4096)]
+    big_mib: u64,
+    /// Runs per case (medians are reported).
     #[arg(long, default_value_t = 3)]
     runs: usize,
+    /// Do not run magic-wormhole even when installed.
+    #[arg(long)]
+    no_wormhole: bool,
+    /// Where to write the MB/s chart (SVG); the memory chart goes next to it (`*-rss.svg`).
+    #[arg(long, default_value = "bench.svg")]
+    svg: PathBuf,
     /// Scratch folder (default: a new folder under the system temp dir).
     #[arg(long)]
     dir: Option<PathBuf>,
@@ -32,51 +83,174 @@ struct Args {
     /// this binary).
     #[arg(long)]
     bin_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    helper: Option<Helper>,
+}
+
+/// The TCP baseline's two peers (run by the bench itself, as child processes).
+#[derive(Subcommand, Debug)]
+enum Helper {
+    /// Stream a file or folder to a `tcp-recv`.
+    #[command(hide = true)]
+    TcpSend {
+        /// `HOST:PORT` of the receiver.
+        #[arg(long)]
+        to: String,
+        /// File or folder to send.
+        path: PathBuf,
+    },
+    /// Receive one stream into a folder.
+    #[command(hide = true)]
+    TcpRecv {
+        /// Address to listen on.
+        #[arg(long)]
+        listen: String,
+        /// Folder to write into.
+        #[arg(long)]
+        dir: PathBuf,
+    },
 }
 
 fn main() -> Result<()> {
     let args = Args::parse();
+    match &args.helper {
+        Some(Helper::TcpSend { to, path }) => return tcp_baseline::send(to, path),
+        Some(Helper::TcpRecv { listen, dir }) => return tcp_baseline::receive(listen, dir),
+        None => {}
+    }
     let scratch = match &args.dir {
         Some(d) => d.clone(),
         None => std::env::temp_dir().join(format!("peerdrop-bench-{}", std::process::id())),
     };
     std::fs::create_dir_all(&scratch).with_context(|| format!("creating {}", scratch.display()))?;
-    let bin_dir = match args.bin_dir {
-        Some(d) => d,
+    let bin_dir = match &args.bin_dir {
+        Some(d) => d.clone(),
         None => std::env::current_exe()?
             .parent()
             .context("binary has a folder")?
             .to_path_buf(),
     };
-    let source = scratch.join("source.bin");
-    let bytes = args.size_mib * 1024 * 1024;
-    eprintln!(
-        "writing {} MiB of random data to {}",
-        args.size_mib,
-        source.display()
-    );
-    let expected = tcp_baseline::write_random_file(&source, bytes)?;
+    let want = |c: Case| args.cases.contains(&c) || args.cases.contains(&Case::All);
+    let loopback_wormhole = want(Case::Single) || want(Case::ManySmall);
+    let (wormhole, wormhole_note) = if args.no_wormhole {
+        (None, Some("--no-wormhole".to_string()))
+    } else if !loopback_wormhole {
+        (None, None)
+    } else if let Some(why) = wormhole::missing() {
+        eprintln!("NOTE: magic-wormhole skipped: {why}");
+        (None, Some(why))
+    } else {
+        let wh = wormhole::Wormhole::start(&scratch.join("wormhole"))?;
+        (Some(wh), None)
+    };
+    let mut ctx = Ctx {
+        bin_dir,
+        scratch: scratch.clone(),
+        runs: args.runs,
+        wormhole,
+        wormhole_note,
+    };
 
-    let mut runs = Vec::new();
-    for run in 1..=args.runs {
-        eprintln!("run {run}/{}: raw TCP baseline", args.runs);
-        let tcp = tcp_baseline::copy_over_tcp(&source, &scratch.join("tcp-copy.bin"))?;
-        eprintln!("run {run}/{}: peerdrop", args.runs);
-        let pd = peerdrop_run::send_through_peerdrop(
-            &bin_dir,
-            &source,
-            &scratch.join("received"),
-            &expected,
-        )?;
-        let row = report::Run {
-            bytes,
-            tcp,
-            peerdrop: pd,
-        };
-        println!("{}", row.line(run));
-        runs.push(row);
-    }
-    println!("{}", report::summary(&runs));
+    let mut reports: Vec<CaseReport> = Vec::new();
+    let outcome = (|| -> Result<()> {
+        if want(Case::Single) {
+            reports.push(cases::single::run(&mut ctx, args.size_mib)?);
+        }
+        if want(Case::ManySmall) {
+            reports.push(cases::many_small::run(&mut ctx, args.files, args.file_kib)?);
+        }
+        if want(Case::Shaped) {
+            reports.push(cases::shaped::run(
+                &mut ctx,
+                args.shaped_mib,
+                args.link_mbit,
+            )?);
+        }
+        if want(Case::BigMemory) {
+            reports.push(cases::big_memory::run(&mut ctx, args.big_mib)?);
+        }
+        Ok(())
+    })();
+    drop(ctx);
     let _ = std::fs::remove_dir_all(&scratch);
+    for r in &reports {
+        println!("{}", r.table());
+    }
+    outcome?;
+    println!("{}", targets(&reports));
+    chart::throughput(&reports, &args.svg)
+        .with_context(|| format!("writing {}", args.svg.display()))?;
+    println!("chart: {}", args.svg.display());
+    if let Some(big) = reports.iter().find(|r| r.name == "big-memory") {
+        if let Some(pd) = big
+            .runs
+            .last()
+            .and_then(|run| run.iter().find(|t| t.tool == "peerdrop"))
+        {
+            let path = args.svg.with_file_name(format!(
+                "{}-rss.svg",
+                args.svg.file_stem().unwrap_or_default().to_string_lossy()
+            ));
+            chart::memory(
+                &[
+                    ("PeerDrop sender".into(), pd.sender.rss_series.clone()),
+                    ("PeerDrop receiver".into(), pd.receiver.rss_series.clone()),
+                ],
+                &format!("Resident memory, {}", big.what),
+                &path,
+            )
+            .with_context(|| format!("writing {}", path.display()))?;
+            println!("memory chart: {}", path.display());
+        }
+    }
     Ok(())
+}
+
+/// The issue's judged targets, met or not, from the medians.
+fn targets(reports: &[CaseReport]) -> String {
+    let mut out = vec!["\nTargets (issue 6):".to_string()];
+    let find = |case: &str, tool: &str| {
+        reports
+            .iter()
+            .find(|r| r.name == case)
+            .and_then(|r| r.summaries().into_iter().find(|s| s.tool == tool))
+    };
+    let mark = |ok: bool| if ok { "MET" } else { "NOT MET" };
+    if let Some(pd) = find("single", "peerdrop") {
+        let ratio = pd.ratio.unwrap_or(0.0);
+        out.push(format!(
+            "- single file: PeerDrop {:.0}% of raw TCP (target ≥ 60%): {}",
+            ratio * 100.0,
+            mark(ratio >= 0.6)
+        ));
+        match find("single", "wormhole") {
+            Some(wh) => {
+                let x = pd.mb_s / wh.mb_s;
+                out.push(format!(
+                    "- single file: PeerDrop {x:.2}× magic-wormhole (target ≥ 2×): {}",
+                    mark(x >= 2.0)
+                ));
+            }
+            None => out.push("- single file: vs magic-wormhole: not measured".into()),
+        }
+    }
+    if let Some(pd) = find("shaped", "peerdrop") {
+        let u = pd.utilization.unwrap_or(0.0);
+        out.push(format!(
+            "- shaped link: PeerDrop uses {:.0}% of it (target ≥ 90%): {}",
+            u * 100.0,
+            mark(u >= 0.9)
+        ));
+    }
+    if let Some(pd) = find("big-memory", "peerdrop") {
+        let mib = |b: u64| b as f64 / (1024.0 * 1024.0);
+        let worst = pd.peak_rss.0.max(pd.peak_rss.1);
+        out.push(format!(
+            "- big file: peak RSS sender {:.1} MiB, receiver {:.1} MiB (target < 64 MiB each): {}",
+            mib(pd.peak_rss.0),
+            mib(pd.peak_rss.1),
+            mark(worst < 64 << 20)
+        ));
+    }
+    out.join("\n")
 }

@@ -1,30 +1,33 @@
-//! One PeerDrop transfer through the real binaries, with peak-RSS sampling of both peers.
+//! One PeerDrop transfer through the real release binaries (`peerdrop-signal`, `peerdrop
+//! receive --yes`, `peerdrop send`), on loopback or inside the netbed namespaces.
 
 use anyhow::{bail, Context, Result};
 use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// What one PeerDrop transfer measured.
-#[derive(Clone, Debug)]
-pub struct PeerdropRun {
-    /// Sender start to both processes exited.
-    pub wall: Duration,
-    /// Connect time reported by the sender (signal + ICE + DTLS + channels open), ms.
-    pub connect_ms: u64,
-    /// Peak resident set size of the sender, bytes.
-    pub sender_rss: u64,
-    /// Peak resident set size of the receiver, bytes.
-    pub receiver_rss: u64,
-    /// CPU seconds (user + system) used by the sender.
-    pub sender_cpu: f64,
-    /// CPU seconds (user + system) used by the receiver.
-    pub receiver_cpu: f64,
+use crate::payload;
+use crate::report::ToolRun;
+use crate::watch::{Pair, Watched};
+
+/// Where the two peers run.
+pub enum Where<'a> {
+    /// On this host: a fresh `peerdrop-signal` on 127.0.0.1, peers bound to loopback.
+    Loopback,
+    /// Inside network namespaces (the netbed), with the signaling server already running.
+    Netns {
+        /// `ws://…/ws` of the bed's signaling server.
+        server_url: &'a str,
+        /// Sender's namespace.
+        sender_ns: &'a str,
+        /// Receiver's namespace.
+        receiver_ns: &'a str,
+    },
 }
 
 /// Kills the child on drop so a failed run leaves nothing behind.
-struct Guard(Child);
+struct Guard(std::process::Child);
 
 impl Drop for Guard {
     fn drop(&mut self) {
@@ -33,33 +36,7 @@ impl Drop for Guard {
     }
 }
 
-/// Peak RSS so far (`VmHWM`) of a live process, in bytes.
-fn peak_rss(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib * 1024)
-}
-
-/// CPU seconds (utime + stime) a live process has used so far.
-fn cpu_seconds(pid: u32) -> Option<f64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
-    let rest = &stat[stat.rfind(')')? + 2..];
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
-    Some(ticks / 100.0)
-}
-
-/// Sends `source` with the real stack into `dest_dir` and checks the BLAKE3 on arrival.
-pub fn send_through_peerdrop(
-    bin_dir: &Path,
-    source: &Path,
-    dest_dir: &Path,
-    expected_blake3: &str,
-) -> Result<PeerdropRun> {
-    let _ = std::fs::remove_dir_all(dest_dir);
-    std::fs::create_dir_all(dest_dir)?;
+fn start_signal(bin_dir: &Path) -> Result<(Guard, String)> {
     let mut signal = Guard(
         Command::new(bin_dir.join("peerdrop-signal"))
             .args(["--listen", "127.0.0.1:0"])
@@ -75,87 +52,120 @@ pub fn send_through_peerdrop(
         .strip_prefix("listening on ")
         .context("signal server address")?
         .to_string();
-    let url = format!("ws://{addr}/ws");
+    Ok((signal, format!("ws://{addr}/ws")))
+}
 
-    let mut receiver = Guard(
-        Command::new(bin_dir.join("peerdrop"))
-            .env("PEERDROP_SERVER", &url)
-            .env("PEERDROP_BIND", "127.0.0.1:0")
-            .args(["receive", "--yes", "--json", "--dir"])
-            .arg(dest_dir)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()?,
-    );
-    let mut rx_out = BufReader::new(receiver.0.stdout.take().context("receiver stdout")?);
+fn peer_command(bin_dir: &Path, url: &str, ns: Option<&str>, log: &Path) -> Result<Command> {
+    let mut cmd = match ns {
+        Some(ns) => peerdrop_netbed::procs::peerdrop(ns, url, &[]),
+        None => {
+            let mut cmd = Command::new(bin_dir.join("peerdrop"));
+            cmd.env("PEERDROP_SERVER", url)
+                .env("PEERDROP_BIND", "127.0.0.1:0");
+            cmd
+        }
+    };
+    let log = std::fs::File::create(log).with_context(|| format!("creating {}", log.display()))?;
+    cmd.stdout(Stdio::piped()).stderr(log);
+    Ok(cmd)
+}
+
+/// Sends `source` (file or folder) with the real stack into `dest` (emptied first), checks
+/// the received copy against `digest`, and returns the measurements.
+pub fn run(
+    bin_dir: &Path,
+    source: &Path,
+    digest: &str,
+    dest: &Path,
+    place: &Where,
+) -> Result<ToolRun> {
+    let _ = std::fs::remove_dir_all(dest);
+    std::fs::create_dir_all(dest)?;
+    let logs = dest.parent().context("dest has a parent")?;
+    let (_signal, url, tx_ns, rx_ns) = match place {
+        Where::Loopback => {
+            let (signal, url) = start_signal(bin_dir)?;
+            (Some(signal), url, None, None)
+        }
+        Where::Netns {
+            server_url,
+            sender_ns,
+            receiver_ns,
+        } => (
+            None,
+            server_url.to_string(),
+            Some(*sender_ns),
+            Some(*receiver_ns),
+        ),
+    };
+
+    let rx_log = logs.join("peerdrop-receiver.log");
+    let mut receiver = Watched::spawn(
+        peer_command(bin_dir, &url, rx_ns, &rx_log)?
+            .args([
+                "receive",
+                "--yes",
+                "--json",
+                "--name",
+                "bench-receiver",
+                "--dir",
+            ])
+            .arg(dest),
+        "peerdrop receiver",
+    )?;
+    let mut rx_out = BufReader::new(receiver.child().stdout.take().context("receiver stdout")?);
     let mut code_line = String::new();
     rx_out.read_line(&mut code_line)?;
-    let code: serde_json::Value = serde_json::from_str(&code_line).context("receiver code line")?;
+    let code: serde_json::Value = serde_json::from_str(&code_line).with_context(|| {
+        format!(
+            "receiver's first line {code_line:?} (log: {})",
+            rx_log.display()
+        )
+    })?;
     let code = code["code"].as_str().context("code")?.to_string();
     std::thread::spawn(move || for _ in rx_out.lines() {});
 
-    let started = Instant::now();
-    let mut sender = Guard(
-        Command::new(bin_dir.join("peerdrop"))
-            .env("PEERDROP_SERVER", &url)
-            .env("PEERDROP_BIND", "127.0.0.1:0")
-            .args(["send", "--json", "--to", &code])
-            .arg(source)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()?,
-    );
-    let tx_out = BufReader::new(sender.0.stdout.take().context("sender stdout")?);
-    let connect_reader = std::thread::spawn(move || {
+    let tx_log = logs.join("peerdrop-sender.log");
+    let t0 = Instant::now();
+    let mut sender = Watched::spawn(
+        peer_command(bin_dir, &url, tx_ns, &tx_log)?
+            .args(["send", "--json", "--name", "bench-sender", "--to", &code])
+            .arg(source),
+        "peerdrop sender",
+    )?;
+    let tx_out = BufReader::new(sender.child().stdout.take().context("sender stdout")?);
+    let events = std::thread::spawn(move || {
         tx_out
             .lines()
             .map_while(Result::ok)
             .filter_map(|l| serde_json::from_str::<serde_json::Value>(&l).ok())
-            .find(|v| v["event"] == "connected")
-            .and_then(|v| v["connect_ms"].as_u64())
+            .collect::<Vec<_>>()
     });
-
-    let (mut sender_rss, mut receiver_rss) = (0, 0);
-    let (mut sender_cpu, mut receiver_cpu) = (0.0f64, 0.0f64);
-    let (mut sender_done, mut receiver_done) = (None, None);
-    while sender_done.is_none() || receiver_done.is_none() {
-        if sender_done.is_none() {
-            sender_rss = sender_rss.max(peak_rss(sender.0.id()).unwrap_or(0));
-            sender_cpu = sender_cpu.max(cpu_seconds(sender.0.id()).unwrap_or(0.0));
-            sender_done = sender.0.try_wait()?;
+    let result = Pair { sender, receiver }
+        .wait(t0, dest.to_path_buf(), Duration::from_secs(1800))
+        .with_context(|| {
+            format!(
+                "peerdrop transfer failed (logs: {}, {})",
+                tx_log.display(),
+                rx_log.display()
+            )
+        })?;
+    let events = events.join().unwrap_or_default();
+    let connect_ms = events
+        .iter()
+        .find(|v| v["event"] == "connected")
+        .and_then(|v| v["connect_ms"].as_u64());
+    if let Some(path) = events.iter().find(|v| v["event"] == "path") {
+        if path["path"] != "direct" {
+            bail!("peerdrop took the {} path, not direct", path["path"]);
         }
-        if receiver_done.is_none() {
-            receiver_rss = receiver_rss.max(peak_rss(receiver.0.id()).unwrap_or(0));
-            receiver_cpu = receiver_cpu.max(cpu_seconds(receiver.0.id()).unwrap_or(0.0));
-            receiver_done = receiver.0.try_wait()?;
-        }
-        if started.elapsed() > Duration::from_secs(900) {
-            bail!("peerdrop transfer took more than 15 minutes");
-        }
-        std::thread::sleep(Duration::from_millis(20));
     }
-    let wall = started.elapsed();
-    if !sender_done.is_some_and(|s| s.success()) || !receiver_done.is_some_and(|s| s.success()) {
-        bail!("peerdrop transfer failed (sender {sender_done:?}, receiver {receiver_done:?})");
-    }
-    let name = source.file_name().context("source name")?;
-    let received = dest_dir.join(name);
-    let got = blake3::Hasher::new()
-        .update_reader(std::fs::File::open(&received)?)?
-        .finalize()
-        .to_hex()
-        .to_string();
-    if got != expected_blake3 {
-        bail!("received file differs: {got} != {expected_blake3}");
-    }
-    std::fs::remove_dir_all(dest_dir)?;
-    let connect_ms = connect_reader.join().ok().flatten().unwrap_or(0);
-    Ok(PeerdropRun {
-        wall,
-        connect_ms,
-        sender_rss,
-        receiver_rss,
-        sender_cpu,
-        receiver_cpu,
-    })
+    payload::verify(
+        digest,
+        &dest.join(source.file_name().context("source name")?),
+        "peerdrop",
+    )?;
+    let bytes = payload::total_bytes(source)?;
+    std::fs::remove_dir_all(dest)?;
+    Ok(ToolRun::new("peerdrop", bytes, result, connect_ms))
 }
