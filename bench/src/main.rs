@@ -151,32 +151,40 @@ fn main() -> Result<()> {
         wormhole_note,
     };
 
+    // A failing case is reported and the others still run (a long suite should not lose
+    // an hour of measurements to one broken case); the exit status still says it failed.
     let mut reports: Vec<CaseReport> = Vec::new();
-    let outcome = (|| -> Result<()> {
-        if want(Case::Single) {
-            reports.push(cases::single::run(&mut ctx, args.size_mib)?);
+    let mut failures: Vec<String> = Vec::new();
+    let mut record = |name: &str, result: Result<CaseReport>| match result {
+        Ok(r) => reports.push(r),
+        Err(e) => {
+            eprintln!("{name}: FAILED: {e:#}");
+            failures.push(format!("{name}: {e:#}"));
         }
-        if want(Case::ManySmall) {
-            reports.push(cases::many_small::run(&mut ctx, args.files, args.file_kib)?);
-        }
-        if want(Case::Shaped) {
-            reports.push(cases::shaped::run(
-                &mut ctx,
-                args.shaped_mib,
-                args.link_mbit,
-            )?);
-        }
-        if want(Case::BigMemory) {
-            reports.push(cases::big_memory::run(&mut ctx, args.big_mib)?);
-        }
-        Ok(())
-    })();
+    };
+    if want(Case::Single) {
+        record("single", cases::single::run(&mut ctx, args.size_mib));
+    }
+    if want(Case::ManySmall) {
+        record(
+            "many-small",
+            cases::many_small::run(&mut ctx, args.files, args.file_kib),
+        );
+    }
+    if want(Case::Shaped) {
+        record(
+            "shaped",
+            cases::shaped::run(&mut ctx, args.shaped_mib, args.link_mbit),
+        );
+    }
+    if want(Case::BigMemory) {
+        record("big-memory", cases::big_memory::run(&mut ctx, args.big_mib));
+    }
     drop(ctx);
     let _ = std::fs::remove_dir_all(&scratch);
     for r in &reports {
         println!("{}", r.table());
     }
-    outcome?;
     println!("{}", targets(&reports));
     chart::throughput(&reports, &args.svg)
         .with_context(|| format!("writing {}", args.svg.display()))?;
@@ -202,6 +210,13 @@ fn main() -> Result<()> {
             .with_context(|| format!("writing {}", path.display()))?;
             println!("memory chart: {}", path.display());
         }
+    }
+    if !failures.is_empty() {
+        anyhow::bail!(
+            "{} case(s) failed:\n{}",
+            failures.len(),
+            failures.join("\n")
+        );
     }
     Ok(())
 }
