@@ -258,7 +258,7 @@ impl Conn {
                     "too slow",
                 )),
                 queued = outbox.recv() => match queued {
-                    Some(msg) => self.send(&msg).await,
+                    Some(item) => self.send(&item.into_msg()).await,
                     None => Err(End::Gone),
                 },
                 frame = self.ws.next(), if self.relay_pause.is_none() => match self.classify(frame) {

@@ -29,11 +29,54 @@ use crate::rate::TokenBucket;
 /// How often idle per-address resolve budgets are forgotten.
 const SWEEP_EVERY: Duration = Duration::from_secs(60);
 
+/// One item queued for a peer.
+///
+/// Small on purpose: a bounded tokio channel allocates its slots 32 at a time, so the item size
+/// is paid 32 (after a block boundary, 64) times per peer whether or not anything is queued.
+/// `ServerMsg` is 120 bytes (3.8 KiB per block); this is 16.
+#[derive(Debug)]
+pub(crate) enum Outgoing {
+    /// A message, sent as is.
+    Msg(Box<ServerMsg>),
+    /// The member list of the recipient's nearby group, shared by every member it was sent
+    /// to; the recipient's own entry, at `skip`, is left out when it is sent. One list per
+    /// change instead of one copy per member keeps a join or leave in a big group cheap.
+    Nearby {
+        /// Everyone in the group, in join order.
+        members: Arc<Vec<PeerInfo>>,
+        /// Position of the recipient in `members`.
+        skip: u32,
+    },
+}
+
+impl Outgoing {
+    /// The message as the recipient must receive it.
+    pub(crate) fn into_msg(self) -> ServerMsg {
+        match self {
+            Outgoing::Msg(msg) => *msg,
+            Outgoing::Nearby { members, skip } => ServerMsg::Nearby {
+                peers: members
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, _)| *i != skip as usize)
+                    .map(|(_, info)| info.clone())
+                    .collect(),
+            },
+        }
+    }
+}
+
+impl From<ServerMsg> for Outgoing {
+    fn from(msg: ServerMsg) -> Self {
+        Outgoing::Msg(Box::new(msg))
+    }
+}
+
 /// How a registered peer is reached by the registry.
 #[derive(Debug, Clone)]
 pub(crate) struct Mailbox {
     /// Bounded queue drained by the peer's connection task.
-    pub(crate) outbox: mpsc::Sender<ServerMsg>,
+    pub(crate) outbox: mpsc::Sender<Outgoing>,
     /// Notified when the peer cannot keep up and must be disconnected.
     pub(crate) kick: Arc<Notify>,
 }
@@ -157,7 +200,7 @@ impl Registry {
             if let Some(other) = inner.peers.get_mut(partner) {
                 other.partners.remove(&id);
                 other.may_address.remove(&id);
-                deliver(other, ServerMsg::PeerGone { id });
+                deliver(other, ServerMsg::PeerGone { id }.into());
             }
         }
         for resolver in &peer.resolved_by {
@@ -235,7 +278,8 @@ impl Registry {
             ServerMsg::Signal {
                 from: sender_info,
                 data,
-            },
+            }
+            .into(),
         );
         target.may_address.insert(from);
         target.partners.insert(from);
@@ -264,7 +308,7 @@ impl Registry {
         if from == to || !(sender.group == target.group || sender.may_address.contains(&to)) {
             return Err(RelayError::UnknownPeer);
         }
-        match target.mailbox.outbox.try_send(msg) {
+        match target.mailbox.outbox.try_send(msg.into()) {
             Ok(()) => {}
             Err(mpsc::error::TrySendError::Full(_)) => return Err(RelayError::Busy),
             Err(mpsc::error::TrySendError::Closed(_)) => return Err(RelayError::UnknownPeer),
@@ -299,18 +343,16 @@ impl Inner {
         let Some(members) = self.groups.get(&group) else {
             return;
         };
-        let infos: Vec<PeerInfo> = members
-            .iter()
-            .filter_map(|id| self.peers.get(id))
-            .map(|p| p.info.clone())
-            .collect();
-        for peer in members.iter().filter_map(|id| self.peers.get(id)) {
-            let peers = infos
-                .iter()
-                .filter(|info| info.id != peer.info.id)
-                .cloned()
-                .collect();
-            deliver(peer, ServerMsg::Nearby { peers });
+        let present: Vec<&Peer> = members.iter().filter_map(|id| self.peers.get(id)).collect();
+        let infos = Arc::new(present.iter().map(|p| p.info.clone()).collect::<Vec<_>>());
+        for (skip, peer) in (0u32..).zip(present) {
+            deliver(
+                peer,
+                Outgoing::Nearby {
+                    members: Arc::clone(&infos),
+                    skip,
+                },
+            );
         }
     }
 
@@ -329,7 +371,7 @@ impl Inner {
 }
 
 /// Queues `msg` for `peer`; a full queue means the peer is too slow and gets kicked.
-fn deliver(peer: &Peer, msg: ServerMsg) {
+fn deliver(peer: &Peer, msg: Outgoing) {
     match peer.mailbox.outbox.try_send(msg) {
         Ok(()) => {}
         Err(mpsc::error::TrySendError::Full(_)) => {
@@ -346,7 +388,7 @@ mod tests {
     use super::*;
     use peerdrop_proto::code::normalize_code;
 
-    fn mailbox(capacity: usize) -> (Mailbox, mpsc::Receiver<ServerMsg>, Arc<Notify>) {
+    fn mailbox(capacity: usize) -> (Mailbox, mpsc::Receiver<Outgoing>, Arc<Notify>) {
         let (tx, rx) = mpsc::channel(capacity);
         let kick = Arc::new(Notify::new());
         (
@@ -359,8 +401,15 @@ mod tests {
         )
     }
 
-    fn drain(rx: &mut mpsc::Receiver<ServerMsg>) -> Vec<ServerMsg> {
-        std::iter::from_fn(|| rx.try_recv().ok()).collect()
+    fn drain(rx: &mut mpsc::Receiver<Outgoing>) -> Vec<ServerMsg> {
+        std::iter::from_fn(|| rx.try_recv().ok())
+            .map(Outgoing::into_msg)
+            .collect()
+    }
+
+    #[test]
+    fn queued_items_stay_small() {
+        assert!(std::mem::size_of::<Outgoing>() <= 16);
     }
 
     const HOME: GroupKey = GroupKey::V4(std::net::Ipv4Addr::new(198, 18, 0, 1));
