@@ -22,6 +22,7 @@ const COMMANDS: &[&str] = &[
     "send_files",
     "cancel_send",
     "open_folder",
+    "take_launch_requests",
 ];
 
 fn ensure_frontend_dist() {

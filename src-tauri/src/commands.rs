@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use peerdrop_app_ipc::{NodeUpdate, Picked, SendTarget, Settings, SettingsView};
+use peerdrop_app_ipc::{LaunchRequest, NodeUpdate, Picked, SendTarget, Settings, SettingsView};
 use peerdrop_proto::events::TransferEvent;
 use tauri::ipc::Channel;
 use tauri::{AppHandle, State};
@@ -136,4 +136,12 @@ pub async fn open_folder(
     app.opener()
         .open_path(dir.display().to_string(), None::<&str>)
         .map_err(|e| AppError::Platform(format!("could not open {}: {e}", dir.display())))
+}
+
+/// Files and links handed to the app from outside its window (command line, second launch,
+/// share sheet) since the last call, oldest first. The UI calls it when it starts and on every
+/// `peerdrop-launch` event.
+#[tauri::command]
+pub async fn take_launch_requests(shared: State<'_, Arc<Shared>>) -> AppResult<Vec<LaunchRequest>> {
+    Ok(shared.launches.take())
 }

@@ -13,11 +13,14 @@
 //! - [`settings`]: persisted settings.
 //! - [`pick`]: native dialogs, path summaries and the `PEERDROP_TEST_PICK` test seam.
 //! - [`hub`]: the node channel to the UI, with a replayable snapshot.
+//! - [`launch`]: files and `peerdrop://` links handed over by the OS, a second launch or the
+//!   Android share sheet.
 //! - [`error`]: [`error::AppError`], the one line a command reports.
 
 pub mod commands;
 pub mod error;
 pub mod hub;
+pub mod launch;
 pub mod node;
 pub mod pick;
 pub mod server;
@@ -33,6 +36,7 @@ use tauri::Manager;
 use tokio::sync::{oneshot, Notify};
 
 use crate::hub::Hub;
+use crate::launch::Launches;
 use crate::server::BuiltinServer;
 use crate::settings::{Defaults, SettingsStore};
 
@@ -59,6 +63,8 @@ pub struct Shared {
     pub receive_cancel: Mutex<Option<CancellationToken>>,
     /// Cancels the running send.
     pub send_cancel: Mutex<Option<CancellationToken>>,
+    /// Files and links from outside the window, waiting for the UI to take them.
+    pub launches: Launches,
 }
 
 impl Shared {
@@ -75,6 +81,7 @@ impl Shared {
             pending_answer: Mutex::new(None),
             receive_cancel: Mutex::new(None),
             send_cancel: Mutex::new(None),
+            launches: Launches::default(),
         }
     }
 }
@@ -96,7 +103,20 @@ fn init_logging() {
 #[cfg_attr(mobile, tauri::mobile_entry_point)]
 pub fn run() {
     init_logging();
-    let result = tauri::Builder::default()
+    let builder = tauri::Builder::default();
+    // First, so a second launch hands its command line to this process and exits before it
+    // opens a window of its own.
+    #[cfg(desktop)]
+    let builder = builder.plugin(tauri_plugin_single_instance::init(|app, argv, cwd| {
+        let launch =
+            peerdrop_app_launch::from_args(argv.iter().skip(1), std::path::Path::new(&cwd));
+        launch::deliver(app, launch);
+    }));
+    #[cfg(target_os = "android")]
+    let builder = builder
+        .plugin(peerdrop_app_launch::android::tauri_plugin_fs::init())
+        .plugin(peerdrop_app_launch::android::plugin(launch::deliver));
+    let result = builder
         .plugin(tauri_plugin_dialog::init())
         .plugin(tauri_plugin_opener::init())
         .setup(|app| {
@@ -123,6 +143,13 @@ pub fn run() {
                 );
             }
             app.manage(Arc::new(Shared::new(settings, identity)));
+            // `peerdrop-app FILE...` and links the OS started us with.
+            #[cfg(desktop)]
+            {
+                let cwd = std::env::current_dir().unwrap_or_default();
+                let launch = peerdrop_app_launch::from_args(std::env::args_os().skip(1), &cwd);
+                launch::deliver(app.handle(), launch);
+            }
             Ok(())
         })
         .invoke_handler(tauri::generate_handler![
@@ -138,6 +165,7 @@ pub fn run() {
             commands::send_files,
             commands::cancel_send,
             commands::open_folder,
+            commands::take_launch_requests,
         ])
         .run(tauri::generate_context!("../tauri.conf.json"));
     if let Err(e) = result {

@@ -121,6 +121,34 @@ pub struct OfferView {
     pub total_size: u64,
 }
 
+/// A page of the app, as a link or a share names it.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Page {
+    /// Send.
+    Send,
+    /// Receive.
+    Receive,
+    /// Settings.
+    Settings,
+}
+
+/// What the app was asked to do from outside its window — files opened with PeerDrop ("Open
+/// with", "Send to", `peerdrop-app FILE...`, a second launch, the Android share sheet) or a
+/// `peerdrop://` link — already checked and summarised on the Rust side. The UI shows `page`,
+/// selects `items` and fills in `code`; it never sends anything by itself.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Default)]
+pub struct LaunchRequest {
+    /// Page to show (Send whenever there are items).
+    pub page: Option<Page>,
+    /// Files and folders to select on the Send page.
+    pub items: Vec<PickedItem>,
+    /// Receiver's code to fill in on the Send page (normalised, e.g. `K7QM-2X`).
+    pub code: Option<String>,
+    /// One line per argument that could not be used (a missing file, a bad link).
+    pub problems: Vec<String>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,0 +1,315 @@
+//! # peerdrop-app-launch — what the OS asks PeerDrop to do
+//!
+//! People share from where they are: "Open with PeerDrop" in a file manager, "Send to" on
+//! Windows, a `peerdrop://send?to=CODE` link, `peerdrop-app FILE...` in a terminal, or the
+//! Android share sheet. Each of these reaches the app as a list of strings (a command line, the
+//! command line a second launch forwarded through `tauri-plugin-single-instance`, or an Android
+//! intent). This crate turns them into one [`Launch`]: paths to select on the Send page, and at
+//! most one [`Link`] naming a page (and, for Send, the receiver's code).
+//!
+//! It is deliberately small and free of Tauri on the desktop, so the rules are unit-tested in
+//! milliseconds; the Android glue ([`android`], only on Android) type-checks for
+//! `aarch64-linux-android` without the engine's C dependencies.
+//!
+//! Safety rules (a link can come from any web page):
+//! - A link only opens a page and fills in a code. It never selects files and never starts a
+//!   transfer: the person still chooses what to send and presses Send.
+//! - File names offered by another Android app are reduced to a plain name
+//!   ([`safe_file_name`]) before anything is written.
+
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
+
+use peerdrop_proto::code::normalize_code;
+use url::Url;
+
+#[cfg(target_os = "android")]
+pub mod android;
+
+/// The URL scheme of PeerDrop links (`peerdrop://send?to=K7QM-2X`). Registered for the app by
+/// the `.desktop` entry (`x-scheme-handler/peerdrop`), the Windows installer and the Android
+/// manifest.
+pub const SCHEME: &str = "peerdrop";
+
+/// A page of the app a link can open.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Page {
+    /// Send (optionally with a receiver's code filled in).
+    Send,
+    /// Receive: this device's code and QR.
+    Receive,
+    /// Settings.
+    Settings,
+}
+
+/// A parsed `peerdrop://` link.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Link {
+    /// The page to open.
+    pub page: Page,
+    /// For [`Page::Send`]: the receiver's code, normalised (`K7QM-2X`).
+    pub to: Option<String>,
+}
+
+/// One request from outside the window, from any of the ways PeerDrop is launched.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Launch {
+    /// Files and folders to select on the Send page (absolute).
+    pub paths: Vec<PathBuf>,
+    /// The last `peerdrop://` link among the arguments.
+    pub link: Option<Link>,
+    /// Arguments that could not be used, one line each for the person (a bad link, a `file:`
+    /// URI that is not local).
+    pub problems: Vec<String>,
+}
+
+impl Launch {
+    /// True when there is nothing to show: a plain launch (or a second plain launch, which only
+    /// brings the running window to the front).
+    pub fn is_empty(&self) -> bool {
+        self.paths.is_empty() && self.link.is_none() && self.problems.is_empty()
+    }
+}
+
+/// Reads a command line (without the program name), resolving relative paths against `cwd`.
+///
+/// - Everything after `--` is a path, so files whose names start with `-` can be passed.
+/// - Before that, arguments starting with `-` are options of someone else and are ignored
+///   (WebKitWebDriver adds `--automation`; GTK and Windows shells add their own).
+/// - `peerdrop:` arguments are links; `file:` URIs (file managers that pass `%U`) are paths.
+pub fn from_args<I, S>(args: I, cwd: &Path) -> Launch
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    let mut launch = Launch::default();
+    let mut only_paths = false;
+    for arg in args {
+        let arg = arg.as_ref();
+        if arg.is_empty() {
+            continue;
+        }
+        if only_paths {
+            launch.paths.push(absolute(Path::new(arg), cwd));
+            continue;
+        }
+        let text = arg.to_str();
+        match text {
+            Some("--") => only_paths = true,
+            Some(t) if t.starts_with('-') => {}
+            Some(t) if has_scheme(t, SCHEME) => match parse_link(t) {
+                Ok(link) => launch.link = Some(link),
+                Err(problem) => launch.problems.push(problem),
+            },
+            Some(t) if has_scheme(t, "file") => {
+                match Url::parse(t).ok().and_then(|u| u.to_file_path().ok()) {
+                    Some(path) => launch.paths.push(path),
+                    None => launch
+                        .problems
+                        .push(format!("{t} is not a file on this device")),
+                }
+            }
+            _ => launch.paths.push(absolute(Path::new(arg), cwd)),
+        }
+    }
+    launch
+}
+
+fn has_scheme(text: &str, scheme: &str) -> bool {
+    text.as_bytes().get(scheme.len()) == Some(&b':')
+        && text
+            .get(..scheme.len())
+            .is_some_and(|s| s.eq_ignore_ascii_case(scheme))
+}
+
+fn absolute(path: &Path, cwd: &Path) -> PathBuf {
+    if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        cwd.join(path)
+    }
+}
+
+/// Parses a `peerdrop://` link: `peerdrop://send?to=CODE`, `peerdrop://send`,
+/// `peerdrop://receive`, `peerdrop://settings` (also `peerdrop:send?to=CODE`). The code is
+/// checked and normalised like a typed one; a link with a bad code is refused as a whole, so a
+/// half-understood link never opens anything.
+pub fn parse_link(text: &str) -> Result<Link, String> {
+    let bad = |why: &str| format!("This PeerDrop link cannot be opened: {why}");
+    let url = Url::parse(text.trim()).map_err(|_| bad("it is not a valid link"))?;
+    if !url.scheme().eq_ignore_ascii_case(SCHEME) {
+        return Err(bad("it is not a peerdrop:// link"));
+    }
+    let target = match url.host_str() {
+        Some(host) if !host.is_empty() => host.to_ascii_lowercase(),
+        _ => url.path().trim_matches('/').to_ascii_lowercase(),
+    };
+    let page = match target.trim_end_matches('/') {
+        "send" => Page::Send,
+        "receive" | "" => Page::Receive,
+        "settings" => Page::Settings,
+        other => return Err(bad(&format!("unknown page {other:?}"))),
+    };
+    let mut to = None;
+    if page == Page::Send {
+        if let Some((_, code)) = url.query_pairs().find(|(k, _)| k == "to" || k == "code") {
+            to = Some(normalize_code(&code).ok_or_else(|| {
+                bad("its code is not a PeerDrop code (6 letters and digits, like K7QM-2X)")
+            })?);
+        }
+    }
+    Ok(Link { page, to })
+}
+
+/// A plain file name for content another app shared with us (Android's display name), safe to
+/// join to a folder of ours: only the last component, no `.`/`..`, no separators or control
+/// characters, at most 200 bytes; `shared-N` when nothing usable is left.
+pub fn safe_file_name(offered: Option<&str>, index: usize) -> String {
+    let fallback = || format!("shared-{}", index + 1);
+    let Some(offered) = offered else {
+        return fallback();
+    };
+    let last = offered
+        .rsplit(['/', '\\'])
+        .next()
+        .unwrap_or_default()
+        .trim();
+    let mut name: String = last
+        .chars()
+        .filter(|c| !c.is_control() && *c != ':')
+        .collect();
+    while name.len() > 200 {
+        name.pop();
+    }
+    if name.is_empty() || name.chars().all(|c| c == '.') {
+        fallback()
+    } else {
+        name
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cwd() -> PathBuf {
+        PathBuf::from("/home/ana/Pictures")
+    }
+
+    #[test]
+    fn files_relative_and_absolute() {
+        let l = from_args(["beach.jpg", "/tmp/notes.txt", "trip/"], &cwd());
+        assert_eq!(
+            l.paths,
+            vec![
+                PathBuf::from("/home/ana/Pictures/beach.jpg"),
+                PathBuf::from("/tmp/notes.txt"),
+                PathBuf::from("/home/ana/Pictures/trip/"),
+            ]
+        );
+        assert!(l.link.is_none() && l.problems.is_empty());
+    }
+
+    #[test]
+    fn options_are_ignored_until_double_dash() {
+        let l = from_args(["--automation", "-x", "a", "--", "-odd name", "--"], &cwd());
+        assert_eq!(
+            l.paths,
+            vec![
+                PathBuf::from("/home/ana/Pictures/a"),
+                PathBuf::from("/home/ana/Pictures/-odd name"),
+                PathBuf::from("/home/ana/Pictures/--"),
+            ]
+        );
+    }
+
+    #[test]
+    fn plain_launch_is_empty() {
+        assert!(from_args(Vec::<String>::new(), &cwd()).is_empty());
+        assert!(from_args(["--automation"], &cwd()).is_empty());
+    }
+
+    #[test]
+    fn file_uris_become_paths() {
+        let l = from_args(["file:///home/ana/My%20Photos/a%C3%A9.jpg"], &cwd());
+        assert_eq!(l.paths, vec![PathBuf::from("/home/ana/My Photos/aé.jpg")]);
+        let l = from_args(["file://otherhost/share/x"], &cwd());
+        assert!(l.paths.is_empty());
+        assert_eq!(l.problems.len(), 1);
+    }
+
+    #[test]
+    fn send_link_with_code() {
+        let l = from_args(["peerdrop://send?to=k7qm2x"], &cwd());
+        assert_eq!(
+            l.link,
+            Some(Link {
+                page: Page::Send,
+                to: Some("K7QM-2X".into())
+            })
+        );
+        assert!(l.paths.is_empty());
+        for form in [
+            "PeerDrop://SEND?to=K7QM-2X",
+            "peerdrop:send?to=K7QM-2X",
+            "peerdrop://send/?to=K7QM-2X",
+            "peerdrop://send?code=k7qm-2x",
+        ] {
+            assert_eq!(
+                parse_link(form).unwrap().to.as_deref(),
+                Some("K7QM-2X"),
+                "{form}"
+            );
+        }
+    }
+
+    #[test]
+    fn other_pages_and_bad_links() {
+        assert_eq!(
+            parse_link("peerdrop://receive").unwrap().page,
+            Page::Receive
+        );
+        assert_eq!(parse_link("peerdrop://").unwrap().page, Page::Receive);
+        assert_eq!(
+            parse_link("peerdrop://settings").unwrap().page,
+            Page::Settings
+        );
+        assert_eq!(
+            parse_link("peerdrop://send").unwrap(),
+            Link {
+                page: Page::Send,
+                to: None
+            }
+        );
+        assert!(parse_link("peerdrop://send?to=nope").is_err());
+        assert!(parse_link("peerdrop://format-disk").is_err());
+        let l = from_args(["peerdrop://send?to=x", "a.txt"], &cwd());
+        assert!(l.link.is_none());
+        assert_eq!(l.problems.len(), 1);
+        assert_eq!(l.paths.len(), 1);
+    }
+
+    #[test]
+    fn non_ascii_arguments_are_paths() {
+        let l = from_args(["péerdrop://x", "日本語.txt"], &cwd());
+        assert_eq!(l.paths.len(), 2);
+    }
+
+    #[test]
+    fn links_never_select_files() {
+        let l = from_args(["peerdrop://send?to=K7QM-2X&file=/etc/passwd"], &cwd());
+        assert!(l.paths.is_empty());
+    }
+
+    #[test]
+    fn offered_names_are_reduced_to_a_plain_name() {
+        assert_eq!(safe_file_name(Some("IMG_1.jpg"), 0), "IMG_1.jpg");
+        assert_eq!(safe_file_name(Some("../../etc/passwd"), 0), "passwd");
+        assert_eq!(safe_file_name(Some("a\\b\\c.txt"), 0), "c.txt");
+        assert_eq!(safe_file_name(Some(".."), 1), "shared-2");
+        assert_eq!(safe_file_name(Some("x/"), 2), "shared-3");
+        assert_eq!(safe_file_name(Some("a\u{0}b\nc:d"), 0), "abcd");
+        assert_eq!(safe_file_name(None, 0), "shared-1");
+        assert!(safe_file_name(Some(&"é".repeat(300)), 0).len() <= 200);
+    }
+}
