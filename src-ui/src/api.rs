@@ -3,7 +3,7 @@
 //! Each function is one command; argument names are the camelCase forms Tauri maps onto the
 //! command's snake_case parameters.
 
-use peerdrop_app_ipc::{NodeUpdate, Picked, SendTarget, Settings, SettingsView};
+use peerdrop_app_ipc::{LaunchRequest, NodeUpdate, Picked, SendTarget, Settings, SettingsView};
 use peerdrop_proto::events::TransferEvent;
 use serde::Serialize;
 
@@ -101,4 +101,10 @@ pub async fn open_folder(path: Option<String>) -> Result<(), String> {
         path: Option<String>,
     }
     call("open_folder", &Args { path }).await
+}
+
+/// Files and links handed to the app from outside the window since the last call (command
+/// line, a second launch, "Open with", the share sheet, `peerdrop://` links).
+pub async fn take_launch_requests() -> Result<Vec<LaunchRequest>, String> {
+    call("take_launch_requests", &NoArgs {}).await
 }

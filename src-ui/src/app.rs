@@ -1,7 +1,7 @@
 //! The app shell: navigation (a sidebar on wide windows, a bottom tab bar on phones), the
 //! connection status, the page in view, the incoming-transfer dialog, drop handling and toasts.
 
-use peerdrop_app_ipc::NodeState;
+use peerdrop_app_ipc::{LaunchRequest, NodeState, Page};
 use serde::Deserialize;
 use sycamore::prelude::*;
 use wasm_bindgen::prelude::*;
@@ -20,6 +20,47 @@ struct DropPayload {
     paths: Vec<String>,
 }
 
+/// Window event announcing files or a link from outside the window (`src-tauri/src/launch.rs`).
+const LAUNCH_EVENT: &str = "peerdrop-launch";
+
+/// Shows what the app was asked to do from outside: the page, the files selected on Send (they
+/// replace the selection, unless a send is running), the receiver's code. Nothing is sent until
+/// the person picks a device or presses Send.
+fn apply_launch(state: AppState, request: LaunchRequest) {
+    if let Some(page) = request.page {
+        state.tab.set(match page {
+            Page::Send => Tab::Send,
+            Page::Receive => Tab::Receive,
+            Page::Settings => Tab::Settings,
+        });
+    }
+    if !request.items.is_empty() {
+        if state.send.with(|t| t.phase.is_active()) {
+            add_to_selection(state, request.items);
+        } else {
+            state.selection.set(request.items);
+        }
+    }
+    if let Some(code) = request.code {
+        state.send_code.set(code);
+    }
+    if !request.problems.is_empty() {
+        state.notify(request.problems.join(" · "), true);
+    }
+}
+
+/// Takes the queued launch requests and shows them.
+fn take_launches(state: AppState) {
+    spawn_local(async move {
+        match api::take_launch_requests().await {
+            Ok(requests) => requests
+                .into_iter()
+                .for_each(|request| apply_launch(state, request)),
+            Err(e) => state.notify(e, true),
+        }
+    });
+}
+
 /// Loads settings, registers the node and wires window events; runs once at start.
 fn boot(state: AppState, dragging: Signal<bool>) {
     spawn_local(async move {
@@ -32,6 +73,16 @@ fn boot(state: AppState, dragging: Signal<bool>) {
         }
     });
     spawn_local(async move {
+        // Listen first, then take: a request queued before the page loaded is taken now, any
+        // later one announces itself.
+        let launch_hook = tauri::listen_forever(LAUNCH_EVENT, move |_: serde_json::Value| {
+            take_launches(state)
+        })
+        .await;
+        if let Err(e) = launch_hook {
+            web_sys::console::warn_1(&format!("launch requests unavailable: {e}").into());
+        }
+        take_launches(state);
         let hooks = [
             tauri::listen_forever("tauri://drag-enter", move |_: serde_json::Value| {
                 dragging.set(true)

@@ -71,6 +71,8 @@ pub struct AppState {
     pub send: Signal<Transfer>,
     /// What the user picked to send.
     pub selection: Signal<Vec<PickedItem>>,
+    /// The receiver's code typed on the Send page (or filled in by a `peerdrop://send?to=` link).
+    pub send_code: Signal<String>,
     /// Settings as last loaded or saved.
     pub settings: Signal<Option<SettingsView>>,
     /// Current toast.
@@ -91,6 +93,7 @@ impl AppState {
             receive: create_signal(Transfer::default()),
             send: create_signal(Transfer::default()),
             selection: create_signal(Vec::new()),
+            send_code: create_signal(String::new()),
             settings: create_signal(None),
             toast: create_signal(None),
             last_target: create_signal(None),

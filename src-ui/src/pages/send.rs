@@ -67,7 +67,7 @@ fn start_send(state: AppState, target: SendTarget, peer_name: String) {
 #[component]
 pub fn SendPage() -> View {
     let state = use_context::<AppState>();
-    let code = create_signal(String::new());
+    let code = state.send_code;
     let picking = create_signal(false);
 
     let pick = move |folder: bool| {
