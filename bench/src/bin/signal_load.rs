@@ -5,6 +5,10 @@
 //! Peers connect from source addresses 127.0.0.2–127.0.0.201, so each "nearby" group (one
 //! source address) stays at N/200 peers, as on real networks, and the per-address connection
 //! limit is not what is measured.
+//!
+//! What is measured where: RSS is read from `/proc/<pid>/status` of the spawned server process
+//! (not of this process); the number of peers held is checked against the server's own count
+//! (`GET /health`), so peers the server dropped (e.g. kicked as too slow) cannot inflate it.
 
 use anyhow::{bail, Context, Result};
 use clap::Parser;
@@ -149,6 +153,27 @@ async fn connect_peer(
     Ok(Peer { id, group, out })
 }
 
+/// The server's own count of registered peers and open connections, from `GET /health`.
+async fn server_counts(server: SocketAddr) -> Result<(u64, u64)> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut tcp = tokio::net::TcpStream::connect(server).await?;
+    tcp.write_all(b"GET /health HTTP/1.1\r\nHost: load\r\nConnection: close\r\n\r\n")
+        .await?;
+    let mut response = String::new();
+    tcp.read_to_string(&mut response).await?;
+    let body = response
+        .split_once("\r\n\r\n")
+        .context("health response without body")?
+        .1;
+    let health: serde_json::Value = serde_json::from_str(body.trim())?;
+    let count = |field: &str| {
+        health[field]
+            .as_u64()
+            .with_context(|| format!("health response without {field}"))
+    };
+    Ok((count("peers")?, count("connections")?))
+}
+
 fn percentile(sorted: &[u64], p: f64) -> f64 {
     if sorted.is_empty() {
         return 0.0;
@@ -220,6 +245,7 @@ async fn main() -> Result<()> {
     let connect_secs = started.elapsed().as_secs_f64();
     tokio::time::sleep(Duration::from_secs(1)).await;
     let held_rss = rss_kib(pid, "VmRSS:");
+    let (server_peers, server_connections) = server_counts(addr).await?;
 
     // Phase 2: offers between peers of the same group, at a fixed total rate.
     let mut by_group: Vec<Vec<usize>> = vec![Vec::new(); SOURCE_ADDRESSES];
@@ -286,11 +312,20 @@ async fn main() -> Result<()> {
         peers.len() as f64 / connect_secs
     );
     println!(
-        "server RSS: idle {:.1} MiB, holding peers {:.1} MiB, peak {:.1} MiB",
+        "server reports (GET /health while holding): {server_peers} peers, {server_connections} connections"
+    );
+    println!(
+        "server RSS (pid {pid}): idle {:.1} MiB, holding peers {:.1} MiB, peak {:.1} MiB",
         idle_rss as f64 / 1024.0,
         held_rss as f64 / 1024.0,
         peak_rss as f64 / 1024.0
     );
+    if peers.len() > 1 {
+        println!(
+            "server RSS per peer held: {:.1} KiB",
+            held_rss.saturating_sub(idle_rss) as f64 / peers.len() as f64
+        );
+    }
     println!(
         "relay: {} offers sent in {:.1} s ({:.0}/s) over {} sender/receiver pairs; {} delivered",
         total_offers,
@@ -305,6 +340,12 @@ async fn main() -> Result<()> {
         percentile(&latencies, 0.99),
         percentile(&latencies, 1.0)
     );
+    if server_peers != peers.len() as u64 {
+        bail!(
+            "the server holds {server_peers} peers, not the {} this load generator counted",
+            peers.len()
+        );
+    }
     if latencies.len() < total_offers {
         bail!(
             "{} offers were not delivered",
