@@ -211,6 +211,7 @@ fn ws_url(addr: SocketAddr) -> String {
 /// kept small: an `async` block (an `async fn` would store its arguments twice), and the
 /// routing and upgrade in their own boxed future, whose state (request head, handshake) is
 /// freed once the WebSocket is up.
+#[allow(clippy::manual_async_fn)] // deliberate: see above, measured in docs/BENCHMARKS.md
 fn handle_tcp(
     tcp: TcpStream,
     peer: SocketAddr,
