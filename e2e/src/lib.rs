@@ -5,6 +5,11 @@
 //! config folder and `PEERDROP_SERVER` pointing at that server, and talks to it as a W3C
 //! WebDriver client (fantoccini) while `peerdrop` CLI processes play the other device.
 //!
+//! Each app also gets its own D-Bus session bus (a private `dbus-daemon`): the app's
+//! single-instance lock lives there, so a test can start a second `peerdrop-app` that hands its
+//! command line to the first, and an app of an earlier test that is still shutting down can
+//! never swallow the next test's launch.
+//!
 //! Run through `scripts/app-e2e.sh` (builds everything, runs under `xvfb-run`). Binaries are
 //! found in the workspace's `target/debug` unless `PEERDROP_APP_BIN`, `PEERDROP_CLI_BIN` or
 //! `PEERDROP_SIGNAL_BIN` say otherwise.
@@ -196,6 +201,39 @@ impl Drop for Cli {
     }
 }
 
+/// A private D-Bus session bus (`dbus-daemon --session`), stopped on drop.
+pub struct SessionBus {
+    child: Child,
+    /// The value for `DBUS_SESSION_BUS_ADDRESS`.
+    pub address: String,
+}
+
+impl SessionBus {
+    /// Starts the daemon and waits for the address it prints once it listens.
+    pub fn start() -> Result<Self> {
+        let mut child = Command::new("dbus-daemon")
+            .args(["--session", "--nofork", "--nopidfile", "--print-address=1"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .context("start dbus-daemon (package dbus-daemon; scripts/app-deps.sh installs it)")?;
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().expect("piped stdout")).read_line(&mut line)?;
+        let address = line.trim().to_string();
+        if address.is_empty() {
+            terminate(&mut child);
+            bail!("dbus-daemon printed no address");
+        }
+        Ok(Self { child, address })
+    }
+}
+
+impl Drop for SessionBus {
+    fn drop(&mut self) {
+        terminate(&mut self.child);
+    }
+}
+
 /// The app running under tauri-driver, with a WebDriver session to it.
 pub struct App {
     /// The WebDriver session.
@@ -203,16 +241,50 @@ pub struct App {
     driver: Child,
     /// Isolated XDG folders (config, data, cache) of this app instance.
     pub home: tempfile::TempDir,
+    /// Environment the app runs with (XDG folders, bus, server), for [`App::launch_again`].
+    env: Vec<(String, String)>,
+    /// This app's session bus; dropped after the driver (field order), so the app never loses
+    /// its bus while it runs.
+    _bus: SessionBus,
 }
 
 impl App {
     /// Launches the app against `server`, with extra environment (`PEERDROP_TEST_PICK`, ...).
     pub async fn launch(server: &str, env: &[(&str, String)]) -> Result<Self> {
+        Self::launch_with_args(server, env, &[]).await
+    }
+
+    /// Like [`App::launch`], with command-line arguments for the app (files, links).
+    pub async fn launch_with_args(
+        server: &str,
+        env: &[(&str, String)],
+        args: &[String],
+    ) -> Result<Self> {
         let app_bin = binary("PEERDROP_APP_BIN", "peerdrop-app");
         let home = tempfile::tempdir()?;
         for sub in ["config", "data", "cache"] {
             std::fs::create_dir_all(home.path().join(sub))?;
         }
+        let bus = SessionBus::start()?;
+        let mut app_env: Vec<(String, String)> = vec![
+            ("PEERDROP_SERVER".into(), server.into()),
+            ("DBUS_SESSION_BUS_ADDRESS".into(), bus.address.clone()),
+        ];
+        for sub in ["config", "data", "cache"] {
+            app_env.push((
+                format!("XDG_{}_HOME", sub.to_uppercase()),
+                home.path().join(sub).display().to_string(),
+            ));
+        }
+        // No accessibility bus on the private session bus: nothing to wait for.
+        app_env.push(("NO_AT_BRIDGE".into(), "1".into()));
+        app_env.push((
+            "PEERDROP_LOG".into(),
+            std::env::var("PEERDROP_LOG").unwrap_or_else(|_| {
+                "info,rtc=error,webrtc=error,rtc_ice=error,rtc_sctp=error,rtc_dtls=error".into()
+            }),
+        ));
+        app_env.extend(env.iter().map(|(k, v)| (k.to_string(), v.clone())));
         let (port, native_port) = (free_port(), free_port());
         let mut cmd = Command::new("tauri-driver");
         cmd.args([
@@ -221,21 +293,9 @@ impl App {
             "--native-port",
             &native_port.to_string(),
         ])
-        .env("PEERDROP_SERVER", server)
-        .env("XDG_CONFIG_HOME", home.path().join("config"))
-        .env("XDG_DATA_HOME", home.path().join("data"))
-        .env("XDG_CACHE_HOME", home.path().join("cache"))
-        .env(
-            "PEERDROP_LOG",
-            std::env::var("PEERDROP_LOG").unwrap_or_else(|_| {
-                "info,rtc=error,webrtc=error,rtc_ice=error,rtc_sctp=error,rtc_dtls=error".into()
-            }),
-        )
+        .envs(app_env.iter().map(|(k, v)| (k, v)))
         .stdout(Stdio::inherit())
         .stderr(Stdio::inherit());
-        for (k, v) in env {
-            cmd.env(k, v);
-        }
         let mut driver = cmd
             .spawn()
             .context("start tauri-driver (install it with scripts/app-deps.sh)")?;
@@ -248,29 +308,66 @@ impl App {
             std::thread::sleep(Duration::from_millis(100));
         }
         let caps = serde_json::json!({
-            "tauri:options": { "application": app_bin.display().to_string() }
+            "tauri:options": { "application": app_bin.display().to_string(), "args": args }
         });
         let caps = caps.as_object().expect("object").clone();
-        let client = match ClientBuilder::native()
-            .capabilities(caps)
-            .connect(&format!("http://127.0.0.1:{port}"))
-            .await
-        {
-            Ok(c) => c,
-            Err(e) => {
-                terminate(&mut driver);
-                bail!("WebDriver session failed: {e}");
+        // tauri-driver listens before the WebKitWebDriver it starts does; on a busy machine the
+        // first session request can reach it too early ("connection refused"): retry briefly.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let client = loop {
+            match ClientBuilder::native()
+                .capabilities(caps.clone())
+                .connect(&format!("http://127.0.0.1:{port}"))
+                .await
+            {
+                Ok(c) => break c,
+                Err(e) if Instant::now() < deadline => {
+                    eprintln!("WebDriver session not ready yet ({e}); retrying");
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+                Err(e) => {
+                    terminate(&mut driver);
+                    bail!("WebDriver session failed: {e}");
+                }
             }
         };
         let app = Self {
             client,
             driver,
             home,
+            env: app_env,
+            _bus: bus,
         };
         app.wait_css(".shell", UI_TIMEOUT)
             .await
             .context("the UI did not render")?;
         Ok(app)
+    }
+
+    /// Starts `peerdrop-app ARGS...` a second time, as a file manager or the OS would, with this
+    /// app's environment (same user folders, same session bus) from `cwd`, and waits for it to
+    /// exit: the single-instance lock makes it hand its command line to this app and quit.
+    pub fn launch_again(&self, args: &[String], cwd: &Path) -> Result<std::process::ExitStatus> {
+        let mut child = Command::new(binary("PEERDROP_APP_BIN", "peerdrop-app"))
+            .args(args)
+            .current_dir(cwd)
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .stdin(Stdio::null())
+            .stdout(Stdio::inherit())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .context("start a second peerdrop-app")?;
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(status) = child.try_wait()? {
+                return Ok(status);
+            }
+            if Instant::now() > deadline {
+                terminate(&mut child);
+                bail!("the second peerdrop-app did not exit: it opened a window of its own?");
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
     }
 
     /// Waits until an element matching `css` exists.

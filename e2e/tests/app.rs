@@ -326,3 +326,118 @@ async fn app_sends_by_code_and_shows_the_receivers_decline() -> Result<()> {
     ensure!(!ok, "a declining receiver exits non-zero");
     app.close().await
 }
+
+/// Names of the items selected on the Send page.
+async fn selected_names(app: &App) -> Result<Vec<String>> {
+    let mut names = Vec::new();
+    for item in app
+        .client
+        .find_all(fantoccini::Locator::Css("#selection .file-name"))
+        .await?
+    {
+        names.push(item.prop("textContent").await?.unwrap_or_default());
+    }
+    Ok(names)
+}
+
+/// Waits until the Send page shows exactly `want` as the selection.
+async fn wait_selection(app: &App, want: &[&str]) -> Result<()> {
+    let deadline = std::time::Instant::now() + UI_TIMEOUT;
+    let mut last = Vec::new();
+    while std::time::Instant::now() < deadline {
+        if app
+            .client
+            .find(fantoccini::Locator::Css("#page-send"))
+            .await
+            .is_ok()
+        {
+            last = selected_names(app).await?;
+            if last == want {
+                return Ok(());
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    anyhow::bail!("the Send page never showed {want:?} selected (last: {last:?})")
+}
+
+#[tokio::test]
+async fn files_on_the_command_line_and_from_a_second_launch_open_send() -> Result<()> {
+    let _one = SERIAL.lock().await;
+    let server = SignalServer::start()?;
+    let work = tempfile::tempdir()?;
+    let first = work.path().join("first.txt");
+    std::fs::write(&first, b"from the command line")?;
+    std::fs::create_dir(work.path().join("shared"))?;
+    let report = work.path().join("shared").join("report 2024.pdf");
+    write_random_file(&report, 200_000, 3)?;
+
+    // `peerdrop-app FILE`: the first instance starts on Send with the file selected.
+    let app = App::launch_with_args(&server.url, &[], &[first.display().to_string()]).await?;
+    wait_selection(&app, &["first.txt"]).await?;
+
+    // "Open with PeerDrop" while it runs: a second process with a relative path, started in
+    // the file's folder, hands it over and exits; the first instance selects it.
+    app.click("#nav-receive").await?;
+    app.wait_css("#page-receive", UI_TIMEOUT).await?;
+    let status = app.launch_again(&["report 2024.pdf".into()], &work.path().join("shared"))?;
+    ensure!(status.success(), "second launch exited with {status}");
+    wait_selection(&app, &["report 2024.pdf"]).await?;
+    app.wait_text("#selection-total", "one file of 195 KiB", |t| {
+        t.starts_with("1 file")
+    })
+    .await?;
+    ensure!(
+        app.client.windows().await?.len() == 1,
+        "the second launch opened a window"
+    );
+    app.screenshot("send-shared").await?;
+
+    // A missing file is reported, not silently dropped.
+    let status = app.launch_again(&["/no/such/file.bin".into()], work.path())?;
+    ensure!(status.success(), "second launch exited with {status}");
+    app.wait_text("#toast", "the missing file", |t| {
+        t.contains("/no/such/file.bin")
+    })
+    .await?;
+    app.close().await
+}
+
+#[tokio::test]
+async fn deep_link_opens_send_with_the_code_filled_in() -> Result<()> {
+    let _one = SERIAL.lock().await;
+    let server = SignalServer::start()?;
+    let work = tempfile::tempdir()?;
+    let app = App::launch(&server.url, &[]).await?;
+    app.wait_css("#page-receive", UI_TIMEOUT).await?;
+
+    let status = app.launch_again(&["peerdrop://send?to=k7qm2x".into()], work.path())?;
+    ensure!(status.success(), "second launch exited with {status}");
+    app.wait_css("#page-send", UI_TIMEOUT).await?;
+    let deadline = std::time::Instant::now() + UI_TIMEOUT;
+    let mut value = String::new();
+    while std::time::Instant::now() < deadline {
+        value = app
+            .wait_css("#code-input", UI_TIMEOUT)
+            .await?
+            .prop("value")
+            .await?
+            .unwrap_or_default();
+        if value == "K7QM-2X" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    ensure!(value == "K7QM-2X", "code field shows {value:?}");
+    // A link never selects files: the person still chooses what to send.
+    ensure!(selected_names(&app).await?.is_empty());
+
+    // A link with a bad code opens nothing and says why.
+    let status = app.launch_again(&["peerdrop://send?to=nope".into()], work.path())?;
+    ensure!(status.success());
+    app.wait_text("#toast", "why the link was refused", |t| {
+        t.contains("cannot be opened")
+    })
+    .await?;
+    app.close().await
+}
