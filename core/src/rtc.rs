@@ -1,6 +1,8 @@
 //! Building a WebRTC peer connection with PeerDrop's settings, and surfacing its callbacks
 //! as a stream of [`RtcEvent`]s the engine can `select!` on.
 
+mod sockets;
+
 use peerdrop_proto::signal::IceServer;
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,6 +23,10 @@ pub struct RtcSettings {
     /// SCTP receive window. The 1 MiB default caps a data channel at a few tens of MB/s.
     pub sctp_receive_buffer: u32,
     /// Per-channel send buffer; `send` blocks above it, which is the sender's backpressure.
+    /// It also bounds the bytes in flight: `rtc-sctp` does not pace, so whatever is buffered
+    /// may leave in one burst, and a burst larger than the receiver's UDP socket buffer is
+    /// dropped by its kernel (then retransmitted, with the congestion window halved). 2 MiB
+    /// measured fastest on loopback (docs/BENCHMARKS.md) and keeps the sender's memory low.
     pub send_buffer_limit: usize,
     /// This device's persistent DTLS certificate ([`crate::identity`]); `None` lets the
     /// WebRTC stack generate a throw-away one per connection (no pinning possible).
@@ -32,7 +38,14 @@ pub struct RtcSettings {
     pub data_channels: usize,
     /// Size of the dedicated reactor thread pool for connection drivers (0 = share tokio's).
     pub reactor_pool: usize,
+    /// Kernel UDP socket buffer (`SO_RCVBUF`/`SO_SNDBUF`) requested for every socket of a
+    /// peer connection, bytes; 0 keeps the system default. See [`sockets`] for why.
+    pub udp_socket_buffer: usize,
 }
+
+/// Requested UDP socket buffer: 8 MiB (Linux grants up to `net.core.rmem_max`, often 4 MiB
+/// or 208 KiB; macOS and Windows grant it as asked).
+const DEFAULT_UDP_SOCKET_BUFFER: usize = 8 * 1024 * 1024;
 
 /// How often ICE connectivity checks are sent while connecting.
 const ICE_CHECK_INTERVAL: Duration = Duration::from_millis(25);
@@ -53,10 +66,11 @@ impl Default for RtcSettings {
         Self {
             udp_bind,
             sctp_receive_buffer: env_knob("PEERDROP_SCTP_RECV_BUF").unwrap_or(16 * 1024 * 1024),
-            send_buffer_limit: env_knob("PEERDROP_SEND_BUF").unwrap_or(4 * 1024 * 1024),
+            send_buffer_limit: env_knob("PEERDROP_SEND_BUF").unwrap_or(2 * 1024 * 1024),
             sctp_mtu: env_knob("PEERDROP_SCTP_MTU"),
             data_channels: env_knob("PEERDROP_DATA_CHANNELS").unwrap_or(1),
             reactor_pool: env_knob("PEERDROP_REACTORS").unwrap_or(0),
+            udp_socket_buffer: env_knob("PEERDROP_UDP_BUF").unwrap_or(DEFAULT_UDP_SOCKET_BUFFER),
             identity: None,
         }
     }
@@ -138,6 +152,39 @@ pub fn to_rtc_ice_servers(servers: &[IceServer]) -> Vec<RTCIceServer> {
         .collect()
 }
 
+/// SCTP packet budget on a path that never leaves this machine: 1400 + 37 bytes of DTLS record
+/// = 1437-byte datagrams, below the 1500 bytes per datagram `webrtc` sizes its receive
+/// buffers for, and far below loopback's 64 KiB MTU.
+pub const LOOPBACK_SCTP_MTU: u32 = 1400;
+
+/// Whether every socket binds a loopback address, so every candidate (and therefore the
+/// selected pair) is on this machine.
+fn loopback_only(udp_bind: &[String]) -> bool {
+    !udp_bind.is_empty()
+        && udp_bind.iter().all(|a| {
+            a.parse::<std::net::SocketAddr>()
+                .is_ok_and(|addr| addr.ip().is_loopback())
+        })
+}
+
+/// The SCTP packet budget for a connection. An explicit `sctp_mtu` wins. Otherwise the
+/// crate's 1191 bytes, which fit every path including 1280-MTU tunnels (WireGuard, Tailscale,
+/// TURN over IPv6): a larger packet on such a path is dropped every time it is retransmitted
+/// and the transfer stalls, and "nothing lost" outranks speed. The one exception is a
+/// connection whose sockets all bind loopback and that has no TURN server to bounce through:
+/// its bytes cannot leave the machine, so [`LOOPBACK_SCTP_MTU`] is safe (fewer, larger
+/// packets: see docs/BENCHMARKS.md).
+fn sctp_mtu_for(settings: &RtcSettings, ice_servers: &[IceServer]) -> Option<u32> {
+    if settings.sctp_mtu.is_some() {
+        return settings.sctp_mtu;
+    }
+    let turn = ice_servers
+        .iter()
+        .flat_map(|s| &s.urls)
+        .any(|u| u.starts_with("turn"));
+    (loopback_only(&settings.udp_bind) && !turn).then_some(LOOPBACK_SCTP_MTU)
+}
+
 /// Builds a peer connection and the stream of its events.
 pub async fn build_peer_connection(
     ice_servers: &[IceServer],
@@ -152,7 +199,7 @@ pub async fn build_peer_connection(
         .with_ice_connection_attempts(Some(ICE_CHECK_INTERVAL), None)
         .with_host_acceptance_min_wait(Some(Duration::ZERO))
         .with_prflx_acceptance_min_wait(Some(Duration::ZERO));
-    if let Some(mtu) = settings.sctp_mtu {
+    if let Some(mtu) = sctp_mtu_for(settings, ice_servers) {
         setting_engine = setting_engine.with_sctp_mtu(mtu);
     }
     let setting_engine = setting_engine.build();
@@ -162,7 +209,11 @@ pub async fn build_peer_connection(
         config = config.with_certificates(vec![identity.certificate().clone()]);
     }
     let config = config.build();
-    let pc = PeerConnectionBuilder::new()
+    let mut builder = PeerConnectionBuilder::new();
+    if let Some(runtime) = sockets::BufferedUdpRuntime::new(settings.udp_socket_buffer) {
+        builder = builder.with_runtime(Arc::new(runtime));
+    }
+    let pc = builder
         .with_configuration(config)
         .with_setting_engine(setting_engine)
         .with_handler(Arc::new(Forwarder { events }))
@@ -172,4 +223,52 @@ pub async fn build_peer_connection(
         .build()
         .await?;
     Ok((Arc::new(pc), rx))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(bind: &[&str], mtu: Option<u32>) -> RtcSettings {
+        RtcSettings {
+            udp_bind: bind.iter().map(|s| s.to_string()).collect(),
+            sctp_mtu: mtu,
+            ..RtcSettings::default()
+        }
+    }
+
+    fn server(url: &str) -> IceServer {
+        IceServer {
+            urls: vec![url.into()],
+            username: None,
+            credential: None,
+        }
+    }
+
+    #[test]
+    fn larger_sctp_packets_only_where_bytes_cannot_leave_the_machine() {
+        let lo = settings(&["127.0.0.1:0"], None);
+        assert_eq!(sctp_mtu_for(&lo, &[]), Some(LOOPBACK_SCTP_MTU));
+        assert_eq!(
+            sctp_mtu_for(&lo, &[server("stun:127.0.0.1:3478")]),
+            Some(LOOPBACK_SCTP_MTU)
+        );
+        // A TURN server may relay onto a tunnel: keep the safe default.
+        assert_eq!(sctp_mtu_for(&lo, &[server("turn:127.0.0.1:3478")]), None);
+        // Any real interface (or all of them): the path may be a 1280-MTU tunnel.
+        assert_eq!(sctp_mtu_for(&settings(&["0.0.0.0:0"], None), &[]), None);
+        assert_eq!(
+            sctp_mtu_for(&settings(&["127.0.0.1:0", "192.168.1.2:0"], None), &[]),
+            None
+        );
+        assert_eq!(
+            sctp_mtu_for(&settings(&["[::1]:0"], None), &[]),
+            Some(LOOPBACK_SCTP_MTU)
+        );
+        // An explicit setting always wins.
+        assert_eq!(
+            sctp_mtu_for(&settings(&["0.0.0.0:0"], Some(1300)), &[]),
+            Some(1300)
+        );
+    }
 }
