@@ -2,7 +2,9 @@
 //! keeping it serviced (late candidates, state changes) while a transfer runs.
 //!
 //! The sender is always the offerer: it creates the control channel and the data channel(s).
-//! The receiver answers and learns the channels from `on_data_channel`.
+//! The receiver answers and learns the channels from `on_data_channel`. Both sides keep their
+//! connection's driver awake with [`super::nudge`] (the receiver through a local channel the
+//! sender never uses, [`NUDGE_STREAM_ID`]).
 
 use peerdrop_proto::signal::{ErrorCode, PeerInfo, SignalData};
 use peerdrop_proto::transfer::{CONTROL_CHANNEL_LABEL, DATA_CHANNEL_PREFIX};
@@ -17,6 +19,7 @@ use webrtc::peer_connection::{
 };
 
 use super::channels::{spawn_pump, ChannelEvent, PUMP_QUEUE};
+use super::nudge::spawn_nudger;
 use super::transport::{MessageOut, RtcChannel};
 use crate::error::CoreError;
 use crate::rtc::{build_peer_connection, RtcEvent, RtcSettings};
@@ -24,6 +27,20 @@ use crate::signaling::{IncomingOffer, SessionLink, SessionSignal, SignalClient};
 
 /// How long connection setup may take before giving up.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// SCTP stream of the receiver's local-only channel that exists only to wake its driver
+/// ([`super::nudge`]): negotiated (so nothing is sent to open it) and never written to. Far
+/// above the few in-band ids the sender allocates from 0 or 1 upwards.
+pub const NUDGE_STREAM_ID: u16 = 1022;
+
+/// A reliable, ordered channel; negotiated on `stream` when given, else opened in-band.
+fn reliable_ordered(stream: Option<u16>) -> Option<RTCDataChannelInit> {
+    Some(RTCDataChannelInit {
+        ordered: true,
+        negotiated: stream,
+        ..Default::default()
+    })
+}
 
 /// An established connection with open channels.
 pub struct Connection {
@@ -43,6 +60,8 @@ pub struct Connection {
     data_tx: mpsc::Sender<ChannelEvent>,
     /// Milliseconds from the start of setup until the channels were open.
     pub connect_ms: u64,
+    /// Keeps the driver awake while the connection lives ([`super::nudge`]).
+    _nudger: tokio_util::sync::DropGuard,
     link: SessionLink,
     rtc_events: mpsc::UnboundedReceiver<RtcEvent>,
     remote_set: bool,
@@ -299,23 +318,18 @@ pub async fn connect_offerer(
     let (pc, rtc_events) = build_peer_connection(client.ice_servers(), settings)
         .await
         .map_err(rtc_err("creating connection"))?;
-    let reliable_ordered = || {
-        Some(RTCDataChannelInit {
-            ordered: true,
-            ..Default::default()
-        })
-    };
     let control = pc
-        .create_data_channel(CONTROL_CHANNEL_LABEL, reliable_ordered())
+        .create_data_channel(CONTROL_CHANNEL_LABEL, reliable_ordered(None))
         .await
         .map_err(rtc_err("creating control channel"))?;
+    let nudger = spawn_nudger(control.clone());
     let (control_tx, control_rx) = mpsc::channel(PUMP_QUEUE);
     spawn_pump(control.clone(), control_tx);
     let (data_tx, data_rx) = mpsc::channel(PUMP_QUEUE);
     let mut data = Vec::new();
     for i in 0..data_channels.max(1) {
         let dc = pc
-            .create_data_channel(&format!("{DATA_CHANNEL_PREFIX}{i}"), reliable_ordered())
+            .create_data_channel(&format!("{DATA_CHANNEL_PREFIX}{i}"), reliable_ordered(None))
             .await
             .map_err(rtc_err("creating data channel"))?;
         spawn_pump(dc.clone(), data_tx.clone());
@@ -352,6 +366,7 @@ pub async fn connect_offerer(
         data_rx,
         data_tx,
         connect_ms: 0,
+        _nudger: nudger,
         link,
         rtc_events,
         remote_set: false,
@@ -462,6 +477,14 @@ pub async fn connect_answerer(
         .sdp;
     link.send(from.id, SignalData::Answer { session, sdp })?;
 
+    let nudge_channel = pc
+        .create_data_channel("peerdrop-nudge", reliable_ordered(Some(NUDGE_STREAM_ID)))
+        .await
+        .map_err(rtc_err("creating local channel"))?;
+    let nudger = spawn_nudger(nudge_channel.clone());
+    // Polled like every channel, though nothing ever arrives on it.
+    let (drain_tx, _) = mpsc::channel(1);
+    spawn_pump(nudge_channel, drain_tx);
     let (control_tx, control_rx) = mpsc::channel(PUMP_QUEUE);
     let (data_tx, data_rx) = mpsc::channel(PUMP_QUEUE);
     let mut control: Option<Arc<dyn DataChannel>> = None;
@@ -553,6 +576,7 @@ pub async fn connect_answerer(
         data_rx,
         data_tx,
         connect_ms: started.elapsed().as_millis() as u64,
+        _nudger: nudger,
         link,
         rtc_events,
         remote_set: true,
