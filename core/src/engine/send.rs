@@ -47,6 +47,12 @@ pub const RECONNECT_WINDOW: Duration = Duration::from_secs(120);
 /// Pause between reconnection attempts that failed fast.
 const RECONNECT_PAUSE: Duration = Duration::from_secs(1);
 
+/// How long the sender keeps reading the control channel after the server said the receiver
+/// left: a receiver that verified the last file answers `file_ok` and then says `bye` through
+/// the server, and the `bye` can overtake the `file_ok` still on its way up the data channel
+/// stack. Without the grace a complete transfer could end as "peer disconnected".
+const PEER_GONE_GRACE: Duration = Duration::from_millis(500);
+
 /// Blocks read ahead of the network.
 const READ_AHEAD_BLOCKS: usize = 4;
 
@@ -182,6 +188,9 @@ async fn run(
     let mut actions = machine.handle(TxInput::Start);
     let (mut control_rx, _data_rx) = conn.take_receivers();
     let mut conn = Some(conn);
+    // Set when the server reported the receiver gone: the transfer ends at this instant
+    // unless the control channel completes it first (see [`PEER_GONE_GRACE`]).
+    let mut gone_at: Option<tokio::time::Instant> = None;
 
     let outcome = 'driver: loop {
         let mut lost: Option<String> = None;
@@ -295,8 +304,11 @@ async fn run(
                 }
                 None => TxInput::PeerGone,
             },
-            bg = c.next_background() => match bg {
-                Background::PeerGone(_) => TxInput::PeerGone,
+            bg = c.next_background(), if gone_at.is_none() => match bg {
+                Background::PeerGone(_) => {
+                    gone_at = Some(tokio::time::Instant::now() + PEER_GONE_GRACE);
+                    continue;
+                }
                 Background::Lost(why) => {
                     if c.signaling_closed() {
                         TxInput::PeerGone
@@ -306,6 +318,7 @@ async fn run(
                 }
                 Background::Quiet => continue,
             },
+            _ = sleep_until_or_never(gone_at) => TxInput::PeerGone,
             _ = cancel.cancelled() => TxInput::LocalCancel("cancelled by sender".into()),
             _ = tick.tick() => {
                 if started.is_some() {
@@ -414,6 +427,14 @@ async fn reconnect(link: &Link<'_>, cancel: &CancellationToken) -> Result<Connec
             _ = tokio::time::sleep(RECONNECT_PAUSE) => {}
             _ = cancel.cancelled() => return Err(Gave::Cancelled),
         }
+    }
+}
+
+/// Sleeps until `at`, or forever when there is no `at`.
+async fn sleep_until_or_never(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
     }
 }
 
