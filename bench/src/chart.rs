@@ -96,7 +96,7 @@ pub fn throughput(cases: &[CaseReport], path: &Path) -> Result<()> {
         chart
             .draw_series(bars.iter().enumerate().map(|(i, (_, v, note))| {
                 Text::new(
-                    format!("{v:.1}{note}"),
+                    format!("{}{note}", crate::report::rate(*v)),
                     (i as f64 + 0.15, v + max * 0.06),
                     ("sans-serif", 12).into_font(),
                 )

@@ -130,6 +130,20 @@ fn main() -> Result<()> {
             .context("binary has a folder")?
             .to_path_buf(),
     };
+    // Private copies of every binary the suite runs: other builds in the same target folder
+    // during a 45-minute suite must neither change the peers between runs nor delete them.
+    let bin_dir = {
+        let own = scratch.join("bin");
+        std::fs::create_dir_all(&own)?;
+        for name in ["peerdrop", "peerdrop-signal"] {
+            std::fs::copy(bin_dir.join(name), own.join(name))
+                .with_context(|| format!("copying {name} from {}", bin_dir.display()))?;
+        }
+        let me = own.join("peerdrop-bench");
+        std::fs::copy(std::env::current_exe()?, &me).context("copying peerdrop-bench")?;
+        tcp_baseline::use_helper(me);
+        own
+    };
     let want = |c: Case| args.cases.contains(&c) || args.cases.contains(&Case::All);
     let loopback_wormhole = want(Case::Single) || want(Case::ManySmall);
     let (wormhole, wormhole_note) = if args.no_wormhole {

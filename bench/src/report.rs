@@ -29,6 +29,15 @@ fn mib(bytes: u64) -> f64 {
     bytes as f64 / (1024.0 * 1024.0)
 }
 
+/// A rate with enough digits to compare small ones (0.12 MB/s) without noise on big ones.
+pub fn rate(v: f64) -> String {
+    if v < 10.0 {
+        format!("{v:.2}")
+    } else {
+        format!("{v:.1}")
+    }
+}
+
 impl ToolRun {
     /// Builds a run from what [`crate::watch::Pair::wait`] measured.
     pub fn new(
@@ -65,10 +74,10 @@ impl ToolRun {
             format!(" ({:.0}% of tcp)", 100.0 * self.mb_s() / t.mb_s())
         });
         format!(
-            "run {run} {:<9} {:>7.1} MB/s{ratio} | data {:.1} MB/s | first byte {} | engine connect {} | CPU s {:.2}/{:.2} | peak RSS {:.1}/{:.1} MiB",
+            "run {run} {:<9} {:>7} MB/s{ratio} | data {} MB/s | first byte {} | engine connect {} | CPU s {:.2}/{:.2} | peak RSS {:.1}/{:.1} MiB",
             self.tool,
-            self.mb_s(),
-            self.data_mb_s(),
+            rate(self.mb_s()),
+            rate(self.data_mb_s()),
             self.first_byte
                 .map_or("-".into(), |d| format!("{} ms", d.as_millis())),
             self.engine_connect_ms
@@ -219,11 +228,11 @@ impl CaseReport {
         for t in self.summaries() {
             let _ = writeln!(
                 s,
-                "| {} | {:.1} | {} | {:.1} | {} | {} | {:.2} / {:.2} | {:.1} / {:.1} |{}",
+                "| {} | {} | {} | {} | {} | {} | {:.2} / {:.2} | {:.1} / {:.1} |{}",
                 t.tool,
-                t.mb_s,
+                rate(t.mb_s),
                 t.ratio.map_or("–".into(), |r| format!("{:.0}%", r * 100.0)),
-                t.data_mb_s,
+                rate(t.data_mb_s),
                 t.first_byte_ms.map_or("–".into(), |v| format!("{v:.0}")),
                 t.engine_connect_ms
                     .map_or("–".into(), |v| format!("{v:.0}")),

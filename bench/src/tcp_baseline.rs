@@ -125,8 +125,20 @@ impl Placement {
     }
 }
 
+/// The bench binary the helpers run from (see [`use_helper`]).
+static HELPER: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+
+/// Runs the helpers from `exe` (a private copy of this binary: a rebuild of the shared target
+/// folder during a long run must not swap or delete the program mid-suite).
+pub fn use_helper(exe: PathBuf) {
+    let _ = HELPER.set(exe);
+}
+
 fn helper(ns: Option<&str>) -> Result<Command> {
-    let exe = std::env::current_exe().context("own path")?;
+    let exe = match HELPER.get() {
+        Some(exe) => exe.clone(),
+        None => std::env::current_exe().context("own path")?,
+    };
     Ok(match ns {
         Some(ns) => {
             let mut cmd = Command::new("ip");
