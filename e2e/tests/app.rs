@@ -383,10 +383,8 @@ async fn files_on_the_command_line_and_from_a_second_launch_open_send() -> Resul
     let status = app.launch_again(&["report 2024.pdf".into()], &work.path().join("shared"))?;
     ensure!(status.success(), "second launch exited with {status}");
     wait_selection(&app, &["report 2024.pdf"]).await?;
-    app.wait_text("#selection-total", "1 file", |t| {
-        t.starts_with("1 file")
-    })
-    .await?;
+    app.wait_text("#selection-total", "1 file", |t| t.starts_with("1 file"))
+        .await?;
     ensure!(
         app.client.windows().await?.len() == 1,
         "the second launch opened a window"
