@@ -38,7 +38,9 @@ step "cargo fmt --check"
 cargo fmt --all --check
 
 step "cargo clippy -D warnings (whole workspace; UI for wasm32)"
-cargo clippy --workspace --exclude peerdrop-ui --all-targets -- -D warnings
+# peerdrop-app-bundle (tauri-bundler, ~200 more crates) is built only by scripts/deb-check.sh,
+# which is not part of this suite yet (its cold build does not fit the CI budget; issue 7).
+cargo clippy --workspace --exclude peerdrop-ui --exclude peerdrop-app-bundle --all-targets -- -D warnings
 cargo clippy -p peerdrop-ui --target wasm32-unknown-unknown -- -D warnings
 
 step "cargo test (proto, core, signal-server, cli end-to-end, bench)"
