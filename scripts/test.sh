@@ -52,6 +52,9 @@ step "network test bed (namespaces, NAT routers, coturn): path table"
 step "app end-to-end in real WebKit (tauri-driver, Xvfb)"
 ./scripts/app-e2e.sh
 
+step "Windows cross-build of the app (x86_64-pc-windows-gnu, mingw-w64; built, not run)"
+./scripts/windows-build.sh build
+
 step "fuzz: every target for ${FUZZ_SECONDS:-20} s (scripts/fuzz.sh)"
 ./scripts/fuzz.sh
 

@@ -88,6 +88,7 @@ pub(crate) fn write_all_at(file: &File, buf: &[u8], offset: u64) -> io::Result<(
 
 /// Creates one directory that only the owner can enter (staging holds half-received data).
 pub(crate) fn create_private_dir(path: &Path) -> io::Result<()> {
+    #[cfg_attr(not(unix), allow(unused_mut))] // only Unix sets a mode
     let mut builder = DirBuilder::new();
     #[cfg(unix)]
     {
