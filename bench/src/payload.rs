@@ -121,6 +121,25 @@ pub fn verify(source_digest: &str, received: &Path, tool: &str) -> Result<()> {
     Ok(())
 }
 
+/// After a tool's run: checks that `dest` received exactly `source` (by its `source_digest`),
+/// empties `dest` for the next run, and returns the payload size the rates are computed from.
+/// Every tool ends its run through this, so all are judged the same way.
+pub fn verify_and_clear(
+    source_digest: &str,
+    source: &Path,
+    dest: &Path,
+    tool: &str,
+) -> Result<u64> {
+    verify(
+        source_digest,
+        &dest.join(source.file_name().context("source has a file name")?),
+        tool,
+    )?;
+    let bytes = total_bytes(source)?;
+    std::fs::remove_dir_all(dest)?;
+    Ok(bytes)
+}
+
 /// Total bytes of every file under `root` (or of the file `root`).
 pub fn total_bytes(root: &Path) -> Result<u64> {
     if root.is_file() {

@@ -160,12 +160,6 @@ pub fn run(
             bail!("peerdrop took the {} path, not direct", path["path"]);
         }
     }
-    payload::verify(
-        digest,
-        &dest.join(source.file_name().context("source name")?),
-        "peerdrop",
-    )?;
-    let bytes = payload::total_bytes(source)?;
-    std::fs::remove_dir_all(dest)?;
+    let bytes = payload::verify_and_clear(digest, source, dest, "peerdrop")?;
     Ok(ToolRun::new("peerdrop", bytes, result, connect_ms))
 }

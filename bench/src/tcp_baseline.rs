@@ -181,12 +181,6 @@ pub fn run(source: &Path, digest: &str, dest: &Path, place: &Placement) -> Resul
     )?;
     let result =
         Pair { sender, receiver }.wait(t0, dest.to_path_buf(), Duration::from_secs(1800))?;
-    payload::verify(
-        digest,
-        &dest.join(source.file_name().context("name")?),
-        "tcp",
-    )?;
-    let bytes = payload::total_bytes(source)?;
-    std::fs::remove_dir_all(dest)?;
+    let bytes = payload::verify_and_clear(digest, source, dest, "tcp")?;
     Ok(ToolRun::new("tcp", bytes, result, None))
 }

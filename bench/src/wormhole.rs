@@ -187,13 +187,7 @@ impl Wormhole {
             // disk to time.
             result.first_byte = None;
         }
-        payload::verify(
-            digest,
-            &dest.join(source.file_name().context("name")?),
-            "wormhole",
-        )?;
-        let bytes = payload::total_bytes(source)?;
-        std::fs::remove_dir_all(dest)?;
+        let bytes = payload::verify_and_clear(digest, source, dest, "wormhole")?;
         Ok(ToolRun::new("wormhole", bytes, result, None))
     }
 }
