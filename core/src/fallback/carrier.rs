@@ -108,8 +108,6 @@ pub struct Carrier {
     pub control_rx: mpsc::Receiver<ChannelEvent>,
     /// Events of the data channel.
     pub data_rx: mpsc::Receiver<ChannelEvent>,
-    /// Check code derived from the handshake hash (equal on both sides without a MITM).
-    pub code: String,
     /// The whole Noise handshake hash in hex: what the verification phrase binds on this
     /// carrier (equal at both ends of one handshake, different on the two legs of a MITM).
     pub binding: String,
@@ -125,7 +123,6 @@ impl Carrier {
         handshake_hash: &[u8],
         peer_fp: Option<String>,
     ) -> Carrier {
-        let code = super::check_code(handshake_hash);
         let binding = super::binding_of(handshake_hash);
         let core = Arc::new(Core {
             noise: Mutex::new(transport),
@@ -152,7 +149,6 @@ impl Carrier {
             }),
             control_rx,
             data_rx,
-            code,
             binding,
             peer_fp,
         }
