@@ -38,9 +38,7 @@ step "cargo fmt --check"
 cargo fmt --all --check
 
 step "cargo clippy -D warnings (whole workspace; UI for wasm32)"
-# peerdrop-app-bundle (tauri-bundler, ~200 more crates) is built only by scripts/deb-check.sh,
-# which is not part of this suite yet (its cold build does not fit the CI budget; issue 7).
-cargo clippy --workspace --exclude peerdrop-ui --exclude peerdrop-app-bundle --all-targets -- -D warnings
+cargo clippy --workspace --exclude peerdrop-ui --all-targets -- -D warnings
 cargo clippy -p peerdrop-ui --target wasm32-unknown-unknown -- -D warnings
 
 step "cargo test (proto, core, signal-server, cli end-to-end, bench)"
@@ -51,6 +49,12 @@ step "network test bed (namespaces, NAT routers, coturn): path table"
 
 step "app end-to-end in real WebKit (tauri-driver, Xvfb)"
 ./scripts/app-e2e.sh
+
+step "Linux package: .deb built (tauri-bundler), installed, desktop-file-validate, started under Xvfb"
+./scripts/deb-check.sh
+
+step "Android: committed project == tauri-cli's + android-edits.patch; share path checked for aarch64"
+./scripts/android-check.sh
 
 step "Windows cross-build of the app (x86_64-pc-windows-gnu, mingw-w64; built, not run)"
 ./scripts/windows-build.sh build

@@ -6,14 +6,15 @@
 //! bundler (`tauri-bundler`, what tauri-cli calls), for an app binary that is already built.
 //!
 //! Usage (from anywhere in the repository):
-//! `peerdrop-app-bundle [--profile debug|release] [--target-dir DIR] [--root DIR]` → prints
-//! the `.deb` path. The app binary must exist (`scripts/app-build.sh [--release]`). Nothing is
+//! `peerdrop-app-bundle [--profile debug|release] [--target-dir DIR] [--out-dir DIR] [--root DIR]`
+//! → prints the `.deb` path. The app binary must exist (`scripts/app-build.sh [--release]`) in
+//! `--out-dir` (default: the target folder's profile folder; `scripts/deb-check.sh` passes a
+//! folder holding a stripped copy, as Debian packages ship). Nothing is
 //! downloaded. The repository is found from `--root` or the current folder upwards (the folder
 //! with `tauri.conf.json`), so the tool can be installed once (`cargo install --path
 //! src-tauri/bundle`, as `scripts/deb-check.sh` does) and reused: its ≈ 200 dependencies
 //! (image codecs, rpm signing, zip) are then compiled once per machine, not once per CI run.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
@@ -30,6 +31,7 @@ fn main() -> Result<()> {
     let mut profile = "debug".to_string();
     let mut target_dir: Option<PathBuf> = None;
     let mut root: Option<PathBuf> = None;
+    let mut out_dir: Option<PathBuf> = None;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -37,7 +39,8 @@ fn main() -> Result<()> {
             "--release" => profile = "release".into(),
             "--target-dir" => target_dir = Some(args.next().context("--target-dir needs a value")?.into()),
             "--root" => root = Some(args.next().context("--root needs a value")?.into()),
-            other => bail!("unknown argument {other:?} (usage: peerdrop-app-bundle [--profile debug|release] [--target-dir DIR] [--root DIR])"),
+            "--out-dir" => out_dir = Some(args.next().context("--out-dir needs a value")?.into()),
+            other => bail!("unknown argument {other:?} (usage: peerdrop-app-bundle [--profile debug|release] [--target-dir DIR] [--out-dir DIR] [--root DIR])"),
         }
     }
     // Paths in tauri.conf.json are relative to the file, which is at the repository root.
@@ -49,7 +52,7 @@ fn main() -> Result<()> {
     let target_dir = target_dir
         .or_else(|| std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from))
         .unwrap_or_else(|| root.join("target"));
-    let out_dir = target_dir.join(&profile);
+    let out_dir = out_dir.unwrap_or_else(|| target_dir.join(&profile));
 
     let text = std::fs::read_to_string("tauri.conf.json").context("read tauri.conf.json")?;
     let config: Config = serde_json::from_str(&text).context("parse tauri.conf.json")?;
@@ -105,7 +108,15 @@ fn bundle(config: &Config, out_dir: &Path) -> Result<Vec<PathBuf>> {
             category: bundle
                 .category
                 .as_deref()
-                .map(|c| c.parse::<AppCategory>().map_err(anyhow::Error::msg))
+                .map(|c| {
+                    c.parse::<AppCategory>()
+                        .map_err(|suggestion| match suggestion {
+                            Some(close) => anyhow::anyhow!(
+                                "unknown bundle category {c:?} (did you mean {close:?}?)"
+                            ),
+                            None => anyhow::anyhow!("unknown bundle category {c:?}"),
+                        })
+                })
                 .transpose()?,
             file_associations: bundle.file_associations.clone(),
             short_description: bundle.short_description.clone(),
@@ -147,7 +158,11 @@ mod tests {
         let config: Config = serde_json::from_str(&std::fs::read_to_string(root).unwrap()).unwrap();
         let protocols = deep_link_protocols(&config).expect("deep-link schemes");
         assert_eq!(protocols[0].schemes, vec!["peerdrop".to_string()]);
-        let _: HashMap<PathBuf, PathBuf> = config.bundle.linux.deb.files.clone();
+        assert_eq!(
+            config.bundle.linux.deb.files.len(),
+            1,
+            "the link handler entry"
+        );
         assert!(config.bundle.linux.deb.desktop_template.is_some());
         let here = Path::new(env!("CARGO_MANIFEST_DIR"));
         assert_eq!(

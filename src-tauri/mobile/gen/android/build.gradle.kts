@@ -1,13 +1,11 @@
-// Versions that go together: Android Gradle Plugin 8.5 needs Gradle 8.7+ (wrapper: 8.9) and
-// JDK 17; Kotlin 1.9.
 buildscript {
     repositories {
         google()
         mavenCentral()
     }
     dependencies {
-        classpath("com.android.tools.build:gradle:8.5.2")
-        classpath("org.jetbrains.kotlin:kotlin-gradle-plugin:1.9.25")
+        classpath("com.android.tools.build:gradle:9.3.1")
+        classpath("org.jetbrains.kotlin:kotlin-gradle-plugin:2.2.10")
     }
 }
 
@@ -21,3 +19,4 @@ allprojects {
 tasks.register("clean").configure {
     delete("build")
 }
+

@@ -4,7 +4,7 @@ plugins {
 
 gradlePlugin {
     plugins {
-        create("rustPlugin") {
+        create("pluginsForCoolKids") {
             id = "rust"
             implementationClass = "RustPlugin"
         }
@@ -18,5 +18,6 @@ repositories {
 
 dependencies {
     compileOnly(gradleApi())
-    implementation("com.android.tools.build:gradle:8.5.2")
+    implementation("com.android.tools.build:gradle:9.3.1")
 }
+
