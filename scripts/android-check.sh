@@ -70,6 +70,8 @@ echo "==> generated + android-edits.patch == src-tauri/mobile/gen/android" >&2
 (cd "$generated" && patch -p1 --quiet --no-backup-if-mismatch <"$patch_file")
 mkdir -p "$generated/$own_code"
 cp -a "$committed/$own_code/." "$generated/$own_code/"
+# Git keeps no empty folders (the generated app/src/main/assets is one): compare files only.
+find "$generated" -type d -empty -delete
 if ! diff -r "$generated" "$committed" >"$scratch/diff.txt"; then
   cat "$scratch/diff.txt" >&2
   echo "src-tauri/mobile/gen/android differs from tauri-cli $tauri_version's project plus" \
