@@ -248,6 +248,8 @@ struct RunningHash {
 /// The disk worker's view of what is on disk, turned into the journal at checkpoints.
 struct Progress {
     journal: Journal,
+    /// File index → its position in `journal.files`.
+    position: HashMap<u32, usize>,
     have: HashMap<u32, RangeSet>,
     unrecorded: u64,
     last: Instant,
@@ -260,8 +262,15 @@ impl Progress {
             .iter()
             .map(|f| (f.index, RangeSet::from_ranges(&f.have)))
             .collect();
+        let position = journal
+            .files
+            .iter()
+            .enumerate()
+            .map(|(at, f)| (f.index, at))
+            .collect();
         Progress {
             journal,
+            position,
             have,
             unrecorded: 0,
             last: Instant::now(),
@@ -288,8 +297,8 @@ impl Progress {
 
     fn saved(&mut self, index: u32, saved: Option<SavedFile>) {
         self.have.remove(&index);
-        if let Some(entry) = self.journal.files.iter_mut().find(|f| f.index == index) {
-            entry.saved = saved;
+        if let Some(&at) = self.position.get(&index) {
+            self.journal.files[at].saved = saved;
         }
     }
 }
@@ -366,22 +375,27 @@ fn disk_worker(
                 let result = verify_and_place(&mut store, index, &blake3, &path, size, running);
                 let result = result.map(|abs| (relative_display(store.dest(), &abs), abs));
                 match &result {
-                    Ok((shown, _)) => progress.saved(
-                        index,
-                        Some(SavedFile {
+                    Ok((shown, _)) => {
+                        let saved = SavedFile {
                             blake3: blake3.clone(),
                             saved_as: shown.clone(),
-                        }),
-                    ),
+                        };
+                        // One appended line, not a rewrite of the whole journal: the journal
+                        // has an entry per offered file, so rewriting it per file was O(n²).
+                        if let Err(e) = store.record_saved(index, &saved) {
+                            warn!("could not record saved file #{index}: {e}");
+                        }
+                        progress.saved(index, Some(saved));
+                    }
                     Err(reason) => {
                         warn!("file #{index} failed: {reason}");
                         let _ = store.remove_part(index);
                         progress.saved(index, None);
-                    }
-                }
-                if !broken {
-                    if let Err(e) = progress.checkpoint(&mut store) {
-                        warn!("could not record progress: {e}");
+                        if !broken {
+                            if let Err(e) = progress.checkpoint(&mut store) {
+                                warn!("could not record progress: {e}");
+                            }
+                        }
                     }
                 }
                 let _ = report.send(DiskReport::Verified { index, result });

@@ -13,6 +13,8 @@ pub(crate) enum Access {
     WriteCreate,
     /// Read and write an existing file.
     WriteExisting,
+    /// Append only, creating the file if missing (logs).
+    AppendCreate,
 }
 
 /// Opens `path` without following a symlink at its last component: on Unix `O_NOFOLLOW`
@@ -28,6 +30,9 @@ pub(crate) fn open_nofollow(path: &Path, access: Access) -> io::Result<File> {
         }
         Access::WriteExisting => {
             options.write(true);
+        }
+        Access::AppendCreate => {
+            options.append(true).create(true);
         }
     }
     #[cfg(unix)]
