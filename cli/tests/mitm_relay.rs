@@ -146,6 +146,7 @@ async fn serve(
 fn intercept(state: &Arc<State>, from: PeerInfo, to: PeerId, data: SignalData) -> bool {
     let session = match &data {
         SignalData::Offer { session, .. }
+        | SignalData::StripeOffer { session, .. }
         | SignalData::Answer { session, .. }
         | SignalData::Candidate { session, .. }
         | SignalData::Bye { session, .. } => *session,

@@ -36,8 +36,12 @@ pub struct RtcSettings {
     /// SCTP packet size budget; `None` keeps the crate's conservative default (1191 bytes,
     /// safe for TURN over IPv6).
     pub sctp_mtu: Option<u32>,
-    /// Data channels the sender opens and stripes frames over.
+    /// Data channels the sender opens on the main connection and deals frames over.
     pub data_channels: usize,
+    /// Peer connections a direct transfer runs on, the main one included: each further one
+    /// is a "stripe" ([`crate::engine::stripes`]) with its own SCTP association, because one
+    /// association is bound by its driver's per-packet latency, not by CPU or path.
+    pub stripes: usize,
     /// Size of the dedicated reactor thread pool for connection drivers (0 = share tokio's).
     pub reactor_pool: usize,
     /// Kernel UDP socket buffer (`SO_RCVBUF`/`SO_SNDBUF`) requested for every socket of a
@@ -48,6 +52,12 @@ pub struct RtcSettings {
 /// Requested UDP socket buffer: 8 MiB (Linux grants up to `net.core.rmem_max`, often 4 MiB
 /// or 208 KiB; macOS and Windows grant it as asked).
 const DEFAULT_UDP_SOCKET_BUFFER: usize = 8 * 1024 * 1024;
+
+/// Peer connections per direct transfer (see [`RtcSettings::stripes`]). One: on the 2-core
+/// machines measured here a transfer is CPU-bound (sender and receiver share the cores), and a
+/// second association gained nothing (docs/BENCHMARKS.md); `PEERDROP_STRIPES` turns them on
+/// where each peer has cores to spare.
+pub const DEFAULT_STRIPES: usize = 1;
 
 /// How often ICE connectivity checks are sent while connecting.
 const ICE_CHECK_INTERVAL: Duration = Duration::from_millis(25);
@@ -71,6 +81,7 @@ impl Default for RtcSettings {
             send_buffer_limit: env_knob("PEERDROP_SEND_BUF").unwrap_or(2 * 1024 * 1024),
             sctp_mtu: env_knob("PEERDROP_SCTP_MTU"),
             data_channels: env_knob("PEERDROP_DATA_CHANNELS").unwrap_or(1),
+            stripes: env_knob("PEERDROP_STRIPES").unwrap_or(DEFAULT_STRIPES),
             reactor_pool: env_knob("PEERDROP_REACTORS").unwrap_or(0),
             udp_socket_buffer: env_knob("PEERDROP_UDP_BUF").unwrap_or(DEFAULT_UDP_SOCKET_BUFFER),
             identity: None,

@@ -78,6 +78,9 @@ pub enum SessionSignal {
     },
     /// Our own connection to the server is gone.
     Disconnected,
+    /// The peer offers an extra peer connection for this session's transfer (a stripe, see
+    /// [`SignalData::StripeOffer`]), already registered under its own session id.
+    Stripe(PendingStripe),
     /// An encrypted fallback relay frame for this session that arrived before a relay route
     /// was opened (the first handshake message; see [`crate::fallback`]).
     Relay {
@@ -99,6 +102,19 @@ pub struct IncomingOffer {
     pub sdp: String,
     /// Signals that arrive for this session after the offer (trickled candidates).
     pub link: SessionLink,
+}
+
+/// A stripe offer on its way to the session it joins. [`SessionSignal`] is `Clone` (some
+/// signals go to every session), an offer with its link is not: whoever handles the signal
+/// takes it out once.
+#[derive(Clone, Debug)]
+pub struct PendingStripe(Arc<Mutex<Option<IncomingOffer>>>);
+
+impl PendingStripe {
+    /// The offer, the first time this is called.
+    pub fn take(&self) -> Option<IncomingOffer> {
+        self.0.lock().ok().and_then(|mut o| o.take())
+    }
 }
 
 type SessionMap = Arc<Mutex<HashMap<SessionId, mpsc::UnboundedSender<SessionSignal>>>>;
@@ -559,6 +575,40 @@ fn route(msg: ServerMsg, shared: &Arc<Shared>) {
                         let _ = shared.offers_tx.send(offer);
                     }
                 }
+                (None, SignalData::StripeOffer { session, of, sdp }) => {
+                    let main = shared
+                        .sessions
+                        .lock()
+                        .ok()
+                        .and_then(|m| m.get(&of).cloned());
+                    let Some(main) = main else {
+                        debug!("dropping stripe offer for unknown session {of}");
+                        return;
+                    };
+                    let (tx, inbox) = mpsc::unbounded_channel();
+                    shared
+                        .sessions
+                        .lock()
+                        .expect("session map lock")
+                        .insert(session, tx);
+                    let link = SessionLink {
+                        session,
+                        outbox: shared.outbox.clone(),
+                        inbox,
+                        sessions: shared.sessions.clone(),
+                    };
+                    let offer = IncomingOffer {
+                        from,
+                        session,
+                        sdp,
+                        link,
+                    };
+                    // If the main session is gone the offer (and its link) is dropped, which
+                    // unregisters the stripe's session again.
+                    let _ = main.send(SessionSignal::Stripe(PendingStripe(Arc::new(Mutex::new(
+                        Some(offer),
+                    )))));
+                }
                 (None, other) => debug!("dropping signal for unknown session: {other:?}"),
             }
         }
@@ -628,6 +678,7 @@ fn route_relay(shared: &Shared, from: PeerId, session: SessionId, data: String) 
 fn session_of(data: &SignalData) -> SessionId {
     match data {
         SignalData::Offer { session, .. }
+        | SignalData::StripeOffer { session, .. }
         | SignalData::Answer { session, .. }
         | SignalData::Candidate { session, .. }
         | SignalData::Bye { session, .. } => *session,

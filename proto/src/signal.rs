@@ -170,6 +170,20 @@ pub enum SignalData {
         /// SDP text.
         sdp: String,
     },
+    /// SDP offer of an extra peer connection ("stripe") for the transfer that runs on
+    /// session `of`: it carries only data frames, beside the main connection, so a transfer
+    /// can use more than one SCTP association (one association is latency-bound well below
+    /// what the path and CPUs carry). The receiver accepts it only from the same peer, on
+    /// the same certificate, while `of` is open; it is answered with a plain
+    /// [`SignalData::Answer`] for `session`.
+    StripeOffer {
+        /// Connection attempt id of the stripe, chosen by the offerer.
+        session: SessionId,
+        /// The main session whose transfer the stripe joins.
+        of: SessionId,
+        /// SDP text.
+        sdp: String,
+    },
     /// SDP answer from the receiver.
     Answer {
         /// Connection attempt being answered.

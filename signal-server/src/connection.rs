@@ -591,6 +591,7 @@ fn signal_kind(data: &peerdrop_proto::signal::SignalData) -> &'static str {
     use peerdrop_proto::signal::SignalData;
     match data {
         SignalData::Offer { .. } => "offer",
+        SignalData::StripeOffer { .. } => "stripe_offer",
         SignalData::Answer { .. } => "answer",
         SignalData::Candidate { .. } => "candidate",
         SignalData::Bye { .. } => "bye",

@@ -20,6 +20,7 @@ use webrtc::peer_connection::{
 
 use super::channels::{spawn_pump, ChannelEvent, PUMP_QUEUE};
 use super::nudge::spawn_nudger;
+use super::stripes::{accept_stripe, open_stripe, Stripe};
 use super::transport::{MessageOut, RtcChannel};
 use crate::error::CoreError;
 use crate::rtc::{build_peer_connection, RtcEvent, RtcSettings};
@@ -73,6 +74,15 @@ pub struct Connection {
     fallback_fp: Option<String>,
     /// Over the relay: the Noise handshake hash (hex), bound into the verification phrase.
     fallback_binding: Option<String>,
+    /// Extra peer connections carrying data ([`super::stripes`]).
+    stripes: Vec<Stripe>,
+    /// Where stripes report that they failed, and where [`Connection::next_background`]
+    /// hears it.
+    stripe_lost_tx: mpsc::UnboundedSender<String>,
+    stripe_lost_rx: mpsc::UnboundedReceiver<String>,
+    /// What a stripe is built with (the receiver accepts them while the transfer runs).
+    ice_servers: Vec<peerdrop_proto::signal::IceServer>,
+    settings: RtcSettings,
 }
 
 /// What the background of a connection reported that matters to a transfer.
@@ -104,6 +114,7 @@ impl Connection {
     /// Services one signaling or peer-connection event; call it from the transfer loop.
     pub async fn next_background(&mut self) -> Background {
         tokio::select! {
+            Some(why) = self.stripe_lost_rx.recv() => Background::Lost(why),
             signal = self.link.recv(), if !self.signaling_closed => self.on_signal(signal).await,
             event = self.rtc_events.recv() => match event {
                 Some(event) => self.on_rtc(event),
@@ -139,6 +150,12 @@ impl Connection {
             } => Background::PeerGone(format!("peer left: {reason}")),
             SessionSignal::PeerGone(id) if id == self.peer.id => {
                 Background::PeerGone("peer disconnected".into())
+            }
+            SessionSignal::Stripe(pending) => {
+                if let Some(offer) = pending.take() {
+                    self.accept_stripe(offer).await;
+                }
+                Background::Quiet
             }
             SessionSignal::Disconnected => {
                 // The peer-to-peer link does not need the server any more; keep going, and
@@ -178,6 +195,79 @@ impl Connection {
             }
             _ => Background::Quiet,
         }
+    }
+
+    /// Receiver side: answers a stripe the peer offers for this connection's transfer, if it
+    /// comes from the same peer with the certificate this connection's DTLS proved.
+    async fn accept_stripe(&mut self, offer: IncomingOffer) {
+        if self.via_fallback || offer.from.id != self.peer.id {
+            debug!("ignoring a stripe offer that does not belong to this connection");
+            return;
+        }
+        let proved = match crate::identity::remote_fingerprint(self.pc.as_ref()).await {
+            Ok(fp) => fp,
+            Err(e) => {
+                warn!("ignoring a stripe offer: {e}");
+                return;
+            }
+        };
+        match accept_stripe(
+            &self.ice_servers,
+            &self.settings,
+            offer,
+            &proved,
+            self.data_tx.clone(),
+            self.stripe_lost_tx.clone(),
+        )
+        .await
+        {
+            Ok(stripe) => {
+                tracing::info!(stripes = self.stripes.len() + 1, "stripe accepted");
+                self.stripes.push(stripe);
+            }
+            Err(e) => warn!("stripe not accepted: {e}"),
+        }
+    }
+
+    /// Sender side: opens the extra peer connections `settings.stripes` asks for (one after
+    /// the other, each bounded by [`super::stripes::STRIPE_OPEN_TIMEOUT`]) and adds their
+    /// channels to [`Connection::data`]. Only on a direct path: through TURN or the relay a
+    /// second association would only share the same relayed bottleneck. Call it once the
+    /// receiver has accepted (it then services the stripe offers); later calls do nothing.
+    pub async fn open_stripes(&mut self, client: &SignalClient) {
+        if !self.stripes.is_empty() || self.settings.stripes <= 1 || self.via_fallback {
+            return;
+        }
+        if self.path().await != peerdrop_proto::events::PathKind::Direct {
+            return;
+        }
+        let main = self.link.session();
+        for number in 1..self.settings.stripes {
+            match open_stripe(
+                client,
+                &self.peer,
+                &self.settings,
+                main,
+                number,
+                self.stripe_lost_tx.clone(),
+            )
+            .await
+            {
+                Ok((stripe, channel)) => {
+                    self.stripes.push(stripe);
+                    self.data.push(channel);
+                }
+                Err(e) => {
+                    warn!("going on without stripe {number}: {e}");
+                    break;
+                }
+            }
+        }
+        tracing::info!(
+            channels = self.data.len(),
+            stripes = self.stripes.len(),
+            "stripes open"
+        );
     }
 
     async fn add_candidate(&mut self, init: RTCIceCandidateInit) {
@@ -354,6 +444,7 @@ pub async fn connect_offerer(
     link.send(to.id, SignalData::Offer { session, sdp })?;
 
     let expected = data.len();
+    let (stripe_lost_tx, stripe_lost_rx) = mpsc::unbounded_channel();
     let mut conn = Connection {
         pc,
         peer: to.clone(),
@@ -375,6 +466,11 @@ pub async fn connect_offerer(
         via_fallback: false,
         fallback_fp: None,
         fallback_binding: None,
+        stripes: Vec::new(),
+        stripe_lost_tx,
+        stripe_lost_rx,
+        ice_servers: client.ice_servers().to_vec(),
+        settings: settings.clone(),
     };
     let fallback = crate::fallback::FallbackPolicy::from_env();
     let fallback_at = tokio::time::Instant::now() + fallback.after;
@@ -559,6 +655,7 @@ pub async fn connect_answerer(
         }
         None => None,
     };
+    let (stripe_lost_tx, stripe_lost_rx) = mpsc::unbounded_channel();
     let mut conn = Connection {
         pc,
         peer: from,
@@ -585,6 +682,11 @@ pub async fn connect_answerer(
         via_fallback: false,
         fallback_fp: None,
         fallback_binding: None,
+        stripes: Vec::new(),
+        stripe_lost_tx,
+        stripe_lost_rx,
+        ice_servers: client.ice_servers().to_vec(),
+        settings: settings.clone(),
     };
     if let Some(carrier) = carrier {
         conn.use_carrier(carrier).await;

@@ -15,6 +15,7 @@ pub mod path;
 pub mod progress;
 pub mod receive;
 pub mod send;
+pub mod stripes;
 pub mod transport;
 
 use peerdrop_proto::code::normalize_code;

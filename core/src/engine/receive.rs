@@ -238,12 +238,67 @@ enum DiskReport {
     Failed(String),
 }
 
-/// Running BLAKE3 of a file whose frames arrived in order so far.
+/// Running BLAKE3 of a file: covers `[0, next)` of what is on disk. Frames at `next` are
+/// hashed as they arrive; frames that arrived ahead (several channels or stripes, a resume)
+/// are read back from the part once the gap before them is filled
+/// ([`IncomingTransfer::hash_part_range`]).
 struct RunningHash {
     hasher: blake3::Hasher,
     next: u64,
-    in_order: bool,
+    /// False once a write landed inside bytes already hashed, or reading back failed: the
+    /// whole part is then hashed at the end instead, so what is verified is what is on disk.
+    usable: bool,
 }
+
+impl RunningHash {
+    fn new() -> Self {
+        RunningHash {
+            hasher: blake3::Hasher::new(),
+            next: 0,
+            usable: true,
+        }
+    }
+
+    /// Takes in a write of `data` at `offset`, then whatever `have` (the part's ranges on disk,
+    /// this write included) holds contiguously after the hashed prefix.
+    fn advance(
+        &mut self,
+        store: &IncomingTransfer,
+        index: u32,
+        offset: u64,
+        data: &[u8],
+        have: Option<&RangeSet>,
+        buf: &mut [u8],
+    ) {
+        if !self.usable {
+            return;
+        }
+        let end = offset + data.len() as u64;
+        if offset == self.next {
+            self.hasher.update(data);
+            self.next = end;
+        } else if offset < self.next {
+            // Bytes already hashed were written again: trust only a final full read.
+            self.usable = false;
+            return;
+        }
+        let Some(run_end) = have.and_then(|h| h.run_end_at(self.next)) else {
+            return;
+        };
+        if run_end > self.next {
+            match store.hash_part_range(index, self.next, run_end, &mut self.hasher, buf) {
+                Ok(()) => self.next = run_end,
+                Err(e) => {
+                    warn!("file #{index}: reading back for the running hash failed: {e}");
+                    self.usable = false;
+                }
+            }
+        }
+    }
+}
+
+/// Read-back buffer of the running hashes.
+const READ_BACK_BUF: usize = 256 * 1024;
 
 /// The disk worker's view of what is on disk, turned into the journal at checkpoints.
 struct Progress {
@@ -324,6 +379,7 @@ fn disk_worker(
         let _ = report.send(DiskReport::Failed(e));
     }
     let mut hashes: HashMap<u32, RunningHash> = HashMap::new();
+    let mut read_back = vec![0u8; READ_BACK_BUF];
     let mut broken = false;
     while let Some(cmd) = commands.blocking_recv() {
         match cmd {
@@ -347,17 +403,17 @@ fn disk_worker(
                     .or_default()
                     .insert(offset, offset + len);
                 progress.unrecorded += len;
-                let running = hashes.entry(index).or_insert_with(|| RunningHash {
-                    hasher: blake3::Hasher::new(),
-                    next: 0,
-                    in_order: true,
-                });
-                if running.in_order && offset == running.next {
-                    running.hasher.update(&data);
-                    running.next += len;
-                } else if offset + len > running.next {
-                    running.in_order = false;
-                }
+                hashes
+                    .entry(index)
+                    .or_insert_with(RunningHash::new)
+                    .advance(
+                        &store,
+                        index,
+                        offset,
+                        &data,
+                        progress.have.get(&index),
+                        &mut read_back,
+                    );
                 if progress.due() {
                     if let Err(e) = progress.checkpoint(&mut store) {
                         broken = true;
@@ -443,9 +499,9 @@ fn verify_and_place(
         store.create_empty(index).map_err(|e| e.to_string())?;
     }
     let actual = match running {
-        Some(r) if r.in_order && r.next == size => r.hasher.finalize(),
+        Some(r) if r.usable && r.next == size => r.hasher.finalize(),
         None if size == 0 => blake3::hash(&[]),
-        // Resumed or out of order: hash the whole part as it is on disk, old bytes and new.
+        // Bytes written twice, or never fully seen: hash the whole part as it is on disk.
         _ => store.hash_part(index).map_err(|e| e.to_string())?,
     };
     if actual.to_hex().as_str() != expected {
@@ -945,7 +1001,56 @@ impl ReceiveRun {
 
 #[cfg(test)]
 mod tests {
-    use super::staging_id;
+    use super::{staging_id, RunningHash};
+    use crate::machine::ranges::RangeSet;
+    use crate::store::incoming::IncomingTransfer;
+
+    /// Writes `frames` (offset, length) of `content` in the given order, as the disk worker
+    /// does, and returns the running hash afterwards.
+    fn receive_frames(content: &[u8], frames: &[(u64, usize)]) -> RunningHash {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = IncomingTransfer::open(dir.path(), uuid::Uuid::new_v4()).unwrap();
+        let mut have = RangeSet::new();
+        let mut running = RunningHash::new();
+        let mut buf = vec![0u8; 7]; // small, so read-back takes several passes
+        for &(offset, len) in frames {
+            let data = &content[offset as usize..offset as usize + len];
+            store.write_at(0, offset, data).unwrap();
+            have.insert(offset, offset + len as u64);
+            running.advance(&store, 0, offset, data, Some(&have), &mut buf);
+        }
+        running
+    }
+
+    #[test]
+    fn frames_out_of_order_still_give_the_running_hash_of_the_whole_file() {
+        let content: Vec<u8> = (0..100u8).collect();
+        // Two stripes dealing 10-byte frames: arrivals interleave and overtake each other.
+        let frames = [
+            (10, 10),
+            (0, 10),
+            (30, 10),
+            (20, 10),
+            (50, 10),
+            (60, 10),
+            (40, 10),
+            (70, 30),
+        ];
+        let running = receive_frames(&content, &frames);
+        assert!(running.usable);
+        assert_eq!(running.next, 100);
+        assert_eq!(running.hasher.finalize(), blake3::hash(&content));
+    }
+
+    #[test]
+    fn bytes_written_twice_make_the_running_hash_defer_to_a_full_read() {
+        let content: Vec<u8> = (0..40u8).collect();
+        let running = receive_frames(&content, &[(0, 20), (10, 10), (20, 20)]);
+        assert!(
+            !running.usable,
+            "a rewrite inside hashed bytes must not be trusted"
+        );
+    }
 
     #[test]
     fn a_claimed_fingerprint_stages_apart_from_a_proved_one() {

@@ -209,7 +209,9 @@ async fn run(
                     if let Some(task) = streamer.take() {
                         task.abort();
                     }
-                    let Some(c) = conn.as_ref() else { continue };
+                    let Some(c) = conn.as_mut() else { continue };
+                    // The receiver has accepted, so it now answers stripe offers.
+                    c.open_stripes(link.client).await;
                     let tx = report_tx.clone();
                     let gen = generation;
                     let (item_tx, mut item_rx) = mpsc::unbounded_channel();

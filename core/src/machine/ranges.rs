@@ -62,6 +62,16 @@ impl RangeSet {
         );
     }
 
+    /// End of the range that holds position `pos` (`start <= pos < end`), if any: how far the
+    /// bytes from `pos` on are contiguous.
+    pub fn run_end_at(&self, pos: u64) -> Option<u64> {
+        let at = self.ranges.partition_point(|r| r.end <= pos);
+        self.ranges
+            .get(at)
+            .filter(|r| r.start <= pos)
+            .map(|r| r.end)
+    }
+
     /// Total number of bytes covered.
     pub fn covered(&self) -> u64 {
         self.ranges.iter().map(|r| r.end - r.start).sum()
@@ -147,5 +157,20 @@ mod tests {
         let mut set = RangeSet::from_ranges(&[r(0, 5), r(10, 15), r(20, 25), r(40, 50)]);
         set.insert(3, 22);
         assert_eq!(set.ranges(), &[r(0, 25), r(40, 50)]);
+    }
+
+    #[test]
+    fn the_run_at_a_position_ends_where_the_bytes_stop_being_contiguous() {
+        let set = RangeSet::from_ranges(&[
+            ByteRange { start: 0, end: 10 },
+            ByteRange { start: 20, end: 30 },
+        ]);
+        assert_eq!(set.run_end_at(0), Some(10));
+        assert_eq!(set.run_end_at(9), Some(10));
+        assert_eq!(set.run_end_at(10), None);
+        assert_eq!(set.run_end_at(15), None);
+        assert_eq!(set.run_end_at(20), Some(30));
+        assert_eq!(set.run_end_at(30), None);
+        assert_eq!(RangeSet::new().run_end_at(0), None);
     }
 }

@@ -284,6 +284,38 @@ impl IncomingTransfer {
         Ok(hasher.finalize())
     }
 
+    /// Feeds bytes `[start, end)` of file `index`'s part, as written so far, to `hasher`,
+    /// through `buf`. Lets a receiver keep a running hash when frames arrive out of order
+    /// (several channels or stripes): what arrived ahead is read back once the gap before it
+    /// is filled, usually from the page cache, instead of hashing the whole part at the end.
+    pub fn hash_part_range(
+        &self,
+        index: u32,
+        start: u64,
+        end: u64,
+        hasher: &mut blake3::Hasher,
+        buf: &mut [u8],
+    ) -> Result<(), StoreError> {
+        let path = self.part_path(index);
+        let reopened;
+        let file = match self.open_parts.get(&index) {
+            Some(file) => file,
+            None => {
+                reopened = open_existing_part(index, &path, Access::Read)?;
+                &reopened
+            }
+        };
+        let mut pos = start;
+        while pos < end {
+            let n = ((end - pos) as usize).min(buf.len());
+            sys::read_exact_at(file, &mut buf[..n], pos)
+                .map_err(|e| StoreError::io("could not read", &path, e))?;
+            hasher.update(&buf[..n]);
+            pos += n as u64;
+        }
+        Ok(())
+    }
+
     /// Deletes the part of file `index` (after a hash mismatch, so it is received afresh).
     pub fn remove_part(&mut self, index: u32) -> Result<(), StoreError> {
         self.open_parts.remove(&index);

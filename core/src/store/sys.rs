@@ -63,6 +63,34 @@ pub(crate) fn open_source(path: &Path) -> io::Result<File> {
     options.open(path)
 }
 
+/// Fills all of `buf` from `offset` without moving any shared cursor.
+pub(crate) fn read_exact_at(file: &File, buf: &mut [u8], offset: u64) -> io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileExt;
+        file.read_exact_at(buf, offset)
+    }
+    #[cfg(windows)]
+    {
+        use std::os::windows::fs::FileExt;
+        let mut read = 0usize;
+        while read < buf.len() {
+            match file.seek_read(&mut buf[read..], offset + read as u64) {
+                Ok(0) => return Err(io::Error::from(io::ErrorKind::UnexpectedEof)),
+                Ok(n) => read += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+    #[cfg(not(any(unix, windows)))]
+    {
+        let _ = (file, buf, offset);
+        Err(io::Error::from(io::ErrorKind::Unsupported))
+    }
+}
+
 /// Writes all of `buf` at `offset` without moving any shared cursor.
 pub(crate) fn write_all_at(file: &File, buf: &[u8], offset: u64) -> io::Result<()> {
     #[cfg(unix)]
