@@ -30,6 +30,9 @@ pub struct RtcSettings {
     /// dropped by its kernel (then retransmitted, with the congestion window halved). 2 MiB
     /// measured fastest on loopback (docs/BENCHMARKS.md) and keeps the sender's memory low.
     pub send_buffer_limit: usize,
+    /// Whether the sender caps the bytes in flight at the path's bandwidth-delay product
+    /// ([`crate::engine::in_flight`]); `PEERDROP_IN_FLIGHT_CAP=0` turns it off (benchmarks).
+    pub cap_in_flight: bool,
     /// This device's persistent DTLS certificate ([`crate::identity`]); `None` lets the
     /// WebRTC stack generate a throw-away one per connection (no pinning possible).
     pub identity: Option<crate::identity::Identity>,
@@ -79,6 +82,7 @@ impl Default for RtcSettings {
             udp_bind,
             sctp_receive_buffer: env_knob("PEERDROP_SCTP_RECV_BUF").unwrap_or(4 * 1024 * 1024),
             send_buffer_limit: env_knob("PEERDROP_SEND_BUF").unwrap_or(2 * 1024 * 1024),
+            cap_in_flight: env_knob::<u8>("PEERDROP_IN_FLIGHT_CAP").is_none_or(|v| v != 0),
             sctp_mtu: env_knob("PEERDROP_SCTP_MTU"),
             data_channels: env_knob("PEERDROP_DATA_CHANNELS").unwrap_or(1),
             stripes: env_knob("PEERDROP_STRIPES").unwrap_or(DEFAULT_STRIPES),
@@ -172,7 +176,7 @@ pub const LOOPBACK_SCTP_MTU: u32 = 1400;
 
 /// Whether every socket binds a loopback address, so every candidate (and therefore the
 /// selected pair) is on this machine.
-fn loopback_only(udp_bind: &[String]) -> bool {
+pub(crate) fn loopback_only(udp_bind: &[String]) -> bool {
     !udp_bind.is_empty()
         && udp_bind.iter().all(|a| {
             a.parse::<std::net::SocketAddr>()

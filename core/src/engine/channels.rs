@@ -6,7 +6,7 @@
 
 use bytes::BytesMut;
 use std::sync::Arc;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, Notify};
 use webrtc::data_channel::{DataChannel, DataChannelEvent};
 
 /// Messages buffered between a channel and its consumer (64 KiB each at most).
@@ -30,6 +30,17 @@ pub enum ChannelEvent {
 
 /// Spawns the pump of `channel`, sending into `queue`.
 pub fn spawn_pump(channel: Arc<dyn DataChannel>, queue: mpsc::Sender<ChannelEvent>) {
+    spawn_pump_notifying(channel, queue, None);
+}
+
+/// [`spawn_pump`] that also wakes `drained` whenever the channel's buffered amount falls to
+/// its low threshold (how a sender capping its bytes in flight learns that bytes were
+/// acknowledged; see [`super::in_flight`]).
+pub fn spawn_pump_notifying(
+    channel: Arc<dyn DataChannel>,
+    queue: mpsc::Sender<ChannelEvent>,
+    drained: Option<Arc<Notify>>,
+) {
     tokio::spawn(async move {
         while let Some(event) = channel.poll().await {
             let forwarded = match event {
@@ -41,6 +52,12 @@ pub fn spawn_pump(channel: Arc<dyn DataChannel>, queue: mpsc::Sender<ChannelEven
                             data: msg.data,
                         })
                         .await
+                }
+                DataChannelEvent::OnBufferedAmountLow => {
+                    if let Some(drained) = &drained {
+                        drained.notify_one();
+                    }
+                    Ok(())
                 }
                 DataChannelEvent::OnClose | DataChannelEvent::OnError => break,
                 _ => Ok(()),

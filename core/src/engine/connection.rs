@@ -18,7 +18,7 @@ use webrtc::peer_connection::{
     PeerConnection, RTCIceCandidateInit, RTCPeerConnectionState, RTCSessionDescription,
 };
 
-use super::channels::{spawn_pump, ChannelEvent, PUMP_QUEUE};
+use super::channels::{spawn_pump, spawn_pump_notifying, ChannelEvent, PUMP_QUEUE};
 use super::nudge::spawn_nudger;
 use super::stripes::{accept_stripe, open_stripe, Stripe};
 use super::transport::{MessageOut, RtcChannel};
@@ -83,6 +83,11 @@ pub struct Connection {
     /// What a stripe is built with (the receiver accepts them while the transfer runs).
     ice_servers: Vec<peerdrop_proto::signal::IceServer>,
     settings: RtcSettings,
+    /// Whether [`Connection::cap_in_flight`] already ran.
+    in_flight_sized: bool,
+    /// The sender's main data channels (in [`Connection::data`]'s order) with the signal
+    /// their pumps give when the channel drains, for [`Connection::cap_in_flight`].
+    cappable: Vec<(Arc<dyn DataChannel>, Arc<tokio::sync::Notify>)>,
 }
 
 /// What the background of a connection reported that matters to a transfer.
@@ -270,6 +275,61 @@ impl Connection {
         );
     }
 
+    /// Sender side: caps the bytes in flight on every data channel at the path's
+    /// bandwidth-delay product ([`super::in_flight`]), from the selected ICE pair's measured
+    /// round trip. Not on loopback-only connections or the relay, nor when no round trip was
+    /// measured; later calls do nothing.
+    pub async fn cap_in_flight(&mut self) {
+        if self.in_flight_sized
+            || self.via_fallback
+            || !self.settings.cap_in_flight
+            || crate::rtc::loopback_only(&self.settings.udp_bind)
+        {
+            return;
+        }
+        self.in_flight_sized = true;
+        let report = self
+            .pc
+            .get_stats(
+                std::time::Instant::now(),
+                webrtc::peer_connection::StatsSelector::None,
+            )
+            .await;
+        let rtt = report
+            .candidate_pairs()
+            .filter(|p| p.nominated && p.current_round_trip_time > 0.0)
+            .map(|p| p.current_round_trip_time)
+            .fold(None, |best: Option<f64>, rtt| {
+                Some(best.map_or(rtt, |b| b.max(rtt)))
+            });
+        let Some(rtt) = rtt.map(Duration::from_secs_f64) else {
+            debug!("no round trip measured yet; bytes in flight stay at the send buffer");
+            return;
+        };
+        let Some(cap) = super::in_flight::cap_for(rtt, self.settings.send_buffer_limit) else {
+            return;
+        };
+        tracing::info!(
+            rtt_us = rtt.as_micros() as u64,
+            cap,
+            "bytes in flight capped at the path's bandwidth-delay product"
+        );
+        // Wrap the main connection's channels (the first ones in `data`); stripes keep
+        // the send buffer as their bound.
+        let cappable = std::mem::take(&mut self.cappable);
+        for (at, (dc, drained)) in cappable.into_iter().enumerate() {
+            if dc
+                .set_buffered_amount_low_threshold(u32::try_from(cap / 2).unwrap_or(u32::MAX))
+                .await
+                .is_err()
+            {
+                continue;
+            }
+            let inner = self.data[at].clone();
+            self.data[at] = Arc::new(super::in_flight::CappedChannel::new(inner, cap, drained));
+        }
+    }
+
     async fn add_candidate(&mut self, init: RTCIceCandidateInit) {
         if !self.remote_set {
             self.pending_candidates.push(init);
@@ -312,6 +372,7 @@ impl Connection {
         self.control = carrier.control;
         self.control_rx = carrier.control_rx;
         self.data = vec![carrier.data as Arc<dyn MessageOut>];
+        self.cappable.clear();
         self.data_rx = carrier.data_rx;
         self.via_fallback = true;
     }
@@ -417,12 +478,15 @@ pub async fn connect_offerer(
     spawn_pump(control.clone(), control_tx);
     let (data_tx, data_rx) = mpsc::channel(PUMP_QUEUE);
     let mut data = Vec::new();
+    let mut cappable = Vec::new();
     for i in 0..data_channels.max(1) {
         let dc = pc
             .create_data_channel(&format!("{DATA_CHANNEL_PREFIX}{i}"), reliable_ordered(None))
             .await
             .map_err(rtc_err("creating data channel"))?;
-        spawn_pump(dc.clone(), data_tx.clone());
+        let drained = Arc::new(tokio::sync::Notify::new());
+        spawn_pump_notifying(dc.clone(), data_tx.clone(), Some(drained.clone()));
+        cappable.push((dc.clone(), drained));
         data.push(dc);
     }
     let offer = pc
@@ -471,6 +535,8 @@ pub async fn connect_offerer(
         stripe_lost_rx,
         ice_servers: client.ice_servers().to_vec(),
         settings: settings.clone(),
+        in_flight_sized: false,
+        cappable: std::mem::take(&mut cappable),
     };
     let fallback = crate::fallback::FallbackPolicy::from_env();
     let fallback_at = tokio::time::Instant::now() + fallback.after;
@@ -687,6 +753,8 @@ pub async fn connect_answerer(
         stripe_lost_rx,
         ice_servers: client.ice_servers().to_vec(),
         settings: settings.clone(),
+        in_flight_sized: false,
+        cappable: Vec::new(),
     };
     if let Some(carrier) = carrier {
         conn.use_carrier(carrier).await;

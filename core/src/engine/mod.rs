@@ -10,6 +10,7 @@
 
 pub mod channels;
 pub mod connection;
+pub mod in_flight;
 pub mod nudge;
 pub mod path;
 pub mod progress;

@@ -212,6 +212,7 @@ async fn run(
                     let Some(c) = conn.as_mut() else { continue };
                     // The receiver has accepted, so it now answers stripe offers.
                     c.open_stripes(link.client).await;
+                    c.cap_in_flight().await;
                     let tx = report_tx.clone();
                     let gen = generation;
                     let (item_tx, mut item_rx) = mpsc::unbounded_channel();

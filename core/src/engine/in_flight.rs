@@ -1,0 +1,98 @@
+//! A cap on the bytes in flight on each data channel, sized from the path's round-trip time.
+//!
+//! Why: `rtc-sctp` 0.21 does not pace. Whatever its windows allow leaves in one burst, and the
+//! data channel's send buffer (2 MiB, fixed when the connection is built; see
+//! [`crate::rtc::RtcSettings::send_buffer_limit`]) is what bounds the bytes in flight. On a
+//! short path with a shallow bottleneck queue (a home router, a `tbf` shaper with a 625 KB
+//! queue) 2 MiB in flight overflow the queue, packets drop, and SCTP halves its window: a
+//! 100 Mbit/s link carried 78% goodput. The link only needs its bandwidth-delay product in
+//! flight, and with 512 KiB the same link carried 91%, the ceiling its per-packet overhead
+//! allows (docs/BENCHMARKS.md).
+//!
+//! So the sender measures the round-trip time of the selected ICE pair once the transfer
+//! starts and caps each channel's outstanding bytes at what [`TARGET_RATE`] needs over that
+//! round trip, never below [`MIN_CAP`] (the driver wakes every few milliseconds, so even a
+//! zero-RTT path needs a few milliseconds of data queued) and never above the send buffer,
+//! which then stays the limit on long paths. Loopback-only connections are not capped
+//! (nothing to overflow; measured fastest with the full buffer).
+
+use bytes::BytesMut;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Notify;
+
+use super::transport::MessageOut;
+use crate::error::CoreError;
+
+/// The rate the cap is sized for: a path up to this fast is never limited by the cap.
+pub const TARGET_RATE: f64 = 125_000_000.0; // 1 Gbit/s in bytes per second
+
+/// The smallest cap, whatever the round trip.
+pub const MIN_CAP: usize = 512 * 1024;
+
+/// How long a capped sender waits for the channel's "drained" signal before it looks again
+/// anyway (a backstop against a lost wake-up).
+const RECHECK: Duration = Duration::from_millis(10);
+
+/// The cap for a path with round-trip time `rtt` and a channel send buffer of `send_buffer`
+/// bytes; `None` when the send buffer is already the smaller bound.
+pub fn cap_for(rtt: Duration, send_buffer: usize) -> Option<usize> {
+    let bdp = (rtt.as_secs_f64() * TARGET_RATE) as usize;
+    let cap = bdp.max(MIN_CAP);
+    (cap < send_buffer).then_some(cap)
+}
+
+/// A data channel whose sends wait until fewer than `cap` bytes are outstanding. The
+/// channel's low-threshold event (set to half the cap) wakes a waiting send through
+/// `drained` ([`super::channels::spawn_pump_notifying`]).
+pub struct CappedChannel {
+    inner: Arc<dyn MessageOut>,
+    cap: usize,
+    drained: Arc<Notify>,
+}
+
+impl CappedChannel {
+    /// Wraps `inner` with a cap of `cap` bytes in flight, woken by `drained`.
+    pub fn new(inner: Arc<dyn MessageOut>, cap: usize, drained: Arc<Notify>) -> Self {
+        CappedChannel {
+            inner,
+            cap,
+            drained,
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl MessageOut for CappedChannel {
+    async fn send_text(&self, text: &str) -> Result<(), CoreError> {
+        self.inner.send_text(text).await
+    }
+
+    async fn send_binary(&self, frame: BytesMut) -> Result<(), CoreError> {
+        while self.inner.outstanding().await + frame.len() > self.cap {
+            let _ = tokio::time::timeout(RECHECK, self.drained.notified()).await;
+        }
+        self.inner.send_binary(frame).await
+    }
+
+    async fn outstanding(&self) -> usize {
+        self.inner.outstanding().await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_cap_covers_a_gigabit_path_and_never_exceeds_the_send_buffer() {
+        let buffer = 2 * 1024 * 1024;
+        // LAN, netns, shaped link: the floor.
+        assert_eq!(cap_for(Duration::ZERO, buffer), Some(MIN_CAP));
+        assert_eq!(cap_for(Duration::from_micros(200), buffer), Some(MIN_CAP));
+        // 10 ms: a gigabit needs 1.25 MB in flight.
+        assert_eq!(cap_for(Duration::from_millis(10), buffer), Some(1_250_000));
+        // 30 ms: more than the send buffer, which stays the bound.
+        assert_eq!(cap_for(Duration::from_millis(30), buffer), None);
+    }
+}
