@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 use tracing::{debug, warn};
 use uuid::Uuid;
-use webrtc::data_channel::{DataChannel, RTCDataChannelInit};
+use webrtc::data_channel::DataChannel;
 use webrtc::peer_connection::{
     PeerConnection, RTCIceCandidateInit, RTCPeerConnectionState, RTCSessionDescription,
 };
@@ -29,19 +29,10 @@ use crate::signaling::{IncomingOffer, SessionLink, SessionSignal, SignalClient};
 /// How long connection setup may take before giving up.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// SCTP stream of the receiver's local-only channel that exists only to wake its driver
-/// ([`super::nudge`]): negotiated (so nothing is sent to open it) and never written to. Far
-/// above the few in-band ids the sender allocates from 0 or 1 upwards.
-pub const NUDGE_STREAM_ID: u16 = 1022;
-
-/// A reliable, ordered channel; negotiated on `stream` when given, else opened in-band.
-fn reliable_ordered(stream: Option<u16>) -> Option<RTCDataChannelInit> {
-    Some(RTCDataChannelInit {
-        ordered: true,
-        negotiated: stream,
-        ..Default::default()
-    })
-}
+pub use super::negotiate::NUDGE_STREAM_ID;
+use super::negotiate::{
+    answer_offer, candidate_signal, local_offer, reliable_ordered, rtc_err, spawn_answerer_nudger,
+};
 
 /// An established connection with open channels.
 pub struct Connection {
@@ -430,19 +421,6 @@ impl Connection {
     }
 }
 
-fn candidate_signal(session: Uuid, c: RTCIceCandidateInit) -> SignalData {
-    SignalData::Candidate {
-        session,
-        candidate: c.candidate,
-        sdp_mid: c.sdp_mid,
-        sdp_mline_index: c.sdp_mline_index,
-    }
-}
-
-fn rtc_err(context: &str) -> impl Fn(webrtc::error::Error) -> CoreError + '_ {
-    move |e| CoreError::Connect(format!("{context}: {e}"))
-}
-
 /// Channels still expected to open before a connection is usable.
 struct Opening {
     control_open: bool,
@@ -489,18 +467,7 @@ pub async fn connect_offerer(
         cappable.push((dc.clone(), drained));
         data.push(dc);
     }
-    let offer = pc
-        .create_offer(None)
-        .await
-        .map_err(rtc_err("creating offer"))?;
-    pc.set_local_description(offer)
-        .await
-        .map_err(rtc_err("setting offer"))?;
-    let sdp = pc
-        .local_description()
-        .await
-        .ok_or_else(|| CoreError::Connect("no local description".into()))?
-        .sdp;
+    let sdp = local_offer(pc.as_ref()).await?;
     debug!(
         elapsed_ms = started.elapsed().as_millis() as u64,
         "offer sent"
@@ -621,32 +588,10 @@ pub async fn connect_answerer(
     let (pc, rtc_events) = build_peer_connection(client.ice_servers(), settings)
         .await
         .map_err(rtc_err("creating connection"))?;
-    let desc = RTCSessionDescription::offer(sdp).map_err(rtc_err("parsing offer"))?;
-    pc.set_remote_description(desc)
-        .await
-        .map_err(rtc_err("applying offer"))?;
-    let answer = pc
-        .create_answer(None)
-        .await
-        .map_err(rtc_err("creating answer"))?;
-    pc.set_local_description(answer)
-        .await
-        .map_err(rtc_err("setting answer"))?;
-    let sdp = pc
-        .local_description()
-        .await
-        .ok_or_else(|| CoreError::Connect("no local description".into()))?
-        .sdp;
+    let sdp = answer_offer(pc.as_ref(), sdp).await?;
     link.send(from.id, SignalData::Answer { session, sdp })?;
 
-    let nudge_channel = pc
-        .create_data_channel("peerdrop-nudge", reliable_ordered(Some(NUDGE_STREAM_ID)))
-        .await
-        .map_err(rtc_err("creating local channel"))?;
-    let nudger = spawn_nudger(nudge_channel.clone());
-    // Polled like every channel, though nothing ever arrives on it.
-    let (drain_tx, _) = mpsc::channel(1);
-    spawn_pump(nudge_channel, drain_tx);
+    let nudger = spawn_answerer_nudger(pc.as_ref()).await?;
     let (control_tx, control_rx) = mpsc::channel(PUMP_QUEUE);
     let (data_tx, data_rx) = mpsc::channel(PUMP_QUEUE);
     let mut control: Option<Arc<dyn DataChannel>> = None;

@@ -11,6 +11,7 @@
 pub mod channels;
 pub mod connection;
 pub mod in_flight;
+pub mod negotiate;
 pub mod nudge;
 pub mod path;
 pub mod progress;

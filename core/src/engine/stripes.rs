@@ -26,12 +26,14 @@ use tokio::sync::mpsc;
 use tokio_util::sync::{CancellationToken, DropGuard};
 use tracing::{debug, warn};
 use uuid::Uuid;
-use webrtc::data_channel::RTCDataChannelInit;
 use webrtc::peer_connection::{
     PeerConnection, RTCIceCandidateInit, RTCPeerConnectionState, RTCSessionDescription,
 };
 
 use super::channels::{spawn_pump, ChannelEvent};
+use super::negotiate::{
+    answer_offer, candidate_signal, local_offer, reliable_ordered, rtc_err, spawn_answerer_nudger,
+};
 use super::nudge::spawn_nudger;
 use super::transport::{MessageOut, RtcChannel};
 use crate::error::CoreError;
@@ -79,28 +81,14 @@ pub async fn open_stripe(
     let dc = pc
         .create_data_channel(
             &format!("{DATA_CHANNEL_PREFIX}stripe{number}"),
-            Some(RTCDataChannelInit {
-                ordered: true,
-                ..Default::default()
-            }),
+            reliable_ordered(None),
         )
         .await
         .map_err(rtc_err("creating stripe channel"))?;
     let nudger = spawn_nudger(dc.clone());
     let (events_tx, mut events) = mpsc::channel(4);
     spawn_pump(dc.clone(), events_tx);
-    let offer = pc
-        .create_offer(None)
-        .await
-        .map_err(rtc_err("creating stripe offer"))?;
-    pc.set_local_description(offer)
-        .await
-        .map_err(rtc_err("setting stripe offer"))?;
-    let sdp = pc
-        .local_description()
-        .await
-        .ok_or_else(|| CoreError::Connect("no local description".into()))?
-        .sdp;
+    let sdp = local_offer(pc.as_ref()).await?;
     link.send(
         to.id,
         SignalData::StripeOffer {
@@ -223,40 +211,10 @@ pub async fn accept_stripe(
     let (pc, rtc_events) = build_peer_connection(ice, settings)
         .await
         .map_err(rtc_err("creating stripe connection"))?;
-    pc.set_remote_description(
-        RTCSessionDescription::offer(sdp).map_err(rtc_err("parsing stripe offer"))?,
-    )
-    .await
-    .map_err(rtc_err("applying stripe offer"))?;
-    let answer = pc
-        .create_answer(None)
-        .await
-        .map_err(rtc_err("creating stripe answer"))?;
-    pc.set_local_description(answer)
-        .await
-        .map_err(rtc_err("setting stripe answer"))?;
-    let sdp = pc
-        .local_description()
-        .await
-        .ok_or_else(|| CoreError::Connect("no local description".into()))?
-        .sdp;
+    let sdp = answer_offer(pc.as_ref(), sdp).await?;
     link.send(from.id, SignalData::Answer { session, sdp })?;
-    // The receiver never writes on a stripe; a local negotiated channel keeps its driver awake
-    // (see `super::nudge`), as on the main connection.
-    let nudge_channel = pc
-        .create_data_channel(
-            "peerdrop-nudge",
-            Some(RTCDataChannelInit {
-                ordered: true,
-                negotiated: Some(super::connection::NUDGE_STREAM_ID),
-                ..Default::default()
-            }),
-        )
-        .await
-        .map_err(rtc_err("creating stripe's local channel"))?;
-    let nudger = spawn_nudger(nudge_channel.clone());
-    let (drain_tx, _) = mpsc::channel(1);
-    spawn_pump(nudge_channel, drain_tx);
+    // The receiver never writes on a stripe; its driver is kept awake as on the main one.
+    let nudger = spawn_answerer_nudger(pc.as_ref()).await?;
     let stop = CancellationToken::new();
     tokio::spawn(serve(
         stop.clone(),
@@ -347,17 +305,4 @@ async fn serve(
             }
         }
     }
-}
-
-fn candidate_signal(session: Uuid, c: RTCIceCandidateInit) -> SignalData {
-    SignalData::Candidate {
-        session,
-        candidate: c.candidate,
-        sdp_mid: c.sdp_mid,
-        sdp_mline_index: c.sdp_mline_index,
-    }
-}
-
-fn rtc_err(context: &str) -> impl Fn(webrtc::error::Error) -> CoreError + '_ {
-    move |e| CoreError::Connect(format!("{context}: {e}"))
 }

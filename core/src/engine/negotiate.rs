@@ -1,0 +1,93 @@
+//! The SDP and wake-up steps every peer connection goes through, the main one
+//! ([`super::connection`]) and each stripe ([`super::stripes`]) alike.
+
+use peerdrop_proto::signal::SignalData;
+use tokio::sync::mpsc;
+use tokio_util::sync::DropGuard;
+use uuid::Uuid;
+use webrtc::data_channel::RTCDataChannelInit;
+use webrtc::peer_connection::{PeerConnection, RTCIceCandidateInit, RTCSessionDescription};
+
+use super::channels::spawn_pump;
+use super::nudge::spawn_nudger;
+use crate::error::CoreError;
+
+/// SCTP stream of the receiver's local-only channel that exists only to wake its driver
+/// ([`super::nudge`]): negotiated (so nothing is sent to open it) and never written to. Far
+/// above the few in-band ids the sender allocates from 0 or 1 upwards.
+pub const NUDGE_STREAM_ID: u16 = 1022;
+
+/// A reliable, ordered channel; negotiated on `stream` when given, else opened in-band.
+pub fn reliable_ordered(stream: Option<u16>) -> Option<RTCDataChannelInit> {
+    Some(RTCDataChannelInit {
+        ordered: true,
+        negotiated: stream,
+        ..Default::default()
+    })
+}
+
+/// Offerer: creates the offer, applies it locally and returns its SDP to send.
+pub async fn local_offer(pc: &dyn PeerConnection) -> Result<String, CoreError> {
+    let offer = pc
+        .create_offer(None)
+        .await
+        .map_err(rtc_err("creating offer"))?;
+    pc.set_local_description(offer)
+        .await
+        .map_err(rtc_err("setting offer"))?;
+    local_sdp(pc).await
+}
+
+/// Answerer: applies the peer's offer `sdp`, creates the answer, applies it locally and
+/// returns its SDP to send.
+pub async fn answer_offer(pc: &dyn PeerConnection, sdp: String) -> Result<String, CoreError> {
+    let desc = RTCSessionDescription::offer(sdp).map_err(rtc_err("parsing offer"))?;
+    pc.set_remote_description(desc)
+        .await
+        .map_err(rtc_err("applying offer"))?;
+    let answer = pc
+        .create_answer(None)
+        .await
+        .map_err(rtc_err("creating answer"))?;
+    pc.set_local_description(answer)
+        .await
+        .map_err(rtc_err("setting answer"))?;
+    local_sdp(pc).await
+}
+
+async fn local_sdp(pc: &dyn PeerConnection) -> Result<String, CoreError> {
+    Ok(pc
+        .local_description()
+        .await
+        .ok_or_else(|| CoreError::Connect("no local description".into()))?
+        .sdp)
+}
+
+/// Answerer: keeps the driver of a connection it never writes on awake, through a local
+/// negotiated channel ([`NUDGE_STREAM_ID`]) that is nudged and drained like any other.
+pub async fn spawn_answerer_nudger(pc: &dyn PeerConnection) -> Result<DropGuard, CoreError> {
+    let channel = pc
+        .create_data_channel("peerdrop-nudge", reliable_ordered(Some(NUDGE_STREAM_ID)))
+        .await
+        .map_err(rtc_err("creating local channel"))?;
+    let nudger = spawn_nudger(channel.clone());
+    // Polled like every channel, though nothing ever arrives on it.
+    let (drain_tx, _) = mpsc::channel(1);
+    spawn_pump(channel, drain_tx);
+    Ok(nudger)
+}
+
+/// The signal carrying a local ICE candidate of `session`.
+pub fn candidate_signal(session: Uuid, c: RTCIceCandidateInit) -> SignalData {
+    SignalData::Candidate {
+        session,
+        candidate: c.candidate,
+        sdp_mid: c.sdp_mid,
+        sdp_mline_index: c.sdp_mline_index,
+    }
+}
+
+/// Maps a `webrtc` error to a connection error saying what was being done.
+pub fn rtc_err(context: &str) -> impl Fn(webrtc::error::Error) -> CoreError + '_ {
+    move |e| CoreError::Connect(format!("{context}: {e}"))
+}
