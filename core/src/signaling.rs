@@ -522,6 +522,23 @@ fn take_resolver(shared: &Shared) -> Option<oneshot::Sender<Result<PeerInfo, Sig
     shared.resolve_reply.lock().ok().and_then(|mut r| r.take())
 }
 
+/// Registers `session` (opened by the peer's offer) and returns the link its signals
+/// arrive on; dropping the link unregisters it.
+fn register_session(shared: &Shared, session: SessionId) -> SessionLink {
+    let (tx, inbox) = mpsc::unbounded_channel();
+    shared
+        .sessions
+        .lock()
+        .expect("session map lock")
+        .insert(session, tx);
+    SessionLink {
+        session,
+        outbox: shared.outbox.clone(),
+        inbox,
+        sessions: shared.sessions.clone(),
+    }
+}
+
 fn route(msg: ServerMsg, shared: &Arc<Shared>) {
     match msg {
         ServerMsg::Nearby { peers } => {
@@ -544,18 +561,7 @@ fn route(msg: ServerMsg, shared: &Arc<Shared>) {
                     let _ = tx.send(SessionSignal::Signal { from, data });
                 }
                 (None, SignalData::Offer { session, sdp }) => {
-                    let (tx, inbox) = mpsc::unbounded_channel();
-                    shared
-                        .sessions
-                        .lock()
-                        .expect("session map lock")
-                        .insert(session, tx);
-                    let link = SessionLink {
-                        session,
-                        outbox: shared.outbox.clone(),
-                        inbox,
-                        sessions: shared.sessions.clone(),
-                    };
+                    let link = register_session(shared, session);
                     let claim = shared
                         .claims
                         .lock()
@@ -585,18 +591,7 @@ fn route(msg: ServerMsg, shared: &Arc<Shared>) {
                         debug!("dropping stripe offer for unknown session {of}");
                         return;
                     };
-                    let (tx, inbox) = mpsc::unbounded_channel();
-                    shared
-                        .sessions
-                        .lock()
-                        .expect("session map lock")
-                        .insert(session, tx);
-                    let link = SessionLink {
-                        session,
-                        outbox: shared.outbox.clone(),
-                        inbox,
-                        sessions: shared.sessions.clone(),
-                    };
+                    let link = register_session(shared, session);
                     let offer = IncomingOffer {
                         from,
                         session,
