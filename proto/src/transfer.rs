@@ -29,6 +29,14 @@ pub const DATA_HEADER_BYTES: usize = 13;
 /// Largest payload one data frame carries.
 pub const MAX_DATA_PAYLOAD: usize = MAX_MESSAGE_BYTES - DATA_HEADER_BYTES;
 
+/// Payload bytes a sender may have sent on a connection beyond what the receiver reported
+/// stored ([`ControlMsg::Stored`]). 16 MiB: a quarter second at 64 MB/s, the BDP of
+/// 160 MB/s over a 100 ms round trip, and what bounds a receiver's buffered data.
+pub const STORE_WINDOW: u64 = 16 << 20;
+
+/// How often (in bytes written) a receiver reports [`ControlMsg::Stored`].
+pub const STORE_ACK_EVERY: u64 = 1 << 20;
+
 /// Most files one transfer may announce; more is refused as malformed (protects memory).
 pub const MAX_FILES_PER_TRANSFER: u32 = 1_000_000;
 
@@ -138,6 +146,14 @@ pub enum ControlMsg {
         index: u32,
         /// Why.
         reason: String,
+    },
+    /// Receiver → sender: payload bytes received on this connection that are now written to
+    /// disk, in total (sent every [`STORE_ACK_EVERY`] bytes). The sender keeps at most
+    /// [`STORE_WINDOW`] bytes sent on this connection beyond it, so a receiver whose disk lags
+    /// holds a bounded amount of data whatever its WebRTC stack would buffer.
+    Stored {
+        /// Bytes written since this connection opened.
+        bytes: u64,
     },
     /// Either side: stop now; nothing more will be sent.
     Cancel {

@@ -17,6 +17,7 @@ pub mod path;
 pub mod progress;
 pub mod receive;
 pub mod send;
+pub mod store_window;
 pub mod stripes;
 pub mod transport;
 

@@ -19,7 +19,7 @@
 use bytes::BytesMut;
 use peerdrop_proto::events::TransferEvent;
 use peerdrop_proto::signal::{PeerInfo, SignalData};
-use peerdrop_proto::transfer::{ControlMsg, DataFrame, DATA_HEADER_BYTES};
+use peerdrop_proto::transfer::{ControlMsg, DataFrame, DATA_HEADER_BYTES, STORE_ACK_EVERY};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -236,6 +236,8 @@ enum DiskReport {
         result: Result<(String, PathBuf), String>,
     },
     Failed(String),
+    /// Payload bytes written so far, in total (every [`STORE_ACK_EVERY`] bytes).
+    Stored(u64),
 }
 
 /// Running BLAKE3 of a file: covers `[0, next)` of what is on disk. Frames at `next` are
@@ -381,6 +383,8 @@ fn disk_worker(
     let mut hashes: HashMap<u32, RunningHash> = HashMap::new();
     let mut read_back = vec![0u8; READ_BACK_BUF];
     let mut broken = false;
+    let mut written: u64 = 0;
+    let mut next_stored_report = STORE_ACK_EVERY;
     while let Some(cmd) = commands.blocking_recv() {
         match cmd {
             DiskCmd::Write {
@@ -397,6 +401,11 @@ fn disk_worker(
                     continue;
                 }
                 let len = data.len() as u64;
+                written += len;
+                if written >= next_stored_report {
+                    let _ = report.send(DiskReport::Stored(written));
+                    next_stored_report = written + STORE_ACK_EVERY;
+                }
                 progress
                     .have
                     .entry(index)
@@ -670,6 +679,10 @@ impl ReceiveRun {
         let mut conn = conn;
         let (mut control_rx, mut data_rx) = conn.take_receivers();
         let mut conn = Some(conn);
+        // Bytes the disk worker reported written, and that count when the current connection
+        // opened ([`ControlMsg::Stored`] is per connection).
+        let mut stored_total: u64 = 0;
+        let mut stored_at_connect: u64 = 0;
         let mut pending_offer: Option<IncomingOffer> = None;
 
         let outcome = 'driver: loop {
@@ -777,6 +790,7 @@ impl ReceiveRun {
                                 (control_rx, data_rx) = fresh.take_receivers();
                                 payload = None;
                                 conn = Some(fresh);
+                                stored_at_connect = stored_total;
                                 continue 'driver;
                             }
                             Err(Gave::Up(why)) => {
@@ -829,6 +843,16 @@ impl ReceiveRun {
                         RxInput::Verified { index, result }
                     }
                     Some(DiskReport::Failed(why)) => RxInput::DiskError(why),
+                    Some(DiskReport::Stored(total)) => {
+                        // Per connection: the sender counts what it sent on this one.
+                        stored_total = total;
+                        let msg = ControlMsg::Stored { bytes: total.saturating_sub(stored_at_connect) };
+                        if c.control.send_text(&msg.to_json()).await.is_err() {
+                            RxInput::ConnectionLost("the control channel closed".into())
+                        } else {
+                            continue;
+                        }
+                    }
                     None => continue,
                 },
                 decision = decision_rx.recv() => match decision {

@@ -28,6 +28,7 @@ use uuid::Uuid;
 use super::channels::ChannelEvent;
 use super::connection::{connect_offerer, Background, Connection};
 use super::progress::{eta_secs, RateMeter};
+use super::store_window::StoreWindow;
 use super::transport::MessageOut;
 use super::{CancellationToken, EventSink, TransferReport};
 use crate::error::CoreError;
@@ -188,6 +189,8 @@ async fn run(
     let mut actions = machine.handle(TxInput::Start);
     let (mut control_rx, _data_rx) = conn.take_receivers();
     let mut conn = Some(conn);
+    // What the receiver has stored of this connection's bytes ([`StoreWindow`]).
+    let mut window = StoreWindow::new();
     // Set when the server reported the receiver gone: the transfer ends at this instant
     // unless the control channel completes it first (see [`PEER_GONE_GRACE`]).
     let mut gone_at: Option<tokio::time::Instant> = None;
@@ -227,6 +230,7 @@ async fn run(
                         plan.clone(),
                         jobs,
                         c.data.clone(),
+                        window.clone(),
                         sent.clone(),
                         wire.clone(),
                         item_tx,
@@ -264,6 +268,7 @@ async fn run(
                             });
                             control_rx = fresh.take_receivers().0;
                             conn = Some(fresh);
+                            window = StoreWindow::new();
                             TxInput::Reconnected
                         }
                         Err(Gave::Up(why)) => {
@@ -291,6 +296,10 @@ async fn run(
         let input = tokio::select! {
             ev = control_rx.recv() => match ev {
                 Some(ChannelEvent::Message { data, .. }) => match std::str::from_utf8(&data).ok().and_then(|t| ControlMsg::from_json(t).ok()) {
+                    Some(ControlMsg::Stored { bytes }) => {
+                        window.stored(bytes);
+                        continue;
+                    }
                     Some(msg) => TxInput::Control(msg),
                     None => TxInput::Control(ControlMsg::Error { message: "unreadable control message".into() }),
                 },
@@ -457,6 +466,7 @@ async fn stream_files(
     plan: Arc<SendPlan>,
     jobs: Vec<StreamJob>,
     channels: Vec<Arc<dyn MessageOut>>,
+    window: Arc<StoreWindow>,
     sent: Arc<AtomicU64>,
     wire: Arc<AtomicU64>,
     report: mpsc::UnboundedSender<StreamReport>,
@@ -493,6 +503,7 @@ async fn stream_files(
                         frame.put_slice(payload);
                         let channel = &channels[next_channel % channels.len()];
                         next_channel += 1;
+                        window.reserve(len).await;
                         if let Err(e) = channel.send_binary(frame).await {
                             let _ = report.send(StreamReport::ChannelError(e.to_string()));
                             return;

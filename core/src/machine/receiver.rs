@@ -856,5 +856,6 @@ pub(crate) fn control_name(msg: &ControlMsg) -> &'static str {
         ControlMsg::SasCommit { .. } => "sas_commit",
         ControlMsg::SasNonce { .. } => "sas_nonce",
         ControlMsg::SasReveal { .. } => "sas_reveal",
+        ControlMsg::Stored { .. } => "stored",
     }
 }
