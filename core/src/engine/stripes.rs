@@ -195,8 +195,7 @@ pub async fn accept_stripe(
         sdp,
         link,
     } = offer;
-    let announced = crate::fallback::sdp_fingerprint(&sdp);
-    if announced.as_deref() != Some(proved) {
+    if !offers_certificate(&sdp, proved) {
         let _ = link.send(
             from.id,
             SignalData::Bye {
@@ -230,6 +229,13 @@ pub async fn accept_stripe(
         _nudger: nudger,
         _service: stop.drop_guard(),
     })
+}
+
+/// Whether a stripe offer's SDP announces exactly the certificate fingerprint `proved` (what
+/// the main connection's DTLS proved for this peer). The stripe's own DTLS handshake then
+/// holds the peer to that certificate, so a stripe cannot smuggle in another party.
+fn offers_certificate(sdp: &str, proved: &str) -> bool {
+    crate::fallback::sdp_fingerprint(sdp).as_deref() == Some(proved)
 }
 
 /// What a stripe's background task watches besides signaling and the peer connection.
@@ -304,5 +310,23 @@ async fn serve(
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::offers_certificate;
+
+    #[test]
+    fn a_stripe_must_announce_the_certificate_the_main_connection_proved() {
+        let proved = "ab:cd:ef";
+        let sdp = |fp: &str| format!("v=0\r\na=fingerprint:sha-256 {fp}\r\na=setup:actpass\r\n");
+        assert!(offers_certificate(&sdp("AB:CD:EF"), proved));
+        assert!(!offers_certificate(&sdp("AB:CD:00"), proved));
+        assert!(!offers_certificate("v=0\r\na=setup:actpass\r\n", proved));
+        assert!(!offers_certificate(
+            "v=0\r\na=fingerprint:sha-1 AB:CD:EF\r\n",
+            proved
+        ));
     }
 }
