@@ -393,18 +393,7 @@ impl SignalClient {
 
     /// Opens a new outgoing session, so that answers and candidates for it reach the caller.
     pub fn open_session(&self, session: SessionId) -> SessionLink {
-        let (tx, inbox) = mpsc::unbounded_channel();
-        self.shared
-            .sessions
-            .lock()
-            .expect("session map lock")
-            .insert(session, tx);
-        SessionLink {
-            session,
-            outbox: self.shared.outbox.clone(),
-            inbox,
-            sessions: self.shared.sessions.clone(),
-        }
+        register_session(&self.shared, session)
     }
 
     /// Diverts new offers from `peer` to the returned claim until it is dropped.
@@ -522,8 +511,8 @@ fn take_resolver(shared: &Shared) -> Option<oneshot::Sender<Result<PeerInfo, Sig
     shared.resolve_reply.lock().ok().and_then(|mut r| r.take())
 }
 
-/// Registers `session` (opened by the peer's offer) and returns the link its signals
-/// arrive on; dropping the link unregisters it.
+/// Registers `session` (ours, or opened by the peer's offer) and returns the link its
+/// signals arrive on; dropping the link unregisters it.
 fn register_session(shared: &Shared, session: SessionId) -> SessionLink {
     let (tx, inbox) = mpsc::unbounded_channel();
     shared

@@ -19,6 +19,7 @@ use webrtc::peer_connection::{
 };
 
 use super::channels::{spawn_pump, spawn_pump_notifying, ChannelEvent, PUMP_QUEUE};
+use super::in_flight::CappedChannel;
 use super::nudge::spawn_nudger;
 use super::stripes::{accept_stripe, open_stripe, Stripe};
 use super::transport::{MessageOut, RtcChannel};
@@ -65,20 +66,41 @@ pub struct Connection {
     fallback_fp: Option<String>,
     /// Over the relay: the Noise handshake hash (hex), bound into the verification phrase.
     fallback_binding: Option<String>,
-    /// Extra peer connections carrying data ([`super::stripes`]).
+    /// Stripes and the in-flight cap: what a direct connection adds to its data channels.
+    plane: DataPlane,
+}
+
+/// What a connection needs, beyond its channels, to add stripes ([`super::stripes`]) and to
+/// cap its bytes in flight ([`super::in_flight`]).
+struct DataPlane {
+    /// Extra peer connections carrying data.
     stripes: Vec<Stripe>,
     /// Where stripes report that they failed, and where [`Connection::next_background`]
     /// hears it.
-    stripe_lost_tx: mpsc::UnboundedSender<String>,
-    stripe_lost_rx: mpsc::UnboundedReceiver<String>,
+    lost_tx: mpsc::UnboundedSender<String>,
+    lost_rx: mpsc::UnboundedReceiver<String>,
     /// What a stripe is built with (the receiver accepts them while the transfer runs).
     ice_servers: Vec<peerdrop_proto::signal::IceServer>,
     settings: RtcSettings,
     /// Whether [`Connection::cap_in_flight`] already ran.
     in_flight_sized: bool,
-    /// The sender's main data channels (in [`Connection::data`]'s order) with the signal
-    /// their pumps give when the channel drains, for [`Connection::cap_in_flight`].
-    cappable: Vec<(Arc<dyn DataChannel>, Arc<tokio::sync::Notify>)>,
+    /// The sender's main data channels (also in [`Connection::data`]), which a cap applies to.
+    capped: Vec<Arc<CappedChannel>>,
+}
+
+impl DataPlane {
+    fn new(client: &SignalClient, settings: &RtcSettings, capped: Vec<Arc<CappedChannel>>) -> Self {
+        let (lost_tx, lost_rx) = mpsc::unbounded_channel();
+        DataPlane {
+            stripes: Vec::new(),
+            lost_tx,
+            lost_rx,
+            ice_servers: client.ice_servers().to_vec(),
+            settings: settings.clone(),
+            in_flight_sized: false,
+            capped,
+        }
+    }
 }
 
 /// What the background of a connection reported that matters to a transfer.
@@ -110,7 +132,7 @@ impl Connection {
     /// Services one signaling or peer-connection event; call it from the transfer loop.
     pub async fn next_background(&mut self) -> Background {
         tokio::select! {
-            Some(why) = self.stripe_lost_rx.recv() => Background::Lost(why),
+            Some(why) = self.plane.lost_rx.recv() => Background::Lost(why),
             signal = self.link.recv(), if !self.signaling_closed => self.on_signal(signal).await,
             event = self.rtc_events.recv() => match event {
                 Some(event) => self.on_rtc(event),
@@ -208,18 +230,18 @@ impl Connection {
             }
         };
         match accept_stripe(
-            &self.ice_servers,
-            &self.settings,
+            &self.plane.ice_servers,
+            &self.plane.settings,
             offer,
             &proved,
             self.data_tx.clone(),
-            self.stripe_lost_tx.clone(),
+            self.plane.lost_tx.clone(),
         )
         .await
         {
             Ok(stripe) => {
-                tracing::info!(stripes = self.stripes.len() + 1, "stripe accepted");
-                self.stripes.push(stripe);
+                tracing::info!(stripes = self.plane.stripes.len() + 1, "stripe accepted");
+                self.plane.stripes.push(stripe);
             }
             Err(e) => warn!("stripe not accepted: {e}"),
         }
@@ -231,26 +253,26 @@ impl Connection {
     /// second association would only share the same relayed bottleneck. Call it once the
     /// receiver has accepted (it then services the stripe offers); later calls do nothing.
     pub async fn open_stripes(&mut self, client: &SignalClient) {
-        if !self.stripes.is_empty() || self.settings.stripes <= 1 || self.via_fallback {
+        if !self.plane.stripes.is_empty() || self.plane.settings.stripes <= 1 || self.via_fallback {
             return;
         }
         if self.path().await != peerdrop_proto::events::PathKind::Direct {
             return;
         }
         let main = self.link.session();
-        for number in 1..self.settings.stripes {
+        for number in 1..self.plane.settings.stripes {
             match open_stripe(
                 client,
                 &self.peer,
-                &self.settings,
+                &self.plane.settings,
                 main,
                 number,
-                self.stripe_lost_tx.clone(),
+                self.plane.lost_tx.clone(),
             )
             .await
             {
                 Ok((stripe, channel)) => {
-                    self.stripes.push(stripe);
+                    self.plane.stripes.push(stripe);
                     self.data.push(channel);
                 }
                 Err(e) => {
@@ -261,7 +283,7 @@ impl Connection {
         }
         tracing::info!(
             channels = self.data.len(),
-            stripes = self.stripes.len(),
+            stripes = self.plane.stripes.len(),
             "stripes open"
         );
     }
@@ -271,14 +293,14 @@ impl Connection {
     /// round trip. Not on loopback-only connections or the relay, nor when no round trip was
     /// measured; later calls do nothing.
     pub async fn cap_in_flight(&mut self) {
-        if self.in_flight_sized
+        if self.plane.in_flight_sized
             || self.via_fallback
-            || !self.settings.cap_in_flight
-            || crate::rtc::loopback_only(&self.settings.udp_bind)
+            || !self.plane.settings.cap_in_flight
+            || crate::rtc::loopback_only(&self.plane.settings.udp_bind)
         {
             return;
         }
-        self.in_flight_sized = true;
+        self.plane.in_flight_sized = true;
         let report = self
             .pc
             .get_stats(
@@ -297,7 +319,8 @@ impl Connection {
             debug!("no round trip measured yet; bytes in flight stay at the send buffer");
             return;
         };
-        let Some(cap) = super::in_flight::cap_for(rtt, self.settings.send_buffer_limit) else {
+        let Some(cap) = super::in_flight::cap_for(rtt, self.plane.settings.send_buffer_limit)
+        else {
             return;
         };
         tracing::info!(
@@ -305,19 +328,11 @@ impl Connection {
             cap,
             "bytes in flight capped at the path's bandwidth-delay product"
         );
-        // Wrap the main connection's channels (the first ones in `data`); stripes keep
-        // the send buffer as their bound.
-        let cappable = std::mem::take(&mut self.cappable);
-        for (at, (dc, drained)) in cappable.into_iter().enumerate() {
-            if dc
-                .set_buffered_amount_low_threshold(u32::try_from(cap / 2).unwrap_or(u32::MAX))
-                .await
-                .is_err()
-            {
-                continue;
+        // The main connection's channels; stripes keep the send buffer as their bound.
+        for channel in &self.plane.capped {
+            if let Err(e) = channel.set_cap(cap).await {
+                warn!("{e}");
             }
-            let inner = self.data[at].clone();
-            self.data[at] = Arc::new(super::in_flight::CappedChannel::new(inner, cap, drained));
         }
     }
 
@@ -363,7 +378,7 @@ impl Connection {
         self.control = carrier.control;
         self.control_rx = carrier.control_rx;
         self.data = vec![carrier.data as Arc<dyn MessageOut>];
-        self.cappable.clear();
+        self.plane.capped.clear();
         self.data_rx = carrier.data_rx;
         self.via_fallback = true;
     }
@@ -456,7 +471,6 @@ pub async fn connect_offerer(
     spawn_pump(control.clone(), control_tx);
     let (data_tx, data_rx) = mpsc::channel(PUMP_QUEUE);
     let mut data = Vec::new();
-    let mut cappable = Vec::new();
     for i in 0..data_channels.max(1) {
         let dc = pc
             .create_data_channel(&format!("{DATA_CHANNEL_PREFIX}{i}"), reliable_ordered(None))
@@ -464,8 +478,7 @@ pub async fn connect_offerer(
             .map_err(rtc_err("creating data channel"))?;
         let drained = Arc::new(tokio::sync::Notify::new());
         spawn_pump_notifying(dc.clone(), data_tx.clone(), Some(drained.clone()));
-        cappable.push((dc.clone(), drained));
-        data.push(dc);
+        data.push(Arc::new(CappedChannel::new(dc, drained)));
     }
     let sdp = local_offer(pc.as_ref()).await?;
     debug!(
@@ -475,15 +488,14 @@ pub async fn connect_offerer(
     link.send(to.id, SignalData::Offer { session, sdp })?;
 
     let expected = data.len();
-    let (stripe_lost_tx, stripe_lost_rx) = mpsc::unbounded_channel();
     let mut conn = Connection {
         pc,
         peer: to.clone(),
         control: Arc::new(RtcChannel(control)),
         control_rx,
         data: data
-            .into_iter()
-            .map(|dc| Arc::new(RtcChannel(dc)) as Arc<dyn MessageOut>)
+            .iter()
+            .map(|channel| channel.clone() as Arc<dyn MessageOut>)
             .collect(),
         data_rx,
         data_tx,
@@ -497,13 +509,7 @@ pub async fn connect_offerer(
         via_fallback: false,
         fallback_fp: None,
         fallback_binding: None,
-        stripes: Vec::new(),
-        stripe_lost_tx,
-        stripe_lost_rx,
-        ice_servers: client.ice_servers().to_vec(),
-        settings: settings.clone(),
-        in_flight_sized: false,
-        cappable: std::mem::take(&mut cappable),
+        plane: DataPlane::new(client, settings, data),
     };
     let fallback = crate::fallback::FallbackPolicy::from_env();
     let fallback_at = tokio::time::Instant::now() + fallback.after;
@@ -666,7 +672,6 @@ pub async fn connect_answerer(
         }
         None => None,
     };
-    let (stripe_lost_tx, stripe_lost_rx) = mpsc::unbounded_channel();
     let mut conn = Connection {
         pc,
         peer: from,
@@ -693,13 +698,7 @@ pub async fn connect_answerer(
         via_fallback: false,
         fallback_fp: None,
         fallback_binding: None,
-        stripes: Vec::new(),
-        stripe_lost_tx,
-        stripe_lost_rx,
-        ice_servers: client.ice_servers().to_vec(),
-        settings: settings.clone(),
-        in_flight_sized: false,
-        cappable: Vec::new(),
+        plane: DataPlane::new(client, settings, Vec::new()),
     };
     if let Some(carrier) = carrier {
         conn.use_carrier(carrier).await;

@@ -17,11 +17,13 @@
 //! (nothing to overflow; measured fastest with the full buffer).
 
 use bytes::BytesMut;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Notify;
+use webrtc::data_channel::DataChannel;
 
-use super::transport::MessageOut;
+use super::transport::{MessageOut, RtcChannel};
 use crate::error::CoreError;
 
 /// The rate the cap is sized for: a path up to this fast is never limited by the cap.
@@ -42,23 +44,37 @@ pub fn cap_for(rtt: Duration, send_buffer: usize) -> Option<usize> {
     (cap < send_buffer).then_some(cap)
 }
 
-/// A data channel whose sends wait until fewer than `cap` bytes are outstanding. The
-/// channel's low-threshold event (set to half the cap) wakes a waiting send through
-/// `drained` ([`super::channels::spawn_pump_notifying`]).
+/// A main data channel whose sends, once [`CappedChannel::set_cap`] has run, wait until
+/// fewer than the cap's bytes are outstanding. The channel's low-threshold event (set to
+/// half the cap) wakes a waiting send through `drained`
+/// ([`super::channels::spawn_pump_notifying`]). Uncapped, it is a plain [`RtcChannel`].
 pub struct CappedChannel {
-    inner: Arc<dyn MessageOut>,
-    cap: usize,
+    inner: RtcChannel,
+    /// Bytes allowed in flight; 0 = no cap (the send buffer is the bound).
+    cap: AtomicUsize,
     drained: Arc<Notify>,
 }
 
 impl CappedChannel {
-    /// Wraps `inner` with a cap of `cap` bytes in flight, woken by `drained`.
-    pub fn new(inner: Arc<dyn MessageOut>, cap: usize, drained: Arc<Notify>) -> Self {
+    /// Wraps `channel`, uncapped; its pump must wake `drained` when it drains.
+    pub fn new(channel: Arc<dyn DataChannel>, drained: Arc<Notify>) -> Self {
         CappedChannel {
-            inner,
-            cap,
+            inner: RtcChannel(channel),
+            cap: AtomicUsize::new(0),
             drained,
         }
+    }
+
+    /// Caps the bytes in flight at `cap` from now on.
+    pub async fn set_cap(&self, cap: usize) -> Result<(), CoreError> {
+        let threshold = u32::try_from(cap / 2).unwrap_or(u32::MAX);
+        self.inner
+            .0
+            .set_buffered_amount_low_threshold(threshold)
+            .await
+            .map_err(|e| CoreError::Connect(format!("setting the drain threshold: {e}")))?;
+        self.cap.store(cap, Ordering::Release);
+        Ok(())
     }
 }
 
@@ -69,8 +85,11 @@ impl MessageOut for CappedChannel {
     }
 
     async fn send_binary(&self, frame: BytesMut) -> Result<(), CoreError> {
-        while self.inner.outstanding().await + frame.len() > self.cap {
-            let _ = tokio::time::timeout(RECHECK, self.drained.notified()).await;
+        let cap = self.cap.load(Ordering::Acquire);
+        if cap > 0 {
+            while self.inner.outstanding().await + frame.len() > cap {
+                let _ = tokio::time::timeout(RECHECK, self.drained.notified()).await;
+            }
         }
         self.inner.send_binary(frame).await
     }
