@@ -25,6 +25,7 @@ const DEFAULT_LOG_FILTER: &str =
     "warn,rtc=error,rtc_ice=error,rtc_dtls=error,rtc_sctp=error,webrtc=error";
 
 fn main() -> ExitCode {
+    peerdrop_core::allocator::tune_for_transfers();
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(

@@ -10,7 +10,10 @@
 //!   no-overwrite placement, reading sources).
 //! - [`identity`]: this device's persistent certificate, verification phrases, pinned devices.
 //! - [`error`]: [`CoreError`], whose `Display` is the one line a user needs.
+//! - [`allocator`]: one call at process start that keeps glibc from zeroing pages over and
+//!   over during a transfer.
 
+pub mod allocator;
 pub mod engine;
 pub mod error;
 pub mod fallback;

@@ -169,10 +169,20 @@ pub fn to_rtc_ice_servers(servers: &[IceServer]) -> Vec<RTCIceServer> {
         .collect()
 }
 
-/// SCTP packet budget on a path that never leaves this machine: 1400 + 37 bytes of DTLS record
-/// = 1437-byte datagrams, below the 1500 bytes per datagram `webrtc` sizes its receive
-/// buffers for, and far below loopback's 64 KiB MTU.
-pub const LOOPBACK_SCTP_MTU: u32 = 1400;
+/// SCTP packet budget on a path that never leaves this machine. Loopback carries 64 KiB
+/// datagrams (macOS: 9216 bytes by default), and every packet costs a DTLS record, an
+/// AES-GCM pass, a CRC32c and a trip through `webrtc`'s driver whatever its size, so fewer,
+/// larger packets move more bytes per CPU second (1 GiB on loopback: 1400 → 16,000 bytes took
+/// ≈ 4.6 s → ≈ 3.0 s; docs/BENCHMARKS.md). 16,000 keeps a packet inside one DTLS record
+/// (2^14 bytes of plaintext at most); [`sockets`] makes sure the receive buffers hold one.
+#[cfg(not(target_os = "macos"))]
+pub const LOOPBACK_SCTP_MTU: u32 = 16_000;
+
+/// SCTP packet budget on a path that never leaves this machine, on macOS: its loopback
+/// refuses UDP datagrams above `net.inet.udp.maxdgram` (9216 bytes by default), so the
+/// packet plus its 37-byte DTLS record stays below that.
+#[cfg(target_os = "macos")]
+pub const LOOPBACK_SCTP_MTU: u32 = 9_000;
 
 /// Whether every socket binds a loopback address, so every candidate (and therefore the
 /// selected pair) is on this machine.

@@ -102,6 +102,7 @@ fn init_logging() {
 /// Starts the app (desktop `main`, and the mobile entry point).
 #[cfg_attr(mobile, tauri::mobile_entry_point)]
 pub fn run() {
+    peerdrop_core::allocator::tune_for_transfers();
     init_logging();
     let builder = tauri::Builder::default();
     // First, so a second launch hands its command line to this process and exits before it

@@ -8,16 +8,71 @@
 //! retransmission waits for the T3-rtx timer (1 s minimum in `rtc-sctp`). Big socket buffers
 //! absorb the bursts instead. The kernel caps the request at `net.core.rmem_max` /
 //! `wmem_max`; asking for more is harmless.
+//!
+//! The wrapped sockets also promise `webrtc`'s driver room for one whole
+//! [`MAX_DATAGRAM`]-byte datagram per receive ([`RoomyUdpSocket`]): a connection that never
+//! leaves the machine sends datagrams far above the 1500 bytes the driver otherwise sizes its
+//! buffers for (see [`super::LOOPBACK_SCTP_MTU`]).
 
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 use webrtc::runtime::{
-    AsyncInterval, AsyncTcpListener, AsyncTcpStream, AsyncUdpSocket, JoinHandle, Runtime,
+    AsyncInterval, AsyncTcpListener, AsyncTcpStream, AsyncUdpSocket, JoinHandle, RecvMeta, Runtime,
+    Transmit,
 };
+
+/// Largest datagram a PeerDrop connection sends: the loopback SCTP packet plus the DTLS
+/// record around it (13-byte header, 8-byte explicit nonce, 16-byte AES-GCM tag).
+pub const MAX_DATAGRAM: usize = super::LOOPBACK_SCTP_MTU as usize + 37;
+
+/// The per-datagram size `webrtc`'s driver assumes when it sizes a receive buffer from
+/// [`AsyncUdpSocket::max_gro_segments`] (`GRO_RECV_SEGMENT_LEN` in the crate).
+const DRIVER_SEGMENT_BYTES: usize = 1500;
+
+/// The segment count to report so that the driver's buffer holds one [`MAX_DATAGRAM`].
+const SEGMENTS_FOR_MAX_DATAGRAM: usize = MAX_DATAGRAM.div_ceil(DRIVER_SEGMENT_BYTES);
+
+/// A UDP socket that is the runtime's own in every respect but one: it reports at least
+/// [`SEGMENTS_FOR_MAX_DATAGRAM`] receive segments. `webrtc` sizes each receive buffer as
+/// that count × 1500 bytes, and without UDP GRO (macOS, Linux before 5.0) it would otherwise
+/// use 2000-byte buffers and silently truncate a loopback connection's larger datagrams.
+/// With GRO the kernel already reports 64, and nothing changes.
+#[derive(Debug)]
+struct RoomyUdpSocket {
+    inner: Arc<dyn AsyncUdpSocket>,
+}
+
+impl AsyncUdpSocket for RoomyUdpSocket {
+    fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.inner.local_addr()
+    }
+
+    fn poll_send(&self, cx: &mut Context<'_>, transmit: &Transmit<'_>) -> Poll<io::Result<usize>> {
+        self.inner.poll_send(cx, transmit)
+    }
+
+    fn poll_recv(
+        &self,
+        cx: &mut Context<'_>,
+        bufs: &mut [io::IoSliceMut<'_>],
+        meta: &mut [RecvMeta],
+    ) -> Poll<io::Result<usize>> {
+        self.inner.poll_recv(cx, bufs, meta)
+    }
+
+    fn max_gso_segments(&self) -> usize {
+        self.inner.max_gso_segments()
+    }
+
+    fn max_gro_segments(&self) -> usize {
+        self.inner.max_gro_segments().max(SEGMENTS_FOR_MAX_DATAGRAM)
+    }
+}
 
 /// Tokio's runtime with larger UDP socket buffers (see the module docs).
 #[derive(Debug)]
@@ -66,7 +121,8 @@ impl Runtime for BufferedUdpRuntime {
                 "UDP socket buffers"
             );
         }
-        self.inner.wrap_udp_socket(socket)
+        let inner = self.inner.wrap_udp_socket(socket)?;
+        Ok(Arc::new(RoomyUdpSocket { inner }))
     }
 
     fn wrap_tcp_listener(
@@ -112,5 +168,37 @@ impl Runtime for BufferedUdpRuntime {
 
     fn name(&self) -> &'static str {
         "tokio (large UDP buffers)"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_receive_buffer_sized_as_the_driver_does_holds_the_largest_datagram() {
+        let runtime = BufferedUdpRuntime::new(0).expect("tokio runtime");
+        let receiver = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        receiver.set_nonblocking(true).unwrap();
+        let to = receiver.local_addr().unwrap();
+        let receiver = runtime.wrap_udp_socket(receiver).unwrap();
+        // What webrtc's driver allocates per receive (`gro_recv_buf_len`).
+        let driver_buffer = receiver.max_gro_segments() * DRIVER_SEGMENT_BYTES;
+        assert!(
+            driver_buffer >= MAX_DATAGRAM,
+            "{driver_buffer} < {MAX_DATAGRAM}"
+        );
+
+        let sender = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let datagram: Vec<u8> = (0..MAX_DATAGRAM).map(|i| (i % 251) as u8).collect();
+        assert_eq!(sender.send_to(&datagram, to).unwrap(), MAX_DATAGRAM);
+
+        let mut buf = vec![0u8; driver_buffer];
+        let (n, from) = tokio::time::timeout(Duration::from_secs(5), receiver.recv_from(&mut buf))
+            .await
+            .expect("datagram arrives")
+            .unwrap();
+        assert_eq!(from, sender.local_addr().unwrap());
+        assert_eq!(&buf[..n], &datagram[..], "whole datagram, not truncated");
     }
 }

@@ -403,21 +403,17 @@ impl SourceReader {
         let want = usize::try_from(remaining)
             .unwrap_or(usize::MAX)
             .min(self.block_size);
-        let mut buf = vec![0u8; want];
-        let mut filled = 0;
-        while filled < want {
-            match self.file.read(&mut buf[filled..]) {
-                Ok(0) => {
-                    return Err(StoreError::SourceChanged {
-                        path: self.path.clone(),
-                        expected: self.size,
-                        actual: self.position + filled as u64,
-                    })
-                }
-                Ok(n) => filled += n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(StoreError::io("could not read", &self.path, e)),
-            }
+        // Read into spare capacity: no zero-filling of a buffer about to be overwritten.
+        let mut buf = Vec::with_capacity(want);
+        let filled = io::Read::take(&mut self.file, want as u64)
+            .read_to_end(&mut buf)
+            .map_err(|e| StoreError::io("could not read", &self.path, e))?;
+        if filled < want {
+            return Err(StoreError::SourceChanged {
+                path: self.path.clone(),
+                expected: self.size,
+                actual: self.position + filled as u64,
+            });
         }
         self.check_unmodified()?;
         self.hasher.update(&buf);
