@@ -77,9 +77,10 @@ fn receiver_killed_mid_file_resumes_after_restart() {
     );
     assert_eq!(resumed[0]["file"], "movie.bin");
     assert_eq!(resumed[0]["size"].as_u64().unwrap(), SIZE as u64);
-    // The journal is at most one checkpoint (8 MiB) behind what had arrived.
+    // The journal is at most one checkpoint (64 MiB) behind what had arrived, plus the
+    // progress report's own lag.
     assert!(
-        offset <= done && offset + 16 * 1024 * 1024 >= done,
+        offset <= done && offset + 72 * 1024 * 1024 >= done,
         "resumed at {offset} after dying at {done}"
     );
     let (sent, needed) =
