@@ -4,6 +4,7 @@
 mod sockets;
 
 use peerdrop_proto::signal::IceServer;
+use rtc::peer_connection::configuration::setting_engine::SctpMaxMessageSize;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -39,6 +40,11 @@ pub struct RtcSettings {
     /// SCTP packet size budget; `None` keeps the crate's conservative default (1191 bytes,
     /// safe for TURN over IPv6).
     pub sctp_mtu: Option<u32>,
+    /// Largest message this peer accepts, advertised as the SDP `max-message-size`: a sender
+    /// sizes its data frames to what both peers advertise
+    /// ([`peerdrop_proto::transfer::data_payload_budget`]). `PEERDROP_MAX_MESSAGE` lowers it
+    /// (tests play an older peer with it).
+    pub max_message_bytes: u32,
     /// Data channels the sender opens on the main connection and deals frames over.
     pub data_channels: usize,
     /// Peer connections a direct transfer runs on, the main one included: each further one
@@ -84,6 +90,8 @@ impl Default for RtcSettings {
             send_buffer_limit: env_knob("PEERDROP_SEND_BUF").unwrap_or(2 * 1024 * 1024),
             cap_in_flight: env_knob::<u8>("PEERDROP_IN_FLIGHT_CAP").is_none_or(|v| v != 0),
             sctp_mtu: env_knob("PEERDROP_SCTP_MTU"),
+            max_message_bytes: env_knob("PEERDROP_MAX_MESSAGE")
+                .unwrap_or(peerdrop_proto::transfer::MAX_DATA_FRAME_BYTES as u32),
             data_channels: env_knob("PEERDROP_DATA_CHANNELS").unwrap_or(1),
             stripes: env_knob("PEERDROP_STRIPES").unwrap_or(DEFAULT_STRIPES),
             reactor_pool: env_knob("PEERDROP_REACTORS").unwrap_or(0),
@@ -220,6 +228,7 @@ pub async fn build_peer_connection(
     let (events, rx) = mpsc::unbounded_channel();
     let mut setting_engine = SettingEngineBuilder::new()
         .with_sctp_max_receive_buffer_size(settings.sctp_receive_buffer)
+        .with_sctp_max_message_size(SctpMaxMessageSize::Bounded(settings.max_message_bytes))
         .with_include_loopback_candidate(settings.udp_bind.iter().any(|a| a.starts_with("127.")))
         // Pace connectivity checks at 25 ms instead of 200 ms and accept a working direct pair
         // at once: this is most of the difference between a ~700 ms and a ~100 ms connect.

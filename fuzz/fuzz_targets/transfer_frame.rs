@@ -4,21 +4,23 @@
 
 use libfuzzer_sys::fuzz_target;
 use peerdrop_proto::transfer::{
-    ControlMsg, DataFrame, DATA_HEADER_BYTES, MAX_DATA_PAYLOAD, MAX_MESSAGE_BYTES,
+    data_payload_budget, ControlMsg, DataFrame, DATA_HEADER_BYTES, MAX_DATA_FRAME_BYTES,
 };
 
 fuzz_target!(|data: &[u8]| {
     match DataFrame::decode(data) {
         Ok((frame, payload)) => {
-            assert!(data.len() >= DATA_HEADER_BYTES && data.len() <= MAX_MESSAGE_BYTES);
-            assert!(payload.len() <= MAX_DATA_PAYLOAD);
+            assert!(data.len() >= DATA_HEADER_BYTES && data.len() <= MAX_DATA_FRAME_BYTES);
+            assert!(payload.len() <= data_payload_budget(MAX_DATA_FRAME_BYTES));
             assert_eq!(payload, &data[DATA_HEADER_BYTES..]);
             // Re-encoding gives back the very same bytes.
             assert_eq!(frame.encode(payload), data);
         }
         Err(_) => {
             assert!(
-                data.len() < DATA_HEADER_BYTES || data.len() > MAX_MESSAGE_BYTES || data[0] != 0x01
+                data.len() < DATA_HEADER_BYTES
+                    || data.len() > MAX_DATA_FRAME_BYTES
+                    || data[0] != 0x01
             );
         }
     }

@@ -6,9 +6,12 @@
 //!   [`DataFrame`]s: `(file index, offset, bytes)`. Writes are positional, so the receiver does
 //!   not care which channel or in which order a frame arrives.
 //!
-//! Every message stays at or under [`MAX_MESSAGE_BYTES`] (64 KiB) for browser interop; a large
-//! file list is therefore sent as a [`ControlMsg::Offer`] followed by [`ControlMsg::Files`]
-//! chunks.
+//! Control messages stay at or under [`MAX_MESSAGE_BYTES`] (64 KiB, the size every WebRTC stack
+//! and the relay carry); a large file list is therefore sent as a [`ControlMsg::Offer`]
+//! followed by [`ControlMsg::Files`] chunks. Data frames may be larger, up to
+//! [`MAX_DATA_FRAME_BYTES`], where the connection allows it: a sender sizes its frames to the
+//! SCTP max-message-size both peers negotiated in SDP ([`data_payload_budget`]), and to
+//! 64 KiB over the relay.
 
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
@@ -20,14 +23,29 @@ pub const CONTROL_CHANNEL_LABEL: &str = "peerdrop-control";
 /// Label prefix of data channels (`peerdrop-data-0`, `peerdrop-data-1`, ...).
 pub const DATA_CHANNEL_PREFIX: &str = "peerdrop-data-";
 
-/// Upper bound on any single data-channel message, control or data.
+/// Upper bound on a control message, and on any message over the relay or to a peer that
+/// advertises no larger SCTP max-message-size.
 pub const MAX_MESSAGE_BYTES: usize = 64 * 1024;
+
+/// Largest data frame a PeerDrop receiver accepts, and the SCTP max-message-size it advertises.
+/// 256 KiB (`webrtc`'s ceiling): a quarter of the messages of 64 KiB frames, and with them a
+/// quarter of the per-message work on both peers (1 GiB on loopback ≈ 20% faster,
+/// docs/BENCHMARKS.md).
+pub const MAX_DATA_FRAME_BYTES: usize = 256 * 1024;
 
 /// Bytes of [`DataFrame`] header: kind (1) + file index (4) + offset (8).
 pub const DATA_HEADER_BYTES: usize = 13;
 
-/// Largest payload one data frame carries.
+/// Payload of a data frame that fits [`MAX_MESSAGE_BYTES`]: what every connection carries.
 pub const MAX_DATA_PAYLOAD: usize = MAX_MESSAGE_BYTES - DATA_HEADER_BYTES;
+
+/// Payload bytes per data frame on a connection whose largest message is `max_message` bytes
+/// (the negotiated SCTP max-message-size): never above [`MAX_DATA_FRAME_BYTES`] (what a
+/// receiver accepts) and never below [`MAX_DATA_PAYLOAD`] (what every connection carries; a
+/// peer advertising less is not a PeerDrop peer).
+pub fn data_payload_budget(max_message: usize) -> usize {
+    max_message.clamp(MAX_MESSAGE_BYTES, MAX_DATA_FRAME_BYTES) - DATA_HEADER_BYTES
+}
 
 /// Payload bytes a sender may have sent on a connection beyond what the receiver reported
 /// stored ([`ControlMsg::Stored`]). 16 MiB: a quarter second at 64 MB/s, the BDP of
@@ -186,8 +204,8 @@ pub enum FrameError {
     /// Shorter than the header.
     #[error("data frame of {0} bytes is shorter than its {DATA_HEADER_BYTES}-byte header")]
     TooShort(usize),
-    /// Longer than [`MAX_MESSAGE_BYTES`].
-    #[error("data frame of {0} bytes exceeds the {MAX_MESSAGE_BYTES}-byte limit")]
+    /// Longer than [`MAX_DATA_FRAME_BYTES`].
+    #[error("data frame of {0} bytes exceeds the {MAX_DATA_FRAME_BYTES}-byte limit")]
     TooLong(usize),
     /// Unknown first byte.
     #[error("unknown data frame kind {0:#04x}")]
@@ -230,7 +248,7 @@ impl DataFrame {
         if message.len() < DATA_HEADER_BYTES {
             return Err(FrameError::TooShort(message.len()));
         }
-        if message.len() > MAX_MESSAGE_BYTES {
+        if message.len() > MAX_DATA_FRAME_BYTES {
             return Err(FrameError::TooLong(message.len()));
         }
         if message[0] != FRAME_KIND_DATA {
@@ -269,11 +287,43 @@ mod tests {
         .encode(b"");
         bytes[0] = 9;
         assert_eq!(DataFrame::decode(&bytes), Err(FrameError::UnknownKind(9)));
-        let huge = vec![1u8; MAX_MESSAGE_BYTES + 1];
+        let huge = vec![1u8; MAX_DATA_FRAME_BYTES + 1];
         assert_eq!(
             DataFrame::decode(&huge),
-            Err(FrameError::TooLong(MAX_MESSAGE_BYTES + 1))
+            Err(FrameError::TooLong(MAX_DATA_FRAME_BYTES + 1))
         );
+    }
+
+    #[test]
+    fn the_largest_frame_a_receiver_accepts_decodes() {
+        let payload = vec![5u8; data_payload_budget(MAX_DATA_FRAME_BYTES)];
+        let bytes = DataFrame {
+            index: 1,
+            offset: 9,
+        }
+        .encode(&payload);
+        assert_eq!(bytes.len(), MAX_DATA_FRAME_BYTES);
+        let (_, decoded) = DataFrame::decode(&bytes).unwrap();
+        assert_eq!(decoded.len(), payload.len());
+    }
+
+    #[test]
+    fn frames_follow_the_negotiated_message_size_within_bounds() {
+        // Both peers at PeerDrop's limit: the largest frames.
+        assert_eq!(
+            data_payload_budget(MAX_DATA_FRAME_BYTES),
+            MAX_DATA_FRAME_BYTES - DATA_HEADER_BYTES
+        );
+        // A peer that advertises the RFC 8841 default: 64 KiB frames.
+        assert_eq!(data_payload_budget(65_536), MAX_DATA_PAYLOAD);
+        // In between: exactly what was negotiated.
+        assert_eq!(data_payload_budget(100_000), 100_000 - DATA_HEADER_BYTES);
+        // Never beyond what a receiver accepts, never below what every connection carries.
+        assert_eq!(
+            data_payload_budget(usize::MAX),
+            MAX_DATA_FRAME_BYTES - DATA_HEADER_BYTES
+        );
+        assert_eq!(data_payload_budget(1_000), MAX_DATA_PAYLOAD);
     }
 
     #[test]

@@ -439,14 +439,19 @@ pub fn staged_files(dest: &Path) -> Vec<String> {
 
 /// The sender's `sender summary` log line, as (payload bytes sent, bytes it needed to send).
 pub fn sender_summary(stderr: &str) -> Option<(u64, u64)> {
+    Some((
+        summary_field(stderr, "payload_bytes_sent")?,
+        summary_field(stderr, "bytes_needed")?,
+    ))
+}
+
+/// One numeric `name=value` field of the sender's summary line.
+pub fn summary_field(stderr: &str, name: &str) -> Option<u64> {
     let line = stderr.lines().find(|l| l.contains("sender summary"))?;
-    let field = |name: &str| -> Option<u64> {
-        let start = line.find(&format!("{name}="))? + name.len() + 1;
-        line[start..]
-            .split(|c: char| !c.is_ascii_digit())
-            .next()?
-            .parse()
-            .ok()
-    };
-    Some((field("payload_bytes_sent")?, field("bytes_needed")?))
+    let start = line.find(&format!(" {name}="))? + name.len() + 2;
+    line[start..]
+        .split(|c: char| !c.is_ascii_digit())
+        .next()?
+        .parse()
+        .ok()
 }

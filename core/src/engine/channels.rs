@@ -9,7 +9,8 @@ use std::sync::Arc;
 use tokio::sync::{mpsc, Notify};
 use webrtc::data_channel::{DataChannel, DataChannelEvent};
 
-/// Messages buffered between a channel and its consumer (64 KiB each at most).
+/// Messages buffered between a channel and its consumer (a data frame is 256 KiB at most; the
+/// sender's store window bounds what is queued in all to 16 MiB).
 pub const PUMP_QUEUE: usize = 64;
 
 /// What a pump reports.

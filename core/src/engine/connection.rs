@@ -7,7 +7,10 @@
 //! sender never uses, [`NUDGE_STREAM_ID`]).
 
 use peerdrop_proto::signal::{ErrorCode, PeerInfo, SignalData};
-use peerdrop_proto::transfer::{CONTROL_CHANNEL_LABEL, DATA_CHANNEL_PREFIX};
+use peerdrop_proto::transfer::{
+    data_payload_budget, CONTROL_CHANNEL_LABEL, DATA_CHANNEL_PREFIX, MAX_DATA_PAYLOAD,
+    MAX_MESSAGE_BYTES,
+};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
@@ -364,6 +367,20 @@ impl Connection {
         }
     }
 
+    /// Payload bytes per data frame on this connection: 64 KiB frames over the relay, else
+    /// what the SCTP max-message-size negotiated with the peer allows, on the main connection
+    /// and on every stripe (the smallest of them, since frames are dealt across all).
+    pub async fn data_frame_payload(&self) -> usize {
+        if self.via_fallback {
+            return MAX_DATA_PAYLOAD;
+        }
+        let mut max_message = negotiated_max_message(self.pc.as_ref()).await;
+        for stripe in &self.plane.stripes {
+            max_message = max_message.min(negotiated_max_message(stripe.peer_connection()).await);
+        }
+        data_payload_budget(max_message)
+    }
+
     /// Switches this connection to the encrypted relay: the drivers then run unchanged over
     /// `carrier`, and the (failed) peer connection is closed.
     async fn use_carrier(&mut self, carrier: crate::fallback::Carrier) {
@@ -446,6 +463,21 @@ struct Opening {
 impl Opening {
     fn ready(&self) -> bool {
         self.control_open && self.data_open >= self.data_expected
+    }
+}
+
+/// The largest message `pc`'s SCTP association may carry, as negotiated in SDP (the smaller of
+/// both peers' `max-message-size`); the 64 KiB every stack carries when it cannot be read.
+async fn negotiated_max_message(pc: &dyn PeerConnection) -> usize {
+    let Some(sctp) = pc.sctp().await else {
+        return MAX_MESSAGE_BYTES;
+    };
+    match sctp.max_message_size().await {
+        Ok(size) => size as usize,
+        Err(e) => {
+            debug!("no negotiated max-message-size: {e}");
+            MAX_MESSAGE_BYTES
+        }
     }
 }
 

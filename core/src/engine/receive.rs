@@ -44,7 +44,7 @@ use crate::rtc::RtcSettings;
 use crate::signaling::{IncomingOffer, OfferClaim, SignalClient};
 use crate::store::{FileResume, IncomingTransfer, Journal, Platform, SafePath, SavedFile};
 
-/// Frames queued for the disk worker (64 KiB each at most).
+/// Frames queued for the disk worker (256 KiB each at most; the store window bounds the total).
 const DISK_QUEUE: usize = 64;
 
 /// The journal is rewritten after this many new bytes... Each checkpoint fsyncs the parts:

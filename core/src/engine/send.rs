@@ -16,9 +16,7 @@
 use bytes::{BufMut, Bytes, BytesMut};
 use peerdrop_proto::events::TransferEvent;
 use peerdrop_proto::signal::PeerInfo;
-use peerdrop_proto::transfer::{
-    ByteRange, ControlMsg, DataFrame, DATA_HEADER_BYTES, MAX_DATA_PAYLOAD,
-};
+use peerdrop_proto::transfer::{ByteRange, ControlMsg, DataFrame, DATA_HEADER_BYTES};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -183,6 +181,8 @@ async fn run(
     let (report_tx, mut report_rx) = mpsc::unbounded_channel::<(u64, StreamReport)>();
     let mut generation = 0u64;
     let mut streamer: Option<tokio::task::JoinHandle<()>> = None;
+    // Payload bytes per data frame on the current connection (logged in the summary).
+    let mut frame_payload: Option<usize> = None;
     let mut started: Option<Instant> = None;
     let mut meter = RateMeter::new();
     let mut tick = tokio::time::interval(PROGRESS_INTERVAL);
@@ -216,6 +216,8 @@ async fn run(
                     // The receiver has accepted, so it now answers stripe offers.
                     c.open_stripes(link.client).await;
                     c.cap_in_flight().await;
+                    let payload = c.data_frame_payload().await;
+                    frame_payload = Some(payload);
                     let tx = report_tx.clone();
                     let gen = generation;
                     let (item_tx, mut item_rx) = mpsc::unbounded_channel();
@@ -226,10 +228,14 @@ async fn run(
                             }
                         }
                     });
+                    let outlet = FrameOutlet {
+                        channels: c.data.clone(),
+                        payload,
+                    };
                     streamer = Some(tokio::spawn(stream_files(
                         plan.clone(),
                         jobs,
-                        c.data.clone(),
+                        outlet,
                         window.clone(),
                         sent.clone(),
                         wire.clone(),
@@ -350,8 +356,9 @@ async fn run(
     let needed = needed.unwrap_or(0);
     tracing::info!(
         target: "peerdrop::stats",
-        "sender summary: payload_bytes_sent={wire_bytes} bytes_needed={needed} resent={} total={total}",
-        wire_bytes.saturating_sub(needed)
+        "sender summary: payload_bytes_sent={wire_bytes} bytes_needed={needed} resent={} total={total} frame_payload={}",
+        wire_bytes.saturating_sub(needed),
+        frame_payload.unwrap_or(0)
     );
     if outcome.is_success() {
         emit_progress(&events, &mut meter, total, total);
@@ -461,11 +468,18 @@ fn emit_progress(events: &EventSink, meter: &mut RateMeter, done: u64, total: u6
     });
 }
 
+/// Where a connection's frames go: its data channels, and the payload each frame carries
+/// there ([`Connection::data_frame_payload`](super::connection::Connection::data_frame_payload)).
+struct FrameOutlet {
+    channels: Vec<Arc<dyn MessageOut>>,
+    payload: usize,
+}
+
 /// Streams every job: reader thread → frames → data channels (round robin).
 async fn stream_files(
     plan: Arc<SendPlan>,
     jobs: Vec<StreamJob>,
-    channels: Vec<Arc<dyn MessageOut>>,
+    outlet: FrameOutlet,
     window: Arc<StoreWindow>,
     sent: Arc<AtomicU64>,
     wire: Arc<AtomicU64>,
@@ -493,7 +507,7 @@ async fn stream_files(
                 for range in wanted {
                     let mut pos = range.start;
                     while pos < range.end {
-                        let len = (range.end - pos).min(MAX_DATA_PAYLOAD as u64);
+                        let len = (range.end - pos).min(outlet.payload as u64);
                         let from = (pos - offset) as usize;
                         let payload = &data[from..from + len as usize];
                         let mut frame = BytesMut::with_capacity(DATA_HEADER_BYTES + payload.len());
@@ -501,7 +515,7 @@ async fn stream_files(
                         DataFrame { index, offset: pos }.encode_header(&mut header);
                         frame.put_slice(&header);
                         frame.put_slice(payload);
-                        let channel = &channels[next_channel % channels.len()];
+                        let channel = &outlet.channels[next_channel % outlet.channels.len()];
                         next_channel += 1;
                         window.reserve(len).await;
                         if let Err(e) = channel.send_binary(frame).await {

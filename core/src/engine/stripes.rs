@@ -51,6 +51,13 @@ pub struct Stripe {
     _service: DropGuard,
 }
 
+impl Stripe {
+    /// The stripe's peer connection (to read what its SCTP association negotiated).
+    pub fn peer_connection(&self) -> &dyn PeerConnection {
+        self.pc.as_ref()
+    }
+}
+
 impl Drop for Stripe {
     fn drop(&mut self) {
         let pc = self.pc.clone();
