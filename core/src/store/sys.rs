@@ -191,3 +191,27 @@ pub(crate) fn move_no_replace_with(
         Err(e) => Err(e),
     }
 }
+
+/// Asks the kernel to start writing `file`'s dirty pages to disk now, without waiting for
+/// them. A receiver calls it every few megabytes so that the fsync at its next checkpoint finds
+/// little left to flush: a 64 MiB checkpoint otherwise blocked the disk thread ≈ 25–30 ms, long
+/// enough to stall the pipeline behind it. Linux only (`sync_file_range`); elsewhere, and on
+/// file systems that refuse it, a no-op: the checkpoint's fsync still makes the data durable.
+pub(crate) fn start_writeback(file: &File) {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::unix::io::AsRawFd;
+        // SAFETY: a valid open descriptor; offset 0 and length 0 mean "the whole file", and
+        // SYNC_FILE_RANGE_WRITE only starts write-out of pages that are dirty.
+        let done =
+            unsafe { libc::sync_file_range(file.as_raw_fd(), 0, 0, libc::SYNC_FILE_RANGE_WRITE) };
+        if done != 0 {
+            tracing::debug!(
+                "sync_file_range refused: {}",
+                std::io::Error::last_os_error()
+            );
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = file;
+}
