@@ -56,6 +56,10 @@ const CHECKPOINT_BYTES: u64 = 64 << 20;
 /// ...or after this long with unrecorded data, whichever comes first.
 const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(1);
 
+/// How long a receiver that completed waits for the sender to close first (see the end of
+/// `ReceiveRun::run`).
+const SENDER_CLOSE_GRACE: Duration = Duration::from_secs(2);
+
 /// Staging untouched for this long belongs to a transfer nobody will resume.
 const STALE_STAGING: Duration = Duration::from_secs(30 * 24 * 3600);
 
@@ -927,6 +931,18 @@ impl ReceiveRun {
                 saved_to: Some(self.dest.display().to_string()),
             });
             if let Some(c) = conn {
+                // The sender closes its side once it has read the final message; closing
+                // first could drop that message still in flight (the sender then reports a
+                // lost connection for a transfer that completed). Bounded, for a sender
+                // that vanished.
+                let _ = tokio::time::timeout(SENDER_CLOSE_GRACE, async {
+                    while let Some(event) = control_rx.recv().await {
+                        if matches!(event, ChannelEvent::Closed) {
+                            break;
+                        }
+                    }
+                })
+                .await;
                 c.close("done").await;
             }
             Ok(TransferReport {
