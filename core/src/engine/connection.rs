@@ -35,7 +35,7 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 
 pub use super::negotiate::NUDGE_STREAM_ID;
 use super::negotiate::{
-    answer_offer, candidate_signal, local_offer, reliable_ordered, rtc_err, spawn_answerer_nudger,
+    answer_with_new_connection, candidate_signal, local_offer, reliable_ordered, rtc_err, Answered,
 };
 
 /// An established connection with open channels.
@@ -623,13 +623,12 @@ pub async fn connect_answerer(
         sdp,
         link,
     } = offer;
-    let (pc, rtc_events) = build_peer_connection(client.ice_servers(), settings)
-        .await
-        .map_err(rtc_err("creating connection"))?;
-    let sdp = answer_offer(pc.as_ref(), sdp).await?;
-    link.send(from.id, SignalData::Answer { session, sdp })?;
-
-    let nudger = spawn_answerer_nudger(pc.as_ref()).await?;
+    let Answered {
+        pc,
+        rtc_events,
+        nudger,
+    } = answer_with_new_connection(client.ice_servers(), settings, &link, from.id, session, sdp)
+        .await?;
     let (control_tx, control_rx) = mpsc::channel(PUMP_QUEUE);
     let (data_tx, data_rx) = mpsc::channel(PUMP_QUEUE);
     let mut control: Option<Arc<dyn DataChannel>> = None;

@@ -1,7 +1,8 @@
 //! The SDP and wake-up steps every peer connection goes through, the main one
 //! ([`super::connection`]) and each stripe ([`super::stripes`]) alike.
 
-use peerdrop_proto::signal::SignalData;
+use peerdrop_proto::signal::{IceServer, PeerId, SignalData};
+use std::sync::Arc;
 use tokio::sync::mpsc;
 use tokio_util::sync::DropGuard;
 use uuid::Uuid;
@@ -11,6 +12,8 @@ use webrtc::peer_connection::{PeerConnection, RTCIceCandidateInit, RTCSessionDes
 use super::channels::spawn_pump;
 use super::nudge::spawn_nudger;
 use crate::error::CoreError;
+use crate::rtc::{build_peer_connection, RtcEvent, RtcSettings};
+use crate::signaling::SessionLink;
 
 /// SCTP stream of the receiver's local-only channel that exists only to wake its driver
 /// ([`super::nudge`]): negotiated (so nothing is sent to open it) and never written to. Far
@@ -40,7 +43,7 @@ pub async fn local_offer(pc: &dyn PeerConnection) -> Result<String, CoreError> {
 
 /// Answerer: applies the peer's offer `sdp`, creates the answer, applies it locally and
 /// returns its SDP to send.
-pub async fn answer_offer(pc: &dyn PeerConnection, sdp: String) -> Result<String, CoreError> {
+async fn answer_offer(pc: &dyn PeerConnection, sdp: String) -> Result<String, CoreError> {
     let desc = RTCSessionDescription::offer(sdp).map_err(rtc_err("parsing offer"))?;
     pc.set_remote_description(desc)
         .await
@@ -63,9 +66,43 @@ async fn local_sdp(pc: &dyn PeerConnection) -> Result<String, CoreError> {
         .sdp)
 }
 
+/// A peer connection just built to answer an offer ([`answer_with_new_connection`]).
+pub struct Answered {
+    /// The connection, its answer already sent.
+    pub pc: Arc<dyn PeerConnection>,
+    /// Its events (local candidates, state, channels the offerer opens).
+    pub rtc_events: mpsc::UnboundedReceiver<RtcEvent>,
+    /// Keeps its driver awake while held ([`spawn_answerer_nudger`]).
+    pub nudger: DropGuard,
+}
+
+/// Answerer: builds a peer connection with `settings`, answers the offer `sdp` of `session`,
+/// sends the answer to `to` and keeps the new connection's driver awake. The main connection
+/// and each stripe start this way.
+pub async fn answer_with_new_connection(
+    ice: &[IceServer],
+    settings: &RtcSettings,
+    link: &SessionLink,
+    to: PeerId,
+    session: Uuid,
+    sdp: String,
+) -> Result<Answered, CoreError> {
+    let (pc, rtc_events) = build_peer_connection(ice, settings)
+        .await
+        .map_err(rtc_err("creating connection"))?;
+    let sdp = answer_offer(pc.as_ref(), sdp).await?;
+    link.send(to, SignalData::Answer { session, sdp })?;
+    let nudger = spawn_answerer_nudger(pc.as_ref()).await?;
+    Ok(Answered {
+        pc,
+        rtc_events,
+        nudger,
+    })
+}
+
 /// Answerer: keeps the driver of a connection it never writes on awake, through a local
 /// negotiated channel ([`NUDGE_STREAM_ID`]) that is nudged and drained like any other.
-pub async fn spawn_answerer_nudger(pc: &dyn PeerConnection) -> Result<DropGuard, CoreError> {
+async fn spawn_answerer_nudger(pc: &dyn PeerConnection) -> Result<DropGuard, CoreError> {
     let channel = pc
         .create_data_channel("peerdrop-nudge", reliable_ordered(Some(NUDGE_STREAM_ID)))
         .await

@@ -32,7 +32,7 @@ use webrtc::peer_connection::{
 
 use super::channels::{spawn_pump, ChannelEvent};
 use super::negotiate::{
-    answer_offer, candidate_signal, local_offer, reliable_ordered, rtc_err, spawn_answerer_nudger,
+    answer_with_new_connection, candidate_signal, local_offer, reliable_ordered, rtc_err, Answered,
 };
 use super::nudge::spawn_nudger;
 use super::transport::{MessageOut, RtcChannel};
@@ -52,6 +52,34 @@ pub struct Stripe {
 }
 
 impl Stripe {
+    /// Starts the stripe's background service ([`serve`]) on an open or answered connection;
+    /// the returned value keeps connection, wake-ups and service alive until dropped.
+    fn start(
+        pc: Arc<dyn PeerConnection>,
+        nudger: DropGuard,
+        link: SessionLink,
+        rtc_events: mpsc::UnboundedReceiver<RtcEvent>,
+        peer: peerdrop_proto::signal::PeerId,
+        side: StripeSide,
+        lost: mpsc::UnboundedSender<String>,
+    ) -> Stripe {
+        let stop = CancellationToken::new();
+        tokio::spawn(serve(
+            stop.clone(),
+            link,
+            rtc_events,
+            pc.clone(),
+            peer,
+            side,
+            lost,
+        ));
+        Stripe {
+            pc,
+            _nudger: nudger,
+            _service: stop.drop_guard(),
+        }
+    }
+
     /// The stripe's peer connection (to read what its SCTP association negotiated).
     pub fn peer_connection(&self) -> &dyn PeerConnection {
         self.pc.as_ref()
@@ -164,24 +192,16 @@ pub async fn open_stripe(
         }
     }
     debug!(number, "stripe open");
-    let stop = CancellationToken::new();
-    tokio::spawn(serve(
-        stop.clone(),
+    let stripe = Stripe::start(
+        pc,
+        nudger,
         link,
         rtc_events,
-        pc.clone(),
         to.id,
         StripeSide::Sender(events),
         lost,
-    ));
-    Ok((
-        Stripe {
-            pc,
-            _nudger: nudger,
-            _service: stop.drop_guard(),
-        },
-        Arc::new(RtcChannel(dc)),
-    ))
+    );
+    Ok((stripe, Arc::new(RtcChannel(dc))))
 }
 
 /// Receiver side: answers a stripe `offer` if its certificate fingerprint is `proved` (what
@@ -214,28 +234,21 @@ pub async fn accept_stripe(
             "refused a stripe whose certificate is not the peer's".into(),
         ));
     }
-    let (pc, rtc_events) = build_peer_connection(ice, settings)
-        .await
-        .map_err(rtc_err("creating stripe connection"))?;
-    let sdp = answer_offer(pc.as_ref(), sdp).await?;
-    link.send(from.id, SignalData::Answer { session, sdp })?;
     // The receiver never writes on a stripe; its driver is kept awake as on the main one.
-    let nudger = spawn_answerer_nudger(pc.as_ref()).await?;
-    let stop = CancellationToken::new();
-    tokio::spawn(serve(
-        stop.clone(),
+    let Answered {
+        pc,
+        rtc_events,
+        nudger,
+    } = answer_with_new_connection(ice, settings, &link, from.id, session, sdp).await?;
+    Ok(Stripe::start(
+        pc,
+        nudger,
         link,
         rtc_events,
-        pc.clone(),
         from.id,
         StripeSide::Receiver(data),
         lost,
-    ));
-    Ok(Stripe {
-        pc,
-        _nudger: nudger,
-        _service: stop.drop_guard(),
-    })
+    ))
 }
 
 /// Whether a stripe offer's SDP announces exactly the certificate fingerprint `proved` (what
