@@ -16,6 +16,8 @@
 # Usage: scripts/android-check.sh [--regenerate]   (--regenerate rewrites the patch from the
 # committed project instead of checking it: run it after editing gen/android on purpose).
 set -euo pipefail
+# Another target (or workspace) than the host build: no clippy-driver wrapper from test.sh.
+unset RUSTC_WORKSPACE_WRAPPER CLIPPY_ARGS
 cd "$(dirname "$0")/.."
 repo="$PWD"
 

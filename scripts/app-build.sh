@@ -1,33 +1,22 @@
 #!/usr/bin/env bash
 # Builds the PeerDrop desktop app: the Sycamore UI (wasm) into src-ui/dist, then the Tauri
 # binary, which embeds that folder. Usage: scripts/app-build.sh [--release]
+#   debug (default): the suite's one build of the whole workspace (scripts/lib/workspace.sh),
+#                    so the app, the CLI and the tests share every compiled crate;
+#   --release:       the app, `peerdrop` and `peerdrop-signal` in one release build.
 # Needs the tools from scripts/app-deps.sh. Prints the path of the app binary last.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=lib/workspace.sh
+source scripts/lib/workspace.sh
 
-profile=debug
-cargo_profile=()
+target_dir="$(workspace_target_dir)"
 if [[ "${1:-}" == "--release" ]]; then
-  profile=release
-  cargo_profile=(--release)
+  build_ui --release
+  echo "==> cargo build --release -p peerdrop-app -p peerdrop-cli -p peerdrop-signal" >&2
+  cargo build --locked --release -p peerdrop-app -p peerdrop-cli -p peerdrop-signal
+  echo "$target_dir/release/peerdrop-app"
+else
+  build_workspace
+  echo "$target_dir/debug/peerdrop-app"
 fi
-target_dir="$(cargo metadata --format-version 1 --no-deps | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')"
-
-echo "==> UI: cargo build -p peerdrop-ui --target wasm32-unknown-unknown ${cargo_profile[*]}" >&2
-cargo build -p peerdrop-ui --target wasm32-unknown-unknown "${cargo_profile[@]}"
-
-echo "==> UI: wasm-bindgen → src-ui/dist" >&2
-dist=src-ui/dist
-staging="$(mktemp -d)"
-trap 'rm -rf "$staging"' EXIT
-wasm-bindgen --target web --no-typescript --out-dir "$staging" \
-  "$target_dir/wasm32-unknown-unknown/$profile/peerdrop-ui.wasm"
-cp src-ui/index.html src-ui/style.css src-ui/boot.js "$staging/"
-# Replace dist only when everything is ready, so the app never embeds half a UI.
-rm -rf "$dist"
-mkdir -p "$dist"
-cp -r "$staging"/. "$dist/"
-
-echo "==> App: cargo build -p peerdrop-app ${cargo_profile[*]}" >&2
-cargo build -p peerdrop-app "${cargo_profile[@]}"
-echo "$target_dir/$profile/peerdrop-app"

@@ -21,18 +21,30 @@ if ((${#need[@]})); then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need[@]}"
 fi
 
-target_dir="$(cargo metadata --format-version 1 --no-deps | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')"
+# shellcheck source=lib/workspace.sh
+source scripts/lib/workspace.sh
+target_dir="$(workspace_target_dir)"
 if [[ ! -x "$target_dir/$profile/peerdrop-app" ]]; then
   if [[ "$profile" == release ]]; then scripts/app-build.sh --release >/dev/null; else scripts/app-build.sh >/dev/null; fi
 fi
 
-# The packaging tool (Tauri's bundler as a library, src-tauri/bundle) is built like the rest of
-# the workspace, into the same target folder: under CI that folder is kept between runs, so its
-# ≈ 200 dependencies compile once per machine (≈ 6–9 min cold on 2 cores, measured).
-echo "==> cargo build -p peerdrop-app-bundle" >&2
-cargo build --locked -p peerdrop-app-bundle
-cargo test --locked -q -p peerdrop-app-bundle
-bundler="$target_dir/debug/peerdrop-app-bundle"
+# The packaging tool (Tauri's bundler as a library, src-tauri/bundle, its own workspace) is
+# installed like the other tools, once per machine: ~/.cargo/bin/peerdrop-app-bundle, rebuilt
+# only when its sources or tauri.conf.json (which its unit test reads) change. Its ≈ 220 crates
+# take 6–9 min to compile on 2 cores; they are no part of the workspace build.
+unset RUSTC_WORKSPACE_WRAPPER CLIPPY_ARGS
+bundler="$HOME/.cargo/bin/peerdrop-app-bundle"
+stamp="$HOME/.cargo/bin/.peerdrop-app-bundle.sha256"
+sources="$( (find src-tauri/bundle -path src-tauri/bundle/target -prune -o -type f -print | sort | xargs sha256sum; sha256sum tauri.conf.json) | sha256sum | cut -d' ' -f1)"
+if [[ ! -x "$bundler" || ! -f "$stamp" || "$(cat "$stamp")" != "$sources" ]]; then
+  echo "==> installing the packaging tool: src-tauri/bundle (tests, then release build)" >&2
+  tools_target="${XDG_CACHE_HOME:-$HOME/.cache}/peerdrop-tools-target"
+  cargo test --locked --release --manifest-path src-tauri/bundle/Cargo.toml --target-dir "$tools_target"
+  cargo build --locked --release --manifest-path src-tauri/bundle/Cargo.toml --target-dir "$tools_target"
+  mkdir -p "$(dirname "$bundler")"
+  install -m 0755 "$tools_target/release/peerdrop-app-bundle" "$bundler"
+  echo "$sources" >"$stamp"
+fi
 
 # Package a stripped copy, as Debian packages ship binaries (the debug build carries ≈ 400 MB
 # of debug info, which would only make the package slow to compress and install).

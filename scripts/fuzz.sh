@@ -10,6 +10,8 @@
 # cargo-fuzz needs nightly compiler flags (sanitizers); RUSTC_BOOTSTRAP=1 enables them on the
 # stable toolchain this project uses. The fuzz crate is its own workspace (target in fuzz/target).
 set -euo pipefail
+# Another target (or workspace) than the host build: no clippy-driver wrapper from test.sh.
+unset RUSTC_WORKSPACE_WRAPPER CLIPPY_ARGS
 cd "$(dirname "$0")/../fuzz"
 
 if ! command -v cargo-fuzz >/dev/null 2>&1; then

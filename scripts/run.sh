@@ -8,10 +8,9 @@ cd "$(dirname "$0")/.."
 
 ./scripts/deps.sh
 ./scripts/app-deps.sh
-echo "==> cargo build --release (peerdrop, peerdrop-signal)" >&2
-cargo build --release -p peerdrop-cli -p peerdrop-signal
+# One release build: the app, `peerdrop` and `peerdrop-signal`.
 app="$(./scripts/app-build.sh --release | tail -n 1)"
-bin="$(pwd)/target/release"
+bin="$(dirname "$app")"
 
 cat >&2 <<TXT
 

@@ -7,6 +7,8 @@
 # Embeds src-ui/dist as it is: run scripts/app-build.sh first for the real UI (CI runs this
 # after the e2e tests, which build it); on a fresh clone build.rs embeds a placeholder page.
 set -euo pipefail
+# Another target (or workspace) than the host build: no clippy-driver wrapper from test.sh.
+unset RUSTC_WORKSPACE_WRAPPER CLIPPY_ARGS
 cd "$(dirname "$0")/.."
 
 mode="${1:-build}"
