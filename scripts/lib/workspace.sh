@@ -96,5 +96,6 @@ build_workspace() {
   lint_while_building
   build_ui
   echo "==> cargo build ${WORKSPACE_SELECTION[*]} --bins --tests (clippy-driver lints workspace crates)" >&2
-  cargo build --locked "${WORKSPACE_SELECTION[@]}" --bins --tests
+  # --timings: target/cargo-timings/ shows where a build's time went (cheap to keep).
+  cargo build --locked --timings "${WORKSPACE_SELECTION[@]}" --bins --tests
 }
