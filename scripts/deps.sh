@@ -6,7 +6,9 @@ set -euo pipefail
 
 need=()
 # iproute2, iptables and coturn: the network test bed (netbed/, run as root).
-for pkg in build-essential pkg-config iproute2 iptables coturn; do
+# nginx: the TLS-terminating reverse proxy of cli/tests/wss_through_nginx.rs; ca-certificates:
+# the OS trust store wss:// checks servers against.
+for pkg in build-essential pkg-config iproute2 iptables coturn nginx ca-certificates; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if ((${#need[@]})); then

@@ -1,7 +1,7 @@
 //! Command-line arguments (the stable CLI contract).
 
 use clap::{Args, Parser, Subcommand};
-use peerdrop_core::{NodeConfig, RtcSettings};
+use peerdrop_core::{ClientTls, NodeConfig, RtcSettings};
 use peerdrop_proto::signal::DeviceKind;
 use std::path::PathBuf;
 
@@ -55,10 +55,21 @@ impl Common {
         });
         NodeConfig {
             server_url: self.server.clone(),
+            tls: trust_for(&self.server),
             name,
             kind: DeviceKind::Cli,
             rtc: RtcSettings::default(),
         }
+    }
+}
+
+/// The authorities a `wss://` server is checked against: the OS store (or `SSL_CERT_FILE` /
+/// `SSL_CERT_DIR`), read here once; a `ws://` server needs none, so none are read.
+pub fn trust_for(server: &str) -> ClientTls {
+    if server.trim_start().starts_with("wss://") {
+        ClientTls::system()
+    } else {
+        ClientTls::none()
     }
 }
 

@@ -53,6 +53,7 @@ fn hostile_paths_are_refused_and_nothing_is_written() {
             };
             let config = NodeConfig {
                 server_url: signal.url.clone(),
+                tls: peerdrop_core::ClientTls::none(),
                 name: "mallory".into(),
                 kind: DeviceKind::Cli,
                 rtc,

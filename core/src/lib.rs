@@ -8,6 +8,8 @@
 //! - [`machine`]: the transfer protocol as pure state machines (no I/O, unit-tested).
 //! - [`store`]: everything that touches the file system (safe names, `.part` files, atomic
 //!   no-overwrite placement, reading sources).
+//! - [`tls`]: the certificate authorities `wss://` servers are checked against, and refused
+//!   certificates in words.
 //! - [`identity`]: this device's persistent certificate, verification phrases, pinned devices.
 //! - [`error`]: [`CoreError`], whose `Display` is the one line a user needs.
 //! - [`allocator`]: one call at process start that keeps glibc from zeroing pages over and
@@ -22,6 +24,7 @@ pub mod machine;
 pub mod rtc;
 pub mod signaling;
 pub mod store;
+pub mod tls;
 
 pub use engine::{
     AutoAccept, CancellationToken, Decider, EventSink, Incoming, Node, NodeConfig, TransferReport,
@@ -31,3 +34,4 @@ pub use machine::receiver::{Decision, OfferSummary};
 pub use machine::Outcome;
 pub use rtc::RtcSettings;
 pub use store::SendPlan;
+pub use tls::ClientTls;

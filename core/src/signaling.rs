@@ -18,8 +18,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use thiserror::Error;
 use tokio::sync::{mpsc, oneshot, watch};
-use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::error::TlsError;
+use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use tracing::{debug, warn};
+
+use crate::tls::{CertificateProblem, ClientTls};
 
 /// How often an idle connection pings the server so its idle timeout never fires.
 const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(25);
@@ -36,6 +39,24 @@ pub enum SignalError {
         /// Server URL.
         url: String,
         /// Underlying reason.
+        reason: String,
+    },
+    /// A `wss://` server's certificate was refused. Never retried over `ws://` or against
+    /// another server: someone may be impersonating this one.
+    #[error("{}", .problem.describe(.url))]
+    UntrustedCertificate {
+        /// Server URL.
+        url: String,
+        /// What is wrong with the certificate.
+        problem: CertificateProblem,
+    },
+    /// The TLS handshake with a `wss://` server failed for a reason other than its certificate
+    /// (no common protocol version, an alert, not TLS at all).
+    #[error("TLS with the signaling server {url} failed: {reason}")]
+    Tls {
+        /// Server URL.
+        url: String,
+        /// What rustls said.
         reason: String,
     },
     /// The server answered something we did not expect.
@@ -273,17 +294,25 @@ pub struct SignalClient {
 }
 
 impl SignalClient {
-    /// Connects to `url` (`ws://host:port/ws`) and registers as `name`.
-    pub async fn connect(url: &str, name: &str, kind: DeviceKind) -> Result<Self, SignalError> {
+    /// Connects to `url` (`ws://host:port/ws`, or `wss://…` checked against the authorities
+    /// `tls` trusts) and registers as `name`.
+    pub async fn connect(
+        url: &str,
+        name: &str,
+        kind: DeviceKind,
+        tls: &ClientTls,
+    ) -> Result<Self, SignalError> {
         let unreachable = |reason: String| SignalError::Unreachable {
             url: url.to_string(),
             reason,
         };
-        let (mut ws, _) =
-            tokio::time::timeout(REPLY_TIMEOUT, tokio_tungstenite::connect_async(url))
-                .await
-                .map_err(|_| unreachable("timed out".into()))?
-                .map_err(|e| unreachable(e.to_string()))?;
+        let connector = tokio_tungstenite::Connector::Rustls(tls.config());
+        let attempt =
+            tokio_tungstenite::connect_async_tls_with_config(url, None, false, Some(connector));
+        let (mut ws, _) = tokio::time::timeout(REPLY_TIMEOUT, attempt)
+            .await
+            .map_err(|_| unreachable("timed out".into()))?
+            .map_err(|e| connect_failure(url, e, tls))?;
         let hello = ClientMsg::Hello {
             v: PROTOCOL_VERSION,
             name: name.to_string(),
@@ -494,6 +523,39 @@ async fn run_connection(
     if let Ok(mut claims) = shared.claims.lock() {
         claims.clear();
     }
+}
+
+/// Why opening the WebSocket failed: a refused certificate or a failed TLS handshake is told
+/// as such (a person must know the server may not be who it claims), anything else is
+/// "unreachable".
+fn connect_failure(url: &str, error: WsError, tls: &ClientTls) -> SignalError {
+    let rustls_error = match &error {
+        WsError::Io(io) => crate::tls::rustls_error(io),
+        WsError::Tls(TlsError::Rustls(e)) => Some(e.as_ref()),
+        _ => None,
+    };
+    match rustls_error {
+        Some(rustls::Error::InvalidCertificate(cert)) => SignalError::UntrustedCertificate {
+            url: url.to_string(),
+            problem: CertificateProblem::from_rustls(cert, &host_of(url), tls),
+        },
+        Some(other) => SignalError::Tls {
+            url: url.to_string(),
+            reason: other.to_string(),
+        },
+        None => SignalError::Unreachable {
+            url: url.to_string(),
+            reason: error.to_string(),
+        },
+    }
+}
+
+/// The host part of a server URL (as the certificate must name it).
+fn host_of(url: &str) -> String {
+    url.parse::<tokio_tungstenite::tungstenite::http::Uri>()
+        .ok()
+        .and_then(|uri| uri.host().map(str::to_string))
+        .unwrap_or_else(|| url.to_string())
 }
 
 fn broadcast(shared: &Shared, signal: SessionSignal) {

@@ -89,9 +89,14 @@ pub struct SignalServer {
 impl SignalServer {
     /// Starts the server and waits for its `listening on ADDR` line.
     pub fn start() -> Result<Self> {
+        Self::start_on("127.0.0.1:0")
+    }
+
+    /// The same on a given address (e.g. a port an app was configured with before).
+    pub fn start_on(listen: &str) -> Result<Self> {
         let bin = binary("PEERDROP_SIGNAL_BIN", "peerdrop-signal");
         let mut child = Command::new(bin)
-            .args(["--listen", "127.0.0.1:0"])
+            .args(["--listen", listen])
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()

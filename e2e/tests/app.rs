@@ -439,3 +439,39 @@ async fn deep_link_opens_send_with_the_code_filled_in() -> Result<()> {
     .await?;
     app.close().await
 }
+
+#[tokio::test]
+async fn status_follows_the_configured_server_from_fallback_back_to_it() -> Result<()> {
+    let _one = SERIAL.lock().await;
+    // The configured server is down when the app starts: nothing listens on its port yet.
+    let port = peerdrop_e2e::free_port();
+    let url = format!("ws://127.0.0.1:{port}/ws");
+    let app = App::launch(&url, &[]).await?;
+    wait_text(&app, "#status-text", "Online · built-in server").await?;
+    let note = app
+        .wait_text("#status-note", "why the built-in server stands in", |t| {
+            t.starts_with(&format!("{url} is unreachable ("))
+                && t.contains("using the built-in server on this computer")
+        })
+        .await?;
+    eprintln!("fallback note: {note}");
+
+    // It comes up: the app goes back to it by itself (tries at most 30 s apart).
+    let _server = SignalServer::start_on(&format!("127.0.0.1:{port}"))?;
+    let back = format!("Online · 127.0.0.1:{port}");
+    let mut shown = Err(anyhow::anyhow!("not waited yet"));
+    for _ in 0..3 {
+        shown = app
+            .wait_text("#status-text", "the configured server", |t| t == back)
+            .await;
+        if shown.is_ok() {
+            break;
+        }
+    }
+    shown?;
+    app.wait_gone("#status-note", UI_TIMEOUT).await?;
+    // Settings → Connection names it too.
+    app.click("#nav-settings").await?;
+    wait_text(&app, "#conn-server", &url).await?;
+    app.close().await
+}

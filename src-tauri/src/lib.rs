@@ -10,6 +10,7 @@
 //! - [`node`]: keeps the device registered, forwards code/nearby, runs incoming transfers.
 //! - [`transfer`]: outgoing transfers.
 //! - [`server`]: server choice and the built-in signaling server.
+//! - [`failover`]: when to stand in with the built-in server and when to go back (pure).
 //! - [`settings`]: persisted settings.
 //! - [`pick`]: native dialogs, path summaries and the `PEERDROP_TEST_PICK` test seam.
 //! - [`hub`]: the node channel to the UI, with a replayable snapshot.
@@ -19,6 +20,7 @@
 
 pub mod commands;
 pub mod error;
+pub mod failover;
 pub mod hub;
 pub mod launch;
 pub mod node;
@@ -31,7 +33,7 @@ use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 
 use peerdrop_core::identity::Identity;
-use peerdrop_core::{CancellationToken, Node};
+use peerdrop_core::{CancellationToken, ClientTls, Node};
 use tauri::Manager;
 use tokio::sync::{oneshot, Notify};
 
@@ -47,6 +49,8 @@ pub struct Shared {
     /// This device's persistent certificate (kept in the app's data folder), so other devices
     /// recognise it next time; `None` lets the engine use its default location.
     pub identity: Option<Identity>,
+    /// The certificate authorities `wss://` servers are checked against, read once at start.
+    pub tls: ClientTls,
     /// The built-in signaling server, once started.
     pub builtin: BuiltinServer,
     /// The node channel to the UI.
@@ -73,6 +77,7 @@ impl Shared {
         Self {
             settings,
             identity,
+            tls: ClientTls::none(),
             builtin: BuiltinServer::default(),
             hub: Hub::default(),
             node: Mutex::new(None),
@@ -83,6 +88,13 @@ impl Shared {
             send_cancel: Mutex::new(None),
             launches: Launches::default(),
         }
+    }
+
+    /// The same, checking `wss://` servers against `tls` (without it, every `wss://` server
+    /// is refused, saying that no authority was loaded).
+    pub fn with_tls(mut self, tls: ClientTls) -> Self {
+        self.tls = tls;
+        self
     }
 }
 
@@ -143,7 +155,10 @@ pub fn run() {
                     pick::TEST_PICK_ENV
                 );
             }
-            app.manage(Arc::new(Shared::new(settings, identity)));
+            // The OS trust store (or SSL_CERT_FILE / SSL_CERT_DIR), read once for every wss://.
+            let tls = ClientTls::system();
+            tracing::info!(authorities = tls.roots(), "trusted certificate authorities");
+            app.manage(Arc::new(Shared::new(settings, identity).with_tls(tls)));
             // `peerdrop-app FILE...` and links the OS started us with.
             #[cfg(desktop)]
             {

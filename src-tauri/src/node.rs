@@ -1,25 +1,27 @@
 //! The node supervisor: keeps this device registered on a signaling server, forwards its code
 //! and the live nearby list to the UI, and runs incoming transfers through the UI's
 //! Accept/Decline dialog. It reconnects with back-off when the server goes away and restarts
-//! at once when the server or device name changes in Settings.
+//! at once when the server or device name changes in Settings. While the configured server is
+//! unreachable it stands in with the built-in one and goes back as soon as the configured one
+//! answers again (the decisions are [`crate::failover`]'s).
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use peerdrop_app_ipc::{NodeState, NodeStatus, NodeUpdate};
+use peerdrop_core::signaling::SignalError;
 use peerdrop_core::{
-    CancellationToken, Decider, Decision, Incoming, Node, NodeConfig, OfferSummary, RtcSettings,
+    CancellationToken, CoreError, Decider, Decision, Incoming, Node, NodeConfig, OfferSummary,
+    RtcSettings,
 };
 use peerdrop_proto::events::TransferEvent;
 use peerdrop_proto::signal::DeviceKind;
 use tokio::sync::oneshot;
 
+use crate::failover::{Backoff, Failover, Failure, Meanwhile};
 use crate::hub::TrackedSink;
 use crate::server::{preferred_builtin_url, CONNECT_TIMEOUT};
 use crate::Shared;
-
-/// Longest pause between reconnect attempts.
-const MAX_BACKOFF: Duration = Duration::from_secs(15);
 
 /// This device's kind as others see it.
 fn device_kind() -> DeviceKind {
@@ -31,9 +33,10 @@ fn device_kind() -> DeviceKind {
 }
 
 /// Registers on `url` with a time limit.
-async fn connect_to(shared: &Shared, url: &str, name: &str) -> Result<Node, String> {
+async fn connect_to(shared: &Shared, url: &str, name: &str) -> Result<Node, Failure> {
     let config = NodeConfig {
         server_url: url.to_string(),
+        tls: shared.tls.clone(),
         name: name.to_string(),
         kind: device_kind(),
         rtc: RtcSettings {
@@ -43,106 +46,285 @@ async fn connect_to(shared: &Shared, url: &str, name: &str) -> Result<Node, Stri
     };
     match tokio::time::timeout(CONNECT_TIMEOUT, Node::connect(config)).await {
         Ok(Ok(node)) => Ok(node),
-        Ok(Err(e)) => Err(e.to_string()),
-        Err(_) => Err("timed out".to_string()),
+        Ok(Err(e)) => Err(failure_of(&e)),
+        Err(_) => Err(Failure::Unreachable("timed out".to_string())),
     }
 }
 
-/// Picks the server (see [`crate::server`]) and registers; returns the node and the status
-/// to show.
-async fn connect(shared: &Shared) -> Result<(Node, NodeStatus), NodeStatus> {
-    let name = shared.settings.effective().device_name;
-    let online = |server: String, embedded: bool, message: Option<String>| NodeStatus {
-        state: NodeState::Online,
+/// A refused certificate or TLS handshake is not "unreachable": the server answered, and it
+/// must not be replaced by another one.
+fn failure_of(error: &CoreError) -> Failure {
+    match error {
+        CoreError::Signal(SignalError::UntrustedCertificate { .. } | SignalError::Tls { .. }) => {
+            Failure::Refused(error.to_string())
+        }
+        CoreError::Signal(SignalError::Unreachable { reason, .. }) => {
+            Failure::Unreachable(reason.clone())
+        }
+        other => Failure::Unreachable(other.to_string()),
+    }
+}
+
+fn status(state: NodeState, server: String, embedded: bool, message: Option<String>) -> NodeStatus {
+    NodeStatus {
+        state,
         server,
         embedded,
         message,
-    };
-    let note = match shared.settings.configured_server() {
-        Some(url) => match connect_to(shared, &url, &name).await {
-            Ok(node) => return Ok((node, online(url, false, None))),
-            Err(e) => {
-                tracing::warn!(%url, error = %e, "configured server unreachable");
-                Some(format!(
-                    "{url} is unreachable ({e}); using the built-in server on this computer"
-                ))
-            }
-        },
-        None => {
-            // Join a server already running on this computer before starting our own.
-            let builtin = shared.builtin.url().await;
-            let local = builtin.clone().unwrap_or_else(preferred_builtin_url);
-            if let Ok(node) = connect_to(shared, &local, &name).await {
-                return Ok((node, online(local, builtin.is_some(), None)));
-            }
-            None
-        }
-    };
-    let offline = |message: String| NodeStatus {
-        state: NodeState::Offline,
-        server: preferred_builtin_url(),
-        embedded: true,
-        message: Some(message),
-    };
-    let url = shared.builtin.ensure().await.map_err(offline)?;
-    match connect_to(shared, &url, &name).await {
-        Ok(node) => Ok((node, online(url, true, note))),
-        Err(e) => Err(offline(format!("the built-in server does not answer: {e}"))),
     }
+}
+
+/// A registration ready to serve.
+struct Registered {
+    node: Node,
+    /// What the status line shows.
+    status: NodeStatus,
+    /// Set while the built-in server stands in for the configured one: when to try that again.
+    retry_configured_in: Option<Duration>,
+}
+
+/// No registration: what the status line shows, and when to try again (`None`: the
+/// supervisor's own back-off).
+struct NotRegistered {
+    status: NodeStatus,
+    retry_in: Option<Duration>,
+}
+
+/// Registers on the configured server, or (see [`crate::failover`]) on the built-in one
+/// meanwhile; without a configured server, on this computer's (see [`crate::server`]).
+async fn register(
+    shared: &Shared,
+    failover: Option<&mut Failover>,
+) -> Result<Registered, NotRegistered> {
+    let name = shared.settings.effective().device_name;
+    let Some(failover) = failover else {
+        return register_locally(shared, &name).await;
+    };
+    let url = failover.configured().to_string();
+    let failure = match connect_to(shared, &url, &name).await {
+        Ok(node) => {
+            failover.answered();
+            return Ok(Registered {
+                node,
+                status: status(NodeState::Online, url, false, None),
+                retry_configured_in: None,
+            });
+        }
+        Err(failure) => failure,
+    };
+    tracing::warn!(%url, ?failure, "configured server not usable");
+    match failover.failed(&failure) {
+        Meanwhile::StayOffline { message, retry_in } => Err(NotRegistered {
+            status: status(NodeState::Offline, url, false, Some(message)),
+            retry_in: Some(retry_in),
+        }),
+        Meanwhile::UseBuiltin { note, retry_in } => {
+            let (node, builtin) = join_builtin(shared, &name)
+                .await
+                .map_err(|why| NotRegistered {
+                    status: status(
+                        NodeState::Offline,
+                        url.clone(),
+                        false,
+                        Some(format!("{note}; {why}")),
+                    ),
+                    retry_in: Some(retry_in),
+                })?;
+            Ok(Registered {
+                node,
+                status: status(NodeState::Online, builtin, true, Some(note)),
+                retry_configured_in: Some(retry_in),
+            })
+        }
+    }
+}
+
+/// No server configured: join one already running on this computer, else start our own.
+async fn register_locally(shared: &Shared, name: &str) -> Result<Registered, NotRegistered> {
+    let builtin = shared.builtin.url().await;
+    let local = builtin.clone().unwrap_or_else(preferred_builtin_url);
+    if let Ok(node) = connect_to(shared, &local, name).await {
+        return Ok(Registered {
+            node,
+            status: status(NodeState::Online, local, builtin.is_some(), None),
+            retry_configured_in: None,
+        });
+    }
+    let (node, url) = join_builtin(shared, name)
+        .await
+        .map_err(|why| NotRegistered {
+            status: status(NodeState::Offline, preferred_builtin_url(), true, Some(why)),
+            retry_in: None,
+        })?;
+    Ok(Registered {
+        node,
+        status: status(NodeState::Online, url, true, None),
+        retry_configured_in: None,
+    })
+}
+
+/// Starts the built-in server if needed and registers on it; returns the node and its URL.
+async fn join_builtin(shared: &Shared, name: &str) -> Result<(Node, String), String> {
+    let url = shared.builtin.ensure().await?;
+    match connect_to(shared, &url, name).await {
+        Ok(node) => Ok((node, url)),
+        Err(Failure::Unreachable(e) | Failure::Refused(e)) => {
+            Err(format!("the built-in server does not answer: {e}"))
+        }
+    }
+}
+
+/// How trying to get back to the configured server ended.
+enum Return {
+    /// It answers again: here is the registration on it.
+    Back(Registered),
+    /// It answers but TLS refuses it: go offline, saying why.
+    Refused(NotRegistered),
+}
+
+/// While the built-in server stands in (`standing_in` is its status), tries the configured
+/// server on the failover's schedule, first after `wait`; each failed try refreshes the status
+/// line's reason. Runs until the configured server answers or is refused.
+async fn return_to_configured(
+    shared: &Shared,
+    failover: &mut Failover,
+    mut wait: Duration,
+    standing_in: &NodeStatus,
+) -> Return {
+    let name = shared.settings.effective().device_name;
+    loop {
+        tokio::time::sleep(wait).await;
+        let url = failover.configured().to_string();
+        let failure = match connect_to(shared, &url, &name).await {
+            Ok(node) => {
+                failover.answered();
+                tracing::info!(%url, "the configured server answers again: leaving the built-in one");
+                return Return::Back(Registered {
+                    node,
+                    status: status(NodeState::Online, url, false, None),
+                    retry_configured_in: None,
+                });
+            }
+            Err(failure) => failure,
+        };
+        tracing::debug!(%url, ?failure, "configured server still not usable");
+        match failover.failed(&failure) {
+            Meanwhile::UseBuiltin { note, retry_in } => {
+                let mut update = standing_in.clone();
+                update.message = Some(note);
+                shared.hub.emit(NodeUpdate::Status(update));
+                wait = retry_in;
+            }
+            Meanwhile::StayOffline { message, retry_in } => {
+                return Return::Refused(NotRegistered {
+                    status: status(NodeState::Offline, url, false, Some(message)),
+                    retry_in: Some(retry_in),
+                });
+            }
+        }
+    }
+}
+
+/// How serving one registration ended.
+enum Ended {
+    /// The server connection failed.
+    Lost(String),
+    /// Settings changed.
+    Restart,
+    /// The configured server was tried again while the built-in one stood in.
+    Return(Return),
 }
 
 /// Runs forever: connect, serve, and reconnect when needed.
 pub async fn supervise(shared: Arc<Shared>) {
-    let mut backoff = Duration::from_secs(1);
+    let mut backoff = Backoff::default();
+    let mut failover: Option<Failover> = None;
+    let mut ready: Option<Registered> = None;
     loop {
-        let target = shared
-            .settings
-            .configured_server()
-            .unwrap_or_else(|| "built-in server".to_string());
-        shared.hub.emit(NodeUpdate::Status(NodeStatus {
-            state: NodeState::Connecting,
-            server: target,
-            embedded: false,
-            message: None,
-        }));
-        let failure = match connect(&shared).await {
-            Ok((node, status)) => {
-                backoff = Duration::from_secs(1);
-                tracing::info!(server = %status.server, code = %node.code(), "registered");
-                let node = Arc::new(node);
-                *shared.node.lock().expect("node lock") = Some(node.clone());
-                shared.hub.emit(NodeUpdate::Status(status));
-                shared.hub.emit(NodeUpdate::Event(TransferEvent::Code {
-                    code: node.code().to_string(),
-                    name: node.name().to_string(),
-                }));
-                let outcome = tokio::select! {
-                    reason = serve(shared.clone(), node.clone()) => Some(reason),
-                    _ = shared.restart.notified() => None,
-                };
-                *shared.node.lock().expect("node lock") = None;
-                match outcome {
-                    // Settings changed: reconnect right away.
-                    None => continue,
-                    Some(reason) => NodeStatus {
-                        state: NodeState::Offline,
-                        server: shared.hub.status().map(|s| s.server).unwrap_or_default(),
-                        embedded: false,
-                        message: Some(format!(
-                            "Lost the signaling server: {reason}. Reconnecting…"
-                        )),
-                    },
+        let configured = shared.settings.configured_server();
+        if failover.as_ref().map(Failover::configured) != configured.as_deref() {
+            failover = configured.clone().map(Failover::new);
+            ready = None;
+        }
+        let registered = match ready.take() {
+            Some(registered) => registered,
+            None => {
+                shared.hub.emit(NodeUpdate::Status(status(
+                    NodeState::Connecting,
+                    configured.clone().unwrap_or_else(preferred_builtin_url),
+                    configured.is_none(),
+                    None,
+                )));
+                match register(&shared, failover.as_mut()).await {
+                    Ok(registered) => registered,
+                    Err(NotRegistered { status, retry_in }) => {
+                        tracing::warn!(message = ?status.message, "node offline");
+                        shared.hub.emit(NodeUpdate::Status(status));
+                        let wait = retry_in.unwrap_or_else(|| backoff.next_wait());
+                        pause(&shared, wait).await;
+                        continue;
+                    }
                 }
             }
-            Err(status) => status,
         };
-        tracing::warn!(message = ?failure.message, "node offline");
-        shared.hub.emit(NodeUpdate::Status(failure));
-        tokio::select! {
-            _ = tokio::time::sleep(backoff) => {}
-            _ = shared.restart.notified() => {}
+        backoff.reset();
+        let Registered {
+            node,
+            status: online,
+            retry_configured_in,
+        } = registered;
+        tracing::info!(server = %online.server, code = %node.code(), "registered");
+        let node = Arc::new(node);
+        *shared.node.lock().expect("node lock") = Some(node.clone());
+        shared.hub.emit(NodeUpdate::Status(online.clone()));
+        shared.hub.emit(NodeUpdate::Event(TransferEvent::Code {
+            code: node.code().to_string(),
+            name: node.name().to_string(),
+        }));
+        let try_configured = async {
+            match (retry_configured_in, failover.as_mut()) {
+                (Some(wait), Some(failover)) => {
+                    return_to_configured(&shared, failover, wait, &online).await
+                }
+                _ => std::future::pending().await,
+            }
+        };
+        let ended = tokio::select! {
+            reason = serve(shared.clone(), node.clone()) => Ended::Lost(reason),
+            _ = shared.restart.notified() => Ended::Restart,
+            back = try_configured => Ended::Return(back),
+        };
+        *shared.node.lock().expect("node lock") = None;
+        match ended {
+            // Settings changed: reconnect right away.
+            Ended::Restart => {}
+            Ended::Return(Return::Back(registered)) => ready = Some(registered),
+            Ended::Return(Return::Refused(NotRegistered { status, retry_in })) => {
+                tracing::warn!(message = ?status.message, "configured server refused");
+                shared.hub.emit(NodeUpdate::Status(status));
+                pause(&shared, retry_in.unwrap_or_else(|| backoff.next_wait())).await;
+            }
+            Ended::Lost(reason) => {
+                let lost = NodeStatus {
+                    state: NodeState::Offline,
+                    message: Some(format!(
+                        "Lost the signaling server: {reason}. Reconnecting…"
+                    )),
+                    ..online
+                };
+                tracing::warn!(message = ?lost.message, "node offline");
+                shared.hub.emit(NodeUpdate::Status(lost));
+                pause(&shared, backoff.next_wait()).await;
+            }
         }
-        backoff = (backoff * 2).min(MAX_BACKOFF);
+    }
+}
+
+/// Waits `wait`, or less when Settings change.
+async fn pause(shared: &Shared, wait: Duration) {
+    tokio::select! {
+        _ = tokio::time::sleep(wait) => {}
+        _ = shared.restart.notified() => {}
     }
 }
 
@@ -251,44 +433,125 @@ mod tests {
         Shared::new(settings, Some(Identity::ephemeral().expect("identity")))
     }
 
+    /// A loopback port nobody listens on: bind one, note it, close it.
+    fn unused_port() -> u16 {
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port()
+    }
+
+    fn configure(shared: &Shared, url: &str) -> Failover {
+        shared
+            .settings
+            .save(Settings {
+                server_url: url.to_string(),
+                ..Settings::default()
+            })
+            .unwrap();
+        Failover::new(shared.settings.configured_server().expect("configured"))
+    }
+
     #[tokio::test]
     async fn without_a_server_the_app_uses_a_local_one() {
         let tmp = tempfile::tempdir().unwrap();
         let shared = shared(tmp.path());
-        let (node, status) = connect(&shared).await.expect("online");
-        assert_eq!(status.state, NodeState::Online);
+        let registered = register(&shared, None).await.ok().expect("online");
+        assert_eq!(registered.status.state, NodeState::Online);
         assert!(
-            status.server.starts_with("ws://127.0.0.1:"),
+            registered.status.server.starts_with("ws://127.0.0.1:"),
             "{}",
-            status.server
+            registered.status.server
         );
-        assert_eq!(node.code().len(), 7);
+        assert_eq!(registered.retry_configured_in, None);
+        assert_eq!(registered.node.code().len(), 7);
     }
 
     #[tokio::test]
     async fn an_unreachable_configured_server_falls_back_to_the_built_in_one() {
         let tmp = tempfile::tempdir().unwrap();
         let shared = shared(tmp.path());
-        // A port nobody listens on: bind one, note it, close it.
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let url = format!("ws://127.0.0.1:{port}/ws");
-        shared
-            .settings
-            .save(Settings {
-                server_url: url.clone(),
-                ..Settings::default()
-            })
-            .unwrap();
-        let (_node, status) = connect(&shared)
+        let url = format!("ws://127.0.0.1:{}/ws", unused_port());
+        let mut failover = configure(&shared, &url);
+        let registered = register(&shared, Some(&mut failover))
             .await
+            .ok()
             .expect("online via the built-in server");
+        let status = &registered.status;
         assert!(status.embedded, "{status:?}");
         assert_ne!(status.server, url);
-        assert!(status.message.unwrap().contains("unreachable"));
-        assert_eq!(shared.builtin.url().await, Some(status.server));
+        let note = status.message.clone().unwrap();
+        assert!(
+            note.starts_with(&format!("{url} is unreachable (")),
+            "{note}"
+        );
+        assert_eq!(registered.retry_configured_in, Some(Duration::from_secs(1)));
+        assert_eq!(shared.builtin.url().await, Some(status.server.clone()));
+    }
+
+    #[tokio::test]
+    async fn the_app_goes_back_to_its_configured_server_when_it_answers_again() {
+        let tmp = tempfile::tempdir().unwrap();
+        let shared = shared(tmp.path());
+        let port = unused_port();
+        let url = format!("ws://127.0.0.1:{port}/ws");
+        let mut failover = configure(&shared, &url);
+        let standing_in = register(&shared, Some(&mut failover))
+            .await
+            .ok()
+            .expect("online via the built-in server");
+        assert!(standing_in.status.embedded);
+
+        // Two more tries fail (1 s, then 2 s) while nothing listens; the status line keeps
+        // naming the built-in server with the configured one's reason. Then it comes up.
+        let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+        let comes_up = async {
+            tokio::time::sleep(Duration::from_millis(1500)).await;
+            peerdrop_signal::SignalServer::bind(peerdrop_signal::ServerConfig::new(addr))
+                .await
+                .expect("bind the configured server's port")
+                .spawn()
+        };
+        let wait = standing_in.retry_configured_in.expect("a retry is scheduled");
+        let (back, _server) = tokio::join!(
+            return_to_configured(&shared, &mut failover, wait, &standing_in.status),
+            comes_up
+        );
+        let Return::Back(registered) = back else {
+            panic!("the configured server answers again");
+        };
+        assert_eq!(registered.status.server, url);
+        assert!(!registered.status.embedded);
+        assert_eq!(registered.status.message, None);
+        // While waiting, the status named the built-in server and why.
+        let shown = shared.hub.status().expect("a status was shown");
+        assert!(shown.embedded, "{shown:?}");
+        assert!(
+            shown.message.unwrap().contains("next try in 2 s"),
+            "the second try's reason is shown"
+        );
+    }
+
+    #[test]
+    fn a_refused_certificate_is_not_unreachable() {
+        let refused = CoreError::Signal(SignalError::UntrustedCertificate {
+            url: "wss://peerdrop.example.org/ws".into(),
+            problem: peerdrop_core::tls::CertificateProblem::UnknownIssuer,
+        });
+        assert_eq!(
+            failure_of(&refused),
+            Failure::Refused(
+                "the server wss://peerdrop.example.org/ws presented a certificate this device does not trust (unknown issuer)".into()
+            )
+        );
+        let down = CoreError::Signal(SignalError::Unreachable {
+            url: "ws://192.168.1.10:8787/ws".into(),
+            reason: "Connection refused".into(),
+        });
+        assert_eq!(
+            failure_of(&down),
+            Failure::Unreachable("Connection refused".into())
+        );
     }
 }

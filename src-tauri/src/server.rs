@@ -7,7 +7,9 @@
 //!    apps and `peerdrop` commands on one machine find each other with zero setup.
 //! 3. Otherwise — or when the configured server is unreachable — it starts
 //!    [`peerdrop_signal::SignalServer`] in-process on `127.0.0.1:8787` (an ephemeral port if
-//!    8787 is taken) and uses that, telling the user in the status line.
+//!    8787 is taken) and uses that, telling the user in the status line. While it stands in
+//!    for an unreachable configured server, [`crate::failover`] schedules the tries to go back;
+//!    a configured `wss://` server whose certificate is refused is never stood in for.
 //!
 //! The built-in server listens on loopback only: it never opens a port to the network. To
 //! reach devices on other machines, run `peerdrop-signal --listen 0.0.0.0:8787` somewhere they

@@ -142,7 +142,8 @@ fn NavItem(tab: Tab, svg: String) -> View {
     }
 }
 
-/// Connection status pill.
+/// Connection status pill: the state and, always, the server in use; below it, why (e.g. the
+/// built-in server stands in because the configured one is unreachable).
 #[component]
 fn StatusPill() -> View {
     let state = use_context::<AppState>();
@@ -155,13 +156,14 @@ fn StatusPill() -> View {
     };
     let text = move || {
         state.status.with(|s| match s.as_ref() {
-            Some(s) if s.state == NodeState::Online && s.embedded => {
-                "Online · built-in server".to_string()
-            }
-            Some(s) if s.state == NodeState::Online => "Online".to_string(),
-            Some(s) if s.state == NodeState::Offline => "Server unreachable".to_string(),
-            _ => "Connecting…".to_string(),
+            Some(s) => s.headline(),
+            None => "Connecting…".to_string(),
         })
+    };
+    let note = move || {
+        state
+            .status
+            .with(|s| s.as_ref().and_then(|s| s.message.clone()))
     };
     let title = move || {
         state
@@ -171,7 +173,13 @@ fn StatusPill() -> View {
     view! {
         div(class=class(), id="status", data-testid="status", title=title()) {
             span(class="status-dot")
-            span(class="status-text") { (text()) }
+            span(class="status-body") {
+                span(class="status-text", id="status-text") { (text()) }
+                (match note() {
+                    Some(note) => view! { span(class="status-note", id="status-note") { (note) } },
+                    None => view! {},
+                })
+            }
         }
     }
 }

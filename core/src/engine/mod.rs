@@ -34,6 +34,7 @@ use crate::identity::{Identity, Trust};
 use crate::rtc::RtcSettings;
 use crate::signaling::SignalClient;
 use crate::store::SendPlan;
+use crate::tls::ClientTls;
 pub use receive::{AutoAccept, Decider, Incoming};
 
 /// Where engine events go: the CLI prints them, the app forwards them to the UI.
@@ -42,8 +43,11 @@ pub type EventSink = Arc<dyn Fn(TransferEvent) + Send + Sync>;
 /// How a node joins the network.
 #[derive(Clone, Debug)]
 pub struct NodeConfig {
-    /// Signaling server, `ws://host:port/ws`.
+    /// Signaling server, `ws://host:port/ws` or `wss://host/ws`.
     pub server_url: String,
+    /// The certificate authorities a `wss://` server is checked against (read once by the
+    /// front end: [`ClientTls::system`]).
+    pub tls: ClientTls,
     /// Device name others see.
     pub name: String,
     /// Device kind others see.
@@ -86,7 +90,9 @@ impl Node {
         };
         let trust = Arc::new(Trust::load(identity.clone())?);
         rtc.identity = Some(identity);
-        let client = SignalClient::connect(&config.server_url, &config.name, config.kind).await?;
+        let client =
+            SignalClient::connect(&config.server_url, &config.name, config.kind, &config.tls)
+                .await?;
         Ok(Node {
             client: Arc::new(client),
             rtc,

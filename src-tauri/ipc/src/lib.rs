@@ -16,7 +16,8 @@ use serde::{Deserialize, Serialize};
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Default)]
 #[serde(default)]
 pub struct Settings {
-    /// Signaling server (`ws://host:port/ws`); empty means "automatic" (the embedded server).
+    /// Signaling server (`ws://host:port/ws` or `wss://host/ws`); empty means "automatic" (the
+    /// embedded server).
     pub server_url: String,
     /// Name other devices see.
     pub device_name: String,
@@ -59,6 +60,37 @@ pub struct NodeStatus {
     /// One line for the user (why offline, or a note such as "configured server unreachable").
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
+}
+
+impl NodeStatus {
+    /// The status line: where the node stands and, always, which server it uses.
+    pub fn headline(&self) -> String {
+        let server = if self.embedded {
+            "built-in server".to_string()
+        } else {
+            server_label(&self.server)
+        };
+        match self.state {
+            NodeState::Online => format!("Online · {server}"),
+            NodeState::Connecting => format!("Connecting to {server}…"),
+            NodeState::Offline => format!("Offline · {server}"),
+        }
+    }
+}
+
+/// A server URL as a short label for a narrow status line: `wss://peerdrop.example.org/ws` →
+/// `peerdrop.example.org`, `ws://192.168.1.10:8787/ws` → `192.168.1.10:8787`; anything that
+/// is not such a URL stays as it is.
+pub fn server_label(url: &str) -> String {
+    let Some((_, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or(rest);
+    if authority.is_empty() {
+        url.to_string()
+    } else {
+        authority.to_string()
+    }
 }
 
 /// One message on the node channel that `start_node` opens.
@@ -186,6 +218,28 @@ mod tests {
         };
         let back: SendTarget = serde_json::from_str(&serde_json::to_string(&p).unwrap()).unwrap();
         assert_eq!(back, p);
+    }
+
+    #[test]
+    fn the_status_line_names_the_server_in_use() {
+        let mut status = NodeStatus {
+            state: NodeState::Online,
+            server: "wss://peerdrop.example.org/ws".into(),
+            embedded: false,
+            message: None,
+        };
+        assert_eq!(status.headline(), "Online · peerdrop.example.org");
+        status.state = NodeState::Connecting;
+        assert_eq!(status.headline(), "Connecting to peerdrop.example.org…");
+        status.state = NodeState::Offline;
+        status.server = "ws://192.168.1.10:8787/ws".into();
+        assert_eq!(status.headline(), "Offline · 192.168.1.10:8787");
+        status.state = NodeState::Online;
+        status.server = "ws://127.0.0.1:8787/ws".into();
+        status.embedded = true;
+        assert_eq!(status.headline(), "Online · built-in server");
+        assert_eq!(server_label("not a url"), "not a url");
+        assert_eq!(server_label("wss://[2001:db8::1]:443/ws"), "[2001:db8::1]:443");
     }
 
     #[test]

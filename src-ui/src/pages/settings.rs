@@ -91,7 +91,7 @@ pub fn SettingsPage() -> View {
                     input(class="input mono", id="setting-server", data-testid="setting-server", "spellcheck"="false",
                           placeholder=format!("Automatic — {}", default_server()), bind:value=server)
                     p(class="help muted") {
-                        "Leave empty to use the built-in server on this computer. To reach devices on other networks, enter a shared server such as ws://example.org:8787/ws."
+                        "Leave empty to use the built-in server on this computer. To reach devices on other networks, enter a shared server such as wss://peerdrop.example.org/ws (ws://192.168.1.10:8787/ws on a LAN)."
                     }
                 }
                 div(class="form-actions") {
@@ -116,6 +116,13 @@ pub fn SettingsPage() -> View {
                             if s.embedded { format!("{} (built-in)", s.server) } else { s.server.clone() }
                         }).unwrap_or_default()))
                     }
+                    (match state.status.with(|s| s.as_ref().and_then(|s| s.message.clone())) {
+                        Some(note) => view! {
+                            dt { "Note" }
+                            dd(id="conn-note") { (note) }
+                        },
+                        None => view! {},
+                    })
                     dt { "Settings file" }
                     dd(class="mono small") { (state.settings.with(|s| s.as_ref().map(|s| s.config_path.clone()).unwrap_or_default())) }
                 }
