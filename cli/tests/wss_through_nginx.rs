@@ -37,7 +37,10 @@ impl Pki {
         std::fs::write(dir.path().join("ca.pem"), ca.pem()).unwrap();
         std::fs::write(dir.path().join("other-ca.pem"), stranger.pem()).unwrap();
         for (stem, names) in [
-            ("localhost", vec!["localhost".to_string(), "127.0.0.1".to_string()]),
+            (
+                "localhost",
+                vec!["localhost".to_string(), "127.0.0.1".to_string()],
+            ),
             ("elsewhere", vec!["elsewhere.test".to_string()]),
         ] {
             let key = KeyPair::generate().unwrap();
@@ -47,11 +50,7 @@ impl Pki {
                 .push(DnType::CommonName, format!("{stem} (PeerDrop test)"));
             let cert = params.signed_by(&key, &ca).unwrap();
             std::fs::write(dir.path().join(format!("{stem}.pem")), cert.pem()).unwrap();
-            std::fs::write(
-                dir.path().join(format!("{stem}.key")),
-                key.serialize_pem(),
-            )
-            .unwrap();
+            std::fs::write(dir.path().join(format!("{stem}.key")), key.serialize_pem()).unwrap();
         }
         Pki {
             tls: ClientTls::with_roots([ca.der().clone()]),
@@ -397,9 +396,8 @@ fn the_proxy_forwards_client_addresses_and_the_server_believes_it() {
     });
 }
 
-type Wss = tokio_tungstenite::WebSocketStream<
-    tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
->;
+type Wss =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 /// One raw signaling client, for looking at what the server groups.
 struct Presence {

@@ -34,7 +34,11 @@ impl ClientTls {
         }
         let found = loaded.certs.len();
         let tls = Self::build(loaded.certs);
-        debug!(found, usable = tls.roots, "trusted certificate authorities loaded");
+        debug!(
+            found,
+            usable = tls.roots,
+            "trusted certificate authorities loaded"
+        );
         if tls.roots > 0 {
             return tls;
         }

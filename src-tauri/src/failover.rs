@@ -202,7 +202,10 @@ mod tests {
         match failover.failed(&refused) {
             Meanwhile::StayOffline { message, retry_in } => {
                 assert_eq!(retry_in, secs(1));
-                assert!(message.contains("(unknown issuer). Next try in 1 s"), "{message}");
+                assert!(
+                    message.contains("(unknown issuer). Next try in 1 s"),
+                    "{message}"
+                );
             }
             other => panic!("{other:?}"),
         }

@@ -119,17 +119,18 @@ async fn register(
             retry_in: Some(retry_in),
         }),
         Meanwhile::UseBuiltin { note, retry_in } => {
-            let (node, builtin) = join_builtin(shared, &name)
-                .await
-                .map_err(|why| NotRegistered {
-                    status: status(
-                        NodeState::Offline,
-                        url.clone(),
-                        false,
-                        Some(format!("{note}; {why}")),
-                    ),
-                    retry_in: Some(retry_in),
-                })?;
+            let (node, builtin) =
+                join_builtin(shared, &name)
+                    .await
+                    .map_err(|why| NotRegistered {
+                        status: status(
+                            NodeState::Offline,
+                            url.clone(),
+                            false,
+                            Some(format!("{note}; {why}")),
+                        ),
+                        retry_in: Some(retry_in),
+                    })?;
             Ok(Registered {
                 node,
                 status: status(NodeState::Online, builtin, true, Some(note)),
@@ -177,7 +178,7 @@ async fn join_builtin(shared: &Shared, name: &str) -> Result<(Node, String), Str
 /// How trying to get back to the configured server ended.
 enum Return {
     /// It answers again: here is the registration on it.
-    Back(Registered),
+    Back(Box<Registered>),
     /// It answers but TLS refuses it: go offline, saying why.
     Refused(NotRegistered),
 }
@@ -199,11 +200,11 @@ async fn return_to_configured(
             Ok(node) => {
                 failover.answered();
                 tracing::info!(%url, "the configured server answers again: leaving the built-in one");
-                return Return::Back(Registered {
+                return Return::Back(Box::new(Registered {
                     node,
                     status: status(NodeState::Online, url, false, None),
                     retry_configured_in: None,
-                });
+                }));
             }
             Err(failure) => failure,
         };
@@ -298,7 +299,7 @@ pub async fn supervise(shared: Arc<Shared>) {
         match ended {
             // Settings changed: reconnect right away.
             Ended::Restart => {}
-            Ended::Return(Return::Back(registered)) => ready = Some(registered),
+            Ended::Return(Return::Back(registered)) => ready = Some(*registered),
             Ended::Return(Return::Refused(NotRegistered { status, retry_in })) => {
                 tracing::warn!(message = ?status.message, "configured server refused");
                 shared.hub.emit(NodeUpdate::Status(status));
@@ -513,7 +514,9 @@ mod tests {
                 .expect("bind the configured server's port")
                 .spawn()
         };
-        let wait = standing_in.retry_configured_in.expect("a retry is scheduled");
+        let wait = standing_in
+            .retry_configured_in
+            .expect("a retry is scheduled");
         let (back, _server) = tokio::join!(
             return_to_configured(&shared, &mut failover, wait, &standing_in.status),
             comes_up

@@ -239,7 +239,10 @@ mod tests {
         status.embedded = true;
         assert_eq!(status.headline(), "Online · built-in server");
         assert_eq!(server_label("not a url"), "not a url");
-        assert_eq!(server_label("wss://[2001:db8::1]:443/ws"), "[2001:db8::1]:443");
+        assert_eq!(
+            server_label("wss://[2001:db8::1]:443/ws"),
+            "[2001:db8::1]:443"
+        );
     }
 
     #[test]
