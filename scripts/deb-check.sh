@@ -46,8 +46,8 @@ if [[ ! -x "$bundler" || ! -f "$stamp" || "$(cat "$stamp")" != "$sources" ]]; th
   echo "$sources" >"$stamp"
 fi
 
-# Package a stripped copy, as Debian packages ship binaries (the debug build carries ≈ 400 MB
-# of debug info, which would only make the package slow to compress and install).
+# Package a stripped copy, as Debian packages ship binaries (the debug build's line tables are
+# a third of its 63 MB, which would only make the package slower to compress and install).
 work="$(mktemp -d)"
 strip --strip-debug -o "$work/peerdrop-app" "$target_dir/$profile/peerdrop-app"
 echo "==> bundling the .deb (tauri-bundler)" >&2
