@@ -1,12 +1,10 @@
 //! Command-line arguments (the stable CLI contract).
 
+use clap::builder::BoolishValueParser;
 use clap::{Args, Parser, Subcommand};
-use peerdrop_core::{ClientTls, NodeConfig, RtcSettings};
+use peerdrop_core::{ClientTls, LanRole, NodeConfig, RtcSettings};
 use peerdrop_proto::signal::DeviceKind;
 use std::path::PathBuf;
-
-/// Default signaling server when neither `--server` nor `PEERDROP_SERVER` is given.
-pub const DEFAULT_SERVER: &str = "ws://127.0.0.1:8787/ws";
 
 /// Send files to another device, peer to peer, verified end to end.
 #[derive(Parser, Debug)]
@@ -24,16 +22,21 @@ pub enum Command {
     Receive(ReceiveArgs),
     /// Send files or folders to the device holding CODE.
     Send(SendArgs),
-    /// List nearby devices (same network).
+    /// List the devices in reach: on this network (no server needed) and, with --server,
+    /// the server's nearby devices.
     Peers(PeersArgs),
 }
 
 /// Options every subcommand shares.
 #[derive(Args, Debug, Clone)]
 pub struct Common {
-    /// Signaling server.
-    #[arg(long, env = "PEERDROP_SERVER", default_value = DEFAULT_SERVER)]
-    pub server: String,
+    /// Signaling server (`ws://HOST:PORT/ws` or `wss://HOST/ws`). Without one, devices on
+    /// this network find each other directly (mDNS), with no server anywhere.
+    #[arg(long, env = "PEERDROP_SERVER")]
+    pub server: Option<String>,
+    /// Turn LAN discovery and the LAN endpoint off (use only the server).
+    #[arg(long, env = "PEERDROP_NO_LAN", value_parser = BoolishValueParser::new())]
+    pub no_lan: bool,
     /// Name other devices see (default: host name).
     #[arg(long, env = "PEERDROP_NAME")]
     pub name: Option<String>,
@@ -43,8 +46,8 @@ pub struct Common {
 }
 
 impl Common {
-    /// How to join the network.
-    pub fn node_config(&self) -> NodeConfig {
+    /// How to join the network, playing `lan` on the LAN unless `--no-lan` was given.
+    pub fn node_config(&self, lan: LanRole) -> NodeConfig {
         let name = self.name.clone().unwrap_or_else(|| {
             let host = gethostname::gethostname().to_string_lossy().into_owned();
             if host.is_empty() {
@@ -53,12 +56,19 @@ impl Common {
                 host
             }
         });
+        let server_url = self
+            .server
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string);
         NodeConfig {
-            server_url: self.server.clone(),
-            tls: trust_for(&self.server),
+            tls: server_url.as_deref().map_or_else(ClientTls::none, trust_for),
+            server_url,
             name,
             kind: DeviceKind::Cli,
             rtc: RtcSettings::default(),
+            lan: if self.no_lan { LanRole::Off } else { lan },
         }
     }
 }
@@ -96,8 +106,10 @@ pub struct SendArgs {
     /// Shared options.
     #[command(flatten)]
     pub common: Common,
-    /// The receiver's code (as shown by `peerdrop receive` or the app).
-    #[arg(long)]
+    /// Who to send to: the receiver's code (as shown by `peerdrop receive` or the app), the
+    /// name of a device on this network (it must be unique), or HOST:PORT of a receiver on
+    /// this network (shown by `peerdrop receive`; for networks that block discovery).
+    #[arg(long, value_name = "CODE|NAME|HOST:PORT")]
     pub to: String,
     /// Files and folders to send.
     #[arg(required = true)]

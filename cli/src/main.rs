@@ -7,6 +7,7 @@
 //! [`peers`]), [`output`] (progress bars or JSON lines), [`prompt`] (accept/decline).
 
 mod args;
+mod lan;
 mod output;
 mod peers;
 mod prompt;

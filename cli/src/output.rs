@@ -135,6 +135,7 @@ impl Human {
                 }
             }
             TransferEvent::Code { .. }
+            | TransferEvent::Lan { .. }
             | TransferEvent::Nearby { .. }
             | TransferEvent::Incoming { .. } => {}
         }

@@ -1,34 +1,68 @@
-//! `peerdrop peers`: list the devices nearby (same public address) right now.
+//! `peerdrop peers`: list the devices in reach right now — on this network (mDNS, no server
+//! needed) and, with a server, the server's nearby devices — one per device.
 
 use anyhow::Result;
 use peerdrop_core::store::terminal_safe;
-use peerdrop_core::Node;
-use peerdrop_proto::events::TransferEvent;
+use peerdrop_core::{Device, LanRole, Node, Via};
+use serde_json::json;
 use std::time::Duration;
 
 use crate::args::PeersArgs;
-use crate::output;
+use crate::lan;
 
-/// How long to wait for the server's first nearby list.
-const FIRST_LIST_WAIT: Duration = Duration::from_secs(2);
+/// How long to listen before printing: mDNS answers arrive within milliseconds on a LAN and a
+/// server sends its list at once; this leaves room for a slow Wi-Fi.
+const LISTEN_FOR: Duration = Duration::from_millis(1500);
 
-/// Prints the nearby list once.
+/// Prints the devices once.
 pub async fn run(args: PeersArgs) -> Result<()> {
     let mut common = args.common;
     // Listing is not "being around": stay out of other devices' lists as far as possible.
     common.name.get_or_insert_with(|| "peerdrop peers".into());
-    let node = Node::connect(common.node_config()).await?;
-    let mut nearby = node.nearby();
-    let _ = tokio::time::timeout(FIRST_LIST_WAIT, nearby.changed()).await;
-    let peers = nearby.borrow().clone();
+    let node = Node::connect(common.node_config(LanRole::Browse)).await?;
+    tokio::time::sleep(LISTEN_FOR).await;
+    let devices = node.devices().borrow().clone();
     if common.json {
-        output::print_json(&TransferEvent::Nearby { peers });
-    } else if peers.is_empty() {
-        eprintln!("No devices nearby. Devices on other networks are reached by code: peerdrop send --to CODE FILE");
+        for device in &devices {
+            println!("{}", device_json(device));
+        }
     } else {
-        for peer in peers {
-            println!("{}\t{:?}", terminal_safe(&peer.name), peer.kind);
+        for device in &devices {
+            println!(
+                "{}\t{}\t{:?}\t{}",
+                terminal_safe(&device.name),
+                device.code.as_deref().unwrap_or("-"),
+                device.kind,
+                via_str(device.via)
+            );
+        }
+    }
+    if devices.is_empty() {
+        if lan::multicast_blocked(&node).await {
+            eprintln!("peerdrop: no devices found: {}", lan::BLOCKED_ADVICE);
+        } else if common.server.is_some() {
+            eprintln!("No devices nearby. Devices on other networks are reached by code: peerdrop send --to CODE FILE");
+        } else {
+            eprintln!("No devices found on this network. Is the other device receiving (peerdrop receive, or the app's Receive page)? Devices on other networks are reached through a server (--server URL) by code.");
         }
     }
     Ok(())
+}
+
+fn via_str(via: Via) -> &'static str {
+    match via {
+        Via::Lan => "lan",
+        Via::Server => "server",
+    }
+}
+
+/// One device as a JSON object (`name`, `code`, `via`, `kind`, `fingerprint`).
+fn device_json(device: &Device) -> serde_json::Value {
+    json!({
+        "name": device.name,
+        "code": device.code,
+        "via": via_str(device.via),
+        "kind": device.kind,
+        "fingerprint": device.fingerprint,
+    })
 }

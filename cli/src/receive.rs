@@ -1,21 +1,29 @@
-//! `peerdrop receive`: register, print the code, accept one transfer (or more with `--keep`).
+//! `peerdrop receive`: register (with the server, on the LAN, or both), print the code,
+//! accept one transfer (or more with `--keep`).
 
 use anyhow::{Context, Result};
-use peerdrop_core::{AutoAccept, CancellationToken, Node};
+use peerdrop_core::{AutoAccept, CancellationToken, LanRole, Node};
 use peerdrop_proto::events::TransferEvent;
 
 use crate::args::ReceiveArgs;
+use crate::lan;
 use crate::output;
 use crate::prompt::TerminalDecider;
 
 /// Runs the command; `Ok` only when every accepted file was received and verified.
 pub async fn run(args: ReceiveArgs) -> Result<()> {
-    let node = Node::connect(args.common.node_config()).await?;
+    let node = Node::connect(args.common.node_config(LanRole::Discoverable)).await?;
+    let addresses = node.lan_port().map(lan::typed_addresses).unwrap_or_default();
     if args.common.json {
         output::print_json(&TransferEvent::Code {
             code: node.code().to_string(),
             name: node.name().to_string(),
         });
+        if node.lan_port().is_some() {
+            output::print_json(&TransferEvent::Lan {
+                addresses: addresses.clone(),
+            });
+        }
     } else {
         println!("code: {}", node.code());
         eprintln!(
@@ -23,6 +31,15 @@ pub async fn run(args: ReceiveArgs) -> Result<()> {
             node.name(),
             node.code()
         );
+        if let Some(first) = addresses.first() {
+            eprintln!(
+                "On this network it is also listed by name; where discovery is blocked, type: \
+                 peerdrop send --to {first} FILE…"
+            );
+        }
+    }
+    if node.lan_port().is_some() {
+        warn_when_multicast_is_blocked(&node, args.common.json);
     }
     std::fs::create_dir_all(&args.dir)
         .with_context(|| format!("cannot create {}", args.dir.display()))?;
@@ -52,6 +69,26 @@ pub async fn run(args: ReceiveArgs) -> Result<()> {
             Err(e) => return Err(e.into()),
         }
     }
+}
+
+/// Tells the person (once, when the probe times out) that other devices cannot discover
+/// this one, and what works instead.
+fn warn_when_multicast_is_blocked(node: &Node, json: bool) {
+    let Some(mut state) = node.multicast() else {
+        return;
+    };
+    tokio::spawn(async move {
+        while state.changed().await.is_ok() {
+            if *state.borrow() == peerdrop_core::lan::Multicast::Blocked {
+                if !json {
+                    eprintln!("peerdrop: {}", lan::BLOCKED_ADVICE);
+                } else {
+                    tracing::warn!("{}", lan::BLOCKED_ADVICE);
+                }
+                return;
+            }
+        }
+    });
 }
 
 /// Ctrl-C cancels the running transfer (both sides are told) instead of killing the process.

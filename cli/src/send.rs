@@ -1,8 +1,8 @@
-//! `peerdrop send`: resolve the code, offer the files, stream them, wait for every hash to be
-//! confirmed.
+//! `peerdrop send`: find the receiver (code, name or address; on the LAN and/or the server),
+//! offer the files, stream them, wait for every hash to be confirmed.
 
 use anyhow::Result;
-use peerdrop_core::{CancellationToken, Node, SendPlan};
+use peerdrop_core::{CancellationToken, CoreError, LanRole, Node, SendPlan};
 
 use crate::args::SendArgs;
 use crate::output;
@@ -11,11 +11,18 @@ use crate::receive::spawn_ctrl_c;
 /// Runs the command; `Ok` only when the receiver confirmed every file's hash.
 pub async fn run(args: SendArgs) -> Result<()> {
     let plan = SendPlan::from_paths(&args.paths)?;
-    let node = Node::connect(args.common.node_config()).await?;
-    let peer = node.resolve(&args.to).await?;
+    let node = Node::connect(args.common.node_config(LanRole::Browse)).await?;
+    let recipient = match node.find_typed(&args.to).await {
+        Ok(recipient) => recipient,
+        Err(e @ CoreError::NotFound { .. }) if args.common.server.is_none() => {
+            anyhow::bail!("{e} (with --server URL, codes from other networks work too)")
+        }
+        Err(e) => return Err(e.into()),
+    };
+    tracing::debug!("sending via {:?}", recipient.via());
     let events = output::sink(args.common.json);
     let cancel = CancellationToken::new();
     spawn_ctrl_c(cancel.clone());
-    node.send(&peer, plan, events, cancel).await?;
+    node.send(&recipient, plan, events, cancel).await?;
     Ok(())
 }

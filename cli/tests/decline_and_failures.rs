@@ -50,6 +50,7 @@ impl SignalRef {
     fn send(&self, code: &str, file: &std::path::Path) -> std::process::Output {
         let mut child = std::process::Command::new(peerdrop_bin())
             .env("PEERDROP_SERVER", &self.0)
+            .env("PEERDROP_NO_LAN", "1")
             .env("PEERDROP_BIND", "127.0.0.1:0")
             .args(["send", "--to", code])
             .arg(file)

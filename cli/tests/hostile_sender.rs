@@ -52,7 +52,8 @@ fn hostile_paths_are_refused_and_nothing_is_written() {
                 ..RtcSettings::default()
             };
             let config = NodeConfig {
-                server_url: signal.url.clone(),
+                server_url: Some(signal.url.clone()),
+                lan: peerdrop_core::LanRole::Off,
                 tls: peerdrop_core::ClientTls::none(),
                 name: "mallory".into(),
                 kind: DeviceKind::Cli,

@@ -27,9 +27,54 @@ pub enum CoreError {
     /// The transfer ran but did not end well (declined, cancelled, failed).
     #[error("{}", outcome_text(.0))]
     Transfer(Outcome),
+    /// LAN discovery or the LAN endpoint could not start.
+    #[error(transparent)]
+    Lan(#[from] crate::lan::LanError),
+    /// No device fits what was asked for (within the LAN search window).
+    #[error("{}", not_found_text(.wanted, *.lan, *.multicast_blocked, *.server))]
+    NotFound {
+        /// What was looked for, in words ("with code K7QM-2X", "called \"Laptop\"").
+        wanted: String,
+        /// Whether the LAN was searched.
+        lan: bool,
+        /// Whether multicast looked blocked here (our own record never came back).
+        multicast_blocked: bool,
+        /// Whether a server was asked too.
+        server: bool,
+    },
+    /// Several devices have the name asked for.
+    #[error("several devices are called {name:?}: {}; use the code of the one you mean", .matches.join(", "))]
+    AmbiguousName {
+        /// The name as typed.
+        name: String,
+        /// The devices that have it, with their codes.
+        matches: Vec<String>,
+    },
     /// This device's identity (certificate, pinned devices) could not be loaded.
     #[error(transparent)]
     Identity(#[from] crate::identity::IdentityError),
+}
+
+fn not_found_text(wanted: &str, lan: bool, multicast_blocked: bool, server: bool) -> String {
+    let place = match (lan, server) {
+        (true, true) => "on this network or on the server",
+        (true, false) => "on this network",
+        (false, _) => "on the server",
+    };
+    let mut text = format!("no device {wanted} was found {place}");
+    if multicast_blocked {
+        text.push_str(
+            "; multicast (mDNS) is blocked here (Wi-Fi client isolation, a VPN or a firewall), so \
+             devices on this network cannot be discovered: type the receiver's address \
+             (HOST:PORT, shown by the receiver) or use a server and the receiver's code",
+        );
+    } else if lan && !server {
+        text.push_str(
+            "; is the receiver waiting on this network? If this network blocks discovery, type \
+             its address (HOST:PORT) or use a server and its code",
+        );
+    }
+    text
 }
 
 fn outcome_text(outcome: &Outcome) -> String {

@@ -2,6 +2,8 @@
 //!
 //! Layout, from the wire inwards:
 //! - [`signaling`]: the WebSocket client for `peerdrop-signal` (presence, codes, relay).
+//! - [`lan`]: finding devices on the same network with no server (mDNS/DNS-SD) and the
+//!   direct LAN signaling endpoint each discoverable device runs.
 //! - [`rtc`]: building `webrtc` peer connections with PeerDrop's tuned settings.
 //! - [`engine`]: async drivers that connect peers and run transfers; [`engine::Node`] is the
 //!   facade the CLI and the app use.
@@ -20,6 +22,7 @@ pub mod engine;
 pub mod error;
 pub mod fallback;
 pub mod identity;
+pub mod lan;
 pub mod machine;
 pub mod rtc;
 pub mod signaling;
@@ -27,7 +30,8 @@ pub mod store;
 pub mod tls;
 
 pub use engine::{
-    AutoAccept, CancellationToken, Decider, EventSink, Incoming, Node, NodeConfig, TransferReport,
+    AutoAccept, CancellationToken, Decider, Device, EventSink, Incoming, LanRole, Node,
+    NodeConfig, Recipient, TransferReport, Via,
 };
 pub use error::CoreError;
 pub use machine::receiver::{Decision, OfferSummary};

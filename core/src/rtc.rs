@@ -4,6 +4,7 @@
 mod sockets;
 
 use peerdrop_proto::signal::IceServer;
+use rtc::ice::mdns::MulticastDnsMode;
 use rtc::peer_connection::configuration::setting_engine::SctpMaxMessageSize;
 use std::sync::Arc;
 use std::time::Duration;
@@ -97,6 +98,24 @@ impl Default for RtcSettings {
             reactor_pool: env_knob("PEERDROP_REACTORS").unwrap_or(0),
             udp_socket_buffer: env_knob("PEERDROP_UDP_BUF").unwrap_or(DEFAULT_UDP_SOCKET_BUFFER),
             identity: None,
+        }
+    }
+}
+
+/// How ICE treats mDNS (`.local`) candidates on this host right now.
+///
+/// The WebRTC stack joins the multicast group 224.0.0.251 for every connection and aborts the
+/// whole connection when it cannot (ENODEV on a LAN with no default route or multicast route:
+/// a direct cable, an offline hotspot). A connection must never depend on multicast: when the
+/// same socket cannot be opened here, mDNS is turned off for this connection and ICE goes on
+/// with host and server-reflexive candidates. The probe is the stack's own socket builder, so
+/// it fails exactly when the stack would.
+fn ice_multicast_dns_mode() -> MulticastDnsMode {
+    match rtc::mdns::MulticastSocket::new().into_std() {
+        Ok(_probe) => MulticastDnsMode::QueryOnly,
+        Err(e) => {
+            tracing::info!("mDNS candidates off for this connection (multicast unavailable: {e})");
+            MulticastDnsMode::Disabled
         }
     }
 }
@@ -230,6 +249,7 @@ pub async fn build_peer_connection(
         .with_sctp_max_receive_buffer_size(settings.sctp_receive_buffer)
         .with_sctp_max_message_size(SctpMaxMessageSize::Bounded(settings.max_message_bytes))
         .with_include_loopback_candidate(settings.udp_bind.iter().any(|a| a.starts_with("127.")))
+        .with_multicast_dns_mode(ice_multicast_dns_mode())
         // Pace connectivity checks at 25 ms instead of 200 ms and accept a working direct pair
         // at once: this is most of the difference between a ~700 ms and a ~100 ms connect.
         .with_ice_connection_attempts(Some(ICE_CHECK_INTERVAL), None)

@@ -280,6 +280,18 @@ struct Shared {
     outbox: mpsc::UnboundedSender<ClientMsg>,
 }
 
+/// How this device presents itself in `hello`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Presentation {
+    /// Device name others see.
+    pub name: String,
+    /// Device kind others see.
+    pub kind: DeviceKind,
+    /// This device's certificate fingerprint, claimed so that a device seen both on the LAN
+    /// and through a server is listed once (others verify it when they connect).
+    pub fingerprint: String,
+}
+
 /// A registered presence on the signaling server.
 pub struct SignalClient {
     id: PeerId,
@@ -295,13 +307,13 @@ pub struct SignalClient {
 
 impl SignalClient {
     /// Connects to `url` (`ws://host:port/ws`, or `wss://…` checked against the authorities
-    /// `tls` trusts) and registers as `name`.
+    /// `tls` trusts) and registers as `me`.
     pub async fn connect(
         url: &str,
-        name: &str,
-        kind: DeviceKind,
+        me: &Presentation,
         tls: &ClientTls,
     ) -> Result<Self, SignalError> {
+        let (name, kind) = (me.name.as_str(), me.kind);
         let unreachable = |reason: String| SignalError::Unreachable {
             url: url.to_string(),
             reason,
@@ -317,6 +329,7 @@ impl SignalClient {
             v: PROTOCOL_VERSION,
             name: name.to_string(),
             kind,
+            fingerprint: Some(me.fingerprint.clone()),
         };
         ws.send(Message::text(hello.to_json()))
             .await

@@ -140,6 +140,7 @@ impl Cli {
         let mut child = Command::new(bin)
             .args(args)
             .env("PEERDROP_SERVER", server)
+            .env("PEERDROP_NO_LAN", "1")
             .env("PEERDROP_HOME", home.path())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -273,6 +274,8 @@ impl App {
         let bus = SessionBus::start()?;
         let mut app_env: Vec<(String, String)> = vec![
             ("PEERDROP_SERVER".into(), server.into()),
+            // The app on the host uses the test server only: no multicast onto the host's LAN.
+            ("PEERDROP_NO_LAN".into(), "1".into()),
             ("DBUS_SESSION_BUS_ADDRESS".into(), bus.address.clone()),
         ];
         for sub in ["config", "data", "cache"] {

@@ -121,7 +121,7 @@ fn ip(args: &[&str]) {
 }
 
 /// Takes the machine-wide bed lock (blocking), so two beds never coexist.
-fn lock() -> File {
+pub(crate) fn lock() -> File {
     let path = "/run/peerdrop-netbed.lock";
     let file = File::options()
         .create(true)

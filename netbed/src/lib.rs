@@ -26,12 +26,16 @@
 //! new bed first removes leftovers of a killed run (namespaces named `pdnb-*` and the processes
 //! inside them).
 //!
+//! [`lan_bed`] is a second, smaller bed: three hosts on one bridge and no server anywhere,
+//! for LAN discovery (mDNS) and device-to-device signaling.
+//!
 //! Modules: [`bed`] (topology), [`procs`] (binaries, servers, peers), [`cases`] (the path
 //! scenarios), [`turn_client`] (a minimal STUN/TURN client for the coturn security tests),
 //! [`proxy`] (a recording TCP proxy: what the signaling server sees), [`report`] (the table).
 
 pub mod bed;
 pub mod cases;
+pub mod lan_bed;
 pub mod procs;
 pub mod proxy;
 pub mod report;

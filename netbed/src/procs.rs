@@ -239,6 +239,7 @@ impl Signal {
 pub fn peerdrop(ns: &str, server_url: &str, extra_env: &[(&str, &str)]) -> Command {
     let mut cmd = in_ns(ns, binaries().join("peerdrop"));
     cmd.env("PEERDROP_SERVER", server_url)
+        .env("PEERDROP_NO_LAN", "1")
         .env("PEERDROP_LOG", "warn,peerdrop_core=info")
         .env_remove("PEERDROP_BIND");
     for (k, v) in extra_env {
@@ -344,4 +345,19 @@ pub fn random_file(path: &Path, len: usize, seed: u64) {
 pub fn blake3_file(path: &Path) -> String {
     let data = std::fs::read(path).unwrap_or_default();
     blake3::hash(&data).to_hex().to_string()
+}
+
+/// A `peerdrop` process on a LAN with no server: no `PEERDROP_SERVER`, LAN discovery on,
+/// its own identity folder `home` (each host is its own device).
+pub fn peerdrop_lan(ns: &str, home: &Path, extra_env: &[(&str, &str)]) -> Command {
+    let mut cmd = in_ns(ns, binaries().join("peerdrop"));
+    cmd.env_remove("PEERDROP_SERVER")
+        .env_remove("PEERDROP_NO_LAN")
+        .env_remove("PEERDROP_BIND")
+        .env("PEERDROP_HOME", home)
+        .env("PEERDROP_LOG", "warn,peerdrop_core=info");
+    for (k, v) in extra_env {
+        cmd.env(k, v);
+    }
+    cmd
 }

@@ -41,6 +41,12 @@ pub enum TransferEvent {
         /// This device's name as others see it.
         name: String,
     },
+    /// This device can be reached directly on its network at these `HOST:PORT` addresses (its
+    /// LAN endpoint), for senders whose network blocks discovery.
+    Lan {
+        /// `IP:PORT` (IPv6 in brackets), one per local address.
+        addresses: Vec<String>,
+    },
     /// Nearby devices changed (full list).
     Nearby {
         /// Devices behind the same public IP.

@@ -33,7 +33,7 @@ use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 
 use peerdrop_core::identity::Identity;
-use peerdrop_core::{CancellationToken, ClientTls, Node};
+use peerdrop_core::{CancellationToken, ClientTls, LanRole, Node};
 use tauri::Manager;
 use tokio::sync::{oneshot, Notify};
 
@@ -51,6 +51,9 @@ pub struct Shared {
     pub identity: Option<Identity>,
     /// The certificate authorities `wss://` servers are checked against, read once at start.
     pub tls: ClientTls,
+    /// What the node does on the LAN: discoverable (mDNS record + LAN endpoint) unless
+    /// `PEERDROP_NO_LAN` is set (read once at start).
+    pub lan: LanRole,
     /// The built-in signaling server, once started.
     pub builtin: BuiltinServer,
     /// The node channel to the UI.
@@ -78,6 +81,7 @@ impl Shared {
             settings,
             identity,
             tls: ClientTls::none(),
+            lan: LanRole::Discoverable,
             builtin: BuiltinServer::default(),
             hub: Hub::default(),
             node: Mutex::new(None),
@@ -90,11 +94,28 @@ impl Shared {
         }
     }
 
+    /// The same, doing `lan` on the local network.
+    pub fn with_lan(mut self, lan: LanRole) -> Self {
+        self.lan = lan;
+        self
+    }
+
     /// The same, checking `wss://` servers against `tls` (without it, every `wss://` server
     /// is refused, saying that no authority was loaded).
     pub fn with_tls(mut self, tls: ClientTls) -> Self {
         self.tls = tls;
         self
+    }
+}
+
+/// `PEERDROP_NO_LAN=1` (or `true`/`yes`) turns LAN discovery and the LAN endpoint off, as
+/// `peerdrop --no-lan` does; tests on a shared host use it to keep multicast off its network.
+fn lan_role_from_env() -> LanRole {
+    match std::env::var("PEERDROP_NO_LAN") {
+        Ok(v) if matches!(v.trim().to_ascii_lowercase().as_str(), "1" | "true" | "yes" | "on") => {
+            LanRole::Off
+        }
+        _ => LanRole::Discoverable,
     }
 }
 
@@ -158,7 +179,11 @@ pub fn run() {
             // The OS trust store (or SSL_CERT_FILE / SSL_CERT_DIR), read once for every wss://.
             let tls = ClientTls::system();
             tracing::info!(authorities = tls.roots(), "trusted certificate authorities");
-            app.manage(Arc::new(Shared::new(settings, identity).with_tls(tls)));
+            let lan = lan_role_from_env();
+            tracing::info!(?lan, "LAN discovery");
+            app.manage(Arc::new(
+                Shared::new(settings, identity).with_tls(tls).with_lan(lan),
+            ));
             // `peerdrop-app FILE...` and links the OS started us with.
             #[cfg(desktop)]
             {

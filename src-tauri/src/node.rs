@@ -11,8 +11,8 @@ use std::time::Duration;
 use peerdrop_app_ipc::{NodeState, NodeStatus, NodeUpdate};
 use peerdrop_core::signaling::SignalError;
 use peerdrop_core::{
-    CancellationToken, CoreError, Decider, Decision, Incoming, Node, NodeConfig, OfferSummary,
-    RtcSettings,
+    CancellationToken, CoreError, Decider, Decision, Incoming, LanRole, Node, NodeConfig,
+    OfferSummary, RtcSettings,
 };
 use peerdrop_proto::events::TransferEvent;
 use peerdrop_proto::signal::DeviceKind;
@@ -35,8 +35,9 @@ fn device_kind() -> DeviceKind {
 /// Registers on `url` with a time limit.
 async fn connect_to(shared: &Shared, url: &str, name: &str) -> Result<Node, Failure> {
     let config = NodeConfig {
-        server_url: url.to_string(),
+        server_url: Some(url.to_string()),
         tls: shared.tls.clone(),
+        lan: shared.lan,
         name: name.to_string(),
         kind: device_kind(),
         rtc: RtcSettings {
@@ -331,11 +332,15 @@ async fn pause(shared: &Shared, wait: Duration) {
 
 /// Serves one registration until it fails; returns why.
 async fn serve(shared: Arc<Shared>, node: Arc<Node>) -> String {
-    let mut nearby = node.nearby();
+    let mut nearby = node.devices();
     let hub_shared = shared.clone();
     let forward = tokio::spawn(async move {
         loop {
-            let peers = nearby.borrow_and_update().clone();
+            let peers = nearby
+                .borrow_and_update()
+                .iter()
+                .map(|device| device.peer_info())
+                .collect();
             hub_shared
                 .hub
                 .emit(NodeUpdate::Event(TransferEvent::Nearby { peers }));

@@ -66,12 +66,16 @@ async fn run(
         .ok_or_else(|| {
             "the signaling server is unreachable; check Settings or your network".to_string()
         })?;
-    let peer = match target {
-        SendTarget::Peer { peer } => peer,
+    let recipient = match target {
+        SendTarget::Peer { peer } => node
+            .recipient_by_id(peer.id)
+            .await
+            .map_err(|e| e.to_string())?,
         SendTarget::Code { code } => {
             events.emit(TransferEvent::Connecting { peer: code.clone() });
             tokio::select! {
-                found = node.resolve(&code) => found.map_err(|e| e.to_string())?,
+                // A code, a device name or a typed LAN address (HOST:PORT).
+                found = node.find_typed(&code) => found.map_err(|e| e.to_string())?,
                 _ = cancel.cancelled() => {
                     events.emit(TransferEvent::Cancelled { reason: "cancelled".into() });
                     return Ok(());
@@ -84,8 +88,8 @@ async fn run(
         .await
         .map_err(|e| e.to_string())?
         .map_err(|e| e.to_string())?;
-    tracing::info!(to = %peer.name, "sending");
-    node.send(&peer, plan, events.sink(), cancel)
+    tracing::info!(to = %recipient.peer().name, via = ?recipient.via(), "sending");
+    node.send(&recipient, plan, events.sink(), cancel)
         .await
         .map(|_| ())
         .map_err(|e| e.to_string())

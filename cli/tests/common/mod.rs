@@ -111,6 +111,8 @@ pub fn test_home() -> PathBuf {
 pub fn peerdrop(signal: &Signal) -> Command {
     let mut cmd = Command::new(peerdrop_bin());
     cmd.env("PEERDROP_SERVER", &signal.url)
+        // Tests on the host use the server only: no multicast onto the host's networks.
+        .env("PEERDROP_NO_LAN", "1")
         .env("PEERDROP_BIND", "127.0.0.1:0")
         .env("PEERDROP_HOME", test_home())
         .env_remove("PEERDROP_LOG");

@@ -10,10 +10,12 @@
 
 pub mod channels;
 pub mod connection;
+pub mod devices;
 pub mod in_flight;
 pub mod negotiate;
 pub mod nudge;
 pub mod path;
+mod presence;
 pub mod progress;
 pub mod receive;
 pub mod send;
@@ -23,18 +25,23 @@ pub mod transport;
 
 use peerdrop_proto::code::normalize_code;
 use peerdrop_proto::events::TransferEvent;
-use peerdrop_proto::signal::{DeviceKind, PeerId, PeerInfo};
+use peerdrop_proto::signal::{DeviceKind, ErrorCode, PeerId, PeerInfo};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::sync::watch;
 pub use tokio_util::sync::CancellationToken;
 
 use crate::error::CoreError;
 use crate::identity::{Identity, Trust};
 use crate::rtc::RtcSettings;
-use crate::signaling::SignalClient;
+use crate::lan::Multicast;
+use crate::signaling::{Presentation, SignalClient, SignalError};
 use crate::store::SendPlan;
 use crate::tls::ClientTls;
+pub use devices::{Device, Reach, Via};
+use devices::{Pick, Wanted};
 pub use receive::{AutoAccept, Decider, Incoming};
 
 /// Where engine events go: the CLI prints them, the app forwards them to the UI.
@@ -43,8 +50,8 @@ pub type EventSink = Arc<dyn Fn(TransferEvent) + Send + Sync>;
 /// How a node joins the network.
 #[derive(Clone, Debug)]
 pub struct NodeConfig {
-    /// Signaling server, `ws://host:port/ws` or `wss://host/ws`.
-    pub server_url: String,
+    /// Signaling server, `ws://host:port/ws` or `wss://host/ws`; `None` = LAN only.
+    pub server_url: Option<String>,
     /// The certificate authorities a `wss://` server is checked against (read once by the
     /// front end: [`ClientTls::system`]).
     pub tls: ClientTls,
@@ -55,6 +62,20 @@ pub struct NodeConfig {
     /// WebRTC tunables. `rtc.identity` is this device's persistent certificate; when it is
     /// `None`, [`Node::connect`] loads (or creates) the one in [`crate::identity::default_home`].
     pub rtc: RtcSettings,
+    /// What this node does on the LAN.
+    pub lan: LanRole,
+}
+
+/// What a node does on the local network (mDNS/DNS-SD and the direct LAN endpoint).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LanRole {
+    /// Nothing: no multicast, no listening port (`--no-lan`).
+    Off,
+    /// Looks for devices (to send to or list them) without being listed itself.
+    Browse,
+    /// Looks for devices and is listed: advertises itself and runs the LAN endpoint, so
+    /// senders on the LAN reach it with no server.
+    Discoverable,
 }
 
 /// What a finished transfer did.
@@ -70,16 +91,24 @@ pub struct TransferReport {
     pub saved: Vec<PathBuf>,
 }
 
-/// One device on the network: a signaling registration plus the ability to send and receive.
+/// One device on the network: its identity, a registration with a server and/or a presence
+/// on the LAN, and the ability to send and receive.
 pub struct Node {
-    client: Arc<SignalClient>,
+    server: Option<Arc<SignalClient>>,
+    server_url: Option<String>,
+    lan: Option<presence::LanPresence>,
+    devices: watch::Receiver<Vec<Device>>,
+    merge_task: tokio::task::JoinHandle<()>,
+    name: String,
+    kind: DeviceKind,
     rtc: RtcSettings,
     trust: Arc<Trust>,
 }
 
 impl Node {
-    /// Loads this device's identity (and pinned devices), then registers with the signaling
-    /// server.
+    /// Loads this device's identity (and pinned devices), registers with the signaling server
+    /// when there is one, and joins the LAN as `config.lan` says. With a server, a LAN that
+    /// cannot be joined is logged, not fatal; with no server it is the error.
     pub async fn connect(config: NodeConfig) -> Result<Node, CoreError> {
         let mut rtc = config.rtc;
         let identity = match rtc.identity.clone() {
@@ -90,11 +119,40 @@ impl Node {
         };
         let trust = Arc::new(Trust::load(identity.clone())?);
         rtc.identity = Some(identity);
-        let client =
-            SignalClient::connect(&config.server_url, &config.name, config.kind, &config.tls)
-                .await?;
+        let presentation = Presentation {
+            name: config.name.clone(),
+            kind: config.kind,
+            fingerprint: trust.identity().fingerprint().to_string(),
+        };
+        let server = match &config.server_url {
+            Some(url) => Some(Arc::new(
+                SignalClient::connect(url, &presentation, &config.tls).await?,
+            )),
+            None => None,
+        };
+        let shown_code = server.as_ref().map(|s| s.code().to_string());
+        let lan = match presence::LanPresence::start(config.lan, &presentation, shown_code).await {
+            Ok(lan) => lan,
+            Err(e) if server.is_some() => {
+                tracing::warn!("{e}; devices on this network are reached through the server only");
+                None
+            }
+            Err(e) => return Err(e),
+        };
+        if server.is_none() && lan.is_none() {
+            return Err(CoreError::Connect(
+                "no signaling server is configured and LAN discovery is off: nothing to connect through".into(),
+            ));
+        }
+        let (devices, merge_task) = presence::merged_devices(server.as_deref(), lan.as_ref());
         Ok(Node {
-            client: Arc::new(client),
+            server,
+            server_url: config.server_url,
+            lan,
+            devices,
+            merge_task,
+            name: config.name,
+            kind: config.kind,
             rtc,
             trust,
         })
@@ -105,52 +163,220 @@ impl Node {
         self.trust.identity().fingerprint()
     }
 
-    /// This device's short code.
+    /// This device's short code: the server's when it uses one, else its LAN endpoint's
+    /// (the one its LAN record carries); empty for a node that only browses the LAN.
     pub fn code(&self) -> &str {
-        self.client.code()
+        match (&self.server, &self.lan) {
+            (Some(server), _) => server.code(),
+            (None, Some(lan)) => lan.code(),
+            (None, None) => "",
+        }
     }
 
-    /// This device's id.
+    /// This device's id on the server (or on its own LAN endpoint when it has no server).
     pub fn id(&self) -> PeerId {
-        self.client.id()
+        match (&self.server, self.lan.as_ref().and_then(|l| l.own_client())) {
+            (Some(server), _) => server.id(),
+            (None, Some(own)) => own.id(),
+            (None, None) => PeerId::nil(),
+        }
     }
 
     /// This device's name.
     pub fn name(&self) -> &str {
-        self.client.name()
+        &self.name
     }
 
-    /// Live list of nearby devices.
+    /// The server this node is registered with, if any.
+    pub fn server_url(&self) -> Option<&str> {
+        self.server_url.as_deref()
+    }
+
+    /// The port of this device's LAN endpoint (what a sender types as `HOST:PORT`), when it
+    /// is discoverable.
+    pub fn lan_port(&self) -> Option<u16> {
+        self.lan.as_ref().and_then(|l| l.port())
+    }
+
+    /// Whether multicast works here (`None` when LAN discovery is off).
+    pub fn multicast(&self) -> Option<watch::Receiver<Multicast>> {
+        self.lan.as_ref().map(|l| l.multicast())
+    }
+
+    /// Live list of nearby devices from the server only (kept for front ends that show
+    /// server presence on its own).
     pub fn nearby(&self) -> watch::Receiver<Vec<PeerInfo>> {
-        self.client.nearby()
-    }
-
-    /// Finds the device holding `code` (as typed: any case, with or without the dash).
-    pub async fn resolve(&self, code: &str) -> Result<PeerInfo, CoreError> {
-        let normalized =
-            normalize_code(code).ok_or_else(|| CoreError::BadCode(code.to_string()))?;
-        match self.client.resolve(&normalized).await {
-            Ok(peer) => Ok(peer),
-            Err(crate::signaling::SignalError::Refused {
-                code: peerdrop_proto::signal::ErrorCode::UnknownCode,
-                ..
-            }) => Err(CoreError::PeerUnavailable(format!(
-                "no device is online with code {normalized}"
-            ))),
-            Err(e) => Err(e.into()),
+        match &self.server {
+            Some(server) => server.nearby(),
+            None => watch::channel(Vec::new()).1,
         }
     }
 
-    /// Waits for the next sender that wants to connect.
+    /// Live list of every device in reach: LAN and server, de-duplicated by fingerprint.
+    pub fn devices(&self) -> watch::Receiver<Vec<Device>> {
+        self.devices.clone()
+    }
+
+    /// Finds the device holding `code` (as typed: any case, with or without the dash): on the
+    /// LAN first, then through the server.
+    pub async fn resolve(&self, code: &str) -> Result<Recipient, CoreError> {
+        let normalized =
+            normalize_code(code).ok_or_else(|| CoreError::BadCode(code.to_string()))?;
+        self.find(&Wanted::Code(normalized), LAN_SEARCH_WAIT).await
+    }
+
+    /// Finds what a person typed after `--to`: a code, a unique device name, or `HOST:PORT`
+    /// of a LAN endpoint, giving the LAN [`LAN_SEARCH_WAIT`] to answer.
+    pub async fn find_typed(&self, typed: &str) -> Result<Recipient, CoreError> {
+        self.find(&Wanted::parse(typed), LAN_SEARCH_WAIT).await
+    }
+
+    /// The recipient behind a listed device (see [`Node::devices`]).
+    pub async fn recipient(&self, device: &Device) -> Result<Recipient, CoreError> {
+        match &device.reach {
+            Reach::Server(peer) => {
+                let server = self.server.clone().ok_or_else(|| {
+                    CoreError::PeerUnavailable("this device is not connected to a server".into())
+                })?;
+                Ok(Recipient {
+                    client: server,
+                    peer: peer.clone(),
+                    via: Via::Server,
+                })
+            }
+            Reach::Lan(endpoints) => self.dial_lan(endpoints).await,
+        }
+    }
+
+    /// The recipient behind the listed device with `id` (as [`Device::peer_info`] gave it).
+    pub async fn recipient_by_id(&self, id: PeerId) -> Result<Recipient, CoreError> {
+        let device = self.devices.borrow().iter().find(|d| d.id == id).cloned();
+        match device {
+            Some(device) => self.recipient(&device).await,
+            None => Err(CoreError::PeerUnavailable(
+                "that device is no longer in reach".into(),
+            )),
+        }
+    }
+
+    async fn find(&self, wanted: &Wanted, wait: Duration) -> Result<Recipient, CoreError> {
+        if let Wanted::Address(address) = wanted {
+            let endpoints = lookup(address).await?;
+            return self.dial_lan(&endpoints).await;
+        }
+        // A code the server knows is found at once; the LAN is given `wait` to answer.
+        if let (Wanted::Code(code), Some(server)) = (wanted, &self.server) {
+            if let Some(device) = self.lan_pick(wanted)? {
+                return self.recipient(&device).await;
+            }
+            match server.resolve(code).await {
+                Ok(peer) => {
+                    return Ok(Recipient {
+                        client: server.clone(),
+                        peer,
+                        via: Via::Server,
+                    })
+                }
+                Err(SignalError::Refused {
+                    code: ErrorCode::UnknownCode,
+                    ..
+                }) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        let mut devices = self.devices.clone();
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            // Picked before any await: the list's read guard must not be held across one.
+            let picked = devices::pick(&devices.borrow_and_update(), wanted);
+            match picked {
+                Pick::One(device) => return self.recipient(&device).await,
+                Pick::Ambiguous(names) => {
+                    return Err(CoreError::AmbiguousName {
+                        name: match wanted {
+                            Wanted::Name(n) => n.clone(),
+                            _ => String::new(),
+                        },
+                        matches: names,
+                    })
+                }
+                Pick::None => {}
+            }
+            if tokio::time::timeout_at(deadline, devices.changed()).await.is_err() {
+                break;
+            }
+        }
+        Err(CoreError::NotFound {
+            wanted: match wanted {
+                Wanted::Code(c) => format!("with code {c}"),
+                Wanted::Name(n) => format!("called {n:?}"),
+                Wanted::Address(a) => format!("at {a}"),
+            },
+            lan: self.lan.is_some(),
+            multicast_blocked: self
+                .multicast()
+                .is_some_and(|m| *m.borrow() == Multicast::Blocked),
+            server: self.server.is_some(),
+        })
+    }
+
+    /// The LAN device fitting `wanted` right now, if exactly one does.
+    fn lan_pick(&self, wanted: &Wanted) -> Result<Option<Device>, CoreError> {
+        let lan_only: Vec<Device> = self
+            .devices
+            .borrow()
+            .iter()
+            .filter(|d| d.via == Via::Lan)
+            .cloned()
+            .collect();
+        Ok(match devices::pick(&lan_only, wanted) {
+            Pick::One(device) => Some(*device),
+            _ => None,
+        })
+    }
+
+    /// Connects to a LAN endpoint (first address that answers) and finds its owner.
+    async fn dial_lan(&self, endpoints: &[SocketAddr]) -> Result<Recipient, CoreError> {
+        let presentation = Presentation {
+            name: self.name.clone(),
+            kind: self.kind,
+            fingerprint: self.fingerprint().to_string(),
+        };
+        let mut last = None;
+        for endpoint in endpoints {
+            match presence::dial(*endpoint, &presentation).await {
+                Ok((client, peer)) => {
+                    return Ok(Recipient {
+                        client: Arc::new(client),
+                        peer,
+                        via: Via::Lan,
+                    })
+                }
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(last.unwrap_or_else(|| {
+            CoreError::PeerUnavailable("the device published no address to connect to".into())
+        }))
+    }
+
+    /// Waits for the next sender that wants to connect, through the server or the LAN.
     pub async fn next_incoming(&self) -> Result<Incoming, CoreError> {
-        let offer = self
-            .client
-            .next_offer()
-            .await
-            .ok_or(crate::signaling::SignalError::Disconnected)?;
+        let own_lan = self.lan.as_ref().and_then(|l| l.own_client());
+        let next = |client: Option<Arc<SignalClient>>| async move {
+            match client {
+                Some(client) => client.next_offer().await.map(|offer| (offer, client)),
+                None => std::future::pending().await,
+            }
+        };
+        let (offer, client) = tokio::select! {
+            got = next(self.server.clone()) => got,
+            got = next(own_lan) => got,
+        }
+        .ok_or(crate::signaling::SignalError::Disconnected)?;
         Ok(Incoming::new(
             offer,
-            self.client.clone(),
+            client,
             self.rtc.clone(),
             self.trust.clone(),
         ))
@@ -159,20 +385,64 @@ impl Node {
     /// Sends `plan` to `to`, reporting on `events`, until done, declined, failed or cancelled.
     pub async fn send(
         &self,
-        to: &PeerInfo,
+        to: &Recipient,
         plan: SendPlan,
         events: EventSink,
         cancel: CancellationToken,
     ) -> Result<TransferReport, CoreError> {
         send::send(
-            &self.client,
+            &to.client,
             &self.rtc,
             &self.trust,
-            to,
+            &to.peer,
             plan,
             events,
             cancel,
         )
         .await
     }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        self.merge_task.abort();
+    }
+}
+
+/// How long a search by code or name waits for the LAN to answer. mDNS answers within
+/// milliseconds on a LAN; a device that has just started may take a second to announce.
+pub const LAN_SEARCH_WAIT: Duration = Duration::from_secs(5);
+
+/// A device found and ready to signal: the signaling connection that reaches it and who it
+/// is there.
+pub struct Recipient {
+    client: Arc<SignalClient>,
+    peer: PeerInfo,
+    via: Via,
+}
+
+impl Recipient {
+    /// The device as its signaling connection knows it.
+    pub fn peer(&self) -> &PeerInfo {
+        &self.peer
+    }
+
+    /// How it is reached.
+    pub fn via(&self) -> Via {
+        self.via
+    }
+}
+
+/// Resolves `HOST:PORT` (an IP literal or a name) to socket addresses, IPv4 first.
+async fn lookup(address: &str) -> Result<Vec<SocketAddr>, CoreError> {
+    let unreachable = |reason: String| CoreError::PeerUnavailable(format!("cannot reach {address}: {reason}"));
+    let mut found: Vec<SocketAddr> = tokio::net::lookup_host(address)
+        .await
+        .map_err(|e| unreachable(e.to_string()))?
+        .collect();
+    found.sort_by_key(|a| a.is_ipv6());
+    if found.is_empty() {
+        return Err(unreachable("no address".into()));
+    }
+    Ok(found)
 }

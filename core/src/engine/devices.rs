@@ -1,0 +1,275 @@
+//! One list of devices from every source (the LAN and a server), and picking one of them by
+//! what a person types: a code, a device name, or an address.
+//!
+//! Pure functions: the [`crate::engine::Node`] feeds them the live lists.
+
+use std::net::SocketAddr;
+
+use peerdrop_proto::code::normalize_code;
+use peerdrop_proto::signal::{DeviceKind, PeerId, PeerInfo};
+use serde::Serialize;
+
+use crate::lan::LanDevice;
+
+/// How a device was found (and how it will be reached).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Via {
+    /// mDNS on this network; signaling goes device to device.
+    Lan,
+    /// The signaling server's nearby list.
+    Server,
+}
+
+/// Where to signal a device.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Reach {
+    /// Through the server this node is registered with, to this peer.
+    Server(PeerInfo),
+    /// Directly to the device's LAN endpoint at one of these addresses.
+    Lan(Vec<SocketAddr>),
+}
+
+/// A device someone can send to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Device {
+    /// Its id: the server's id for server devices, one derived from the LAN record's instance
+    /// name for LAN devices, so a UI can hand a listed device back as a [`PeerInfo`].
+    pub id: PeerId,
+    /// Stable key for this entry while it is listed (`lan:<instance>` or `server:<id>`), so a
+    /// UI can name the device it wants without holding its addresses.
+    pub key: String,
+    /// Its name, cleaned.
+    pub name: String,
+    /// Its kind, for the icon.
+    pub kind: DeviceKind,
+    /// Its code, when known (LAN devices publish theirs).
+    pub code: Option<String>,
+    /// Its certificate fingerprint as claimed (unverified until the connection proves it).
+    pub fingerprint: Option<String>,
+    /// How it was found.
+    pub via: Via,
+    /// Where to signal it.
+    pub reach: Reach,
+}
+
+impl Device {
+    /// A device heard on the LAN.
+    pub fn from_lan(device: &LanDevice) -> Device {
+        let key = format!("lan:{}", device.instance);
+        let digest = blake3::hash(key.as_bytes());
+        let mut bytes = [0u8; 16];
+        bytes.copy_from_slice(&digest.as_bytes()[..16]);
+        Device {
+            id: uuid::Builder::from_random_bytes(bytes).into_uuid(),
+            key,
+            name: device.card.name.clone(),
+            kind: device.card.kind,
+            code: Some(device.card.code.clone()),
+            fingerprint: Some(device.card.fingerprint.clone()),
+            via: Via::Lan,
+            reach: Reach::Lan(device.endpoints.clone()),
+        }
+    }
+
+    /// The device as a [`PeerInfo`] (what the app's UI lists and hands back).
+    pub fn peer_info(&self) -> PeerInfo {
+        PeerInfo {
+            id: self.id,
+            name: self.name.clone(),
+            kind: self.kind,
+            fingerprint: self.fingerprint.clone(),
+        }
+    }
+
+    /// A device on the server's nearby list.
+    pub fn from_server(peer: &PeerInfo) -> Device {
+        Device {
+            id: peer.id,
+            key: format!("server:{}", peer.id),
+            name: peer.name.clone(),
+            kind: peer.kind,
+            code: None,
+            fingerprint: peer.fingerprint.clone(),
+            via: Via::Server,
+            reach: Reach::Server(peer.clone()),
+        }
+    }
+}
+
+/// LAN devices, then server devices that are not the same device (same claimed fingerprint)
+/// as one already listed: a device seen both ways is shown once, reached directly.
+pub fn merge(lan: &[LanDevice], server: &[PeerInfo]) -> Vec<Device> {
+    let mut list: Vec<Device> = lan.iter().map(Device::from_lan).collect();
+    for peer in server {
+        let duplicate = peer.fingerprint.as_ref().is_some_and(|fp| {
+            list.iter()
+                .any(|d| d.fingerprint.as_ref().is_some_and(|o| o.eq_ignore_ascii_case(fp)))
+        });
+        if !duplicate {
+            list.push(Device::from_server(peer));
+        }
+    }
+    list
+}
+
+/// What a person typed after `--to` (or in the app's address field).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Wanted {
+    /// A short code, normalised.
+    Code(String),
+    /// `HOST:PORT` of a LAN endpoint (IP literal or a host name to look up).
+    Address(String),
+    /// A device name.
+    Name(String),
+}
+
+impl Wanted {
+    /// Reads what was typed: an IP socket address or `host:port` is an address, something
+    /// that normalises to a code is a code, anything else a name.
+    pub fn parse(typed: &str) -> Wanted {
+        let typed = typed.trim();
+        if typed.parse::<SocketAddr>().is_ok() {
+            return Wanted::Address(typed.to_string());
+        }
+        if let Some(code) = normalize_code(typed) {
+            return Wanted::Code(code);
+        }
+        if let Some((host, port)) = typed.rsplit_once(':') {
+            let hostlike = !host.is_empty()
+                && host
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-'));
+            if hostlike && port.parse::<u16>().is_ok_and(|p| p != 0) {
+                return Wanted::Address(typed.to_string());
+            }
+        }
+        Wanted::Name(typed.to_string())
+    }
+}
+
+/// Result of looking for a device in the list.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Pick {
+    /// Exactly one device fits.
+    One(Box<Device>),
+    /// Several devices have that name (listed by name and code).
+    Ambiguous(Vec<String>),
+    /// None fits (yet).
+    None,
+}
+
+/// Finds the device with `code` (LAN first) or the one device called `name` (case and
+/// surrounding space ignored).
+pub fn pick(devices: &[Device], wanted: &Wanted) -> Pick {
+    let matches: Vec<&Device> = match wanted {
+        Wanted::Code(code) => devices
+            .iter()
+            .filter(|d| d.code.as_deref() == Some(code.as_str()))
+            .take(1)
+            .collect(),
+        Wanted::Name(name) => {
+            let folded = name.trim().to_lowercase();
+            devices
+                .iter()
+                .filter(|d| d.name.trim().to_lowercase() == folded)
+                .collect()
+        }
+        Wanted::Address(_) => Vec::new(),
+    };
+    match matches.as_slice() {
+        [] => Pick::None,
+        [one] => Pick::One(Box::new((*one).clone())),
+        many => Pick::Ambiguous(
+            many.iter()
+                .map(|d| match &d.code {
+                    Some(code) => format!("{} ({code})", d.name),
+                    None => format!("{} (via server)", d.name),
+                })
+                .collect(),
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lan::{DeviceCard, Role};
+
+    fn lan(name: &str, code: &str, fp: &str) -> LanDevice {
+        LanDevice {
+            card: DeviceCard {
+                name: name.into(),
+                kind: DeviceKind::Desktop,
+                code: code.into(),
+                fingerprint: fp.into(),
+                role: Role::Device,
+            },
+            endpoints: vec!["198.18.0.2:8788".parse().unwrap()],
+            instance: format!("{name}._peerdrop._tcp.local."),
+        }
+    }
+
+    fn server(name: &str, fp: Option<&str>) -> PeerInfo {
+        PeerInfo {
+            id: uuid::Uuid::new_v4(),
+            name: name.into(),
+            kind: DeviceKind::Phone,
+            fingerprint: fp.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn a_device_seen_on_the_lan_and_the_server_is_listed_once_as_lan() {
+        let list = merge(
+            &[lan("Laptop", "K7QM-2X", "AA:BB")],
+            &[server("Laptop", Some("aa:bb")), server("Phone", Some("CC:DD"))],
+        );
+        let names: Vec<(&str, Via)> = list.iter().map(|d| (d.name.as_str(), d.via)).collect();
+        assert_eq!(names, [("Laptop", Via::Lan), ("Phone", Via::Server)]);
+    }
+
+    #[test]
+    fn server_devices_without_a_fingerprint_are_kept() {
+        let list = merge(&[lan("Laptop", "K7QM-2X", "AA:BB")], &[server("Laptop", None)]);
+        assert_eq!(list.len(), 2);
+    }
+
+    #[test]
+    fn typed_targets_are_told_apart() {
+        assert_eq!(Wanted::parse("k7qm2x"), Wanted::Code("K7QM-2X".into()));
+        assert_eq!(Wanted::parse(" K7QM-2X "), Wanted::Code("K7QM-2X".into()));
+        assert_eq!(
+            Wanted::parse("198.18.0.2:8788"),
+            Wanted::Address("198.18.0.2:8788".into())
+        );
+        assert_eq!(
+            Wanted::parse("[2001:db8::1]:8788"),
+            Wanted::Address("[2001:db8::1]:8788".into())
+        );
+        assert_eq!(
+            Wanted::parse("laptop.local:8788"),
+            Wanted::Address("laptop.local:8788".into())
+        );
+        assert_eq!(Wanted::parse("Ana's laptop"), Wanted::Name("Ana's laptop".into()));
+        assert_eq!(Wanted::parse("weird:name"), Wanted::Name("weird:name".into()));
+    }
+
+    #[test]
+    fn names_pick_one_device_or_say_which_ones_clash() {
+        let list = merge(
+            &[lan("Laptop", "K7QM-2X", "AA"), lan("LAPTOP", "ABCD-23", "BB"), lan("Desk", "WXYZ-45", "CC")],
+            &[],
+        );
+        assert!(matches!(pick(&list, &Wanted::Name("desk".into())), Pick::One(d) if d.name == "Desk"));
+        assert_eq!(
+            pick(&list, &Wanted::Name("LAPTOP".into())),
+            Pick::Ambiguous(vec!["Laptop (K7QM-2X)".into(), "LAPTOP (ABCD-23)".into()])
+        );
+        assert_eq!(pick(&list, &Wanted::Name("nobody".into())), Pick::None);
+        assert!(matches!(
+            pick(&list, &Wanted::Code("ABCD-23".into())),
+            Pick::One(d) if d.fingerprint.as_deref() == Some("BB")
+        ));
+    }
+}
