@@ -317,6 +317,7 @@ impl SignalClient {
             v: PROTOCOL_VERSION,
             name: name.to_string(),
             kind,
+            fingerprint: None,
         };
         ws.send(Message::text(hello.to_json()))
             .await
