@@ -126,7 +126,7 @@ async fn serve(
             frame = up_rx.next() => match frame {
                 Some(Ok(Message::Text(text))) => {
                     if let (Ok(ServerMsg::Welcome { id, .. }), Some((name, kind))) = (ServerMsg::from_json(&text), &hello) {
-                        let info = PeerInfo { id, name: name.clone(), kind: *kind };
+                        let info = PeerInfo { id, name: name.clone(), kind: *kind, fingerprint: None };
                         state.clients.lock().unwrap().insert(id, (info.clone(), inject_tx.clone()));
                         me = Some(info);
                     }

@@ -85,6 +85,7 @@ async fn hello(ws: &mut Ws, name: &str) -> String {
         v: peerdrop_proto::PROTOCOL_VERSION,
         name: name.into(),
         kind: DeviceKind::Cli,
+        fingerprint: None,
     };
     ws.send(Message::text(msg.to_json())).await.unwrap();
     loop {

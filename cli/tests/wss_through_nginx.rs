@@ -420,6 +420,7 @@ impl Presence {
             v: PROTOCOL_VERSION,
             name: name.into(),
             kind: DeviceKind::Cli,
+            fingerprint: None,
         };
         ws.send(Message::text(hello.to_json())).await.unwrap();
         let mut presence = Presence {

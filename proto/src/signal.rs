@@ -1,7 +1,8 @@
 //! Signaling messages: what a peer and `peerdrop-signal` say to each other over `/ws`.
 //!
 //! Every message is one JSON text frame with a `type` tag (`snake_case`). The server assigns
-//! identities, groups peers behind the same public IP as "nearby", resolves codes and relays
+//! identities, groups peers behind the same public IP (or, for a server on a LAN, everyone on
+//! the LAN) as "nearby", resolves codes and relays
 //! [`SignalData`] (SDP offer/answer, ICE candidates) to exactly the addressed peer. It never
 //! sees file bytes.
 
@@ -22,6 +23,12 @@ pub const MAX_SIGNAL_MESSAGE_BYTES: usize = 64 * 1024;
 
 /// Longest device name kept; longer names are cut (on a character boundary) by the server.
 pub const MAX_DEVICE_NAME_CHARS: usize = 64;
+
+/// Longest claimed certificate fingerprint the server passes on (see [`PeerInfo::fingerprint`]).
+/// A SHA-512 fingerprint written as colon-separated hex pairs is 191 characters, but devices
+/// claim SHA-256 ones (95 characters); 128 leaves room for other spellings without inviting
+/// abuse.
+pub const MAX_FINGERPRINT_CHARS: usize = 128;
 
 /// What sort of device a peer is, so a UI can show a fitting icon.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -44,6 +51,13 @@ pub struct PeerInfo {
     pub name: String,
     /// Device kind, for the icon.
     pub kind: DeviceKind,
+    /// The device's certificate fingerprint **as the device claims it** in its
+    /// [`ClientMsg::Hello`]: unverified, so it is only good for de-duplicating a device seen
+    /// both on the LAN and through a server, never for trust (the DTLS handshake proves the
+    /// real one). The server passes on only hex digits and colons, at most
+    /// [`MAX_FINGERPRINT_CHARS`]; anything else arrives as `None`. Absent from old peers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fingerprint: Option<String>,
 }
 
 /// One ICE server entry, shaped like the browser's `RTCIceServer`.
@@ -71,6 +85,11 @@ pub enum ClientMsg {
         name: String,
         /// Device kind shown to other peers.
         kind: DeviceKind,
+        /// This device's certificate fingerprint (hex digits and colons), shown to others as
+        /// [`PeerInfo::fingerprint`] so they can recognise the same device found on the LAN.
+        /// Optional: old clients do not send it, and a malformed one is dropped, not refused.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        fingerprint: Option<String>,
     },
     /// Looks up the peer currently holding a short code (rate-limited).
     Resolve {
@@ -115,9 +134,11 @@ pub enum ServerMsg {
         /// STUN/TURN servers to use for ICE (TURN credentials are short-lived).
         ice_servers: Vec<IceServer>,
     },
-    /// The full current list of nearby peers (same public IP), sent on every change.
+    /// The full current list of nearby peers, sent on every change: the same public address,
+    /// or everyone reaching the server from a private/loopback address; on a device's own
+    /// LAN endpoint, just that device.
     Nearby {
-        /// Every other peer behind the same public address.
+        /// Every other peer in this peer's nearby group.
         peers: Vec<PeerInfo>,
     },
     /// Answer to `resolve`.
@@ -273,11 +294,50 @@ mod tests {
             v: 1,
             name: "Ana".into(),
             kind: DeviceKind::Cli,
+            fingerprint: None,
         };
         assert_eq!(
             msg.to_json(),
             r#"{"type":"hello","v":1,"name":"Ana","kind":"cli"}"#
         );
+    }
+
+    #[test]
+    fn fingerprint_is_optional_both_ways() {
+        // An old client's hello (no fingerprint) still parses.
+        let old = ClientMsg::from_json(r#"{"type":"hello","v":1,"name":"Ana","kind":"cli"}"#);
+        assert!(matches!(
+            old.unwrap(),
+            ClientMsg::Hello {
+                fingerprint: None,
+                ..
+            }
+        ));
+        let new = ClientMsg::Hello {
+            v: 1,
+            name: "Ana".into(),
+            kind: DeviceKind::Phone,
+            fingerprint: Some("AB:CD".into()),
+        };
+        assert_eq!(
+            new.to_json(),
+            r#"{"type":"hello","v":1,"name":"Ana","kind":"phone","fingerprint":"AB:CD"}"#
+        );
+        assert_eq!(ClientMsg::from_json(&new.to_json()).unwrap(), new);
+
+        // A peer entry from an old server parses; one with a fingerprint round-trips.
+        let old: PeerInfo = serde_json::from_str(
+            r#"{"id":"00000000-0000-0000-0000-000000000000","name":"B","kind":"desktop"}"#,
+        )
+        .unwrap();
+        assert_eq!(old.fingerprint, None);
+        let with = PeerInfo {
+            fingerprint: Some("01:ef".into()),
+            ..old
+        };
+        let json = serde_json::to_string(&with).unwrap();
+        assert!(json.ends_with(r#","fingerprint":"01:ef"}"#), "{json}");
+        assert_eq!(serde_json::from_str::<PeerInfo>(&json).unwrap(), with);
     }
 
     #[test]
@@ -287,6 +347,7 @@ mod tests {
                 id: Uuid::nil(),
                 name: "B".into(),
                 kind: DeviceKind::Desktop,
+                fingerprint: None,
             },
             data: SignalData::Candidate {
                 session: Uuid::nil(),

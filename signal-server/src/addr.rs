@@ -10,9 +10,17 @@
 //! entries that are themselves trusted proxies and take the first one that is not. With a
 //! single proxy that sets the header, this is the same as taking its only entry.
 //!
-//! Peers are grouped by [`GroupKey`]: the IPv4 address, or the IPv6 /64 prefix (devices on
-//! one IPv6 LAN share the prefix but usually not the address, and one subscriber usually
-//! controls a whole /64, so per-address limits must apply to the prefix too).
+//! Per-address limits (connection slots, code look-up budgets) are kept per [`GroupKey`]: the
+//! IPv4 address, or the IPv6 /64 prefix (devices on one IPv6 LAN share the prefix but usually
+//! not the address, and one subscriber usually controls a whole /64, so per-address limits
+//! must apply to the prefix too).
+//!
+//! "Nearby" is a [`NearbyGroup`]: the same [`GroupKey`] for public addresses, but one
+//! [`NearbyGroup::Lan`] for every client that reaches the server from a private (RFC 1918),
+//! unique-local, link-local or loopback address. Such a client is on the server's own network
+//! — a server on a LAN — where every device has its own private address and grouping by
+//! address would leave everyone alone. Carrier-grade NAT space (100.64.0.0/10) is *not* a LAN:
+//! many unrelated subscribers share it, so those addresses group as public ones do.
 
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -41,6 +49,49 @@ impl fmt::Display for GroupKey {
         match self {
             GroupKey::V4(v4) => write!(f, "{v4}"),
             GroupKey::V6Net(net) => write!(f, "{}/64", Ipv6Addr::from(u128::from(*net) << 64)),
+        }
+    }
+}
+
+/// The "nearby" group of a client address: who sees whom in `nearby` lists.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum NearbyGroup {
+    /// Everyone reaching the server from a LAN address (see [`is_lan_address`]).
+    Lan,
+    /// Everyone behind one public address (IPv6: one /64).
+    Address(GroupKey),
+}
+
+impl NearbyGroup {
+    /// The nearby group of `ip`; IPv4-mapped IPv6 addresses count as IPv4.
+    pub fn of(ip: IpAddr) -> Self {
+        if is_lan_address(ip) {
+            NearbyGroup::Lan
+        } else {
+            NearbyGroup::Address(GroupKey::of(ip))
+        }
+    }
+}
+
+impl fmt::Display for NearbyGroup {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            NearbyGroup::Lan => f.write_str("lan"),
+            NearbyGroup::Address(key) => key.fmt(f),
+        }
+    }
+}
+
+/// Whether `ip` is an address only seen inside one site: IPv4 private (10/8, 172.16/12,
+/// 192.168/16), link-local (169.254/16) or loopback (127/8); IPv6 unique-local (fc00::/7),
+/// link-local (fe80::/10) or loopback (::1); and the IPv4-mapped forms of the IPv4 ones.
+/// Carrier-grade NAT (100.64.0.0/10) is deliberately not included.
+pub fn is_lan_address(ip: IpAddr) -> bool {
+    match ip.to_canonical() {
+        IpAddr::V4(v4) => v4.is_private() || v4.is_link_local() || v4.is_loopback(),
+        IpAddr::V6(v6) => {
+            let first = v6.segments()[0];
+            v6.is_loopback() || (first & 0xfe00) == 0xfc00 || (first & 0xffc0) == 0xfe80
         }
     }
 }
@@ -128,6 +179,68 @@ mod tests {
             client_ip(ip("::ffff:10.0.0.1"), &["198.18.0.3"], &trusted),
             ip("198.18.0.3")
         );
+    }
+
+    #[test]
+    fn lan_addresses_form_one_nearby_group() {
+        for lan in [
+            "10.0.0.1",
+            "10.255.1.2",
+            "172.16.0.1",
+            "172.31.255.254",
+            "192.168.1.10",
+            "169.254.3.4",
+            "127.0.0.1",
+            "127.8.9.10",
+            "::1",
+            "fc00::1",
+            "fd12:3456:789a::1",
+            "fe80::1",
+            "febf::1",
+            "::ffff:192.168.1.10",
+            "::ffff:127.0.0.1",
+        ] {
+            assert_eq!(NearbyGroup::of(ip(lan)), NearbyGroup::Lan, "{lan}");
+        }
+    }
+
+    #[test]
+    fn public_and_carrier_grade_nat_addresses_keep_their_own_group() {
+        for public in [
+            "100.64.0.1",
+            "100.127.255.254",
+            "172.32.0.1",
+            "172.15.255.255",
+            "192.169.0.1",
+            "11.0.0.1",
+            "198.18.0.1",
+            "203.0.113.5",
+            "2001:db8::1",
+            "fec0::1",
+            "fe00::1",
+            "::ffff:198.18.0.1",
+            "::ffff:100.64.0.1",
+        ] {
+            assert_eq!(
+                NearbyGroup::of(ip(public)),
+                NearbyGroup::Address(GroupKey::of(ip(public))),
+                "{public}"
+            );
+        }
+        assert_ne!(
+            NearbyGroup::of(ip("100.64.0.1")),
+            NearbyGroup::of(ip("100.64.0.2")),
+            "CGNAT subscribers are strangers"
+        );
+        assert_eq!(NearbyGroup::of(ip("fd00::1")).to_string(), "lan");
+        assert_eq!(NearbyGroup::of(ip("198.18.0.1")).to_string(), "198.18.0.1");
+    }
+
+    #[test]
+    fn lan_grouping_leaves_per_address_keys_alone() {
+        // Two LAN devices share a nearby group but not their connection and look-up budgets.
+        assert_ne!(GroupKey::of(ip("192.168.1.10")), GroupKey::of(ip("192.168.1.11")));
+        assert_ne!(GroupKey::of(ip("127.0.0.1")), GroupKey::of(ip("127.0.0.2")));
     }
 
     #[test]

@@ -2,7 +2,8 @@
 //!
 //! [`ServerConfig::default`] is what `peerdrop-signal` runs with when given no flags:
 //! loopback only, no ICE servers, and [`Limits::default`]. Tests shrink the limits to
-//! exercise them in milliseconds instead of minutes.
+//! exercise them in milliseconds instead of minutes. [`ServerConfig::device_endpoint`] is the
+//! other shape: a device's own direct LAN signaling endpoint (see [`crate::device`]).
 
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
@@ -38,6 +39,13 @@ pub struct ServerConfig {
     /// How long [`crate::SignalServer::run`] waits for connections to close on shutdown
     /// before dropping them.
     pub shutdown_grace: Duration,
+    /// `Some` = **device endpoint mode**: this server is one device's direct LAN signaling
+    /// endpoint, and the connection from this host presenting this token (`/ws?owner=TOKEN`,
+    /// see [`crate::RunningServer::owner_url`]) is that device. Everyone else may then talk
+    /// only to the owner: their nearby list is just the owner, and they can neither see nor
+    /// signal each other, so an endpoint listening on `0.0.0.0` is no open relay for the LAN.
+    /// `None` = an ordinary rendezvous server. Built by [`ServerConfig::device_endpoint`].
+    pub owner_token: Option<String>,
 }
 
 impl Default for ServerConfig {
@@ -53,6 +61,7 @@ impl Default for ServerConfig {
             limits: Limits::default(),
             trusted_proxies: Vec::new(),
             shutdown_grace: Duration::from_secs(3),
+            owner_token: None,
         }
     }
 }
@@ -66,10 +75,51 @@ impl ServerConfig {
         }
     }
 
+    /// A device's direct LAN signaling endpoint on `listen` (typically `0.0.0.0:PORT`,
+    /// advertised by mDNS): a fresh random owner token (32 bytes from the OS-seeded CSPRNG, as
+    /// hex), the small [`Limits::device_endpoint`], no STUN or TURN (peers on one LAN reach
+    /// each other by host candidates) and no trusted proxies.
+    pub fn device_endpoint(listen: SocketAddr) -> Self {
+        Self {
+            listen,
+            limits: Limits::device_endpoint(),
+            owner_token: Some(crate::device::fresh_owner_token()),
+            ..Self::default()
+        }
+    }
+
+    /// Whether this is a device endpoint (`owner_token` set).
+    pub fn is_device_endpoint(&self) -> bool {
+        self.owner_token.is_some()
+    }
+
     /// Rejects values that would make the server useless or unsafe (zero limits, zero TTL),
     /// so a typo in a flag fails at start-up instead of at the first client.
     pub fn validate(&self) -> Result<(), ServerError> {
         self.limits.validate()?;
+        if let Some(token) = &self.owner_token {
+            if !crate::device::is_valid_owner_token(token) {
+                return Err(ServerError::InvalidConfig(format!(
+                    "owner_token must be at least {} characters of A-Z, a-z, 0-9, '-' and '_'",
+                    crate::device::MIN_OWNER_TOKEN_BYTES
+                )));
+            }
+            // A device endpoint hands out no ICE servers and believes no proxy: refuse a
+            // configuration that expects otherwise instead of silently ignoring it.
+            if !self.stun_urls.is_empty()
+                || !self.turn_urls.is_empty()
+                || self.turn_secret.is_some()
+            {
+                return Err(ServerError::InvalidConfig(
+                    "a device endpoint (owner_token) hands out no STUN/TURN servers".into(),
+                ));
+            }
+            if !self.trusted_proxies.is_empty() {
+                return Err(ServerError::InvalidConfig(
+                    "a device endpoint (owner_token) trusts no proxies".into(),
+                ));
+            }
+        }
         if self.turn_ttl.is_zero() {
             return Err(ServerError::InvalidConfig(
                 "turn_ttl must be positive".into(),
@@ -121,6 +171,11 @@ pub struct Limits {
     /// Bytes per second one connection may send as encrypted fallback `relay` frames (the
     /// server pauses reading beyond it); 0 disables the relay. See [`crate::relay`].
     pub relay_bytes_per_sec: u64,
+    /// Most peers in the one nearby group of LAN addresses ([`crate::addr::NearbyGroup::Lan`]).
+    /// A public group is bounded by `max_connections_per_ip`, since it is one address; the LAN
+    /// group spans many, so it gets its own bound (every join or leave sends each member the
+    /// whole list). Peers beyond it are grouped by their own address, as public ones are.
+    pub max_lan_group: usize,
 }
 
 impl Default for Limits {
@@ -140,11 +195,23 @@ impl Default for Limits {
             outbox_capacity: 256,
             write_timeout: Duration::from_secs(10),
             relay_bytes_per_sec: crate::relay::DEFAULT_RELAY_BYTES_PER_SEC,
+            max_lan_group: 64,
         }
     }
 }
 
 impl Limits {
+    /// Limits for a device's own LAN endpoint: a handful of senders at a time, not a town.
+    /// Frame size, message and relay rates, strikes and timeouts are the defaults, so a
+    /// message that works through a server works device to device, and abuse costs the same.
+    pub fn device_endpoint() -> Self {
+        Self {
+            max_connections: 32,
+            max_connections_per_ip: 8,
+            ..Self::default()
+        }
+    }
+
     /// Frame size at which tungstenite itself gives up reading. It sits above
     /// `max_message_bytes` so a slightly oversized frame is still read whole and answered
     /// with `too_large`, while a huge one is cut off without buffering it.
@@ -169,6 +236,7 @@ impl Limits {
                 u64::from(self.resolve_per_minute_per_ip),
             ),
             ("outbox_capacity", self.outbox_capacity as u64),
+            ("max_lan_group", self.max_lan_group as u64),
         ];
         if let Some((name, _)) = positive.iter().find(|(_, v)| *v == 0) {
             return Err(ServerError::InvalidConfig(format!(
@@ -223,5 +291,42 @@ mod tests {
             ..ServerConfig::default()
         };
         assert!(config.validate().is_err());
+    }
+
+    #[test]
+    fn device_endpoint_is_small_private_and_has_a_fresh_token() {
+        let listen: SocketAddr = "0.0.0.0:0".parse().unwrap();
+        let a = ServerConfig::device_endpoint(listen);
+        let b = ServerConfig::device_endpoint(listen);
+        a.validate().unwrap();
+        assert!(a.is_device_endpoint());
+        assert!(!ServerConfig::default().is_device_endpoint());
+        let token = a.owner_token.as_deref().unwrap();
+        assert_eq!(token.len(), 64, "32 bytes as hex: {token}");
+        assert!(token.bytes().all(|c| c.is_ascii_hexdigit()), "{token}");
+        assert_ne!(a.owner_token, b.owner_token, "fresh per endpoint");
+        assert_eq!(a.listen, listen);
+        assert!(a.stun_urls.is_empty() && a.turn_urls.is_empty() && a.turn_secret.is_none());
+        assert_eq!(a.limits.max_connections, 32);
+        assert_eq!(a.limits.max_connections_per_ip, 8);
+        let defaults = Limits::default();
+        assert_eq!(a.limits.max_message_bytes, defaults.max_message_bytes);
+        assert_eq!(a.limits.messages_per_sec, defaults.messages_per_sec);
+        assert_eq!(a.limits.max_strikes, defaults.max_strikes);
+    }
+
+    #[test]
+    fn device_endpoint_refuses_what_it_would_ignore() {
+        let listen: SocketAddr = "0.0.0.0:0".parse().unwrap();
+        let mut with_stun = ServerConfig::device_endpoint(listen);
+        with_stun.stun_urls = vec!["stun:198.18.0.1:3478".into()];
+        assert!(with_stun.validate().is_err());
+        let mut with_proxy = ServerConfig::device_endpoint(listen);
+        with_proxy.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
+        assert!(with_proxy.validate().is_err());
+        let mut short = ServerConfig::device_endpoint(listen);
+        short.owner_token = Some("abc".into());
+        let err = short.validate().unwrap_err().to_string();
+        assert!(err.contains("owner_token"), "{err}");
     }
 }

@@ -34,11 +34,12 @@ use tokio_tungstenite::WebSocketStream;
 
 use crate::addr::GroupKey;
 use crate::config::ServerConfig;
+use crate::device::Role;
 use crate::http::Prefixed;
 use crate::ice::ice_servers;
-use crate::names::sanitize_name;
+use crate::names::{sanitize_fingerprint, sanitize_name};
 use crate::rate::TokenBucket;
-use crate::registry::{JoinError, Mailbox, Registry};
+use crate::registry::{JoinError, Joining, Mailbox, Registry};
 use crate::slots::{Slot, Slots};
 
 /// The accepted WebSocket, over a TCP stream whose request head was replayed.
@@ -130,7 +131,11 @@ impl Drop for Registration {
 struct Conn {
     ws: Ws,
     shared: Arc<Shared>,
+    /// The address the client counts as: its nearby group, and (as [`GroupKey`]) its budgets.
+    client: IpAddr,
     group: GroupKey,
+    /// Ordinary peer, or a device endpoint's owner or guest.
+    role: Role,
     messages: TokenBucket,
     resolves: TokenBucket,
     strikes: u32,
@@ -151,6 +156,7 @@ pub(crate) fn serve(
     ws: Ws,
     shared: Arc<Shared>,
     client: IpAddr,
+    role: Role,
     slot: Slot,
     shutdown: watch::Receiver<bool>,
 ) -> impl std::future::Future<Output = ()> + Send {
@@ -158,7 +164,9 @@ pub(crate) fn serve(
     let now = Instant::now();
     let mut conn = Conn {
         ws,
+        client,
         group: GroupKey::of(client),
+        role,
         messages: TokenBucket::new(
             limits.message_burst,
             f64::from(limits.messages_per_sec),
@@ -204,7 +212,7 @@ pub(crate) async fn refuse(ws: Ws, error: ErrorCode, message: String, write_time
 
 impl Conn {
     async fn run(&mut self, shutdown: &mut watch::Receiver<bool>) -> End {
-        let (name, kind) = match self.await_hello(shutdown).await {
+        let (name, kind, fingerprint) = match self.await_hello(shutdown).await {
             Ok(hello) => hello,
             Err(end) => return end,
         };
@@ -214,35 +222,51 @@ impl Conn {
             outbox: tx,
             kick: Arc::clone(&kick),
         };
-        let joined =
-            match self
-                .shared
-                .registry
-                .join(self.group, sanitize_name(&name), kind, mailbox)
-            {
-                Ok(joined) => joined,
-                Err(JoinError::NoCodeAvailable) => {
-                    return End::with_error(
-                        ErrorCode::Unavailable,
-                        "no free code, try again",
-                        CloseCode::Again,
-                        "no code",
-                    );
-                }
-            };
+        let joining = Joining {
+            client: self.client,
+            role: self.role,
+            name: sanitize_name(&name),
+            kind,
+            fingerprint: sanitize_fingerprint(fingerprint),
+        };
+        let joined = match self.shared.registry.join(joining, mailbox) {
+            Ok(joined) => joined,
+            Err(JoinError::NoCodeAvailable) => {
+                return End::with_error(
+                    ErrorCode::Unavailable,
+                    "no free code, try again",
+                    CloseCode::Again,
+                    "no code",
+                );
+            }
+            Err(JoinError::OwnerTaken) => {
+                tracing::info!("refused: this device endpoint's owner is already connected");
+                return End::with_error(
+                    ErrorCode::TooManyConnections,
+                    "this device endpoint's owner is already connected",
+                    CloseCode::Policy,
+                    "owner already connected",
+                );
+            }
+        };
         let id = joined.info.id;
         let _registration = Registration {
             shared: Arc::clone(&self.shared),
             id,
         };
         tracing::Span::current().record("peer", tracing::field::display(id));
-        tracing::info!(online = self.shared.registry.len(), kind = ?kind, "peer joined");
+        tracing::info!(online = self.shared.registry.len(), kind = ?kind, role = ?self.role, "peer joined");
 
+        // A device endpoint hands out no ICE servers: its peers share a LAN (host candidates).
+        let ice_servers = match self.role {
+            Role::Peer => ice_servers(&self.shared.config, id, SystemTime::now()),
+            Role::Owner | Role::Guest => Vec::new(),
+        };
         let welcome = ServerMsg::Welcome {
             v: PROTOCOL_VERSION,
             id,
             code: joined.code,
-            ice_servers: ice_servers(&self.shared.config, id, SystemTime::now()),
+            ice_servers,
         };
         if let Err(end) = self.send(&welcome).await {
             return end;
@@ -281,11 +305,12 @@ impl Conn {
         }
     }
 
-    /// Phase 1: waits for a valid `hello`; returns the requested name and kind.
+    /// Phase 1: waits for a valid `hello`; returns the requested name, kind and fingerprint
+    /// (all still to be cleaned).
     async fn await_hello(
         &mut self,
         shutdown: &mut watch::Receiver<bool>,
-    ) -> Result<(String, DeviceKind), End> {
+    ) -> Result<(String, DeviceKind, Option<String>), End> {
         let limits = &self.shared.config.limits;
         let deadline = Instant::now() + limits.hello_timeout.min(limits.idle_timeout);
         loop {
@@ -298,9 +323,9 @@ impl Conn {
                     "hello timeout",
                 )),
                 frame = self.ws.next() => match self.classify(frame) {
-                    Incoming::Msg(ClientMsg::Hello { v, name, kind }) if v == PROTOCOL_VERSION => {
+                    Incoming::Msg(ClientMsg::Hello { v, name, kind, fingerprint }) if v == PROTOCOL_VERSION => {
                         self.forgive();
-                        return Ok((name, kind));
+                        return Ok((name, kind, fingerprint));
                     }
                     Incoming::Msg(ClientMsg::Hello { v, .. }) => return Err(End::with_error(
                         ErrorCode::VersionMismatch,

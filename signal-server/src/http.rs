@@ -21,6 +21,9 @@ pub(crate) struct RequestHead {
     pub(crate) method: String,
     /// Path without the query string.
     pub(crate) path: String,
+    /// The query string without its `?` (and without any `#fragment`), as sent; empty if none.
+    /// Routing ignores it; `/ws` reads the device endpoint's owner token from it.
+    pub(crate) query: String,
     /// Headers in order, names lower-cased.
     pub(crate) headers: Vec<(String, String)>,
 }
@@ -33,6 +36,16 @@ impl RequestHead {
             .filter(|(n, _)| n == name)
             .map(|(_, v)| v.as_str())
             .collect()
+    }
+
+    /// The value of the first query parameter called `name`, as sent (not percent-decoded:
+    /// the only parameter read, the owner token, is made of characters that need no escaping).
+    pub(crate) query_param(&self, name: &str) -> Option<&str> {
+        self.query
+            .split('&')
+            .filter_map(|pair| pair.split_once('='))
+            .find(|(key, _)| *key == name)
+            .map(|(_, value)| value)
     }
 
     /// Whether the client asks for a WebSocket upgrade.
@@ -115,7 +128,8 @@ pub(crate) fn parse_head(bytes: &[u8]) -> Option<RequestHead> {
     if parts.next().is_some() || method.is_empty() || !version.starts_with("HTTP/1.") {
         return None;
     }
-    let path = target.split(['?', '#']).next().unwrap_or("").to_string();
+    let target = target.split('#').next().unwrap_or("");
+    let (path, query) = target.split_once('?').unwrap_or((target, ""));
     let mut headers = Vec::new();
     for line in lines.take_while(|l| !l.is_empty()) {
         let (name, value) = line.split_once(':')?;
@@ -123,7 +137,8 @@ pub(crate) fn parse_head(bytes: &[u8]) -> Option<RequestHead> {
     }
     Some(RequestHead {
         method: method.to_string(),
-        path,
+        path: path.to_string(),
+        query: query.to_string(),
         headers,
     })
 }
@@ -237,6 +252,21 @@ mod tests {
         );
         assert_eq!(route(&head("GET / HTTP/1.1\r\n\r\n")), Route::NotFound);
         assert_eq!(route(&head("GET /wsx HTTP/1.0\r\n\r\n")), Route::NotFound);
+    }
+
+    #[test]
+    fn keeps_the_query_apart_from_the_path() {
+        let h = head("GET /ws?owner=abc123&x=1 HTTP/1.1\r\n\r\n");
+        assert_eq!((h.path.as_str(), h.query.as_str()), ("/ws", "owner=abc123&x=1"));
+        assert_eq!(h.query_param("owner"), Some("abc123"));
+        assert_eq!(h.query_param("x"), Some("1"));
+        assert_eq!(h.query_param("own"), None);
+        let h = head("GET /ws?x=1&owner=a&owner=b#frag HTTP/1.1\r\n\r\n");
+        assert_eq!(h.query_param("owner"), Some("a"), "the first one counts");
+        let h = head("GET /ws#owner=a HTTP/1.1\r\n\r\n");
+        assert_eq!((h.path.as_str(), h.query_param("owner")), ("/ws", None));
+        let h = head("GET /ws?owner HTTP/1.1\r\n\r\n");
+        assert_eq!(h.query_param("owner"), None);
     }
 
     #[test]

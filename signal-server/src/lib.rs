@@ -1,9 +1,9 @@
 //! # peerdrop-signal — the PeerDrop rendezvous service
 //!
 //! Peers connect over one WebSocket (`/ws`), say `hello`, and get an unguessable id, a short
-//! human code and ICE servers. The server groups peers behind the same public address as
-//! "nearby", resolves codes for everyone else and relays SDP/ICE envelopes to exactly the
-//! addressed peer. It never sees file bytes. The wire types live in
+//! human code and ICE servers. The server groups peers behind the same public address (and
+//! everyone on its own LAN) as "nearby", resolves codes for everyone else and relays SDP/ICE
+//! envelopes to exactly the addressed peer. It never sees file bytes. The wire types live in
 //! [`peerdrop_proto::signal`]; the protocol is described for humans in `docs/protocol.md`.
 //!
 //! The crate is a library first (tests, the CLI's tests and the desktop app embed it
@@ -15,8 +15,11 @@
 //! - [`server`]: [`SignalServer`] — binds the port, accepts connections, shuts down gracefully.
 //! - `http` (private): reads the HTTP request head and routes it: `GET /health`, the
 //!   WebSocket upgrade at `/ws`, `404` for anything else.
-//! - [`addr`]: which client address a connection counts as (trusted proxies) and the
-//!   [`addr::GroupKey`] that defines "nearby" and per-IP limits.
+//! - [`addr`]: which client address a connection counts as (trusted proxies), the
+//!   [`addr::GroupKey`] of per-address limits and the [`addr::NearbyGroup`] that defines
+//!   "nearby" (one group for a server's whole LAN).
+//! - [`device`]: device endpoint mode — this server as one device's direct LAN signaling
+//!   endpoint, with an owner and guests that may talk only to it.
 //! - `slots` (private): per-IP and global connection caps.
 //! - `connection` (private): one task per WebSocket — the hello handshake, limits, dispatch.
 //! - `registry` (private): who is online — peers, codes, nearby groups, who may signal whom.
@@ -30,6 +33,7 @@
 pub mod addr;
 pub mod config;
 mod connection;
+pub mod device;
 pub mod error;
 mod http;
 pub mod ice;

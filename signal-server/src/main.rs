@@ -75,6 +75,10 @@ struct Args {
     /// Bytes per second one connection may push through the encrypted fallback relay (0 = off).
     #[arg(long, value_name = "BYTES", default_value_t = Limits::default().relay_bytes_per_sec)]
     relay_bytes_per_sec: u64,
+    /// Most peers in the one nearby group of clients on the server's LAN (private, loopback,
+    /// link-local addresses); later ones are grouped by their own address.
+    #[arg(long, value_name = "N", default_value_t = Limits::default().max_lan_group)]
+    max_lan_group: usize,
 }
 
 impl Args {
@@ -97,6 +101,7 @@ impl Args {
                 resolve_per_minute: self.resolve_per_minute,
                 resolve_per_minute_per_ip: self.resolve_per_minute_per_ip,
                 relay_bytes_per_sec: self.relay_bytes_per_sec,
+                max_lan_group: self.max_lan_group,
                 ..Limits::default()
             },
             ..ServerConfig::default()

@@ -1,10 +1,14 @@
-//! Cleaning device names before other peers see them.
+//! Cleaning what a peer says about itself (device name, claimed fingerprint) before other
+//! peers see it.
 //!
 //! Names are shown in other people's UIs and terminals, so the server strips what could
 //! hide or rearrange text (control characters, terminal escapes, bidi overrides), trims
-//! whitespace and caps the length at [`MAX_DEVICE_NAME_CHARS`].
+//! whitespace and caps the length at [`MAX_DEVICE_NAME_CHARS`]. A claimed certificate
+//! fingerprint is passed on only if it looks like one (hex digits and colons, at most
+//! [`MAX_FINGERPRINT_CHARS`]); anything else is dropped rather than refused, so a client with
+//! an odd fingerprint still works, it just cannot be de-duplicated by it.
 
-use peerdrop_proto::signal::MAX_DEVICE_NAME_CHARS;
+use peerdrop_proto::signal::{MAX_DEVICE_NAME_CHARS, MAX_FINGERPRINT_CHARS};
 
 /// Name given to a peer whose chosen name is empty after cleaning.
 pub const UNNAMED_DEVICE: &str = "Unnamed device";
@@ -19,6 +23,16 @@ pub fn sanitize_name(raw: &str) -> String {
     } else {
         name.to_string()
     }
+}
+
+/// Returns the fingerprint other peers will see for a claimed one: unchanged if it is 1 to
+/// [`MAX_FINGERPRINT_CHARS`] characters of `[0-9A-Fa-f:]`, otherwise `None`.
+pub fn sanitize_fingerprint(claimed: Option<String>) -> Option<String> {
+    claimed.filter(|f| {
+        !f.is_empty()
+            && f.len() <= MAX_FINGERPRINT_CHARS
+            && f.bytes().all(|b| b.is_ascii_hexdigit() || b == b':')
+    })
 }
 
 /// Control characters (including ESC, so no terminal escapes survive) and the Unicode
@@ -48,6 +62,24 @@ mod tests {
     fn empty_becomes_unnamed() {
         assert_eq!(sanitize_name(""), UNNAMED_DEVICE);
         assert_eq!(sanitize_name(" \t\u{0}\u{1b} "), UNNAMED_DEVICE);
+    }
+
+    #[test]
+    fn fingerprints_pass_only_when_they_look_like_one() {
+        let sha256 = (0..32).map(|i| format!("{i:02X}")).collect::<Vec<_>>().join(":");
+        assert_eq!(sha256.len(), 95);
+        assert_eq!(sanitize_fingerprint(Some(sha256.clone())), Some(sha256));
+        assert_eq!(
+            sanitize_fingerprint(Some("ab:CD:01".into())),
+            Some("ab:CD:01".into())
+        );
+        let longest = "a".repeat(MAX_FINGERPRINT_CHARS);
+        assert_eq!(sanitize_fingerprint(Some(longest.clone())), Some(longest));
+        assert_eq!(sanitize_fingerprint(Some("a".repeat(MAX_FINGERPRINT_CHARS + 1))), None);
+        for bad in ["", "sha-256 AB:CD", "AB CD", "AB:\u{1b}[2J", "AB:CD\n", "ÀB:CD", "0x12"] {
+            assert_eq!(sanitize_fingerprint(Some(bad.into())), None, "{bad:?}");
+        }
+        assert_eq!(sanitize_fingerprint(None), None);
     }
 
     #[test]

@@ -10,10 +10,19 @@
 //! - a peer may signal whoever it resolved by code;
 //! - a peer may answer whoever signalled it.
 //!
+//! Nearby groups are [`NearbyGroup`]s: one per public address, and one for everyone on the
+//! server's LAN, bounded by `max_lan_group` (later LAN peers are grouped by their own address).
+//!
+//! On a device endpoint ([`crate::device`]) there are no groups: a guest's nearby list is the
+//! owner, the owner's is empty, and only owner ↔ guest pairs may signal (a guest always may
+//! signal the owner; the owner may answer a guest that signalled it). Guests never reach
+//! each other, whatever they know.
+//!
 //! Every pair that exchanged a signal is remembered as "partners", so when one side leaves
 //! the other gets `peer_gone` at once.
 
 use std::collections::{HashMap, HashSet};
+use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -23,7 +32,9 @@ use rand::Rng;
 use tokio::sync::{mpsc, Notify};
 use uuid::Uuid;
 
-use crate::addr::GroupKey;
+use crate::addr::{GroupKey, NearbyGroup};
+use crate::config::Limits;
+use crate::device::Role;
 use crate::rate::TokenBucket;
 
 /// How often idle per-address resolve budgets are forgotten.
@@ -33,7 +44,7 @@ const SWEEP_EVERY: Duration = Duration::from_secs(60);
 ///
 /// Small on purpose: a bounded tokio channel allocates its slots 32 at a time, so the item size
 /// is paid 32 (after a block boundary, 64) times per peer whether or not anything is queued.
-/// `ServerMsg` is 120 bytes (3.8 KiB per block); this is 16.
+/// `ServerMsg` is 144 bytes (4.5 KiB per block); this is 16.
 #[derive(Debug)]
 pub(crate) enum Outgoing {
     /// A message, sent as is.
@@ -44,7 +55,7 @@ pub(crate) enum Outgoing {
     Nearby {
         /// Everyone in the group, in join order.
         members: Arc<Vec<PeerInfo>>,
-        /// Position of the recipient in `members`.
+        /// Position of the recipient in `members` ([`NO_SKIP`] when it is not among them).
         skip: u32,
     },
 }
@@ -66,6 +77,10 @@ impl Outgoing {
     }
 }
 
+/// `skip` of an [`Outgoing::Nearby`] whose recipient is not in the list (a device endpoint's
+/// guest, shown the owner).
+const NO_SKIP: u32 = u32::MAX;
+
 impl From<ServerMsg> for Outgoing {
     fn from(msg: ServerMsg) -> Self {
         Outgoing::Msg(Box::new(msg))
@@ -79,6 +94,21 @@ pub(crate) struct Mailbox {
     pub(crate) outbox: mpsc::Sender<Outgoing>,
     /// Notified when the peer cannot keep up and must be disconnected.
     pub(crate) kick: Arc<Notify>,
+}
+
+/// Who is joining, as the connection learnt it (name and fingerprint already cleaned).
+#[derive(Debug, Clone)]
+pub(crate) struct Joining {
+    /// The address the client counts as (after trusted proxies).
+    pub(crate) client: IpAddr,
+    /// Decided when the WebSocket was accepted.
+    pub(crate) role: Role,
+    /// Device name as others will see it.
+    pub(crate) name: String,
+    /// Device kind.
+    pub(crate) kind: DeviceKind,
+    /// Claimed certificate fingerprint, if it looked like one.
+    pub(crate) fingerprint: Option<String>,
 }
 
 /// What `join` assigned.
@@ -95,6 +125,8 @@ pub(crate) struct Joined {
 pub(crate) enum JoinError {
     /// No free code was found (the code space is practically exhausted).
     NoCodeAvailable,
+    /// A device endpoint's owner is already online; there is only one.
+    OwnerTaken,
 }
 
 /// Why a `signal` was not relayed.
@@ -109,7 +141,9 @@ pub(crate) enum RelayError {
 struct Peer {
     info: PeerInfo,
     code: String,
-    group: GroupKey,
+    /// Its nearby group; `None` on a device endpoint, which has none.
+    group: Option<NearbyGroup>,
+    role: Role,
     mailbox: Mailbox,
     /// Peers this one may signal besides its nearby group (resolved, or who signalled it).
     may_address: HashSet<PeerId>,
@@ -124,7 +158,9 @@ struct Inner {
     peers: HashMap<PeerId, Peer>,
     codes: HashMap<String, PeerId>,
     /// Members of each nearby group, in join order.
-    groups: HashMap<GroupKey, Vec<PeerId>>,
+    groups: HashMap<NearbyGroup, Vec<PeerId>>,
+    /// A device endpoint's owner, while it is online.
+    owner: Option<PeerId>,
     /// Code look-up budgets per address, kept after disconnect until they refill.
     resolve_budgets: HashMap<GroupKey, TokenBucket>,
     last_sweep: Option<Instant>,
@@ -134,14 +170,19 @@ struct Inner {
 pub(crate) struct Registry {
     inner: Mutex<Inner>,
     resolve_per_minute_per_ip: u32,
+    max_lan_group: usize,
+    device_endpoint: bool,
 }
 
 impl Registry {
-    /// An empty registry allowing `resolve_per_minute_per_ip` look-ups per address.
-    pub(crate) fn new(resolve_per_minute_per_ip: u32) -> Self {
+    /// An empty registry with the look-up budget and LAN group bound of `limits`; with
+    /// `device_endpoint`, following the owner/guest rules instead of nearby groups.
+    pub(crate) fn new(limits: &Limits, device_endpoint: bool) -> Self {
         Self {
             inner: Mutex::new(Inner::default()),
-            resolve_per_minute_per_ip,
+            resolve_per_minute_per_ip: limits.resolve_per_minute_per_ip,
+            max_lan_group: limits.max_lan_group,
+            device_endpoint,
         }
     }
 
@@ -155,21 +196,26 @@ impl Registry {
     }
 
     /// Registers a peer that said `hello`: assigns id and code, and sends a fresh `nearby`
-    /// list to it and to every other member of its group.
-    pub(crate) fn join(
-        &self,
-        group: GroupKey,
-        name: String,
-        kind: DeviceKind,
-        mailbox: Mailbox,
-    ) -> Result<Joined, JoinError> {
+    /// list to it and to every other member of its group (on a device endpoint: to it, and
+    /// when it is the owner, to every guest).
+    pub(crate) fn join(&self, who: Joining, mailbox: Mailbox) -> Result<Joined, JoinError> {
+        debug_assert_eq!(self.device_endpoint, who.role != Role::Peer);
         let mut inner = self.lock();
+        if who.role == Role::Owner && inner.owner.is_some() {
+            return Err(JoinError::OwnerTaken);
+        }
         let mut id = Uuid::new_v4();
         while inner.peers.contains_key(&id) {
             id = Uuid::new_v4();
         }
         let code = inner.fresh_code().ok_or(JoinError::NoCodeAvailable)?;
-        let info = PeerInfo { id, name, kind };
+        let info = PeerInfo {
+            id,
+            name: who.name,
+            kind: who.kind,
+            fingerprint: who.fingerprint,
+        };
+        let group = (who.role == Role::Peer).then(|| self.nearby_group_for(&inner, who.client));
         inner.codes.insert(code.clone(), id);
         inner.peers.insert(
             id,
@@ -177,15 +223,54 @@ impl Registry {
                 info: info.clone(),
                 code: code.clone(),
                 group,
+                role: who.role,
                 mailbox,
                 may_address: HashSet::new(),
                 resolved_by: HashSet::new(),
                 partners: HashSet::new(),
             },
         );
-        inner.groups.entry(group).or_default().push(id);
-        inner.broadcast_nearby(group);
+        match who.role {
+            Role::Peer => {
+                let group = group.expect("peers have a group");
+                inner.groups.entry(group).or_default().push(id);
+                inner.broadcast_nearby(group);
+            }
+            Role::Owner => {
+                inner.owner = Some(id);
+                inner.send_guest_lists();
+                let me = inner.peers.get(&id).expect("just inserted");
+                deliver(me, ServerMsg::Nearby { peers: Vec::new() }.into());
+            }
+            Role::Guest => {
+                let list = Arc::new(inner.owner_list());
+                let me = inner.peers.get(&id).expect("just inserted");
+                deliver(
+                    me,
+                    Outgoing::Nearby {
+                        members: list,
+                        skip: NO_SKIP,
+                    },
+                );
+            }
+        }
         Ok(Joined { info, code })
+    }
+
+    /// The nearby group a new peer from `client` joins: its [`NearbyGroup`], except that a full
+    /// LAN group sends it to the group of its own address.
+    fn nearby_group_for(&self, inner: &Inner, client: IpAddr) -> NearbyGroup {
+        match NearbyGroup::of(client) {
+            NearbyGroup::Lan
+                if inner
+                    .groups
+                    .get(&NearbyGroup::Lan)
+                    .is_some_and(|members| members.len() >= self.max_lan_group) =>
+            {
+                NearbyGroup::Address(GroupKey::of(client))
+            }
+            group => group,
+        }
     }
 
     /// Removes a peer: frees its code, tells its partners `peer_gone` and its group the new
@@ -213,13 +298,19 @@ impl Registry {
                 other.resolved_by.remove(&id);
             }
         }
-        if let Some(members) = inner.groups.get_mut(&peer.group) {
-            members.retain(|m| *m != id);
-            if members.is_empty() {
-                inner.groups.remove(&peer.group);
+        if let Some(group) = peer.group {
+            if let Some(members) = inner.groups.get_mut(&group) {
+                members.retain(|m| *m != id);
+                if members.is_empty() {
+                    inner.groups.remove(&group);
+                }
             }
+            inner.broadcast_nearby(group);
         }
-        inner.broadcast_nearby(peer.group);
+        if inner.owner == Some(id) {
+            inner.owner = None;
+            inner.send_guest_lists();
+        }
     }
 
     /// Takes one code look-up from the budget of address `group`; `false` = rate-limited.
@@ -235,10 +326,13 @@ impl Registry {
     }
 
     /// Looks up the peer holding the normalised `code` for `requester`, and from now on lets
-    /// the requester signal it.
+    /// the requester signal it. A device endpoint resolves only its owner's code.
     pub(crate) fn resolve(&self, requester: PeerId, code: &str) -> Option<PeerInfo> {
         let mut inner = self.lock();
         let target_id = *inner.codes.get(code)?;
+        if self.device_endpoint && inner.owner != Some(target_id) {
+            return None;
+        }
         if target_id != requester {
             if let Some(me) = inner.peers.get_mut(&requester) {
                 me.may_address.insert(target_id);
@@ -263,10 +357,7 @@ impl Registry {
             return Err(RelayError::UnknownPeer);
         }
         let (sender_info, reachable) = match (inner.peers.get(&from), inner.peers.get(&to)) {
-            (Some(sender), Some(target)) => (
-                sender.info.clone(),
-                sender.group == target.group || sender.may_address.contains(&to),
-            ),
+            (Some(sender), Some(target)) => (sender.info.clone(), may_reach(sender, target)),
             _ => return Err(RelayError::UnknownPeer),
         };
         if !reachable {
@@ -305,7 +396,7 @@ impl Registry {
         let (Some(sender), Some(target)) = (inner.peers.get(&from), inner.peers.get(&to)) else {
             return Err(RelayError::UnknownPeer);
         };
-        if from == to || !(sender.group == target.group || sender.may_address.contains(&to)) {
+        if from == to || !may_reach(sender, target) {
             return Err(RelayError::UnknownPeer);
         }
         match target.mailbox.outbox.try_send(msg.into()) {
@@ -338,8 +429,31 @@ impl Inner {
         })
     }
 
+    /// The nearby list of a device endpoint's guests: the owner, if online.
+    fn owner_list(&self) -> Vec<PeerInfo> {
+        self.owner
+            .and_then(|id| self.peers.get(&id))
+            .map(|owner| owner.info.clone())
+            .into_iter()
+            .collect()
+    }
+
+    /// Sends every guest of a device endpoint its nearby list (after the owner came or went).
+    fn send_guest_lists(&self) {
+        let list = Arc::new(self.owner_list());
+        for guest in self.peers.values().filter(|p| p.role == Role::Guest) {
+            deliver(
+                guest,
+                Outgoing::Nearby {
+                    members: Arc::clone(&list),
+                    skip: NO_SKIP,
+                },
+            );
+        }
+    }
+
     /// Sends every member of `group` the full list of the other members.
-    fn broadcast_nearby(&mut self, group: GroupKey) {
+    fn broadcast_nearby(&mut self, group: NearbyGroup) {
         let Some(members) = self.groups.get(&group) else {
             return;
         };
@@ -367,6 +481,17 @@ impl Inner {
         self.last_sweep = Some(now);
         self.resolve_budgets
             .retain(|_, bucket| !bucket.is_full(now));
+    }
+}
+
+/// Whether `sender` may signal (or relay to) `target`, a different peer; see the module doc.
+fn may_reach(sender: &Peer, target: &Peer) -> bool {
+    let known = sender.may_address.contains(&target.info.id);
+    match (sender.role, target.role) {
+        (Role::Peer, Role::Peer) => (sender.group.is_some() && sender.group == target.group) || known,
+        (Role::Guest, Role::Owner) => true,
+        (Role::Owner, Role::Guest) => known,
+        _ => false,
     }
 }
 
@@ -415,16 +540,40 @@ mod tests {
     const HOME: GroupKey = GroupKey::V4(std::net::Ipv4Addr::new(198, 18, 0, 1));
     const AWAY: GroupKey = GroupKey::V4(std::net::Ipv4Addr::new(203, 0, 113, 9));
 
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    /// A server registry allowing `resolves` look-ups per minute per address.
+    fn registry(resolves: u32) -> Registry {
+        let limits = Limits {
+            resolve_per_minute_per_ip: resolves,
+            ..Limits::default()
+        };
+        Registry::new(&limits, false)
+    }
+
+    /// A peer of an ordinary server, from `client`.
+    fn peer(client: &str, name: &str, kind: DeviceKind) -> Joining {
+        Joining {
+            client: ip(client),
+            role: Role::Peer,
+            name: name.into(),
+            kind,
+            fingerprint: None,
+        }
+    }
+
     #[test]
     fn codes_are_well_formed_and_unique() {
-        let registry = Registry::new(30);
+        let registry = registry(30);
         let mut seen = HashSet::new();
         let mut keep = Vec::new();
         for i in 0..200 {
             let (mb, rx, _) = mailbox(8);
             keep.push(rx);
             let joined = registry
-                .join(AWAY, format!("p{i}"), DeviceKind::Cli, mb)
+                .join(peer("203.0.113.9", &format!("p{i}"), DeviceKind::Cli), mb)
                 .unwrap();
             assert_eq!(
                 normalize_code(&joined.code).as_deref(),
@@ -436,19 +585,19 @@ mod tests {
 
     #[test]
     fn nearby_is_per_group_and_excludes_self() {
-        let registry = Registry::new(30);
+        let registry = registry(30);
         let (mb_a, mut rx_a, _) = mailbox(8);
         let (mb_b, mut rx_b, _) = mailbox(8);
         let (mb_c, mut rx_c, _) = mailbox(8);
         let a = registry
-            .join(HOME, "A".into(), DeviceKind::Desktop, mb_a)
+            .join(peer("198.18.0.1", "A", DeviceKind::Desktop), mb_a)
             .unwrap();
         assert_eq!(drain(&mut rx_a), vec![ServerMsg::Nearby { peers: vec![] }]);
         let b = registry
-            .join(HOME, "B".into(), DeviceKind::Phone, mb_b)
+            .join(peer("198.18.0.1", "B", DeviceKind::Phone), mb_b)
             .unwrap();
         let _c = registry
-            .join(AWAY, "C".into(), DeviceKind::Cli, mb_c)
+            .join(peer("203.0.113.9", "C", DeviceKind::Cli), mb_c)
             .unwrap();
         assert_eq!(
             drain(&mut rx_a),
@@ -470,14 +619,14 @@ mod tests {
 
     #[test]
     fn relay_requires_reachability_and_tracks_partners() {
-        let registry = Registry::new(30);
+        let registry = registry(30);
         let (mb_a, mut rx_a, _) = mailbox(8);
         let (mb_b, mut rx_b, _) = mailbox(8);
         let a = registry
-            .join(HOME, "A".into(), DeviceKind::Desktop, mb_a)
+            .join(peer("198.18.0.1", "A", DeviceKind::Desktop), mb_a)
             .unwrap();
         let b = registry
-            .join(AWAY, "B".into(), DeviceKind::Cli, mb_b)
+            .join(peer("203.0.113.9", "B", DeviceKind::Cli), mb_b)
             .unwrap();
         drain(&mut rx_a);
         drain(&mut rx_b);
@@ -521,15 +670,15 @@ mod tests {
 
     #[test]
     fn full_outbox_kicks_the_slow_peer() {
-        let registry = Registry::new(30);
+        let registry = registry(30);
         let (mb_a, _rx_a, kick) = mailbox(1);
         registry
-            .join(HOME, "A".into(), DeviceKind::Desktop, mb_a)
+            .join(peer("198.18.0.1", "A", DeviceKind::Desktop), mb_a)
             .unwrap();
         assert!(futures_util::FutureExt::now_or_never(kick.notified()).is_none());
         let (mb_b, _rx_b, _) = mailbox(8);
         registry
-            .join(HOME, "B".into(), DeviceKind::Desktop, mb_b)
+            .join(peer("198.18.0.1", "B", DeviceKind::Desktop), mb_b)
             .unwrap();
         // A's single slot holds its first nearby list; the second one overflows.
         assert!(futures_util::FutureExt::now_or_never(kick.notified()).is_some());
@@ -537,11 +686,197 @@ mod tests {
 
     #[test]
     fn resolve_budget_is_per_address() {
-        let registry = Registry::new(2);
+        let registry = registry(2);
         let now = Instant::now();
         assert!(registry.take_resolve_budget(HOME, now));
         assert!(registry.take_resolve_budget(HOME, now));
         assert!(!registry.take_resolve_budget(HOME, now));
         assert!(registry.take_resolve_budget(AWAY, now));
+    }
+
+    fn ids(msgs: &[ServerMsg]) -> Vec<Vec<PeerId>> {
+        msgs.iter()
+            .map(|m| match m {
+                ServerMsg::Nearby { peers } => peers.iter().map(|p| p.id).collect(),
+                other => panic!("expected nearby, got {other:?}"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn lan_addresses_share_one_bounded_group() {
+        let limits = Limits {
+            max_lan_group: 2,
+            ..Limits::default()
+        };
+        let registry = Registry::new(&limits, false);
+        let (mb_a, mut rx_a, _) = mailbox(8);
+        let (mb_b, mut rx_b, _) = mailbox(8);
+        let (mb_c, mut rx_c, _) = mailbox(8);
+        let (mb_d, mut rx_d, _) = mailbox(8);
+        let a = registry
+            .join(peer("192.168.1.10", "A", DeviceKind::Desktop), mb_a)
+            .unwrap();
+        let b = registry
+            .join(peer("10.1.2.3", "B", DeviceKind::Phone), mb_b)
+            .unwrap();
+        drain(&mut rx_a);
+        assert_eq!(ids(&drain(&mut rx_b)), vec![vec![a.info.id]]);
+        // The LAN group is full: C is grouped by its own address and sees nobody...
+        let c = registry
+            .join(peer("192.168.1.12", "C", DeviceKind::Cli), mb_c)
+            .unwrap();
+        assert_eq!(ids(&drain(&mut rx_c)), vec![vec![]]);
+        assert!(drain(&mut rx_a).is_empty(), "the full group hears nothing");
+        // ...except another peer from that same address.
+        let _d = registry
+            .join(peer("192.168.1.12", "D", DeviceKind::Cli), mb_d)
+            .unwrap();
+        assert_eq!(ids(&drain(&mut rx_d)), vec![vec![c.info.id]]);
+        // Once a LAN member leaves, the next LAN peer joins the LAN group again.
+        registry.leave(b.info.id);
+        assert_eq!(ids(&drain(&mut rx_a)), vec![vec![]]);
+        let (mb_e, mut rx_e, _) = mailbox(8);
+        registry
+            .join(peer("fd00::5", "E", DeviceKind::Cli), mb_e)
+            .unwrap();
+        assert_eq!(ids(&drain(&mut rx_e)), vec![vec![a.info.id]]);
+    }
+
+    #[test]
+    fn the_fingerprint_reaches_the_others() {
+        let registry = registry(30);
+        let (mb_a, _rx_a, _) = mailbox(8);
+        let (mb_b, mut rx_b, _) = mailbox(8);
+        let mut with = peer("198.18.0.1", "A", DeviceKind::Desktop);
+        with.fingerprint = Some("AB:CD".into());
+        let a = registry.join(with, mb_a).unwrap();
+        assert_eq!(a.info.fingerprint.as_deref(), Some("AB:CD"));
+        registry
+            .join(peer("198.18.0.1", "B", DeviceKind::Desktop), mb_b)
+            .unwrap();
+        assert_eq!(
+            drain(&mut rx_b),
+            vec![ServerMsg::Nearby {
+                peers: vec![a.info.clone()]
+            }]
+        );
+    }
+
+    /// A device endpoint's registry and a joining connection with `role`.
+    fn endpoint() -> Registry {
+        Registry::new(&Limits::device_endpoint(), true)
+    }
+
+    fn on_endpoint(role: Role, client: &str, name: &str) -> Joining {
+        Joining {
+            role,
+            ..peer(client, name, DeviceKind::Desktop)
+        }
+    }
+
+    #[test]
+    fn a_device_endpoint_shows_guests_only_the_owner() {
+        let registry = endpoint();
+        let (mb_g1, mut rx_g1, _) = mailbox(8);
+        let (mb_g2, mut rx_g2, _) = mailbox(8);
+        let (mb_o, mut rx_o, _) = mailbox(8);
+        let g1 = registry
+            .join(on_endpoint(Role::Guest, "192.168.1.20", "g1"), mb_g1)
+            .unwrap();
+        assert_eq!(ids(&drain(&mut rx_g1)), vec![vec![]], "no owner yet");
+        let owner = registry
+            .join(on_endpoint(Role::Owner, "127.0.0.1", "me"), mb_o)
+            .unwrap();
+        assert_eq!(ids(&drain(&mut rx_o)), vec![vec![]], "the owner sees nobody");
+        assert_eq!(ids(&drain(&mut rx_g1)), vec![vec![owner.info.id]]);
+        let g2 = registry
+            .join(on_endpoint(Role::Guest, "192.168.1.20", "g2"), mb_g2)
+            .unwrap();
+        assert_eq!(ids(&drain(&mut rx_g2)), vec![vec![owner.info.id]]);
+        assert!(drain(&mut rx_g1).is_empty() && drain(&mut rx_o).is_empty());
+
+        // A second owner is refused while the first is online.
+        let (mb_o2, _rx_o2, _) = mailbox(8);
+        assert_eq!(
+            registry
+                .join(on_endpoint(Role::Owner, "127.0.0.1", "me too"), mb_o2)
+                .unwrap_err(),
+            JoinError::OwnerTaken
+        );
+
+        registry.leave(g2.info.id);
+        assert!(drain(&mut rx_g1).is_empty() && drain(&mut rx_o).is_empty());
+        registry.leave(owner.info.id);
+        assert_eq!(ids(&drain(&mut rx_g1)), vec![vec![]]);
+        let (mb_o3, _rx_o3, _) = mailbox(8);
+        let back = registry
+            .join(on_endpoint(Role::Owner, "127.0.0.1", "me again"), mb_o3)
+            .unwrap();
+        assert_eq!(ids(&drain(&mut rx_g1)), vec![vec![back.info.id]]);
+        assert_eq!(registry.len(), 2);
+        let _ = g1;
+    }
+
+    #[test]
+    fn on_a_device_endpoint_only_owner_and_guest_talk() {
+        let registry = endpoint();
+        let (mb_o, mut rx_o, _) = mailbox(8);
+        let (mb_a, mut rx_a, _) = mailbox(8);
+        let (mb_b, mut rx_b, _) = mailbox(8);
+        let owner = registry
+            .join(on_endpoint(Role::Owner, "127.0.0.1", "me"), mb_o)
+            .unwrap();
+        let a = registry
+            .join(on_endpoint(Role::Guest, "192.168.1.20", "a"), mb_a)
+            .unwrap();
+        let b = registry
+            .join(on_endpoint(Role::Guest, "192.168.1.20", "b"), mb_b)
+            .unwrap();
+        for rx in [&mut rx_o, &mut rx_a, &mut rx_b] {
+            drain(rx);
+        }
+        let bye = SignalData::Bye {
+            session: Uuid::nil(),
+            reason: "x".into(),
+        };
+        // The owner cannot address a guest that never signalled it.
+        assert_eq!(
+            registry.relay(owner.info.id, a.info.id, bye.clone()),
+            Err(RelayError::UnknownPeer)
+        );
+        // Guests cannot reach each other, not even by code.
+        assert_eq!(registry.resolve(a.info.id, &b.code), None);
+        assert_eq!(
+            registry.relay(a.info.id, b.info.id, bye.clone()),
+            Err(RelayError::UnknownPeer)
+        );
+        let frame = ServerMsg::Relay {
+            from: a.info.id,
+            session: Uuid::nil(),
+            data: "AQI=".into(),
+        };
+        assert_eq!(
+            registry.relay_frame(a.info.id, b.info.id, frame.clone()),
+            Err(RelayError::UnknownPeer)
+        );
+        assert!(drain(&mut rx_b).is_empty());
+        // A guest signals the owner; the owner answers it, and only it.
+        registry.relay(a.info.id, owner.info.id, bye.clone()).unwrap();
+        assert_eq!(drain(&mut rx_o).len(), 1);
+        registry.relay(owner.info.id, a.info.id, bye.clone()).unwrap();
+        assert_eq!(drain(&mut rx_a).len(), 1);
+        registry.relay_frame(a.info.id, owner.info.id, frame).unwrap();
+        assert_eq!(drain(&mut rx_o).len(), 1);
+        assert_eq!(
+            registry.relay(owner.info.id, b.info.id, bye),
+            Err(RelayError::UnknownPeer)
+        );
+        // Only the owner's code resolves; the owner resolves no guest.
+        assert_eq!(registry.resolve(b.info.id, &owner.code), Some(owner.info.clone()));
+        assert_eq!(registry.resolve(owner.info.id, &a.code), None);
+        // peer_gone as on any server.
+        registry.leave(a.info.id);
+        assert_eq!(drain(&mut rx_o), vec![ServerMsg::PeerGone { id: a.info.id }]);
     }
 }

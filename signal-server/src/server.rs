@@ -26,6 +26,7 @@ use peerdrop_proto::PROTOCOL_VERSION;
 use crate::addr::{client_ip, GroupKey};
 use crate::config::ServerConfig;
 use crate::connection::{self, Shared};
+use crate::device::{self, Role};
 use crate::error::ServerError;
 use crate::http::{self, Prefixed, Route};
 use crate::registry::Registry;
@@ -68,7 +69,7 @@ impl SignalServer {
         let local_addr = listener.local_addr()?;
         let limits = &config.limits;
         let shared = Arc::new(Shared {
-            registry: Registry::new(limits.resolve_per_minute_per_ip),
+            registry: Registry::new(limits, config.is_device_endpoint()),
             slots: Arc::new(Slots::new(
                 limits.max_connections_per_ip,
                 limits.max_connections,
@@ -90,6 +91,13 @@ impl SignalServer {
     /// The WebSocket URL clients should use, e.g. `ws://127.0.0.1:8787/ws`.
     pub fn ws_url(&self) -> String {
         ws_url(self.local_addr)
+    }
+
+    /// In device endpoint mode, the URL the device's own client connects with to be the owner
+    /// (see [`RunningServer::owner_url`]); `None` on an ordinary server.
+    pub fn owner_url(&self) -> Option<String> {
+        let token = self.shared.config.owner_token.as_deref()?;
+        Some(device::owner_url(self.local_addr, token))
     }
 
     /// Serves until `shutdown` completes, then closes every connection gracefully.
@@ -149,12 +157,14 @@ impl SignalServer {
     /// [`RunningServer::shutdown`], or implicitly when dropped).
     pub fn spawn(self) -> RunningServer {
         let local_addr = self.local_addr;
+        let owner_url = self.owner_url();
         let (trigger, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(self.run(async move {
             let _ = stopped.await;
         }));
         RunningServer {
             local_addr,
+            owner_url,
             trigger: Some(trigger),
             task: Some(task),
         }
@@ -166,6 +176,7 @@ impl SignalServer {
 /// Dropping it also shuts the server down, so a test cannot leak a server.
 pub struct RunningServer {
     local_addr: SocketAddr,
+    owner_url: Option<String>,
     trigger: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<Result<(), ServerError>>>,
 }
@@ -179,6 +190,15 @@ impl RunningServer {
     /// The WebSocket URL clients should use, e.g. `ws://127.0.0.1:8787/ws`.
     pub fn ws_url(&self) -> String {
         ws_url(self.local_addr)
+    }
+
+    /// In device endpoint mode ([`ServerConfig::owner_token`]), the URL the device's own
+    /// client connects with to be the owner: `ws://127.0.0.1:PORT/ws?owner=TOKEN` for a server
+    /// bound to `0.0.0.0` or `127.0.0.1` (`[::1]` for `[::]`; a server bound to one other
+    /// address is reached there). `None` on an ordinary server. The URL carries the secret:
+    /// hand it only to this device's own client, never advertise it.
+    pub fn owner_url(&self) -> Option<String> {
+        self.owner_url.clone()
     }
 
     /// Stops accepting, closes every connection gracefully and waits until that is done.
@@ -222,7 +242,10 @@ fn handle_tcp(
         // Boxed: the upgrade's state is larger than the serving state and only needed for a
         // moment, so it should not set the size of the task.
         let upgraded = Box::pin(upgrade(tcp, peer, &shared, &mut shutdown)).await;
-        OptionFuture::from(upgraded.map(|(ws, client)| admit(ws, client, shared, shutdown))).await;
+        OptionFuture::from(
+            upgraded.map(|(ws, client, role)| admit(ws, client, role, shared, shutdown)),
+        )
+        .await;
     }
 }
 
@@ -231,6 +254,7 @@ fn handle_tcp(
 fn admit(
     ws: connection::Ws,
     client: IpAddr,
+    role: Role,
     shared: Arc<Shared>,
     shutdown: watch::Receiver<bool>,
 ) -> impl Future<Output = ()> + Send {
@@ -241,6 +265,7 @@ fn admit(
             ws,
             Arc::clone(&shared),
             client,
+            role,
             slot,
             shutdown,
         )),
@@ -270,13 +295,14 @@ fn admit(
 }
 
 /// Reads and routes the request: answers `/health` and errors itself; for `/ws` completes the
-/// upgrade and returns the WebSocket and the client address it counts as.
+/// upgrade and returns the WebSocket, the client address it counts as and its role (on a
+/// device endpoint: owner or guest, see [`crate::device`]).
 async fn upgrade(
     mut tcp: TcpStream,
     peer: SocketAddr,
     shared: &Shared,
     shutdown: &mut watch::Receiver<bool>,
-) -> Option<(connection::Ws, IpAddr)> {
+) -> Option<(connection::Ws, IpAddr, Role)> {
     let _ = tcp.set_nodelay(true);
     let limits = &shared.config.limits;
     let read = tokio::select! {
@@ -343,6 +369,14 @@ async fn upgrade(
     if client != peer.ip().to_canonical() {
         tracing::Span::current().record("client", tracing::field::display(client));
     }
+    // The owner is judged on the TCP peer itself, never on a forwarded address.
+    let local = tcp.local_addr().map(|a| a.ip()).unwrap_or(peer.ip());
+    let role = Role::decide(
+        shared.config.owner_token.as_deref(),
+        head.query_param(device::OWNER_QUERY_PARAM),
+        peer.ip(),
+        local,
+    );
     let hard = limits.hard_frame_bytes();
     let ws_config = WebSocketConfig::default()
         .read_buffer_size(WS_READ_BUFFER)
@@ -356,7 +390,7 @@ async fn upgrade(
         _ = connection::shutting_down(shutdown) => return None,
     };
     match upgraded {
-        Ok(Ok(ws)) => Some((ws, client)),
+        Ok(Ok(ws)) => Some((ws, client, role)),
         Ok(Err(err)) => {
             tracing::debug!(%err, "websocket upgrade failed");
             None

@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
-use common::{config, start, Client};
+use common::{config, offer, start, Client};
 use hmac::{Hmac, Mac};
 use peerdrop_proto::code::{normalize_code, CODE_ALPHABET};
 use peerdrop_proto::signal::{ClientMsg, DeviceKind, ErrorCode, ServerMsg, MAX_DEVICE_NAME_CHARS};
@@ -81,6 +81,47 @@ async fn names_are_cleaned_before_others_see_them() {
 }
 
 #[tokio::test]
+async fn a_claimed_fingerprint_is_passed_on_only_when_it_looks_like_one() {
+    let server = start(config()).await;
+    let (mut watcher, watcher_w) = Client::joined(&server, "watcher").await;
+    let sha256 = "AB:CD:EF:01:23:45:67:89:ab:cd:ef:01:23:45:67:89:\
+                  AB:CD:EF:01:23:45:67:89:ab:cd:ef:01:23:45:67:89";
+
+    let mut honest = Client::connect(&server).await;
+    let honest_w = honest.hello_with_fingerprint("honest", Some(sha256)).await;
+    assert_eq!(honest_w.nearby[0].fingerprint, None, "the watcher claimed none");
+    let seen = watcher.expect_nearby().await;
+    assert_eq!(seen[0].id, honest_w.id);
+    assert_eq!(seen[0].fingerprint.as_deref(), Some(sha256));
+    // The sender of a signal carries it too.
+    honest.signal(watcher_w.id, offer("sdp")).await;
+    match watcher.recv().await {
+        ServerMsg::Signal { from, .. } => assert_eq!(from.fingerprint.as_deref(), Some(sha256)),
+        other => panic!("expected signal, got {other:?}"),
+    }
+
+    let mut odd = Client::connect(&server).await;
+    odd.hello_with_fingerprint("odd", Some("sha-256 \u{1b}[2J AB:CD"))
+        .await;
+    let seen = watcher.expect_nearby().await;
+    assert_eq!(seen[1].name, "odd");
+    assert_eq!(seen[1].fingerprint, None, "dropped, not refused");
+    odd.assert_alive().await;
+
+    let mut long = Client::connect(&server).await;
+    long.hello_with_fingerprint("long", Some(&"A".repeat(129)))
+        .await;
+    assert_eq!(watcher.expect_nearby().await[2].fingerprint, None);
+
+    // On the wire the field is present when passed on and absent otherwise, as old clients
+    // expect.
+    let (_plain, _) = Client::joined(&server, "plain").await;
+    let peers = watcher.expect_nearby().await;
+    let json = ServerMsg::Nearby { peers }.to_json();
+    assert_eq!(json.matches("\"fingerprint\"").count(), 1, "{json}");
+}
+
+#[tokio::test]
 async fn other_protocol_version_is_refused_and_closed() {
     let server = start(config()).await;
     let mut client = Client::connect(&server).await;
@@ -89,6 +130,7 @@ async fn other_protocol_version_is_refused_and_closed() {
             v: PROTOCOL_VERSION + 1,
             name: "future".into(),
             kind: DeviceKind::Phone,
+            fingerprint: None,
         })
         .await;
     let message = client.expect_error(ErrorCode::VersionMismatch).await;
@@ -120,6 +162,7 @@ async fn second_hello_is_refused_but_connection_stays() {
             v: PROTOCOL_VERSION,
             name: "twice".into(),
             kind: DeviceKind::Cli,
+            fingerprint: None,
         })
         .await;
     client.expect_error(ErrorCode::HelloRequired).await;

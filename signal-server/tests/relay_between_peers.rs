@@ -4,15 +4,15 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{config, offer, start, Client};
+use common::{config, offer, proxied_config, start, Client};
 use peerdrop_proto::signal::{ClientMsg, DeviceKind, ErrorCode, PeerInfo, ServerMsg, SignalData};
 use uuid::Uuid;
 
 #[tokio::test]
 async fn resolve_finds_the_peer_holding_a_code() {
-    let server = start(config()).await;
-    let (_ana, ana_w) = Client::joined_from(&server, "127.0.0.1", "Ana").await;
-    let (mut ben, _) = Client::joined_from(&server, "127.0.0.2", "Ben").await;
+    let server = start(proxied_config()).await;
+    let (_ana, ana_w) = Client::joined_via_proxy(&server, "198.18.0.1", "Ana").await;
+    let (mut ben, _) = Client::joined_via_proxy(&server, "198.18.0.2", "Ben").await;
 
     // Typed sloppily: lower case, no dash, spaces.
     let typed = format!(" {} ", ana_w.code.replace('-', "").to_lowercase());
@@ -21,6 +21,7 @@ async fn resolve_finds_the_peer_holding_a_code() {
         id: ana_w.id,
         name: "Ana".into(),
         kind: DeviceKind::Cli,
+        fingerprint: None,
     };
     assert_eq!(
         ben.recv().await,
@@ -71,6 +72,7 @@ async fn offer_reaches_only_the_addressee() {
         id: ana_w.id,
         name: "Ana".into(),
         kind: DeviceKind::Cli,
+        fingerprint: None,
     };
     assert_eq!(ben.recv().await, ServerMsg::Signal { from, data });
 
@@ -80,9 +82,9 @@ async fn offer_reaches_only_the_addressee() {
 
 #[tokio::test]
 async fn signal_to_unreachable_or_unknown_peer_is_refused() {
-    let server = start(config()).await;
-    let (mut ana, _) = Client::joined_from(&server, "127.0.0.1", "Ana").await;
-    let (mut ben, ben_w) = Client::joined_from(&server, "127.0.0.2", "Ben").await;
+    let server = start(proxied_config()).await;
+    let (mut ana, _) = Client::joined_via_proxy(&server, "198.18.0.1", "Ana").await;
+    let (mut ben, ben_w) = Client::joined_via_proxy(&server, "203.0.113.2", "Ben").await;
 
     // Ben is online but neither nearby nor resolved by Ana: knowing his id is not enough.
     ana.signal(ben_w.id, offer("sdp")).await;
@@ -97,9 +99,9 @@ async fn signal_to_unreachable_or_unknown_peer_is_refused() {
 
 #[tokio::test]
 async fn code_resolution_opens_a_two_way_channel() {
-    let server = start(config()).await;
-    let (mut ana, ana_w) = Client::joined_from(&server, "127.0.0.1", "Ana").await;
-    let (mut ben, ben_w) = Client::joined_from(&server, "127.0.0.2", "Ben").await;
+    let server = start(proxied_config()).await;
+    let (mut ana, ana_w) = Client::joined_via_proxy(&server, "198.18.0.1", "Ana").await;
+    let (mut ben, ben_w) = Client::joined_via_proxy(&server, "198.18.0.2", "Ben").await;
 
     ben.send(&ClientMsg::Resolve {
         code: ana_w.code.clone(),
@@ -137,6 +139,7 @@ async fn code_resolution_opens_a_two_way_channel() {
         id: ana_w.id,
         name: "Ana".into(),
         kind: DeviceKind::Cli,
+        fingerprint: None,
     };
     assert_eq!(
         ben.recv().await,
@@ -156,10 +159,10 @@ async fn code_resolution_opens_a_two_way_channel() {
 
 #[tokio::test]
 async fn partner_gets_peer_gone_when_the_other_side_disconnects() {
-    let server = start(config()).await;
-    let (mut ana, ana_w) = Client::joined_from(&server, "127.0.0.1", "Ana").await;
-    let (mut ben, _) = Client::joined_from(&server, "127.0.0.2", "Ben").await;
-    let (mut bystander, _) = Client::joined_from(&server, "127.0.0.3", "Bystander").await;
+    let server = start(proxied_config()).await;
+    let (mut ana, ana_w) = Client::joined_via_proxy(&server, "198.18.0.1", "Ana").await;
+    let (mut ben, _) = Client::joined_via_proxy(&server, "198.18.0.2", "Ben").await;
+    let (mut bystander, _) = Client::joined_via_proxy(&server, "198.18.0.3", "Bystander").await;
 
     ben.send(&ClientMsg::Resolve {
         code: ana_w.code.clone(),
@@ -185,9 +188,9 @@ async fn partner_gets_peer_gone_when_the_other_side_disconnects() {
 
 #[tokio::test]
 async fn killed_receiver_is_noticed_fast() {
-    let server = start(config()).await;
-    let (receiver, receiver_w) = Client::joined_from(&server, "127.0.0.1", "receiver").await;
-    let (mut sender, _) = Client::joined_from(&server, "127.0.0.2", "sender").await;
+    let server = start(proxied_config()).await;
+    let (receiver, receiver_w) = Client::joined_via_proxy(&server, "198.18.0.1", "receiver").await;
+    let (mut sender, _) = Client::joined_via_proxy(&server, "198.18.0.2", "sender").await;
     sender
         .send(&ClientMsg::Resolve {
             code: receiver_w.code.clone(),

@@ -115,6 +115,7 @@ async fn connect_peer(
         v: PROTOCOL_VERSION,
         name: format!("load-{group}"),
         kind: DeviceKind::Cli,
+        fingerprint: None,
     };
     ws.send(Message::text(hello.to_json())).await?;
     let id = loop {

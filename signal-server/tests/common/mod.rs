@@ -32,6 +32,15 @@ pub fn config() -> ServerConfig {
     ServerConfig::new("127.0.0.1:0".parse().unwrap())
 }
 
+/// [`config`] trusting 127.0.0.1 as a reverse proxy, so clients can come "from" any address
+/// with [`Client::joined_via_proxy`]. Loopback clients are all on the server's LAN (one nearby
+/// group); tests that need peers on *different* networks put them behind public addresses.
+pub fn proxied_config() -> ServerConfig {
+    let mut cfg = config();
+    cfg.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
+    cfg
+}
+
 /// Binds and spawns a server; it stops when the handle is dropped.
 pub async fn start(config: ServerConfig) -> RunningServer {
     SignalServer::bind(config)
@@ -118,6 +127,18 @@ impl Client {
         Self::joined_from(server, "127.0.0.1", name).await
     }
 
+    /// Connects through the (trusted, see [`proxied_config`]) proxy at 127.0.0.1 as if from
+    /// `address` (`X-Forwarded-For`), and completes `hello`.
+    pub async fn joined_via_proxy(
+        server: &RunningServer,
+        address: &str,
+        name: &str,
+    ) -> (Client, Welcome) {
+        let mut client = Self::connect_with_headers(server, &[("X-Forwarded-For", address)]).await;
+        let welcome = client.hello(name).await;
+        (client, welcome)
+    }
+
     /// Connects from `source` and completes `hello`.
     pub async fn joined_from(
         server: &RunningServer,
@@ -131,10 +152,16 @@ impl Client {
 
     /// Sends `hello` and expects `welcome` followed by `nearby`.
     pub async fn hello(&mut self, name: &str) -> Welcome {
+        self.hello_with_fingerprint(name, None).await
+    }
+
+    /// Sends `hello` claiming `fingerprint` and expects `welcome` followed by `nearby`.
+    pub async fn hello_with_fingerprint(&mut self, name: &str, fingerprint: Option<&str>) -> Welcome {
         self.send(&ClientMsg::Hello {
             v: PROTOCOL_VERSION,
             name: name.into(),
             kind: DeviceKind::Cli,
+            fingerprint: fingerprint.map(str::to_string),
         })
         .await;
         let (id, code, ice_servers) = match self.recv().await {
@@ -214,6 +241,17 @@ impl Client {
         match self.next_event().await {
             Event::Msg(msg) => msg,
             Event::Closed(frame) => panic!("connection closed unexpectedly: {frame:?}"),
+        }
+    }
+
+    /// Next server message that is not a `nearby` update (for tests where peers on the one LAN
+    /// group come and go in the background).
+    pub async fn recv_skipping_nearby(&mut self) -> ServerMsg {
+        loop {
+            match self.recv().await {
+                ServerMsg::Nearby { .. } => continue,
+                other => return other,
+            }
         }
     }
 

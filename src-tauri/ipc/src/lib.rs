@@ -214,6 +214,7 @@ mod tests {
                 id: Default::default(),
                 name: "Ben".into(),
                 kind: DeviceKind::Cli,
+                fingerprint: None,
             },
         };
         let back: SendTarget = serde_json::from_str(&serde_json::to_string(&p).unwrap()).unwrap();
