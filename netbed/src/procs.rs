@@ -355,7 +355,10 @@ pub fn peerdrop_lan(ns: &str, home: &Path, extra_env: &[(&str, &str)]) -> Comman
         .env_remove("PEERDROP_NO_LAN")
         .env_remove("PEERDROP_BIND")
         .env("PEERDROP_HOME", home)
-        .env("PEERDROP_LOG", "warn,peerdrop_core=info");
+        .env(
+            "PEERDROP_LOG",
+            "warn,rtc=error,rtc_ice=error,rtc_dtls=error,rtc_sctp=error,webrtc=error,peerdrop_core=info",
+        );
     for (k, v) in extra_env {
         cmd.env(k, v);
     }

@@ -162,7 +162,16 @@ fn lists_and_sends(layout: LanLayout) -> Result<(), Failed> {
     let found = listed.iter().any(|d| {
         d["name"] == "Laptop-A" && d["via"] == "lan" && d["code"] == receiver.code.as_str()
     });
-    eprintln!("peers on B took {:.2} s and listed {listed:?}", took.as_secs_f64());
+    let found_after = stderr
+        .lines()
+        .find(|l| l.contains("found a device on the LAN"))
+        .and_then(|l| l.split("after_ms=").nth(1))
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or("?");
+    eprintln!(
+        "discovery: B heard Laptop-A {found_after} ms after starting to browse; `peers` took {:.2} s in all; listed {listed:?}",
+        took.as_secs_f64()
+    );
     if !found {
         return Err(format!("peers on B did not list Laptop-A ({}): {stdout} {stderr}", receiver.code).into());
     }
@@ -209,11 +218,10 @@ fn blocked_multicast() -> Result<(), Failed> {
     if !ok || !stdout.trim().is_empty() || !stderr.contains("multicast (mDNS) is blocked") {
         return Err(format!("peers on C: ok={ok} stdout={stdout:?} stderr={stderr:?}").into());
     }
-    let (ok, _, stderr, _) = run(
-        lan_ns::C,
-        home.path(),
-        &["send", "--to", &receiver.code, "/dev/null"],
-    )?;
+    let file = work.path().join("typed.bin");
+    random_file(&file, 2 * 1024 * 1024 + 3, 3);
+    let path = file.to_str().ok_or("non-UTF-8 path")?;
+    let (ok, _, stderr, _) = run(lan_ns::C, home.path(), &["send", "--to", &receiver.code, path])?;
     if ok || !stderr.contains("multicast (mDNS) is blocked") || !stderr.contains("HOST:PORT") {
         return Err(format!("send by code on C: ok={ok} {stderr}").into());
     }
@@ -224,8 +232,6 @@ fn blocked_multicast() -> Result<(), Failed> {
         .find(|a| a.starts_with(peerdrop_netbed::lan_bed::lan_ip(lan_ns::A)))
         .cloned()
         .ok_or_else(|| format!("A printed no address on the LAN: {:?}", receiver.addresses))?;
-    let file = work.path().join("typed.bin");
-    random_file(&file, 2 * 1024 * 1024 + 3, 3);
     send(lan_ns::C, home.path(), &address, &file)?;
     receiver.wait_done("typed.bin")?;
     same_file(&file, &inbox)?;

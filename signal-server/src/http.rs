@@ -40,7 +40,7 @@ impl RequestHead {
 
     /// The value of the first query parameter called `name`, as sent (not percent-decoded:
     /// the only parameter read, the owner token, is made of characters that need no escaping).
-    pub(crate) query_param(&self, name: &str) -> Option<&str> {
+    pub(crate) fn query_param(&self, name: &str) -> Option<&str> {
         self.query
             .split('&')
             .filter_map(|pair| pair.split_once('='))

@@ -11,7 +11,7 @@ use std::time::Duration;
 use peerdrop_app_ipc::{NodeState, NodeStatus, NodeUpdate};
 use peerdrop_core::signaling::SignalError;
 use peerdrop_core::{
-    CancellationToken, CoreError, Decider, Decision, Incoming, LanRole, Node, NodeConfig,
+    CancellationToken, CoreError, Decider, Decision, Incoming, Node, NodeConfig,
     OfferSummary, RtcSettings,
 };
 use peerdrop_proto::events::TransferEvent;

@@ -180,6 +180,7 @@ async fn listen(
 ) {
     let mut known: HashMap<String, LanDevice> = HashMap::new();
     let mut probe_withdrawn = false;
+    let started = std::time::Instant::now();
     while let Ok(event) = events.recv_async().await {
         let changed = match event {
             ServiceEvent::ServiceResolved(service) => {
@@ -200,7 +201,16 @@ async fn listen(
                     }
                     false
                 } else {
-                    admit(&mut known, &service)
+                    let new = !known.contains_key(&service.fullname);
+                    let changed = admit(&mut known, &service);
+                    if new && changed {
+                        tracing::info!(
+                            device = %known[&service.fullname].card.name,
+                            after_ms = started.elapsed().as_millis() as u64,
+                            "found a device on the LAN"
+                        );
+                    }
+                    changed
                 }
             }
             ServiceEvent::ServiceRemoved(_, fullname) => known.remove(&fullname).is_some(),
