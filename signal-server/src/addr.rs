@@ -239,7 +239,10 @@ mod tests {
     #[test]
     fn lan_grouping_leaves_per_address_keys_alone() {
         // Two LAN devices share a nearby group but not their connection and look-up budgets.
-        assert_ne!(GroupKey::of(ip("192.168.1.10")), GroupKey::of(ip("192.168.1.11")));
+        assert_ne!(
+            GroupKey::of(ip("192.168.1.10")),
+            GroupKey::of(ip("192.168.1.11"))
+        );
         assert_ne!(GroupKey::of(ip("127.0.0.1")), GroupKey::of(ip("127.0.0.2")));
     }
 

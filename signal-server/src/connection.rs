@@ -133,7 +133,6 @@ struct Conn {
     shared: Arc<Shared>,
     /// The address the client counts as: its nearby group, and (as [`GroupKey`]) its budgets.
     client: IpAddr,
-    group: GroupKey,
     /// Ordinary peer, or a device endpoint's owner or guest.
     role: Role,
     messages: TokenBucket,
@@ -165,7 +164,6 @@ pub(crate) fn serve(
     let mut conn = Conn {
         ws,
         client,
-        group: GroupKey::of(client),
         role,
         messages: TokenBucket::new(
             limits.message_burst,
@@ -461,7 +459,10 @@ impl Conn {
         };
         let now = std::time::Instant::now();
         if !self.resolves.try_take(now)
-            || !self.shared.registry.take_resolve_budget(self.group, now)
+            || !self
+                .shared
+                .registry
+                .take_resolve_budget(GroupKey::of(self.client), now)
         {
             let text = "too many code look-ups; wait a minute".to_string();
             return self.reject(ErrorCode::RateLimited, text).await;

@@ -138,18 +138,31 @@ mod tests {
         let t = Some(TOKEN);
         assert!(is_owner(t, t, ip("127.0.0.1"), ip("127.0.0.1")));
         assert!(is_owner(t, t, ip("::1"), ip("::1")));
-        assert!(is_owner(t, t, ip("::ffff:127.0.0.1"), ip("::ffff:127.0.0.1")));
+        assert!(is_owner(
+            t,
+            t,
+            ip("::ffff:127.0.0.1"),
+            ip("::ffff:127.0.0.1")
+        ));
         // This host, connecting to its own LAN address.
         assert!(is_owner(t, t, lan, lan));
         // Another device on the LAN, even with the right token.
         assert!(!is_owner(t, t, ip("192.168.1.6"), lan));
         assert!(!is_owner(t, t, ip("192.168.1.6"), any));
-        assert!(!is_owner(t, t, ip("0.0.0.0"), any), "no match on a wildcard");
+        assert!(
+            !is_owner(t, t, ip("0.0.0.0"), any),
+            "no match on a wildcard"
+        );
         // Loopback without, or with a wrong or truncated token.
         assert!(!is_owner(t, None, ip("127.0.0.1"), ip("127.0.0.1")));
         let wrong = TOKEN.replace('f', "e");
         assert!(!is_owner(t, Some(&wrong), ip("127.0.0.1"), ip("127.0.0.1")));
-        assert!(!is_owner(t, Some(&TOKEN[..63]), ip("127.0.0.1"), ip("127.0.0.1")));
+        assert!(!is_owner(
+            t,
+            Some(&TOKEN[..63]),
+            ip("127.0.0.1"),
+            ip("127.0.0.1")
+        ));
         assert!(!is_owner(t, Some(""), ip("127.0.0.1"), ip("127.0.0.1")));
         // No token configured: nobody is the owner.
         assert!(!is_owner(None, t, ip("127.0.0.1"), ip("127.0.0.1")));
@@ -163,7 +176,10 @@ mod tests {
         assert_eq!(Role::decide(None, None, lo, lo), Role::Peer);
         assert_eq!(Role::decide(t, t, lo, lo), Role::Owner);
         assert_eq!(Role::decide(t, Some("nope"), lo, lo), Role::Guest);
-        assert_eq!(Role::decide(t, t, ip("10.0.0.9"), ip("10.0.0.1")), Role::Guest);
+        assert_eq!(
+            Role::decide(t, t, ip("10.0.0.9"), ip("10.0.0.1")),
+            Role::Guest
+        );
     }
 
     #[test]
@@ -178,7 +194,9 @@ mod tests {
     fn tokens_are_fresh_hex_and_valid() {
         let a = fresh_owner_token();
         assert_eq!(a.len(), 64);
-        assert!(a.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()));
+        assert!(a
+            .bytes()
+            .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()));
         assert!(is_valid_owner_token(&a));
         assert_ne!(a, fresh_owner_token());
         assert!(!is_valid_owner_token("short"));

@@ -257,7 +257,10 @@ mod tests {
     #[test]
     fn keeps_the_query_apart_from_the_path() {
         let h = head("GET /ws?owner=abc123&x=1 HTTP/1.1\r\n\r\n");
-        assert_eq!((h.path.as_str(), h.query.as_str()), ("/ws", "owner=abc123&x=1"));
+        assert_eq!(
+            (h.path.as_str(), h.query.as_str()),
+            ("/ws", "owner=abc123&x=1")
+        );
         assert_eq!(h.query_param("owner"), Some("abc123"));
         assert_eq!(h.query_param("x"), Some("1"));
         assert_eq!(h.query_param("own"), None);

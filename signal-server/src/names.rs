@@ -66,7 +66,10 @@ mod tests {
 
     #[test]
     fn fingerprints_pass_only_when_they_look_like_one() {
-        let sha256 = (0..32).map(|i| format!("{i:02X}")).collect::<Vec<_>>().join(":");
+        let sha256 = (0..32)
+            .map(|i| format!("{i:02X}"))
+            .collect::<Vec<_>>()
+            .join(":");
         assert_eq!(sha256.len(), 95);
         assert_eq!(sanitize_fingerprint(Some(sha256.clone())), Some(sha256));
         assert_eq!(
@@ -75,8 +78,19 @@ mod tests {
         );
         let longest = "a".repeat(MAX_FINGERPRINT_CHARS);
         assert_eq!(sanitize_fingerprint(Some(longest.clone())), Some(longest));
-        assert_eq!(sanitize_fingerprint(Some("a".repeat(MAX_FINGERPRINT_CHARS + 1))), None);
-        for bad in ["", "sha-256 AB:CD", "AB CD", "AB:\u{1b}[2J", "AB:CD\n", "ÀB:CD", "0x12"] {
+        assert_eq!(
+            sanitize_fingerprint(Some("a".repeat(MAX_FINGERPRINT_CHARS + 1))),
+            None
+        );
+        for bad in [
+            "",
+            "sha-256 AB:CD",
+            "AB CD",
+            "AB:\u{1b}[2J",
+            "AB:CD\n",
+            "ÀB:CD",
+            "0x12",
+        ] {
             assert_eq!(sanitize_fingerprint(Some(bad.into())), None, "{bad:?}");
         }
         assert_eq!(sanitize_fingerprint(None), None);

@@ -488,7 +488,9 @@ impl Inner {
 fn may_reach(sender: &Peer, target: &Peer) -> bool {
     let known = sender.may_address.contains(&target.info.id);
     match (sender.role, target.role) {
-        (Role::Peer, Role::Peer) => (sender.group.is_some() && sender.group == target.group) || known,
+        (Role::Peer, Role::Peer) => {
+            (sender.group.is_some() && sender.group == target.group) || known
+        }
         (Role::Guest, Role::Owner) => true,
         (Role::Owner, Role::Guest) => known,
         _ => false,
@@ -788,7 +790,11 @@ mod tests {
         let owner = registry
             .join(on_endpoint(Role::Owner, "127.0.0.1", "me"), mb_o)
             .unwrap();
-        assert_eq!(ids(&drain(&mut rx_o)), vec![vec![]], "the owner sees nobody");
+        assert_eq!(
+            ids(&drain(&mut rx_o)),
+            vec![vec![]],
+            "the owner sees nobody"
+        );
         assert_eq!(ids(&drain(&mut rx_g1)), vec![vec![owner.info.id]]);
         let g2 = registry
             .join(on_endpoint(Role::Guest, "192.168.1.20", "g2"), mb_g2)
@@ -862,21 +868,33 @@ mod tests {
         );
         assert!(drain(&mut rx_b).is_empty());
         // A guest signals the owner; the owner answers it, and only it.
-        registry.relay(a.info.id, owner.info.id, bye.clone()).unwrap();
+        registry
+            .relay(a.info.id, owner.info.id, bye.clone())
+            .unwrap();
         assert_eq!(drain(&mut rx_o).len(), 1);
-        registry.relay(owner.info.id, a.info.id, bye.clone()).unwrap();
+        registry
+            .relay(owner.info.id, a.info.id, bye.clone())
+            .unwrap();
         assert_eq!(drain(&mut rx_a).len(), 1);
-        registry.relay_frame(a.info.id, owner.info.id, frame).unwrap();
+        registry
+            .relay_frame(a.info.id, owner.info.id, frame)
+            .unwrap();
         assert_eq!(drain(&mut rx_o).len(), 1);
         assert_eq!(
             registry.relay(owner.info.id, b.info.id, bye),
             Err(RelayError::UnknownPeer)
         );
         // Only the owner's code resolves; the owner resolves no guest.
-        assert_eq!(registry.resolve(b.info.id, &owner.code), Some(owner.info.clone()));
+        assert_eq!(
+            registry.resolve(b.info.id, &owner.code),
+            Some(owner.info.clone())
+        );
         assert_eq!(registry.resolve(owner.info.id, &a.code), None);
         // peer_gone as on any server.
         registry.leave(a.info.id);
-        assert_eq!(drain(&mut rx_o), vec![ServerMsg::PeerGone { id: a.info.id }]);
+        assert_eq!(
+            drain(&mut rx_o),
+            vec![ServerMsg::PeerGone { id: a.info.id }]
+        );
     }
 }

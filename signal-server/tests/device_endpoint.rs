@@ -11,12 +11,17 @@ use uuid::Uuid;
 
 /// A device endpoint on loopback (a real device binds `0.0.0.0`; tests stay on loopback).
 async fn endpoint() -> RunningServer {
-    start(ServerConfig::device_endpoint("127.0.0.1:0".parse().unwrap())).await
+    start(ServerConfig::device_endpoint(
+        "127.0.0.1:0".parse().unwrap(),
+    ))
+    .await
 }
 
 /// The path and query of the owner URL, e.g. `/ws?owner=…`.
 fn owner_path(server: &RunningServer) -> String {
-    let url = server.owner_url().expect("a device endpoint has an owner URL");
+    let url = server
+        .owner_url()
+        .expect("a device endpoint has an owner URL");
     let prefix = format!("ws://{}", server.local_addr());
     url.strip_prefix(&prefix)
         .unwrap_or_else(|| panic!("{url} is reached over loopback at {prefix}"))
@@ -24,7 +29,11 @@ fn owner_path(server: &RunningServer) -> String {
 }
 
 /// Connects from 127.0.0.1 with `path` and says hello.
-async fn join_with_path(server: &RunningServer, path: &str, name: &str) -> (Client, common::Welcome) {
+async fn join_with_path(
+    server: &RunningServer,
+    path: &str,
+    name: &str,
+) -> (Client, common::Welcome) {
     let mut client = Client::try_connect(server.local_addr(), path, "127.0.0.1", &[])
         .await
         .expect("websocket connects");
@@ -57,20 +66,30 @@ async fn owner_url_is_loopback_with_the_token_and_only_on_an_endpoint() {
 async fn the_owner_is_welcomed_and_guests_see_only_the_owner() {
     let server = endpoint().await;
     let (mut owner, owner_w) = join_owner(&server).await;
-    assert!(owner_w.ice_servers.is_empty(), "no ICE servers on a LAN endpoint");
+    assert!(
+        owner_w.ice_servers.is_empty(),
+        "no ICE servers on a LAN endpoint"
+    );
     assert!(owner_w.nearby.is_empty());
 
     // A LAN client: no token.
     let (mut guest, guest_w) = Client::joined(&server, "phone").await;
     assert_eq!(
-        guest_w.nearby.iter().map(|p| (p.id, p.name.as_str())).collect::<Vec<_>>(),
+        guest_w
+            .nearby
+            .iter()
+            .map(|p| (p.id, p.name.as_str()))
+            .collect::<Vec<_>>(),
         vec![(owner_w.id, "my laptop")]
     );
     assert!(guest_w.ice_servers.is_empty());
     // Another one, from another address: it too sees just the owner, and the first guest
     // never hears of it; the owner's list stays empty.
     let (_other, other_w) = Client::joined_from(&server, "127.0.0.2", "tablet").await;
-    assert_eq!(other_w.nearby.iter().map(|p| p.id).collect::<Vec<_>>(), vec![owner_w.id]);
+    assert_eq!(
+        other_w.nearby.iter().map(|p| p.id).collect::<Vec<_>>(),
+        vec![owner_w.id]
+    );
     guest.expect_silence().await;
     owner.expect_silence().await;
 
@@ -79,7 +98,12 @@ async fn the_owner_is_welcomed_and_guests_see_only_the_owner() {
     assert!(guest.expect_nearby().await.is_empty());
     let (_owner, owner2_w) = join_owner(&server).await;
     assert_eq!(
-        guest.expect_nearby().await.iter().map(|p| p.id).collect::<Vec<_>>(),
+        guest
+            .expect_nearby()
+            .await
+            .iter()
+            .map(|p| p.id)
+            .collect::<Vec<_>>(),
         vec![owner2_w.id]
     );
 }
@@ -147,7 +171,9 @@ async fn a_guest_signals_the_owner_and_the_owner_answers() {
             code: owner_w.code.clone(),
         })
         .await;
-    assert!(matches!(guest.recv().await, ServerMsg::Resolved { peer, .. } if peer.id == owner_w.id));
+    assert!(
+        matches!(guest.recv().await, ServerMsg::Resolved { peer, .. } if peer.id == owner_w.id)
+    );
     guest.close().await;
     assert_eq!(owner.recv().await, ServerMsg::PeerGone { id: guest_w.id });
 }
@@ -207,8 +233,11 @@ async fn a_wrong_token_makes_an_ordinary_guest() {
         "/ws?owner=0000000000000000000000000000000000000000000000000000000000000000",
         "/ws",
     ] {
-        let (imposter, imposter_w) = join_with_path(&server, path, "imposter").await;
-        assert!(imposter_w.nearby.is_empty(), "{path}: a guest, and no owner yet");
+        let (mut imposter, imposter_w) = join_with_path(&server, path, "imposter").await;
+        assert!(
+            imposter_w.nearby.is_empty(),
+            "{path}: a guest, and no owner yet"
+        );
         imposter.close().await;
     }
     // With an imposter online, the real owner still joins, and the imposter is shown it.
@@ -221,9 +250,10 @@ async fn a_wrong_token_makes_an_ordinary_guest() {
 async fn a_second_owner_is_refused() {
     let server = endpoint().await;
     let (mut owner, owner_w) = join_owner(&server).await;
-    let mut second = Client::try_connect(server.local_addr(), &owner_path(&server), "127.0.0.1", &[])
-        .await
-        .unwrap();
+    let mut second =
+        Client::try_connect(server.local_addr(), &owner_path(&server), "127.0.0.1", &[])
+            .await
+            .unwrap();
     second
         .send(&ClientMsg::Hello {
             v: peerdrop_proto::PROTOCOL_VERSION,
@@ -266,7 +296,9 @@ async fn limits_hold_on_an_endpoint() {
     }
     let mut extra = Client::connect_from(&server, "127.0.0.3", &[]).await;
     match extra.next_event().await {
-        Event::Msg(ServerMsg::Error { code, .. }) => assert_eq!(code, ErrorCode::TooManyConnections),
+        Event::Msg(ServerMsg::Error { code, .. }) => {
+            assert_eq!(code, ErrorCode::TooManyConnections)
+        }
         other => panic!("expected too_many_connections, got {other:?}"),
     }
 }

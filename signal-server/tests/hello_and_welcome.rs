@@ -89,7 +89,10 @@ async fn a_claimed_fingerprint_is_passed_on_only_when_it_looks_like_one() {
 
     let mut honest = Client::connect(&server).await;
     let honest_w = honest.hello_with_fingerprint("honest", Some(sha256)).await;
-    assert_eq!(honest_w.nearby[0].fingerprint, None, "the watcher claimed none");
+    assert_eq!(
+        honest_w.nearby[0].fingerprint, None,
+        "the watcher claimed none"
+    );
     let seen = watcher.expect_nearby().await;
     assert_eq!(seen[0].id, honest_w.id);
     assert_eq!(seen[0].fingerprint.as_deref(), Some(sha256));

@@ -124,7 +124,10 @@ async fn lan_and_public_and_carrier_grade_nat_clients_are_strangers() {
     let server = start(proxied_config()).await;
     let (mut lan, _) = Client::joined_via_proxy(&server, "192.168.1.10", "lan").await;
     let (mut public, public_w) = Client::joined_via_proxy(&server, "198.18.0.1", "public").await;
-    assert!(public_w.nearby.is_empty(), "a public client is not on the LAN");
+    assert!(
+        public_w.nearby.is_empty(),
+        "a public client is not on the LAN"
+    );
     lan.expect_silence().await;
 
     // Carrier-grade NAT: many unrelated subscribers, so not one LAN.
@@ -154,7 +157,10 @@ async fn the_lan_group_is_bounded() {
     assert!(c_w.nearby.is_empty());
     a.expect_silence().await;
     let (_d, d_w) = Client::joined_via_proxy(&server, "192.168.1.12", "d").await;
-    assert_eq!(d_w.nearby.iter().map(|p| p.id).collect::<Vec<_>>(), vec![c_w.id]);
+    assert_eq!(
+        d_w.nearby.iter().map(|p| p.id).collect::<Vec<_>>(),
+        vec![c_w.id]
+    );
 }
 
 #[tokio::test]

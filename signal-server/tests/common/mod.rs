@@ -156,7 +156,11 @@ impl Client {
     }
 
     /// Sends `hello` claiming `fingerprint` and expects `welcome` followed by `nearby`.
-    pub async fn hello_with_fingerprint(&mut self, name: &str, fingerprint: Option<&str>) -> Welcome {
+    pub async fn hello_with_fingerprint(
+        &mut self,
+        name: &str,
+        fingerprint: Option<&str>,
+    ) -> Welcome {
         self.send(&ClientMsg::Hello {
             v: PROTOCOL_VERSION,
             name: name.into(),
