@@ -261,7 +261,7 @@ impl Transfer {
                     self.phase = Phase::Cancelled(reason.clone());
                 }
             }
-            TransferEvent::Code { .. } | TransferEvent::Nearby { .. } => {}
+            TransferEvent::Code { .. } | TransferEvent::Lan { .. } | TransferEvent::Nearby { .. } => {}
         }
     }
 
