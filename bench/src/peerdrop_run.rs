@@ -61,7 +61,7 @@ fn peer_command(bin_dir: &Path, url: &str, ns: Option<&str>, log: &Path) -> Resu
         None => {
             let mut cmd = Command::new(bin_dir.join("peerdrop"));
             cmd.env("PEERDROP_SERVER", url)
-            .env("PEERDROP_NO_LAN", "1")
+                .env("PEERDROP_NO_LAN", "1")
                 .env("PEERDROP_BIND", "127.0.0.1:0");
             cmd
         }

@@ -63,7 +63,9 @@ impl Common {
             .filter(|s| !s.is_empty())
             .map(str::to_string);
         NodeConfig {
-            tls: server_url.as_deref().map_or_else(ClientTls::none, trust_for),
+            tls: server_url
+                .as_deref()
+                .map_or_else(ClientTls::none, trust_for),
             server_url,
             name,
             kind: DeviceKind::Cli,

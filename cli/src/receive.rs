@@ -13,7 +13,10 @@ use crate::prompt::TerminalDecider;
 /// Runs the command; `Ok` only when every accepted file was received and verified.
 pub async fn run(args: ReceiveArgs) -> Result<()> {
     let node = Node::connect(args.common.node_config(LanRole::Discoverable)).await?;
-    let addresses = node.lan_port().map(lan::typed_addresses).unwrap_or_default();
+    let addresses = node
+        .lan_port()
+        .map(peerdrop_core::lan::typed_addresses)
+        .unwrap_or_default();
     if args.common.json {
         output::print_json(&TransferEvent::Code {
             code: node.code().to_string(),
@@ -22,6 +25,7 @@ pub async fn run(args: ReceiveArgs) -> Result<()> {
         if node.lan_port().is_some() {
             output::print_json(&TransferEvent::Lan {
                 addresses: addresses.clone(),
+                blocked: false,
             });
         }
     } else {
@@ -39,7 +43,7 @@ pub async fn run(args: ReceiveArgs) -> Result<()> {
         }
     }
     if node.lan_port().is_some() {
-        warn_when_multicast_is_blocked(&node, args.common.json);
+        warn_when_multicast_is_blocked(&node, args.common.json, addresses.clone());
     }
     std::fs::create_dir_all(&args.dir)
         .with_context(|| format!("cannot create {}", args.dir.display()))?;
@@ -73,17 +77,20 @@ pub async fn run(args: ReceiveArgs) -> Result<()> {
 
 /// Tells the person (once, when the probe times out) that other devices cannot discover
 /// this one, and what works instead.
-fn warn_when_multicast_is_blocked(node: &Node, json: bool) {
+fn warn_when_multicast_is_blocked(node: &Node, json: bool, addresses: Vec<String>) {
     let Some(mut state) = node.multicast() else {
         return;
     };
     tokio::spawn(async move {
         while state.changed().await.is_ok() {
             if *state.borrow() == peerdrop_core::lan::Multicast::Blocked {
-                if !json {
-                    eprintln!("peerdrop: {}", lan::BLOCKED_ADVICE);
+                if json {
+                    output::print_json(&TransferEvent::Lan {
+                        addresses,
+                        blocked: true,
+                    });
                 } else {
-                    tracing::warn!("{}", lan::BLOCKED_ADVICE);
+                    eprintln!("peerdrop: {}", lan::BLOCKED_ADVICE);
                 }
                 return;
             }

@@ -77,7 +77,11 @@ impl LanBed {
             ip(&["netns", "add", name]);
             ip(&["-n", name, "link", "set", "lo", "up"]);
             run_in(name, "sysctl", &["-qw", "net.ipv6.conf.all.disable_ipv6=1"]);
-            run_in(name, "sysctl", &["-qw", "net.ipv6.conf.default.disable_ipv6=1"]);
+            run_in(
+                name,
+                "sysctl",
+                &["-qw", "net.ipv6.conf.default.disable_ipv6=1"],
+            );
         }
         ip(&["-n", lan_ns::SWITCH, "link", "add", "lan", "type", "bridge"]);
         ip(&[
@@ -93,10 +97,29 @@ impl LanBed {
         for host in lan_ns::HOSTS {
             let port = &host[PREFIX.len()..];
             ip(&[
-                "-n", host, "link", "add", "eth0", "type", "veth", "peer", "name", port, "netns",
+                "-n",
+                host,
+                "link",
+                "add",
+                "eth0",
+                "type",
+                "veth",
+                "peer",
+                "name",
+                port,
+                "netns",
                 lan_ns::SWITCH,
             ]);
-            ip(&["-n", lan_ns::SWITCH, "link", "set", port, "master", "lan", "up"]);
+            ip(&[
+                "-n",
+                lan_ns::SWITCH,
+                "link",
+                "set",
+                port,
+                "master",
+                "lan",
+                "up",
+            ]);
             ip(&[
                 "-n",
                 host,
@@ -117,7 +140,11 @@ impl LanBed {
     /// Makes `host` drop every multicast packet in and out (as client isolation or a VPN).
     pub fn block_multicast(&self, host: &str) {
         for chain in ["INPUT", "OUTPUT"] {
-            run_in(host, "iptables", &["-A", chain, "-d", "224.0.0.0/4", "-j", "DROP"]);
+            run_in(
+                host,
+                "iptables",
+                &["-A", chain, "-d", "224.0.0.0/4", "-j", "DROP"],
+            );
         }
     }
 

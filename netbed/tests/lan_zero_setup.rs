@@ -14,7 +14,9 @@ use std::time::{Duration, Instant};
 
 use libtest_mimic::{Arguments, Failed, Trial};
 use peerdrop_netbed::lan_bed::{lan_ns, LanBed, LanLayout};
-use peerdrop_netbed::procs::{self, blake3_file, peerdrop_lan, random_file, wait_timeout, Guard, Lines};
+use peerdrop_netbed::procs::{
+    self, blake3_file, peerdrop_lan, random_file, wait_timeout, Guard, Lines,
+};
 
 /// What the requirement allows for `peers` to list a receiver (process start included).
 const LIST_WITHIN: Duration = Duration::from_secs(3);
@@ -26,15 +28,26 @@ fn main() {
     }
     args.test_threads = Some(1);
     let trials = vec![
-        Trial::test("lan_with_default_route_lists_and_sends_by_code_and_name", || {
-            lists_and_sends(LanLayout { default_route: true })
-        }),
-        Trial::test("lan_without_default_route_lists_and_sends_by_code_and_name", || {
-            lists_and_sends(LanLayout {
-                default_route: false,
-            })
-        }),
-        Trial::test("blocked_multicast_is_explained_and_a_typed_address_works", blocked_multicast),
+        Trial::test(
+            "lan_with_default_route_lists_and_sends_by_code_and_name",
+            || {
+                lists_and_sends(LanLayout {
+                    default_route: true,
+                })
+            },
+        ),
+        Trial::test(
+            "lan_without_default_route_lists_and_sends_by_code_and_name",
+            || {
+                lists_and_sends(LanLayout {
+                    default_route: false,
+                })
+            },
+        ),
+        Trial::test(
+            "blocked_multicast_is_explained_and_a_typed_address_works",
+            blocked_multicast,
+        ),
     ];
     // Build the binaries before any bed exists (a build inside a trial would hold the lock).
     procs::binaries();
@@ -54,7 +67,9 @@ impl Receiver {
     fn start(host: &str, name: &str, dir: &Path) -> Result<Receiver, Failed> {
         let home = tempfile::tempdir().map_err(|e| e.to_string())?;
         let mut child = peerdrop_lan(host, home.path(), &[])
-            .args(["receive", "--keep", "--yes", "--json", "--name", name, "--dir"])
+            .args([
+                "receive", "--keep", "--yes", "--json", "--name", name, "--dir",
+            ])
             .arg(dir)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -90,9 +105,16 @@ impl Receiver {
 
     /// Waits until the receiver reports its next finished transfer (`file` is for the message).
     fn wait_done(&mut self, file: &str) -> Result<(), Failed> {
-        match self.lines.wait_for("\"event\":\"done\"", Duration::from_secs(60)) {
+        match self
+            .lines
+            .wait_for("\"event\":\"done\"", Duration::from_secs(60))
+        {
             Some(_) => Ok(()),
-            None => Err(format!("the receiver did not finish {file}; saw {:?}", self.lines.seen).into()),
+            None => Err(format!(
+                "the receiver did not finish {file}; saw {:?}",
+                self.lines.seen
+            )
+            .into()),
         }
     }
 }
@@ -173,7 +195,11 @@ fn lists_and_sends(layout: LanLayout) -> Result<(), Failed> {
         took.as_secs_f64()
     );
     if !found {
-        return Err(format!("peers on B did not list Laptop-A ({}): {stdout} {stderr}", receiver.code).into());
+        return Err(format!(
+            "peers on B did not list Laptop-A ({}): {stdout} {stderr}",
+            receiver.code
+        )
+        .into());
     }
     if took > LIST_WITHIN {
         return Err(format!("peers took {took:?}, more than {LIST_WITHIN:?}").into());
@@ -182,7 +208,12 @@ fn lists_and_sends(layout: LanLayout) -> Result<(), Failed> {
     // By code, then by name.
     let by_code = work.path().join("by-code.bin");
     random_file(&by_code, 3 * 1024 * 1024 + 17, 1);
-    send(lan_ns::B, sender_home.path(), &receiver.code.to_lowercase(), &by_code)?;
+    send(
+        lan_ns::B,
+        sender_home.path(),
+        &receiver.code.to_lowercase(),
+        &by_code,
+    )?;
     receiver.wait_done("by-code.bin")?;
     same_file(&by_code, &inbox)?;
 
@@ -206,7 +237,9 @@ fn lists_and_sends(layout: LanLayout) -> Result<(), Failed> {
 }
 
 fn blocked_multicast() -> Result<(), Failed> {
-    let bed = LanBed::build(LanLayout { default_route: true });
+    let bed = LanBed::build(LanLayout {
+        default_route: true,
+    });
     bed.block_multicast(lan_ns::C);
     let work = tempfile::tempdir().map_err(|e| e.to_string())?;
     let inbox = work.path().join("inbox");
@@ -221,7 +254,11 @@ fn blocked_multicast() -> Result<(), Failed> {
     let file = work.path().join("typed.bin");
     random_file(&file, 2 * 1024 * 1024 + 3, 3);
     let path = file.to_str().ok_or("non-UTF-8 path")?;
-    let (ok, _, stderr, _) = run(lan_ns::C, home.path(), &["send", "--to", &receiver.code, path])?;
+    let (ok, _, stderr, _) = run(
+        lan_ns::C,
+        home.path(),
+        &["send", "--to", &receiver.code, path],
+    )?;
     if ok || !stderr.contains("multicast (mDNS) is blocked") || !stderr.contains("HOST:PORT") {
         return Err(format!("send by code on C: ok={ok} {stderr}").into());
     }

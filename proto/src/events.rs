@@ -41,11 +41,16 @@ pub enum TransferEvent {
         /// This device's name as others see it.
         name: String,
     },
-    /// This device can be reached directly on its network at these `HOST:PORT` addresses (its
-    /// LAN endpoint), for senders whose network blocks discovery.
+    /// This device on its local network: where a sender can type it in (its LAN endpoint), and
+    /// whether multicast discovery works here. Sent when the node starts and again once the
+    /// multicast check has an answer.
     Lan {
-        /// `IP:PORT` (IPv6 in brackets), one per local address.
+        /// `IP:PORT`, one per local IPv4 address (empty when this device only browses).
         addresses: Vec<String>,
+        /// True once this device found that multicast (mDNS) is blocked here: it cannot be
+        /// discovered, nor discover others; typed addresses and codes through a server still work.
+        #[serde(default)]
+        blocked: bool,
     },
     /// Nearby devices changed (full list).
     Nearby {

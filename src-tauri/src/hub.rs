@@ -17,6 +17,8 @@ use tauri::ipc::Channel;
 struct Snapshot {
     status: Option<NodeStatus>,
     code: Option<TransferEvent>,
+    /// The last [`TransferEvent::Lan`]: typed addresses and whether multicast is blocked.
+    lan: Option<TransferEvent>,
     nearby: Vec<PeerInfo>,
     offer: Option<TransferEvent>,
 }
@@ -39,6 +41,9 @@ impl Hub {
             }
             if let Some(code) = &snap.code {
                 replay.push(NodeUpdate::Event(code.clone()));
+            }
+            if let Some(lan) = &snap.lan {
+                replay.push(NodeUpdate::Event(lan.clone()));
             }
             if snap.status.is_some() {
                 replay.push(NodeUpdate::Event(TransferEvent::Nearby {
@@ -66,11 +71,13 @@ impl Hub {
                 NodeUpdate::Status(status) => {
                     if status.state != peerdrop_app_ipc::NodeState::Online {
                         snap.code = None;
+                        snap.lan = None;
                         snap.nearby.clear();
                     }
                     snap.status = Some(status.clone());
                 }
                 NodeUpdate::Event(ev @ TransferEvent::Code { .. }) => snap.code = Some(ev.clone()),
+                NodeUpdate::Event(ev @ TransferEvent::Lan { .. }) => snap.lan = Some(ev.clone()),
                 NodeUpdate::Event(TransferEvent::Nearby { peers }) => snap.nearby = peers.clone(),
                 NodeUpdate::Event(ev @ TransferEvent::Incoming { .. }) => {
                     snap.offer = Some(ev.clone())

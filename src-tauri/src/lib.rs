@@ -112,7 +112,12 @@ impl Shared {
 /// `peerdrop --no-lan` does; tests on a shared host use it to keep multicast off its network.
 fn lan_role_from_env() -> LanRole {
     match std::env::var("PEERDROP_NO_LAN") {
-        Ok(v) if matches!(v.trim().to_ascii_lowercase().as_str(), "1" | "true" | "yes" | "on") => {
+        Ok(v)
+            if matches!(
+                v.trim().to_ascii_lowercase().as_str(),
+                "1" | "true" | "yes" | "on"
+            ) =>
+        {
             LanRole::Off
         }
         _ => LanRole::Discoverable,

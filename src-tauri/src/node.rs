@@ -11,8 +11,8 @@ use std::time::Duration;
 use peerdrop_app_ipc::{NodeState, NodeStatus, NodeUpdate};
 use peerdrop_core::signaling::SignalError;
 use peerdrop_core::{
-    CancellationToken, CoreError, Decider, Decision, Incoming, Node, NodeConfig,
-    OfferSummary, RtcSettings,
+    CancellationToken, CoreError, Decider, Decision, Incoming, Node, NodeConfig, OfferSummary,
+    RtcSettings,
 };
 use peerdrop_proto::events::TransferEvent;
 use peerdrop_proto::signal::DeviceKind;
@@ -349,6 +349,7 @@ async fn serve(shared: Arc<Shared>, node: Arc<Node>) -> String {
             }
         }
     });
+    let lan = tokio::spawn(forward_lan_state(shared.clone(), node.clone()));
     let reason = loop {
         match node.next_incoming().await {
             Ok(incoming) => start_receive(&shared, incoming),
@@ -356,7 +357,27 @@ async fn serve(shared: Arc<Shared>, node: Arc<Node>) -> String {
         }
     };
     forward.abort();
+    lan.abort();
     reason
+}
+
+/// Tells the UI where this device can be typed in on its network and, once known, whether
+/// multicast discovery is blocked here (the Send page then says so and offers the fallbacks).
+async fn forward_lan_state(shared: Arc<Shared>, node: Arc<Node>) {
+    let (Some(port), Some(mut multicast)) = (node.lan_port(), node.multicast()) else {
+        return;
+    };
+    let addresses = peerdrop_core::lan::typed_addresses(port);
+    loop {
+        let blocked = *multicast.borrow_and_update() == peerdrop_core::lan::Multicast::Blocked;
+        shared.hub.emit(NodeUpdate::Event(TransferEvent::Lan {
+            addresses: addresses.clone(),
+            blocked,
+        }));
+        if blocked || multicast.changed().await.is_err() {
+            return;
+        }
+    }
 }
 
 /// Receives one incoming transfer on a task, or turns the sender away when busy.

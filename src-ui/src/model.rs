@@ -261,7 +261,9 @@ impl Transfer {
                     self.phase = Phase::Cancelled(reason.clone());
                 }
             }
-            TransferEvent::Code { .. } | TransferEvent::Lan { .. } | TransferEvent::Nearby { .. } => {}
+            TransferEvent::Code { .. }
+            | TransferEvent::Lan { .. }
+            | TransferEvent::Nearby { .. } => {}
         }
     }
 

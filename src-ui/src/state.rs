@@ -65,6 +65,10 @@ pub struct AppState {
     pub my_name: Signal<String>,
     /// Nearby devices, live.
     pub nearby: Signal<Vec<PeerInfo>>,
+    /// This device's typed LAN addresses (`IP:PORT`), for networks that block discovery.
+    pub lan_addresses: Signal<Vec<String>>,
+    /// Whether multicast (mDNS) discovery is blocked on this network.
+    pub lan_blocked: Signal<bool>,
     /// The current or last receive.
     pub receive: Signal<Transfer>,
     /// The current or last send.
@@ -90,6 +94,8 @@ impl AppState {
             code: create_signal(None),
             my_name: create_signal(String::new()),
             nearby: create_signal(Vec::new()),
+            lan_addresses: create_signal(Vec::new()),
+            lan_blocked: create_signal(false),
             receive: create_signal(Transfer::default()),
             send: create_signal(Transfer::default()),
             selection: create_signal(Vec::new()),
@@ -115,6 +121,10 @@ impl AppState {
                 self.my_name.set(name);
             }
             NodeUpdate::Event(TransferEvent::Nearby { peers }) => self.nearby.set(peers),
+            NodeUpdate::Event(TransferEvent::Lan { addresses, blocked }) => {
+                self.lan_addresses.set(addresses);
+                self.lan_blocked.set(blocked);
+            }
             NodeUpdate::Event(event) => {
                 if matches!(event, TransferEvent::Incoming { .. }) {
                     // An offer is answered in a dialog over any page; progress lives on Receive.

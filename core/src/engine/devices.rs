@@ -103,8 +103,11 @@ pub fn merge(lan: &[LanDevice], server: &[PeerInfo]) -> Vec<Device> {
     let mut list: Vec<Device> = lan.iter().map(Device::from_lan).collect();
     for peer in server {
         let duplicate = peer.fingerprint.as_ref().is_some_and(|fp| {
-            list.iter()
-                .any(|d| d.fingerprint.as_ref().is_some_and(|o| o.eq_ignore_ascii_case(fp)))
+            list.iter().any(|d| {
+                d.fingerprint
+                    .as_ref()
+                    .is_some_and(|o| o.eq_ignore_ascii_case(fp))
+            })
         });
         if !duplicate {
             list.push(Device::from_server(peer));
@@ -223,7 +226,10 @@ mod tests {
     fn a_device_seen_on_the_lan_and_the_server_is_listed_once_as_lan() {
         let list = merge(
             &[lan("Laptop", "K7QM-2X", "AA:BB")],
-            &[server("Laptop", Some("aa:bb")), server("Phone", Some("CC:DD"))],
+            &[
+                server("Laptop", Some("aa:bb")),
+                server("Phone", Some("CC:DD")),
+            ],
         );
         let names: Vec<(&str, Via)> = list.iter().map(|d| (d.name.as_str(), d.via)).collect();
         assert_eq!(names, [("Laptop", Via::Lan), ("Phone", Via::Server)]);
@@ -231,7 +237,10 @@ mod tests {
 
     #[test]
     fn server_devices_without_a_fingerprint_are_kept() {
-        let list = merge(&[lan("Laptop", "K7QM-2X", "AA:BB")], &[server("Laptop", None)]);
+        let list = merge(
+            &[lan("Laptop", "K7QM-2X", "AA:BB")],
+            &[server("Laptop", None)],
+        );
         assert_eq!(list.len(), 2);
     }
 
@@ -251,17 +260,29 @@ mod tests {
             Wanted::parse("laptop.local:8788"),
             Wanted::Address("laptop.local:8788".into())
         );
-        assert_eq!(Wanted::parse("Ana's laptop"), Wanted::Name("Ana's laptop".into()));
-        assert_eq!(Wanted::parse("weird:name"), Wanted::Name("weird:name".into()));
+        assert_eq!(
+            Wanted::parse("Ana's laptop"),
+            Wanted::Name("Ana's laptop".into())
+        );
+        assert_eq!(
+            Wanted::parse("weird:name"),
+            Wanted::Name("weird:name".into())
+        );
     }
 
     #[test]
     fn names_pick_one_device_or_say_which_ones_clash() {
         let list = merge(
-            &[lan("Laptop", "K7QM-2X", "AA"), lan("LAPTOP", "ABCD-23", "BB"), lan("Desk", "WXYZ-45", "CC")],
+            &[
+                lan("Laptop", "K7QM-2X", "AA"),
+                lan("LAPTOP", "ABCD-23", "BB"),
+                lan("Desk", "WXYZ-45", "CC"),
+            ],
             &[],
         );
-        assert!(matches!(pick(&list, &Wanted::Name("desk".into())), Pick::One(d) if d.name == "Desk"));
+        assert!(
+            matches!(pick(&list, &Wanted::Name("desk".into())), Pick::One(d) if d.name == "Desk")
+        );
         assert_eq!(
             pick(&list, &Wanted::Name("LAPTOP".into())),
             Pick::Ambiguous(vec!["Laptop (K7QM-2X)".into(), "LAPTOP (ABCD-23)".into()])

@@ -35,8 +35,8 @@ pub use tokio_util::sync::CancellationToken;
 
 use crate::error::CoreError;
 use crate::identity::{Identity, Trust};
-use crate::rtc::RtcSettings;
 use crate::lan::Multicast;
+use crate::rtc::RtcSettings;
 use crate::signaling::{Presentation, SignalClient, SignalError};
 use crate::store::SendPlan;
 use crate::tls::ClientTls;
@@ -302,7 +302,10 @@ impl Node {
                 }
                 Pick::None => {}
             }
-            if tokio::time::timeout_at(deadline, devices.changed()).await.is_err() {
+            if tokio::time::timeout_at(deadline, devices.changed())
+                .await
+                .is_err()
+            {
                 break;
             }
         }
@@ -435,7 +438,8 @@ impl Recipient {
 
 /// Resolves `HOST:PORT` (an IP literal or a name) to socket addresses, IPv4 first.
 async fn lookup(address: &str) -> Result<Vec<SocketAddr>, CoreError> {
-    let unreachable = |reason: String| CoreError::PeerUnavailable(format!("cannot reach {address}: {reason}"));
+    let unreachable =
+        |reason: String| CoreError::PeerUnavailable(format!("cannot reach {address}: {reason}"));
     let mut found: Vec<SocketAddr> = tokio::net::lookup_host(address)
         .await
         .map_err(|e| unreachable(e.to_string()))?

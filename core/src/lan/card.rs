@@ -97,13 +97,17 @@ impl DeviceCard {
             _ => Role::Device,
         };
         let raw_code = get("code").ok_or(CardError::Missing("code"))?;
-        let code = normalize_code(raw_code).ok_or_else(|| CardError::Code(cut_to_bytes(raw_code, 16)))?;
+        let code =
+            normalize_code(raw_code).ok_or_else(|| CardError::Code(cut_to_bytes(raw_code, 16)))?;
         let raw_kind = get("kind").ok_or(CardError::Missing("kind"))?;
-        let kind = parse_kind(raw_kind).ok_or_else(|| CardError::Kind(cut_to_bytes(raw_kind, 16)))?;
+        let kind =
+            parse_kind(raw_kind).ok_or_else(|| CardError::Kind(cut_to_bytes(raw_kind, 16)))?;
         let fingerprint = get("fp").ok_or(CardError::Missing("fp"))?;
         if fingerprint.is_empty()
             || fingerprint.len() > MAX_FINGERPRINT_CHARS
-            || !fingerprint.chars().all(|c| c.is_ascii_hexdigit() || c == ':')
+            || !fingerprint
+                .chars()
+                .all(|c| c.is_ascii_hexdigit() || c == ':')
         {
             return Err(CardError::Fingerprint);
         }

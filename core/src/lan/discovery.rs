@@ -153,7 +153,10 @@ fn register(
     card: &DeviceCard,
     port: u16,
 ) -> Result<String, LanError> {
-    let instance = format!("peerdrop-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
+    let instance = format!(
+        "peerdrop-{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..12]
+    );
     let host = format!("{instance}.local.");
     let properties: HashMap<String, String> = card.to_txt().into_iter().collect();
     let info = ServiceInfo::new(SERVICE_TYPE, &instance, &host, (), port, properties)
@@ -218,7 +221,12 @@ async fn listen(
         };
         if changed {
             let mut list: Vec<LanDevice> = known.values().cloned().collect();
-            list.sort_by(|a, b| a.card.name.cmp(&b.card.name).then(a.instance.cmp(&b.instance)));
+            list.sort_by(|a, b| {
+                a.card
+                    .name
+                    .cmp(&b.card.name)
+                    .then(a.instance.cmp(&b.instance))
+            });
             devices_tx.send_replace(list);
         }
     }
@@ -239,7 +247,9 @@ fn admit(known: &mut HashMap<String, LanDevice>, service: &ResolvedService) -> b
         return false;
     }
     if !known.contains_key(&service.fullname) && known.len() >= MAX_LAN_DEVICES {
-        tracing::warn!("more than {MAX_LAN_DEVICES} PeerDrop devices on the LAN; ignoring the rest");
+        tracing::warn!(
+            "more than {MAX_LAN_DEVICES} PeerDrop devices on the LAN; ignoring the rest"
+        );
         return false;
     }
     let device = LanDevice {

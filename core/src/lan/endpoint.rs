@@ -27,7 +27,8 @@ pub struct LanEndpoint {
 impl LanEndpoint {
     /// Listens on every IPv4 interface, on `port` when it is free, else on an ephemeral one.
     pub async fn start(port: u16) -> Result<LanEndpoint, LanError> {
-        let bind = |port| ServerConfig::device_endpoint(SocketAddr::from((Ipv4Addr::UNSPECIFIED, port)));
+        let bind =
+            |port| ServerConfig::device_endpoint(SocketAddr::from((Ipv4Addr::UNSPECIFIED, port)));
         let server = match SignalServer::bind(bind(port)).await {
             Ok(server) => server,
             Err(first) if port != 0 => {

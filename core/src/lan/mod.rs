@@ -1,5 +1,6 @@
 //! Finding devices on the same network with no server at all.
 //!
+//! - [`addresses`]: this device's `IP:PORT`s to type on a network that blocks discovery.
 //! - [`card`]: what a device says about itself in its DNS-SD TXT record (parsed as hostile).
 //! - [`discovery`]: the mDNS responder and browser ([`LanDiscovery`]), and whether
 //!   multicast works here ([`Multicast`]).
@@ -9,10 +10,12 @@
 //! Discovery only helps a person pick a device. Who is on the other end is proven the same
 //! way as over a server: the verification phrase and the pinned certificate.
 
+pub mod addresses;
 pub mod card;
 pub mod discovery;
 pub mod endpoint;
 
+pub use addresses::typed_addresses;
 pub use card::{DeviceCard, Role, SERVICE_TYPE};
 pub use discovery::{Advertisement, LanDevice, LanDiscovery, Multicast};
 pub use endpoint::{endpoint_url, LanEndpoint, DEFAULT_LAN_PORT};

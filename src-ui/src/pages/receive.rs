@@ -55,6 +55,16 @@ pub fn ReceivePage() -> View {
                             (state.my_name.with(|n| if n.is_empty() { "…".to_string() } else { n.clone() }))
                         }
                     }
+                    (match state.lan_addresses.with(|a| a.first().cloned()) {
+                        Some(address) => view! {
+                            div(class="device-line muted small", id="lan-address", data-testid="lan-address") {
+                                span { "On this network also at " }
+                                strong { (address) }
+                                (if state.lan_blocked.get() { " (this network blocks discovery: type this address on the sender)" } else { "" })
+                            }
+                        },
+                        None => view! {},
+                    })
                     (if state.online() {
                         view! {
                             div(class="waiting", id="receive-waiting", data-testid="receive-waiting") {

@@ -89,7 +89,15 @@ pub fn SendPage() -> View {
         let typed = code.get_clone();
         match normalize_code(&typed) {
             Some(c) => start_send(state, SendTarget::Code { code: c.clone() }, c),
-            None => state.notify("A code looks like K7QM-2X: 6 letters and digits", true),
+            // A typed LAN address (`192.168.1.20:8788`), for networks that block discovery.
+            None if looks_like_address(&typed) => {
+                let address = typed.trim().to_string();
+                start_send(state, SendTarget::Code { code: address.clone() }, address)
+            }
+            None => state.notify(
+                "A code looks like K7QM-2X (6 letters and digits); an address like 192.168.1.20:8788",
+                true,
+            ),
         }
     };
     let total = move || {
@@ -183,10 +191,21 @@ pub fn SendPage() -> View {
                     view! {
                         div(class="empty", id="nearby-empty") {
                             div(class="radar") { Icon(svg=icons::wifi()) }
-                            div {
-                                p { "Looking for devices on your network…" }
-                                p(class="muted small") { "Open PeerDrop on the other device and go to Receive. On another network, use its code below." }
-                            }
+                            (if state.lan_blocked.get() {
+                                view! {
+                                    div(id="lan-blocked", data-testid="lan-blocked") {
+                                        p { "This network blocks device discovery" }
+                                        p(class="muted small") { "Wi-Fi client isolation, a VPN or a firewall stops devices here from finding each other. Type the other device's address (shown on its Receive page, e.g. 192.168.1.20:8788) or its code below." }
+                                    }
+                                }
+                            } else {
+                                view! {
+                                    div {
+                                        p { "Looking for devices on your network…" }
+                                        p(class="muted small") { "Open PeerDrop on the other device and go to Receive. On another network, use its code below." }
+                                    }
+                                }
+                            })
                         }
                     }
                 } else {
@@ -214,8 +233,8 @@ pub fn SendPage() -> View {
                 })
                 div(class="divider") { span { "or send by code" } }
                 form(class="code-form", on:submit=move |e: web_sys::SubmitEvent| { e.prevent_default(); send_to_code(); }) {
-                    input(class="input code-input", id="code-input", data-testid="code-input", placeholder="K7QM-2X",
-                          autocomplete="off", "spellcheck"="false", maxlength="9", aria-label="Receiver's code", bind:value=code)
+                    input(class="input code-input", id="code-input", data-testid="code-input", placeholder="K7QM-2X or 192.168.1.20:8788",
+                          autocomplete="off", "spellcheck"="false", maxlength="64", aria-label="Receiver's code or address", bind:value=code)
                     button(class="btn btn-primary", r#type="submit", id="send-code", data-testid="send-code",
                            disabled=!has_selection() || busy() || code.with(|c| c.trim().is_empty())) {
                         Icon(svg=icons::send()) "Send"
@@ -227,4 +246,17 @@ pub fn SendPage() -> View {
             }
         }
     }
+}
+
+/// Whether `typed` is `HOST:PORT` (an IPv4 address or a host name, and a port), which the node
+/// dials directly as a LAN endpoint.
+fn looks_like_address(typed: &str) -> bool {
+    let Some((host, port)) = typed.trim().rsplit_once(':') else {
+        return false;
+    };
+    !host.is_empty()
+        && host
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-')
+        && port.parse::<u16>().is_ok_and(|p| p != 0)
 }
