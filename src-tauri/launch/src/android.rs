@@ -1,4 +1,4 @@
-//! Android: PeerDrop in the share sheet.
+//! Android: PeerDrop in the share sheet, and multicast for LAN discovery.
 //!
 //! The manifest in `src-tauri/gen/android` declares `SEND` and `SEND_MULTIPLE` (any type) and
 //! `VIEW` for `peerdrop:` links on the main activity. The small Kotlin plugin there
@@ -29,6 +29,9 @@ use crate::{parse_link, safe_file_name, Launch};
 pub const PLUGIN_PACKAGE: &str = "org.peerdrop.share";
 /// Kotlin class of the share plugin.
 pub const PLUGIN_CLASS: &str = "ShareIntentPlugin";
+/// Kotlin class that holds Wi-Fi's `MulticastLock` while the app runs: without it Android drops
+/// incoming multicast and no device on the LAN is ever discovered (mDNS).
+pub const LAN_MULTICAST_CLASS: &str = "LanMulticastPlugin";
 /// Folder (under the app's cache folder) holding copies of shared content.
 pub const SHARED_DIR: &str = "shared";
 
@@ -67,6 +70,8 @@ where
             if let Ok(cache) = app.path().app_cache_dir() {
                 let _ = std::fs::remove_dir_all(cache.join(SHARED_DIR));
             }
+            // Loading the class takes the multicast lock (see its file in gen/android).
+            api.register_android_plugin(PLUGIN_PACKAGE, LAN_MULTICAST_CLASS)?;
             let handle = api.register_android_plugin(PLUGIN_PACKAGE, PLUGIN_CLASS)?;
             let app = app.clone();
             let on_launch = Arc::clone(&on_launch);
