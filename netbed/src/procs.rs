@@ -348,10 +348,13 @@ pub fn blake3_file(path: &Path) -> String {
 }
 
 /// A `peerdrop` process on a LAN with no server: no `PEERDROP_SERVER`, LAN discovery on,
-/// its own identity folder `home` (each host is its own device).
+/// its own identity folder `home` and a name of its own (`host pdnb-lb`: namespaces share the
+/// machine's host name, and two devices with one name and two certificates look like a
+/// changed identity to a receiver that pinned the first).
 pub fn peerdrop_lan(ns: &str, home: &Path, extra_env: &[(&str, &str)]) -> Command {
     let mut cmd = in_ns(ns, binaries().join("peerdrop"));
-    cmd.env_remove("PEERDROP_SERVER")
+    cmd.env("PEERDROP_NAME", format!("host {ns}"))
+        .env_remove("PEERDROP_SERVER")
         .env_remove("PEERDROP_NO_LAN")
         .env_remove("PEERDROP_BIND")
         .env("PEERDROP_HOME", home)

@@ -4,7 +4,9 @@
 //! - with a default route: `peers` on B lists A's receiver by name within 3 s; B sends to A
 //!   by code and by name; hashes verified;
 //! - with no default route at all (where WebRTC's own mDNS socket fails with ENODEV): the same;
-//! - C drops all multicast: `peers` says so clearly, and sending by typed address works.
+//! - C drops all multicast: `peers` says so clearly, and sending by typed address works;
+//! - a receiver with a server *and* the LAN takes a transfer from each: by name over the LAN,
+//!   and by code through the server from C, whose multicast is dropped.
 //!
 //! `cargo test -p peerdrop-netbed --test lan_zero_setup`; needs root and iproute2/iptables.
 
@@ -48,6 +50,10 @@ fn main() {
             "blocked_multicast_is_explained_and_a_typed_address_works",
             blocked_multicast,
         ),
+        Trial::test(
+            "a_receiver_on_lan_and_server_is_reached_both_ways",
+            lan_and_server,
+        ),
     ];
     // Build the binaries before any bed exists (a build inside a trial would hold the lock).
     procs::binaries();
@@ -65,12 +71,17 @@ struct Receiver {
 
 impl Receiver {
     fn start(host: &str, name: &str, dir: &Path) -> Result<Receiver, Failed> {
+        Self::start_with(host, name, dir, &[])
+    }
+
+    fn start_with(host: &str, name: &str, dir: &Path, extra: &[&str]) -> Result<Receiver, Failed> {
         let home = tempfile::tempdir().map_err(|e| e.to_string())?;
         let mut child = peerdrop_lan(host, home.path(), &[])
             .args([
                 "receive", "--keep", "--yes", "--json", "--name", name, "--dir",
             ])
             .arg(dir)
+            .args(extra)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -272,6 +283,55 @@ fn blocked_multicast() -> Result<(), Failed> {
     send(lan_ns::C, home.path(), &address, &file)?;
     receiver.wait_done("typed.bin")?;
     same_file(&file, &inbox)?;
+    drop(bed);
+    Ok(())
+}
+
+fn lan_and_server() -> Result<(), Failed> {
+    let bed = LanBed::build(LanLayout {
+        default_route: true,
+    });
+    bed.block_multicast(lan_ns::C);
+    let listen = format!("{}:8787", peerdrop_netbed::lan_bed::LAN_ROUTER_IP);
+    let url = format!("ws://{listen}/ws");
+    let mut server = procs::in_ns(lan_ns::SWITCH, procs::binaries().join("peerdrop-signal"))
+        .args(["--listen", &listen])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .map_err(|e| format!("start peerdrop-signal: {e}"))?;
+    let mut server_lines = Lines::new(server.stdout.take().expect("stdout"));
+    let _server = Guard(server);
+    server_lines
+        .wait_for("listening on", Duration::from_secs(20))
+        .ok_or("peerdrop-signal did not start")?;
+    let work = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let inbox = work.path().join("inbox");
+    std::fs::create_dir_all(&inbox).map_err(|e| e.to_string())?;
+    let mut receiver = Receiver::start_with(lan_ns::A, "Laptop-A", &inbox, &["--server", &url])?;
+
+    let lan_file = work.path().join("over-the-lan.bin");
+    random_file(&lan_file, 1024 * 1024 + 1, 4);
+    let b_home = tempfile::tempdir().map_err(|e| e.to_string())?;
+    send(lan_ns::B, b_home.path(), "Laptop-A", &lan_file)?;
+    receiver.wait_done("over-the-lan.bin")?;
+    same_file(&lan_file, &inbox)?;
+
+    let server_file = work.path().join("through-the-server.bin");
+    random_file(&server_file, 1024 * 1024 + 2, 5);
+    let c_home = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let path = server_file.to_str().ok_or("non-UTF-8 path")?;
+    let (ok, _, stderr, _) = run(
+        lan_ns::C,
+        c_home.path(),
+        &["send", "--server", &url, "--to", &receiver.code, path],
+    )?;
+    if !ok {
+        return Err(format!("send through the server from C failed: {stderr}").into());
+    }
+    receiver.wait_done("through-the-server.bin")?;
+    same_file(&server_file, &inbox)?;
     drop(bed);
     Ok(())
 }
