@@ -36,9 +36,6 @@ pub struct Device {
     /// Its id: the server's id for server devices, one derived from the LAN record's instance
     /// name for LAN devices, so a UI can hand a listed device back as a [`PeerInfo`].
     pub id: PeerId,
-    /// Stable key for this entry while it is listed (`lan:<instance>` or `server:<id>`), so a
-    /// UI can name the device it wants without holding its addresses.
-    pub key: String,
     /// Its name, cleaned.
     pub name: String,
     /// Its kind, for the icon.
@@ -56,13 +53,11 @@ pub struct Device {
 impl Device {
     /// A device heard on the LAN.
     pub fn from_lan(device: &LanDevice) -> Device {
-        let key = format!("lan:{}", device.instance);
-        let digest = blake3::hash(key.as_bytes());
+        let digest = blake3::hash(format!("lan:{}", device.instance).as_bytes());
         let mut bytes = [0u8; 16];
         bytes.copy_from_slice(&digest.as_bytes()[..16]);
         Device {
             id: uuid::Builder::from_random_bytes(bytes).into_uuid(),
-            key,
             name: device.card.name.clone(),
             kind: device.card.kind,
             code: Some(device.card.code.clone()),
@@ -86,7 +81,6 @@ impl Device {
     pub fn from_server(peer: &PeerInfo) -> Device {
         Device {
             id: peer.id,
-            key: format!("server:{}", peer.id),
             name: peer.name.clone(),
             kind: peer.kind,
             code: None,

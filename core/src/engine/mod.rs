@@ -203,15 +203,6 @@ impl Node {
         self.lan.as_ref().map(|l| l.multicast())
     }
 
-    /// Live list of nearby devices from the server only (kept for front ends that show
-    /// server presence on its own).
-    pub fn nearby(&self) -> watch::Receiver<Vec<PeerInfo>> {
-        match &self.server {
-            Some(server) => server.nearby(),
-            None => watch::channel(Vec::new()).1,
-        }
-    }
-
     /// Live list of every device in reach: LAN and server, de-duplicated by fingerprint.
     pub fn devices(&self) -> watch::Receiver<Vec<Device>> {
         self.devices.clone()
