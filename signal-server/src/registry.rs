@@ -728,7 +728,7 @@ mod tests {
         let c = registry
             .join(peer("192.168.1.12", "C", DeviceKind::Cli), mb_c)
             .unwrap();
-        assert_eq!(ids(&drain(&mut rx_c)), vec![vec![]]);
+        assert_eq!(ids(&drain(&mut rx_c)), vec![Vec::<PeerId>::new()]);
         assert!(drain(&mut rx_a).is_empty(), "the full group hears nothing");
         // ...except another peer from that same address.
         let _d = registry
@@ -737,7 +737,7 @@ mod tests {
         assert_eq!(ids(&drain(&mut rx_d)), vec![vec![c.info.id]]);
         // Once a LAN member leaves, the next LAN peer joins the LAN group again.
         registry.leave(b.info.id);
-        assert_eq!(ids(&drain(&mut rx_a)), vec![vec![]]);
+        assert_eq!(ids(&drain(&mut rx_a)), vec![Vec::<PeerId>::new()]);
         let (mb_e, mut rx_e, _) = mailbox(8);
         registry
             .join(peer("fd00::5", "E", DeviceKind::Cli), mb_e)
@@ -786,13 +786,17 @@ mod tests {
         let g1 = registry
             .join(on_endpoint(Role::Guest, "192.168.1.20", "g1"), mb_g1)
             .unwrap();
-        assert_eq!(ids(&drain(&mut rx_g1)), vec![vec![]], "no owner yet");
+        assert_eq!(
+            ids(&drain(&mut rx_g1)),
+            vec![Vec::<PeerId>::new()],
+            "no owner yet"
+        );
         let owner = registry
             .join(on_endpoint(Role::Owner, "127.0.0.1", "me"), mb_o)
             .unwrap();
         assert_eq!(
             ids(&drain(&mut rx_o)),
-            vec![vec![]],
+            vec![Vec::<PeerId>::new()],
             "the owner sees nobody"
         );
         assert_eq!(ids(&drain(&mut rx_g1)), vec![vec![owner.info.id]]);
@@ -814,7 +818,7 @@ mod tests {
         registry.leave(g2.info.id);
         assert!(drain(&mut rx_g1).is_empty() && drain(&mut rx_o).is_empty());
         registry.leave(owner.info.id);
-        assert_eq!(ids(&drain(&mut rx_g1)), vec![vec![]]);
+        assert_eq!(ids(&drain(&mut rx_g1)), vec![Vec::<PeerId>::new()]);
         let (mb_o3, _rx_o3, _) = mailbox(8);
         let back = registry
             .join(on_endpoint(Role::Owner, "127.0.0.1", "me again"), mb_o3)

@@ -233,7 +233,7 @@ async fn a_wrong_token_makes_an_ordinary_guest() {
         "/ws?owner=0000000000000000000000000000000000000000000000000000000000000000",
         "/ws",
     ] {
-        let (mut imposter, imposter_w) = join_with_path(&server, path, "imposter").await;
+        let (imposter, imposter_w) = join_with_path(&server, path, "imposter").await;
         assert!(
             imposter_w.nearby.is_empty(),
             "{path}: a guest, and no owner yet"

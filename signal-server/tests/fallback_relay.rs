@@ -5,7 +5,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{config, start, Client};
+use common::{proxied_config as config, start, Client};
 use peerdrop_proto::signal::{ClientMsg, ErrorCode, ServerMsg};
 use uuid::Uuid;
 
@@ -13,12 +13,13 @@ fn relay(to: Uuid, session: Uuid, data: String) -> ClientMsg {
     ClientMsg::Relay { to, session, data }
 }
 
-/// Two peers behind different addresses; Ben resolved Ana's code, so each may reach the other.
+/// Two peers behind different public addresses (through the trusted proxy of
+/// [`common::proxied_config`]); Ben resolved Ana's code, so each may reach the other.
 async fn pair(
     server: &peerdrop_signal::RunningServer,
 ) -> (Client, common::Welcome, Client, common::Welcome) {
-    let (ana, ana_w) = Client::joined_from(server, "127.0.0.1", "Ana").await;
-    let (mut ben, ben_w) = Client::joined_from(server, "127.0.0.2", "Ben").await;
+    let (ana, ana_w) = Client::joined_via_proxy(server, "198.18.0.1", "Ana").await;
+    let (mut ben, ben_w) = Client::joined_via_proxy(server, "198.18.0.2", "Ben").await;
     ben.send(&ClientMsg::Resolve {
         code: ana_w.code.clone(),
     })
@@ -49,8 +50,8 @@ async fn relay_frames_reach_the_addressee_unchanged_with_the_sender_stamped() {
 #[tokio::test]
 async fn relay_to_an_unreachable_peer_is_unknown_peer() {
     let server = start(config()).await;
-    let (_ana, ana_w) = Client::joined_from(&server, "127.0.0.1", "Ana").await;
-    let (mut eve, _) = Client::joined_from(&server, "127.0.0.3", "Eve").await;
+    let (_ana, ana_w) = Client::joined_via_proxy(&server, "198.18.0.1", "Ana").await;
+    let (mut eve, _) = Client::joined_via_proxy(&server, "198.18.0.3", "Eve").await;
     eve.send(&relay(ana_w.id, Uuid::new_v4(), "AA==".into()))
         .await;
     eve.expect_error(ErrorCode::UnknownPeer).await;

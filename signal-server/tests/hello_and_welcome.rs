@@ -46,14 +46,14 @@ async fn hello_gets_welcome_with_uuid_code_and_empty_nearby() {
 
 #[tokio::test]
 async fn ids_and_codes_are_unique() {
-    let server = start(config()).await;
+    let server = start(common::proxied_config()).await;
     let mut ids = HashSet::new();
     let mut codes = HashSet::new();
     let mut clients = Vec::new();
     for i in 0..8 {
-        // Different source addresses keep nearby lists out of the way.
+        // Different public addresses keep nearby lists out of the way.
         let (client, welcome) =
-            Client::joined_from(&server, &format!("127.0.1.{}", i + 1), "p").await;
+            Client::joined_via_proxy(&server, &format!("198.18.1.{}", i + 1), "p").await;
         assert!(ids.insert(welcome.id));
         assert!(codes.insert(welcome.code));
         clients.push(client);
