@@ -21,7 +21,7 @@ pub enum CoreError {
     /// The file system refused something.
     #[error(transparent)]
     Store(#[from] StoreError),
-    /// The user typed something that is not a code.
+    /// The user typed something that is not a code (nor, with no LAN, a nearby device's name).
     #[error("{0:?} is not a valid code (codes look like K7QM-2X)")]
     BadCode(String),
     /// The transfer ran but did not end well (declined, cancelled, failed).
@@ -61,7 +61,10 @@ fn not_found_text(wanted: &str, lan: bool, multicast_blocked: bool, server: bool
         (true, false) => "on this network",
         (false, _) => "on the server",
     };
-    let mut text = format!("no device {wanted} was found {place}");
+    let mut text = match wanted.strip_prefix("with code ") {
+        Some(code) => format!("no device is online with code {code} {place}"),
+        None => format!("no device {wanted} was found {place}"),
+    };
     if multicast_blocked {
         text.push_str(
             "; multicast (mDNS) is blocked here (Wi-Fi client isolation, a VPN or a firewall), so \

@@ -271,11 +271,22 @@ impl Node {
                 Err(SignalError::Refused {
                     code: ErrorCode::UnknownCode,
                     ..
+                }) if self.lan.is_none() => {
+                    return Err(CoreError::PeerUnavailable(format!(
+                        "no device is online with code {code}"
+                    )))
+                }
+                Err(SignalError::Refused {
+                    code: ErrorCode::UnknownCode,
+                    ..
                 }) => {}
                 Err(e) => return Err(e.into()),
             }
         }
         let mut devices = self.devices.clone();
+        // Without the LAN, only the server's nearby list can hold a name: it arrives with the
+        // welcome, so there is nothing to wait for.
+        let wait = if self.lan.is_some() { wait } else { SERVER_LIST_WAIT };
         let deadline = tokio::time::Instant::now() + wait;
         loop {
             // Picked before any await: the list's read guard must not be held across one.
@@ -299,6 +310,9 @@ impl Node {
             {
                 break;
             }
+        }
+        if let (Wanted::Name(name), None) = (wanted, &self.lan) {
+            return Err(CoreError::BadCode(name.clone()));
         }
         Err(CoreError::NotFound {
             wanted: match wanted {
@@ -406,6 +420,9 @@ impl Drop for Node {
 /// How long a search by code or name waits for the LAN to answer. mDNS answers within
 /// milliseconds on a LAN; a device that has just started may take a second to announce.
 pub const LAN_SEARCH_WAIT: Duration = Duration::from_secs(5);
+
+/// How long a search with no LAN waits for the server's nearby list.
+const SERVER_LIST_WAIT: Duration = Duration::from_secs(1);
 
 /// A device found and ready to signal: the signaling connection that reaches it and who it
 /// is there.
