@@ -2,8 +2,8 @@
 //!
 //! `GET /health` gets a small JSON answer, `/ws` is handed to tungstenite for the WebSocket
 //! upgrade (replaying the bytes already read through [`Prefixed`]), anything else gets 404.
-//! Only the request line and a few headers are looked at; tungstenite does the full
-//! validation of the upgrade.
+//! Only the request line, the query string (a device endpoint's `owner=` token) and a few
+//! headers are looked at; tungstenite does the full validation of the upgrade.
 
 use std::io;
 use std::pin::Pin;
