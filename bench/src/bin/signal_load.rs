@@ -47,7 +47,9 @@ struct Args {
     bin_dir: Option<PathBuf>,
 }
 
-/// Distinct loopback source addresses used (one nearby group each).
+/// Distinct loopback source addresses used (spreads the per-address connection caps; loopback
+/// counts as one LAN, so the first `max_lan_group` peers share a nearby group and the rest are
+/// grouped by address).
 const SOURCE_ADDRESSES: usize = 200;
 
 /// Per-connection message budget of the server is 20/s; senders stay well below it.
