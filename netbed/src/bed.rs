@@ -120,6 +120,20 @@ fn ip(args: &[&str]) {
     run("ip", args);
 }
 
+/// Creates namespace `name` with loopback up and IPv6 off (IPv4 only: keeps ICE candidates to
+/// the addresses the bed controls).
+pub(crate) fn add_namespace(name: &str) {
+    ip(&["netns", "add", name]);
+    ip(&["-n", name, "link", "set", "lo", "up"]);
+    for knob in ["all", "default"] {
+        run_in(
+            name,
+            "sysctl",
+            &["-qw", &format!("net.ipv6.conf.{knob}.disable_ipv6=1")],
+        );
+    }
+}
+
 /// Takes the machine-wide bed lock (blocking), so two beds never coexist.
 pub(crate) fn lock() -> File {
     let path = "/run/peerdrop-netbed.lock";
@@ -188,15 +202,7 @@ impl Topology {
             torn_down: false,
         };
         for name in ns::ALL {
-            ip(&["netns", "add", name]);
-            ip(&["-n", name, "link", "set", "lo", "up"]);
-            // IPv4 only: keeps ICE candidates to the addresses the bed controls.
-            run_in(name, "sysctl", &["-qw", "net.ipv6.conf.all.disable_ipv6=1"]);
-            run_in(
-                name,
-                "sysctl",
-                &["-qw", "net.ipv6.conf.default.disable_ipv6=1"],
-            );
+            add_namespace(name);
         }
         // The internet: one bridge, the servers' address on it, no default route.
         ip(&["-n", ns::INET, "link", "add", "br0", "type", "bridge"]);

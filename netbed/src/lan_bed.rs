@@ -74,14 +74,7 @@ impl LanBed {
         };
         let all = [lan_ns::SWITCH, lan_ns::A, lan_ns::B, lan_ns::C];
         for name in all {
-            ip(&["netns", "add", name]);
-            ip(&["-n", name, "link", "set", "lo", "up"]);
-            run_in(name, "sysctl", &["-qw", "net.ipv6.conf.all.disable_ipv6=1"]);
-            run_in(
-                name,
-                "sysctl",
-                &["-qw", "net.ipv6.conf.default.disable_ipv6=1"],
-            );
+            bed::add_namespace(name);
         }
         ip(&["-n", lan_ns::SWITCH, "link", "add", "lan", "type", "bridge"]);
         ip(&[

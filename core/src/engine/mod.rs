@@ -286,7 +286,11 @@ impl Node {
         let mut devices = self.devices.clone();
         // Without the LAN, only the server's nearby list can hold a name: it arrives with the
         // welcome, so there is nothing to wait for.
-        let wait = if self.lan.is_some() { wait } else { SERVER_LIST_WAIT };
+        let wait = if self.lan.is_some() {
+            wait
+        } else {
+            SERVER_LIST_WAIT
+        };
         let deadline = tokio::time::Instant::now() + wait;
         loop {
             // Picked before any await: the list's read guard must not be held across one.
