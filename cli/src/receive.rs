@@ -24,6 +24,9 @@ pub async fn run(args: ReceiveArgs) -> Result<()> {
             node.code()
         );
     }
+    if args.qr {
+        crate::qr::show(node.code(), crate::qr::link_server(&args.common.server), args.common.json)?;
+    }
     std::fs::create_dir_all(&args.dir)
         .with_context(|| format!("cannot create {}", args.dir.display()))?;
     let dir = std::fs::canonicalize(&args.dir)

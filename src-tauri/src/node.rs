@@ -32,8 +32,9 @@ fn device_kind() -> DeviceKind {
     }
 }
 
-/// Registers on `url` with a time limit.
-async fn connect_to(shared: &Shared, url: &str, name: &str) -> Result<Node, Failure> {
+/// Registers on `url` with a time limit (also used for a send through the server a link named,
+/// [`crate::transfer`]).
+pub(crate) async fn connect_to(shared: &Shared, url: &str, name: &str) -> Result<Node, Failure> {
     let config = NodeConfig {
         server_url: url.to_string(),
         tls: shared.tls.clone(),
@@ -65,11 +66,23 @@ fn failure_of(error: &CoreError) -> Failure {
     }
 }
 
-fn status(state: NodeState, server: String, embedded: bool, message: Option<String>) -> NodeStatus {
+/// Which kind of server a status names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Via {
+    /// The one set in Settings or `PEERDROP_SERVER` (links to this device name it).
+    Configured,
+    /// The signaling service this app started in-process.
+    Builtin,
+    /// The automatic one on this computer that something else serves (`ws://127.0.0.1:8787/ws`).
+    Local,
+}
+
+fn status(state: NodeState, server: String, via: Via, message: Option<String>) -> NodeStatus {
     NodeStatus {
         state,
         server,
-        embedded,
+        embedded: via == Via::Builtin,
+        configured: via == Via::Configured,
         message,
     }
 }
@@ -106,7 +119,7 @@ async fn register(
             failover.answered();
             return Ok(Registered {
                 node,
-                status: status(NodeState::Online, url, false, None),
+                status: status(NodeState::Online, url, Via::Configured, None),
                 retry_configured_in: None,
             });
         }
@@ -115,7 +128,7 @@ async fn register(
     tracing::warn!(%url, ?failure, "configured server not usable");
     match failover.failed(&failure) {
         Meanwhile::StayOffline { message, retry_in } => Err(NotRegistered {
-            status: status(NodeState::Offline, url, false, Some(message)),
+            status: status(NodeState::Offline, url, Via::Configured, Some(message)),
             retry_in: Some(retry_in),
         }),
         Meanwhile::UseBuiltin { note, retry_in } => {
@@ -126,14 +139,14 @@ async fn register(
                         status: status(
                             NodeState::Offline,
                             url.clone(),
-                            false,
+                            Via::Configured,
                             Some(format!("{note}; {why}")),
                         ),
                         retry_in: Some(retry_in),
                     })?;
             Ok(Registered {
                 node,
-                status: status(NodeState::Online, builtin, true, Some(note)),
+                status: status(NodeState::Online, builtin, Via::Builtin, Some(note)),
                 retry_configured_in: Some(retry_in),
             })
         }
@@ -147,19 +160,28 @@ async fn register_locally(shared: &Shared, name: &str) -> Result<Registered, Not
     if let Ok(node) = connect_to(shared, &local, name).await {
         return Ok(Registered {
             node,
-            status: status(NodeState::Online, local, builtin.is_some(), None),
+            status: status(
+                NodeState::Online,
+                local,
+                if builtin.is_some() {
+                    Via::Builtin
+                } else {
+                    Via::Local
+                },
+                None,
+            ),
             retry_configured_in: None,
         });
     }
     let (node, url) = join_builtin(shared, name)
         .await
         .map_err(|why| NotRegistered {
-            status: status(NodeState::Offline, preferred_builtin_url(), true, Some(why)),
+            status: status(NodeState::Offline, preferred_builtin_url(), Via::Builtin, Some(why)),
             retry_in: None,
         })?;
     Ok(Registered {
         node,
-        status: status(NodeState::Online, url, true, None),
+        status: status(NodeState::Online, url, Via::Builtin, None),
         retry_configured_in: None,
     })
 }
@@ -202,7 +224,7 @@ async fn return_to_configured(
                 tracing::info!(%url, "the configured server answers again: leaving the built-in one");
                 return Return::Back(Box::new(Registered {
                     node,
-                    status: status(NodeState::Online, url, false, None),
+                    status: status(NodeState::Online, url, Via::Configured, None),
                     retry_configured_in: None,
                 }));
             }
@@ -218,7 +240,7 @@ async fn return_to_configured(
             }
             Meanwhile::StayOffline { message, retry_in } => {
                 return Return::Refused(NotRegistered {
-                    status: status(NodeState::Offline, url, false, Some(message)),
+                    status: status(NodeState::Offline, url, Via::Configured, Some(message)),
                     retry_in: Some(retry_in),
                 });
             }
@@ -253,7 +275,11 @@ pub async fn supervise(shared: Arc<Shared>) {
                 shared.hub.emit(NodeUpdate::Status(status(
                     NodeState::Connecting,
                     configured.clone().unwrap_or_else(preferred_builtin_url),
-                    configured.is_none(),
+                    if configured.is_some() {
+                        Via::Configured
+                    } else {
+                        Via::Builtin
+                    },
                     None,
                 )));
                 match register(&shared, failover.as_mut()).await {
@@ -467,6 +493,8 @@ mod tests {
         );
         assert_eq!(registered.retry_configured_in, None);
         assert_eq!(registered.node.code().len(), 7);
+        // Another device cannot reach a loopback server: links to this one name none.
+        assert_eq!(registered.status.link_server(), None);
     }
 
     #[tokio::test]
@@ -481,6 +509,7 @@ mod tests {
             .expect("online via the built-in server");
         let status = &registered.status;
         assert!(status.embedded, "{status:?}");
+        assert_eq!(status.link_server(), None, "the stand-in is not shared");
         assert_ne!(status.server, url);
         let note = status.message.clone().unwrap();
         assert!(
@@ -526,6 +555,7 @@ mod tests {
         };
         assert_eq!(registered.status.server, url);
         assert!(!registered.status.embedded);
+        assert_eq!(registered.status.link_server(), Some(url.as_str()));
         assert_eq!(registered.status.message, None);
         // While waiting, the status named the built-in server and why.
         let shown = shared.hub.status().expect("a status was shown");
