@@ -25,7 +25,11 @@ pub async fn run(args: ReceiveArgs) -> Result<()> {
         );
     }
     if args.qr {
-        crate::qr::show(node.code(), crate::qr::link_server(&args.common.server), args.common.json)?;
+        crate::qr::show(
+            node.code(),
+            crate::qr::link_server(&args.common.server),
+            args.common.json,
+        )?;
     }
     std::fs::create_dir_all(&args.dir)
         .with_context(|| format!("cannot create {}", args.dir.display()))?;

@@ -91,11 +91,7 @@ fn decode_terminal_qr(lines: &[String]) -> String {
     // Module (x, y) is light?
     let light = |x: usize, y: usize| -> bool {
         let c = art[y / 2][x];
-        match (c, y % 2) {
-            ('█', _) => true,
-            ('▀', 0) | ('▄', 1) => true,
-            _ => false,
-        }
+        matches!((c, y % 2), ('█', _) | ('▀', 0) | ('▄', 1))
     };
     const SCALE: usize = 6;
     let (w, h) = (width * SCALE, art.len() * 2 * SCALE);
@@ -134,7 +130,11 @@ fn receive_qr_prints_a_link_that_connects_a_sender() {
     assert_eq!(parsed.server.as_deref(), Some(signal.url.as_str()));
 
     let drawn = stderr.until("Scan with a phone", Duration::from_secs(10));
-    assert_eq!(decode_terminal_qr(&drawn), printed, "the QR code is the link");
+    assert_eq!(
+        decode_terminal_qr(&drawn),
+        printed,
+        "the QR code is the link"
+    );
 
     // A sender that knows only the link: its own default server is a dead port, so the file
     // can only arrive through the server the link names.
@@ -144,7 +144,7 @@ fn receive_qr_prints_a_link_that_connects_a_sender() {
     let dead = Signal::external("127.0.0.1:9");
     let server = parsed.server.clone().unwrap();
     let to = parsed.to.clone().unwrap();
-    let sent = send(&dead, &to, &[&file], &["--server", &server]);
+    let sent = send(&dead, &to, &[file.as_path()], &["--server", &server]);
     assert_success(&sent, "send through the link's server");
     assert_eq!(
         wait_timeout(&mut receiver.0, Duration::from_secs(60)).map(|s| s.success()),

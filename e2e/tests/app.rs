@@ -512,9 +512,17 @@ async fn decode_page_qr(app: &App) -> Result<String> {
         }
     }
     let mut image =
-        rqrr::PreparedImage::prepare_from_greyscale(w, h, |x, y| if dark[y * w + x] { 0 } else { 255 });
+        rqrr::PreparedImage::prepare_from_greyscale(
+            w,
+            h,
+            |x, y| if dark[y * w + x] { 0 } else { 255 },
+        );
     let grids = image.detect_grids();
-    ensure!(grids.len() == 1, "{} QR codes found on the page", grids.len());
+    ensure!(
+        grids.len() == 1,
+        "{} QR codes found on the page",
+        grids.len()
+    );
     let (_, content) = grids[0]
         .decode()
         .map_err(|e| anyhow::anyhow!("the page's QR code does not decode: {e:?}"))?;
@@ -575,7 +583,10 @@ async fn the_receive_qr_link_opens_send_with_code_and_server_and_sends_through_i
     let link = peerdrop_proto::link::parse(&payload)
         .with_context(|| format!("the QR payload {payload:?} is not a link the app opens"))?;
     ensure!(link.page == peerdrop_proto::link::Page::Send, "{link:?}");
-    ensure!(link.to.as_deref() == Some(code.as_str()), "{link:?} vs {code}");
+    ensure!(
+        link.to.as_deref() == Some(code.as_str()),
+        "{link:?} vs {code}"
+    );
     ensure!(link.server.as_deref() == Some(own.url.as_str()), "{link:?}");
     ensure!(
         decode_page_qr(&app).await? == payload,
@@ -623,6 +634,12 @@ async fn the_receive_qr_link_opens_send_with_code_and_server_and_sends_through_i
     .await?;
     app.click("#choose-files").await?;
     app.wait_css("#selection", UI_TIMEOUT).await?;
+    app.client
+        .execute(
+            "document.getElementById('send-via').scrollIntoView({block: 'center'});",
+            vec![],
+        )
+        .await?;
     app.screenshot("send-via-link").await?;
     app.click("#send-code").await?;
     let phase = app

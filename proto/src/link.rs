@@ -79,7 +79,7 @@ pub struct Link {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum LinkError {
     /// Longer than [`MAX_LINK_LEN`].
-    #[error("it is too long ({0} bytes; at most {MAX_LINK_LEN})")]
+    #[error("it is too long ({0} bytes; at most {max})", max = MAX_LINK_LEN)]
     TooLong(usize),
     /// Another scheme (`https:`, `javascript:`, …) or no scheme at all.
     #[error("it is not a peerdrop:// link")]
@@ -494,7 +494,10 @@ mod tests {
     fn refuses_servers_that_are_not_plain_websocket_urls() {
         for (server, why) in [
             ("javascript:alert(1)", "must start with ws:// or wss://"),
-            ("https://peerdrop.example.org/ws", "must start with ws:// or wss://"),
+            (
+                "https://peerdrop.example.org/ws",
+                "must start with ws:// or wss://",
+            ),
             ("file:///etc/passwd", "must start with ws:// or wss://"),
             ("peerdrop.example.org", "must start with ws:// or wss://"),
             ("", "must start with ws:// or wss://"),
@@ -503,9 +506,18 @@ mod tests {
             ("ws://-x.example/ws", "has no valid host name"),
             ("ws://a b/ws", "contains characters a URL cannot have"),
             ("ws://a\u{7}b/ws", "contains characters a URL cannot have"),
-            ("wss://pëerdrop.example/ws", "contains characters a URL cannot have"),
-            ("wss://good.example@evil.example/ws", "must not contain a user name or password"),
-            ("wss://user:pw@evil.example/ws", "must not contain a user name or password"),
+            (
+                "wss://pëerdrop.example/ws",
+                "contains characters a URL cannot have",
+            ),
+            (
+                "wss://good.example@evil.example/ws",
+                "must not contain a user name or password",
+            ),
+            (
+                "wss://user:pw@evil.example/ws",
+                "must not contain a user name or password",
+            ),
             ("wss://a.example/ws#x", "must not have a #fragment"),
             ("ws://a.example:0/ws", "has a broken port"),
             ("ws://a.example:65536/ws", "has a broken port"),
@@ -537,7 +549,10 @@ mod tests {
             check_server(" WSS://Peerdrop.Example.org:8443/ws "),
             Ok("wss://Peerdrop.Example.org:8443/ws".into())
         );
-        assert_eq!(check_server("ws://[::1]:8787/ws"), Ok("ws://[::1]:8787/ws".into()));
+        assert_eq!(
+            check_server("ws://[::1]:8787/ws"),
+            Ok("ws://[::1]:8787/ws".into())
+        );
     }
 
     #[test]

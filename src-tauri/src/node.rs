@@ -176,7 +176,12 @@ async fn register_locally(shared: &Shared, name: &str) -> Result<Registered, Not
     let (node, url) = join_builtin(shared, name)
         .await
         .map_err(|why| NotRegistered {
-            status: status(NodeState::Offline, preferred_builtin_url(), Via::Builtin, Some(why)),
+            status: status(
+                NodeState::Offline,
+                preferred_builtin_url(),
+                Via::Builtin,
+                Some(why),
+            ),
             retry_in: None,
         })?;
     Ok(Registered {

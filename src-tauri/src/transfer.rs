@@ -66,13 +66,13 @@ async fn run(
         SendTarget::Peer { peer } => (own_node(shared)?, peer),
         SendTarget::Code { code, server } => {
             events.emit(TransferEvent::Connecting { peer: code.clone() });
-            let found = async {
+            let lookup = async {
                 let node = node_for(shared, server).await?;
                 let peer = node.resolve(&code).await.map_err(|e| e.to_string())?;
                 Ok::<_, String>((node, peer))
             };
             tokio::select! {
-                found = found => found?,
+                found = lookup => found?,
                 _ = cancel.cancelled() => {
                     events.emit(TransferEvent::Cancelled { reason: "cancelled".into() });
                     return Ok(());
@@ -94,9 +94,14 @@ async fn run(
 
 /// The app's registration, while online.
 fn own_node(shared: &Shared) -> Result<Arc<Node>, String> {
-    shared.node.lock().expect("node lock").clone().ok_or_else(|| {
-        "the signaling server is unreachable; check Settings or your network".to_string()
-    })
+    shared
+        .node
+        .lock()
+        .expect("node lock")
+        .clone()
+        .ok_or_else(|| {
+            "the signaling server is unreachable; check Settings or your network".to_string()
+        })
 }
 
 /// The registration a send by code goes through: the app's own, unless a link named another

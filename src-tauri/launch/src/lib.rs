@@ -253,8 +253,9 @@ mod tests {
 
     #[test]
     fn a_receivers_link_carries_its_server() {
-        let built = peerdrop_proto::link::send_link("m4n5p6", Some("wss://peerdrop.example.org/ws"))
-            .unwrap();
+        let built =
+            peerdrop_proto::link::send_link("m4n5p6", Some("wss://peerdrop.example.org/ws"))
+                .unwrap();
         let l = from_args([built.as_str(), "notes.txt"], &cwd());
         assert_eq!(
             l.link,

@@ -32,11 +32,9 @@ pub fn ReceivePage() -> View {
     // The configured server this device is registered on, which a link to it names (none for
     // the built-in or automatic local server: other devices could not reach it).
     let link_server = create_memo(move || {
-        state.status.with(|s| {
-            s.as_ref()
-                .and_then(|s| s.link_server())
-                .map(str::to_owned)
-        })
+        state
+            .status
+            .with(|s| s.as_ref().and_then(|s| s.link_server()).map(str::to_owned))
     });
     // What the QR code encodes: `peerdrop://send?to=CODE[&server=URL]`.
     let link = create_memo(move || {

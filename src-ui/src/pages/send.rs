@@ -91,7 +91,14 @@ pub fn SendPage() -> View {
         let typed = code.get_clone();
         let server = state.send_server.get_clone();
         match normalize_code(&typed) {
-            Some(c) => start_send(state, SendTarget::Code { code: c.clone(), server }, c),
+            Some(c) => start_send(
+                state,
+                SendTarget::Code {
+                    code: c.clone(),
+                    server,
+                },
+                c,
+            ),
             None => state.notify("A code looks like K7QM-2X: 6 letters and digits", true),
         }
     };
@@ -231,8 +238,8 @@ pub fn SendPage() -> View {
                         view! {
                             div(class="banner via", id="send-via", data-testid="send-via", data-server=server) {
                                 Icon(svg=icons::wifi())
-                                span {
-                                    "The code is looked up on "
+                                span(class="via-text") {
+                                    "Sends by code through "
                                     strong(id="send-via-server", title=title) { (label) }
                                     ", the receiver's server (from the link)."
                                 }
