@@ -184,6 +184,21 @@ mod tests {
         assert_eq!(found.name, "Ben's phone");
         assert_eq!(node.name(), "Ana's laptop");
 
+        // A link naming the server the app is already on uses the app's own registration.
+        let own = node_for(&shared, Some(theirs.ws_url())).await.unwrap();
+        *shared.node.lock().unwrap() = Some(own.clone());
+        shared.hub.emit(peerdrop_app_ipc::NodeUpdate::Status(
+            peerdrop_app_ipc::NodeStatus {
+                state: NodeState::Online,
+                server: theirs.ws_url(),
+                embedded: false,
+                configured: true,
+                message: None,
+            },
+        ));
+        let reused = node_for(&shared, Some(theirs.ws_url())).await.unwrap();
+        assert!(Arc::ptr_eq(&reused, &own));
+
         let refused = node_for(&shared, Some("https://evil.example/".into()))
             .await
             .err()
