@@ -100,6 +100,10 @@ pub struct ReceiveArgs {
     /// Keep receiving after the first transfer.
     #[arg(long)]
     pub keep: bool,
+    /// Also print a peerdrop:// link to this receiver (code and server) and draw it as a QR
+    /// code, for a phone to scan.
+    #[arg(long)]
+    pub qr: bool,
 }
 
 /// `peerdrop send`.

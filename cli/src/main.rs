@@ -4,13 +4,15 @@
 //! scripts and tests depend on it. See `../shared/DESIGN.md` and the README.
 //!
 //! Layout: [`args`] (clap definitions), one module per subcommand ([`receive`], [`send`],
-//! [`peers`]), [`output`] (progress bars or JSON lines), [`prompt`] (accept/decline).
+//! [`peers`]), [`output`] (progress bars or JSON lines), [`prompt`] (accept/decline), [`qr`]
+//! (`receive --qr`: the link to this receiver and its QR code).
 
 mod args;
 mod lan;
 mod output;
 mod peers;
 mod prompt;
+mod qr;
 mod receive;
 mod send;
 

@@ -45,6 +45,13 @@ pub async fn run(args: ReceiveArgs) -> Result<()> {
     if node.lan_port().is_some() {
         warn_when_multicast_is_blocked(&node, args.common.json, addresses.clone());
     }
+    if args.qr {
+        crate::qr::show(
+            node.code(),
+            crate::qr::link_server(args.common.server.as_deref()),
+            args.common.json,
+        )?;
+    }
     std::fs::create_dir_all(&args.dir)
         .with_context(|| format!("cannot create {}", args.dir.display()))?;
     let dir = std::fs::canonicalize(&args.dir)

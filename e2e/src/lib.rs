@@ -167,15 +167,22 @@ impl Cli {
 
     /// Reads stdout until a line `code: XXXX-XX` and returns the code.
     pub fn read_code(&mut self) -> Result<String> {
+        self.read_value("code")
+    }
+
+    /// Reads stdout until a line `<key>: VALUE` (`code`, `link` with `receive --qr`) and
+    /// returns the value.
+    pub fn read_value(&mut self, key: &str) -> Result<String> {
         let stdout = self.stdout.as_mut().context("stdout already consumed")?;
+        let prefix = format!("{key}: ");
         let mut line = String::new();
         loop {
             line.clear();
             if stdout.read_line(&mut line)? == 0 {
-                bail!("peerdrop exited before printing its code");
+                bail!("peerdrop exited before printing its {key}");
             }
-            if let Some(code) = line.trim().strip_prefix("code: ") {
-                return Ok(code.to_string());
+            if let Some(value) = line.trim().strip_prefix(&prefix) {
+                return Ok(value.to_string());
             }
         }
     }

@@ -475,3 +475,190 @@ async fn status_follows_the_configured_server_from_fallback_back_to_it() -> Resu
     wait_text(&app, "#conn-server", &url).await?;
     app.close().await
 }
+
+/// The Receive page's QR code as the page draws it, decoded: its SVG path (one `M x y h w v h
+/// H x V y` rectangle per dark run, in viewBox units) painted onto a greyscale image and read
+/// back with rqrr, an independent decoder.
+async fn decode_page_qr(app: &App) -> Result<String> {
+    let drawn = app
+        .client
+        .execute(
+            "const svg = document.querySelector('#qr .qr-img svg');
+             const path = svg && svg.querySelector('path');
+             return path ? [svg.getAttribute('viewBox'), path.getAttribute('d')] : null;",
+            vec![],
+        )
+        .await?;
+    let parts: Vec<String> = serde_json::from_value(drawn).context("no QR path on the page")?;
+    let size: Vec<usize> = parts[0]
+        .split_whitespace()
+        .map(str::parse)
+        .collect::<Result<_, _>>()?;
+    let (w, h) = (size[2], size[3]);
+    let mut dark = vec![false; w * h];
+    for rect in parts[1].split('M').filter(|r| !r.is_empty()) {
+        // "left top" "h" width "v" height "H" left "V" top
+        let nums: Vec<usize> = rect
+            .split(|c: char| c.is_ascii_alphabetic() || c == ' ')
+            .filter(|n| !n.is_empty())
+            .map(str::parse)
+            .collect::<Result<_, _>>()
+            .with_context(|| format!("odd QR path segment {rect:?}"))?;
+        let (left, top, width, height) = (nums[0], nums[1], nums[2], nums[3]);
+        for y in top..(top + height).min(h) {
+            for x in left..(left + width).min(w) {
+                dark[y * w + x] = true;
+            }
+        }
+    }
+    let mut image =
+        rqrr::PreparedImage::prepare_from_greyscale(
+            w,
+            h,
+            |x, y| if dark[y * w + x] { 0 } else { 255 },
+        );
+    let grids = image.detect_grids();
+    ensure!(
+        grids.len() == 1,
+        "{} QR codes found on the page",
+        grids.len()
+    );
+    let (_, content) = grids[0]
+        .decode()
+        .map_err(|e| anyhow::anyhow!("the page's QR code does not decode: {e:?}"))?;
+    Ok(content)
+}
+
+/// The value of the Send page's code field, once it equals `want`.
+async fn wait_code_field(app: &App, want: &str) -> Result<()> {
+    let deadline = std::time::Instant::now() + UI_TIMEOUT;
+    let mut value = String::new();
+    while std::time::Instant::now() < deadline {
+        value = app
+            .wait_css("#code-input", UI_TIMEOUT)
+            .await?
+            .prop("value")
+            .await?
+            .unwrap_or_default();
+        if value == want {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    anyhow::bail!("code field shows {value:?}, not {want:?}")
+}
+
+/// The server the Send page says a code is looked up on, once it shows one.
+async fn send_via(app: &App) -> Result<String> {
+    let via = app.wait_css("#send-via", UI_TIMEOUT).await?;
+    via.attr("data-server")
+        .await?
+        .context("#send-via without data-server")
+}
+
+#[tokio::test]
+async fn the_receive_qr_link_opens_send_with_code_and_server_and_sends_through_it() -> Result<()> {
+    let _one = SERIAL.lock().await;
+    let own = SignalServer::start()?;
+    let theirs = SignalServer::start()?;
+    let work = tempfile::tempdir()?;
+    let source = work.path().join("via-the-link.bin");
+    write_random_file(&source, 700_000, 21)?;
+    let app = App::launch(
+        &own.url,
+        &[("PEERDROP_TEST_PICK", source.display().to_string())],
+    )
+    .await?;
+
+    // Receive: the QR code is this device's link, naming its configured server.
+    let code = my_code(&app).await?;
+    let qr = app.wait_css("#qr", UI_TIMEOUT).await?;
+    let deadline = std::time::Instant::now() + UI_TIMEOUT;
+    let mut payload = String::new();
+    // (The status, which names the server, and the code arrive one after the other.)
+    while !payload.contains("&server=") && std::time::Instant::now() < deadline {
+        payload = qr.attr("data-payload").await?.unwrap_or_default();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let link = peerdrop_proto::link::parse(&payload)
+        .with_context(|| format!("the QR payload {payload:?} is not a link the app opens"))?;
+    ensure!(link.page == peerdrop_proto::link::Page::Send, "{link:?}");
+    ensure!(
+        link.to.as_deref() == Some(code.as_str()),
+        "{link:?} vs {code}"
+    );
+    ensure!(link.server.as_deref() == Some(own.url.as_str()), "{link:?}");
+    ensure!(
+        decode_page_qr(&app).await? == payload,
+        "the QR code drawn is not the payload"
+    );
+    let host = own.url.trim_start_matches("ws://").trim_end_matches("/ws");
+    wait_text(&app, "#qr-server", &format!("via {host}")).await?;
+    app.screenshot("receive-qr-link").await?;
+
+    // That payload, handed to the app's link handler (as a phone's camera or the OS would):
+    // Send, with the code and the server filled in.
+    let status = app.launch_again(&[payload.clone()], work.path())?;
+    ensure!(status.success(), "second launch exited with {status}");
+    app.wait_css("#page-send", UI_TIMEOUT).await?;
+    wait_code_field(&app, &code).await?;
+    ensure!(send_via(&app).await? == own.url);
+    // The person can go back to the app's own server.
+    app.click("#send-via-clear").await?;
+    app.wait_gone("#send-via", UI_TIMEOUT).await?;
+
+    // A `peerdrop receive --qr` on another server: its link alone gets the file there; the
+    // app's own server has never heard of that code.
+    let inbox = work.path().join("cli-inbox");
+    let mut receiver = Cli::start(
+        &theirs.url,
+        &[
+            "receive",
+            "--qr",
+            "--yes",
+            "--name",
+            "Dee's desktop",
+            "--dir",
+            &inbox.display().to_string(),
+        ],
+    )?;
+    let cli_code = receiver.read_code()?;
+    let cli_link = receiver.read_value("link")?;
+    let status = app.launch_again(&[cli_link], work.path())?;
+    ensure!(status.success(), "second launch exited with {status}");
+    wait_code_field(&app, &cli_code).await?;
+    ensure!(send_via(&app).await? == theirs.url);
+    app.wait_text("#send-via-server", "the server's name", |t| {
+        theirs.url.contains(t)
+    })
+    .await?;
+    app.click("#choose-files").await?;
+    app.wait_css("#selection", UI_TIMEOUT).await?;
+    app.client
+        .execute(
+            "document.getElementById('send-via').scrollIntoView({block: 'center'});",
+            vec![],
+        )
+        .await?;
+    app.screenshot("send-via-link").await?;
+    app.click("#send-code").await?;
+    let phase = app
+        .wait_phase(
+            "send-transfer",
+            &["done", "failed", "declined", "cancelled"],
+            Duration::from_secs(120),
+        )
+        .await?;
+    ensure!(
+        phase == "done",
+        "send through the link's server ended {phase}: {}",
+        app.text("#send-transfer").await?
+    );
+    let (ok, stderr) = receiver.wait(Duration::from_secs(60))?;
+    ensure!(ok, "peerdrop receive failed: {stderr}");
+    ensure!(
+        blake3_file(&inbox.join("via-the-link.bin"))? == blake3_file(&source)?,
+        "received file differs"
+    );
+    app.close().await
+}

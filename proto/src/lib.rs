@@ -10,11 +10,14 @@
 //!   WebRTC data channels.
 //! - [`events`]: what the engine reports to a front end (CLI `--json`, Tauri events).
 //! - [`code`]: the short human codes peers share to find each other.
+//! - [`link`]: `peerdrop://send?to=CODE&server=URL` links (the app's QR code, its link
+//!   handler, `peerdrop receive --qr`).
 //!
 //! The protocol itself is described for humans in `docs/protocol.md`.
 
 pub mod code;
 pub mod events;
+pub mod link;
 pub mod signal;
 pub mod transfer;
 

@@ -82,7 +82,7 @@ pub async fn summarise(launch: Launch) -> LaunchRequest {
             Err(e) => problems.push(e),
         }
     }
-    let (mut page, mut code) = (None, None);
+    let (mut page, mut code, mut server) = (None, None, None);
     if let Some(link) = launch.link {
         page = Some(match link.page {
             peerdrop_app_launch::Page::Send => Page::Send,
@@ -90,6 +90,7 @@ pub async fn summarise(launch: Launch) -> LaunchRequest {
             peerdrop_app_launch::Page::Settings => Page::Settings,
         });
         code = link.to;
+        server = link.server;
     }
     if !items.is_empty() {
         page = Some(Page::Send);
@@ -98,6 +99,7 @@ pub async fn summarise(launch: Launch) -> LaunchRequest {
         page,
         items,
         code,
+        server,
         problems,
     }
 }
@@ -143,6 +145,7 @@ mod tests {
         let request = summarise(launch).await;
         assert_eq!(request.page, Some(Page::Send));
         assert_eq!(request.code.as_deref(), Some("K7QM-2X"));
+        assert_eq!(request.server, None);
         assert_eq!(request.items.len(), 1);
         assert_eq!(request.items[0].name, "beach.jpg");
         assert_eq!(request.items[0].size, 4);
@@ -157,6 +160,17 @@ mod tests {
         let request = summarise(launch).await;
         assert_eq!(request.page, Some(Page::Settings));
         assert!(request.items.is_empty() && request.code.is_none());
+    }
+
+    #[tokio::test]
+    async fn a_receivers_link_brings_its_server_to_the_send_page() {
+        let link = "peerdrop://send?to=m4n5p6&server=ws%3A%2F%2F192.168.1.10%3A8787%2Fws";
+        let launch = peerdrop_app_launch::from_args([link], std::path::Path::new("/"));
+        let request = summarise(launch).await;
+        assert_eq!(request.page, Some(Page::Send));
+        assert_eq!(request.code.as_deref(), Some("M4N5-P6"));
+        assert_eq!(request.server.as_deref(), Some("ws://192.168.1.10:8787/ws"));
+        assert!(request.items.is_empty() && request.problems.is_empty());
     }
 
     #[test]

@@ -11,8 +11,8 @@ use std::time::Duration;
 use peerdrop_app_ipc::{NodeState, NodeStatus, NodeUpdate};
 use peerdrop_core::signaling::SignalError;
 use peerdrop_core::{
-    CancellationToken, CoreError, Decider, Decision, Incoming, Node, NodeConfig, OfferSummary,
-    RtcSettings,
+    CancellationToken, CoreError, Decider, Decision, Incoming, LanRole, Node, NodeConfig,
+    OfferSummary, RtcSettings,
 };
 use peerdrop_proto::events::TransferEvent;
 use peerdrop_proto::signal::DeviceKind;
@@ -32,12 +32,18 @@ fn device_kind() -> DeviceKind {
     }
 }
 
-/// Registers on `url` with a time limit.
-async fn connect_to(shared: &Shared, url: &str, name: &str) -> Result<Node, Failure> {
+/// Registers on `url` with a time limit (also used for a send through the server a link named,
+/// [`crate::transfer`]).
+pub(crate) async fn connect_to(
+    shared: &Shared,
+    url: &str,
+    name: &str,
+    lan: LanRole,
+) -> Result<Node, Failure> {
     let config = NodeConfig {
         server_url: Some(url.to_string()),
         tls: shared.tls.clone(),
-        lan: shared.lan,
+        lan,
         name: name.to_string(),
         kind: device_kind(),
         rtc: RtcSettings {
@@ -66,11 +72,23 @@ fn failure_of(error: &CoreError) -> Failure {
     }
 }
 
-fn status(state: NodeState, server: String, embedded: bool, message: Option<String>) -> NodeStatus {
+/// Which kind of server a status names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Via {
+    /// The one set in Settings or `PEERDROP_SERVER` (links to this device name it).
+    Configured,
+    /// The signaling service this app started in-process.
+    Builtin,
+    /// The automatic one on this computer that something else serves (`ws://127.0.0.1:8787/ws`).
+    Local,
+}
+
+fn status(state: NodeState, server: String, via: Via, message: Option<String>) -> NodeStatus {
     NodeStatus {
         state,
         server,
-        embedded,
+        embedded: via == Via::Builtin,
+        configured: via == Via::Configured,
         message,
     }
 }
@@ -102,12 +120,12 @@ async fn register(
         return register_locally(shared, &name).await;
     };
     let url = failover.configured().to_string();
-    let failure = match connect_to(shared, &url, &name).await {
+    let failure = match connect_to(shared, &url, &name, shared.lan).await {
         Ok(node) => {
             failover.answered();
             return Ok(Registered {
                 node,
-                status: status(NodeState::Online, url, false, None),
+                status: status(NodeState::Online, url, Via::Configured, None),
                 retry_configured_in: None,
             });
         }
@@ -116,7 +134,7 @@ async fn register(
     tracing::warn!(%url, ?failure, "configured server not usable");
     match failover.failed(&failure) {
         Meanwhile::StayOffline { message, retry_in } => Err(NotRegistered {
-            status: status(NodeState::Offline, url, false, Some(message)),
+            status: status(NodeState::Offline, url, Via::Configured, Some(message)),
             retry_in: Some(retry_in),
         }),
         Meanwhile::UseBuiltin { note, retry_in } => {
@@ -127,14 +145,14 @@ async fn register(
                         status: status(
                             NodeState::Offline,
                             url.clone(),
-                            false,
+                            Via::Configured,
                             Some(format!("{note}; {why}")),
                         ),
                         retry_in: Some(retry_in),
                     })?;
             Ok(Registered {
                 node,
-                status: status(NodeState::Online, builtin, true, Some(note)),
+                status: status(NodeState::Online, builtin, Via::Builtin, Some(note)),
                 retry_configured_in: Some(retry_in),
             })
         }
@@ -145,22 +163,36 @@ async fn register(
 async fn register_locally(shared: &Shared, name: &str) -> Result<Registered, NotRegistered> {
     let builtin = shared.builtin.url().await;
     let local = builtin.clone().unwrap_or_else(preferred_builtin_url);
-    if let Ok(node) = connect_to(shared, &local, name).await {
+    if let Ok(node) = connect_to(shared, &local, name, shared.lan).await {
         return Ok(Registered {
             node,
-            status: status(NodeState::Online, local, builtin.is_some(), None),
+            status: status(
+                NodeState::Online,
+                local,
+                if builtin.is_some() {
+                    Via::Builtin
+                } else {
+                    Via::Local
+                },
+                None,
+            ),
             retry_configured_in: None,
         });
     }
     let (node, url) = join_builtin(shared, name)
         .await
         .map_err(|why| NotRegistered {
-            status: status(NodeState::Offline, preferred_builtin_url(), true, Some(why)),
+            status: status(
+                NodeState::Offline,
+                preferred_builtin_url(),
+                Via::Builtin,
+                Some(why),
+            ),
             retry_in: None,
         })?;
     Ok(Registered {
         node,
-        status: status(NodeState::Online, url, true, None),
+        status: status(NodeState::Online, url, Via::Builtin, None),
         retry_configured_in: None,
     })
 }
@@ -168,7 +200,7 @@ async fn register_locally(shared: &Shared, name: &str) -> Result<Registered, Not
 /// Starts the built-in server if needed and registers on it; returns the node and its URL.
 async fn join_builtin(shared: &Shared, name: &str) -> Result<(Node, String), String> {
     let url = shared.builtin.ensure().await?;
-    match connect_to(shared, &url, name).await {
+    match connect_to(shared, &url, name, shared.lan).await {
         Ok(node) => Ok((node, url)),
         Err(Failure::Unreachable(e) | Failure::Refused(e)) => {
             Err(format!("the built-in server does not answer: {e}"))
@@ -197,13 +229,13 @@ async fn return_to_configured(
     loop {
         tokio::time::sleep(wait).await;
         let url = failover.configured().to_string();
-        let failure = match connect_to(shared, &url, &name).await {
+        let failure = match connect_to(shared, &url, &name, shared.lan).await {
             Ok(node) => {
                 failover.answered();
                 tracing::info!(%url, "the configured server answers again: leaving the built-in one");
                 return Return::Back(Box::new(Registered {
                     node,
-                    status: status(NodeState::Online, url, false, None),
+                    status: status(NodeState::Online, url, Via::Configured, None),
                     retry_configured_in: None,
                 }));
             }
@@ -219,7 +251,7 @@ async fn return_to_configured(
             }
             Meanwhile::StayOffline { message, retry_in } => {
                 return Return::Refused(NotRegistered {
-                    status: status(NodeState::Offline, url, false, Some(message)),
+                    status: status(NodeState::Offline, url, Via::Configured, Some(message)),
                     retry_in: Some(retry_in),
                 });
             }
@@ -254,7 +286,11 @@ pub async fn supervise(shared: Arc<Shared>) {
                 shared.hub.emit(NodeUpdate::Status(status(
                     NodeState::Connecting,
                     configured.clone().unwrap_or_else(preferred_builtin_url),
-                    configured.is_none(),
+                    if configured.is_some() {
+                        Via::Configured
+                    } else {
+                        Via::Builtin
+                    },
                     None,
                 )));
                 match register(&shared, failover.as_mut()).await {
@@ -493,6 +529,8 @@ mod tests {
         );
         assert_eq!(registered.retry_configured_in, None);
         assert_eq!(registered.node.code().len(), 7);
+        // Another device cannot reach a loopback server: links to this one name none.
+        assert_eq!(registered.status.link_server(), None);
     }
 
     #[tokio::test]
@@ -507,6 +545,7 @@ mod tests {
             .expect("online via the built-in server");
         let status = &registered.status;
         assert!(status.embedded, "{status:?}");
+        assert_eq!(status.link_server(), None, "the stand-in is not shared");
         assert_ne!(status.server, url);
         let note = status.message.clone().unwrap();
         assert!(
@@ -552,6 +591,7 @@ mod tests {
         };
         assert_eq!(registered.status.server, url);
         assert!(!registered.status.embedded);
+        assert_eq!(registered.status.link_server(), Some(url.as_str()));
         assert_eq!(registered.status.message, None);
         // While waiting, the status named the built-in server and why.
         let shown = shared.hub.status().expect("a status was shown");

@@ -1,17 +1,21 @@
 //! Sending: resolve the target, build the send plan from the picked paths and run the
-//! engine's send, streaming its events to the UI on the command's channel.
+//! engine's send, streaming its events to the UI on the command's channel. A send by code to a
+//! server a `peerdrop://` link named goes through a registration on that server made for the
+//! send ([`node_for`]).
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use peerdrop_app_ipc::SendTarget;
-use peerdrop_core::{CancellationToken, SendPlan};
+use peerdrop_app_ipc::{NodeState, SendTarget};
+use peerdrop_core::{CancellationToken, LanRole, Node, SendPlan};
 use peerdrop_proto::events::TransferEvent;
+use peerdrop_proto::link::check_server;
 use tauri::ipc::Channel;
 
 use crate::error::{AppError, AppResult};
+use crate::failover::Failure;
 use crate::hub::TrackedSink;
-use crate::Shared;
+use crate::{node, Shared};
 
 /// Clears the send slot when the send ends, however it ends.
 struct SlotGuard(Arc<Shared>);
@@ -58,24 +62,25 @@ async fn run(
     events: &TrackedSink,
     cancel: CancellationToken,
 ) -> Result<(), String> {
-    let node = shared
-        .node
-        .lock()
-        .expect("node lock")
-        .clone()
-        .ok_or_else(|| {
-            "the signaling server is unreachable; check Settings or your network".to_string()
-        })?;
-    let recipient = match target {
-        SendTarget::Peer { peer } => node
-            .recipient_by_id(peer.id)
-            .await
-            .map_err(|e| e.to_string())?,
-        SendTarget::Code { code } => {
+    let (node, recipient) = match target {
+        SendTarget::Peer { peer } => {
+            let node = own_node(shared)?;
+            let recipient = node
+                .recipient_by_id(peer.id)
+                .await
+                .map_err(|e| e.to_string())?;
+            (node, recipient)
+        }
+        SendTarget::Code { code, server } => {
             events.emit(TransferEvent::Connecting { peer: code.clone() });
-            tokio::select! {
+            let lookup = async {
+                let node = node_for(shared, server).await?;
                 // A code, a device name or a typed LAN address (HOST:PORT).
-                found = node.find_typed(&code) => found.map_err(|e| e.to_string())?,
+                let recipient = node.find_typed(&code).await.map_err(|e| e.to_string())?;
+                Ok::<_, String>((node, recipient))
+            };
+            tokio::select! {
+                found = lookup => found?,
                 _ = cancel.cancelled() => {
                     events.emit(TransferEvent::Cancelled { reason: "cancelled".into() });
                     return Ok(());
@@ -93,4 +98,121 @@ async fn run(
         .await
         .map(|_| ())
         .map_err(|e| e.to_string())
+}
+
+/// The app's registration, while online.
+fn own_node(shared: &Shared) -> Result<Arc<Node>, String> {
+    shared
+        .node
+        .lock()
+        .expect("node lock")
+        .clone()
+        .ok_or_else(|| {
+            "the signaling server is unreachable; check Settings or your network".to_string()
+        })
+}
+
+/// The registration a send by code goes through: the app's own, unless a link named another
+/// server (`server`) — then a registration on that server for this send only, dropped (and so
+/// disconnected) when the send ends. The receiver's code only means something on the server
+/// it registered on; the app's own registration, nearby list and code stay as they are.
+async fn node_for(shared: &Shared, server: Option<String>) -> Result<Arc<Node>, String> {
+    let Some(server) = server else {
+        return own_node(shared);
+    };
+    // The UI only passes servers of checked links; check again, the command is the boundary.
+    let server = check_server(&server).map_err(|e| format!("cannot send through {server}: {e}"))?;
+    let own_server = shared
+        .hub
+        .status()
+        .filter(|s| s.state == NodeState::Online)
+        .map(|s| s.server);
+    if own_server.as_deref() == Some(server.as_str()) {
+        if let Ok(node) = own_node(shared) {
+            return Ok(node);
+        }
+    }
+    let name = shared.settings.effective().device_name;
+    tracing::info!(%server, "registering on the server a link named, for this send");
+    // Only for this send: no second presence on the LAN.
+    match node::connect_to(shared, &server, &name, LanRole::Off).await {
+        Ok(node) => Ok(Arc::new(node)),
+        Err(Failure::Unreachable(reason)) => {
+            Err(format!("the server {server} is unreachable ({reason})"))
+        }
+        Err(Failure::Refused(line)) => Err(line),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::settings::{Defaults, SettingsStore};
+    use peerdrop_core::identity::Identity;
+    use peerdrop_core::{NodeConfig, RtcSettings};
+    use peerdrop_proto::signal::DeviceKind;
+
+    fn shared(dir: &std::path::Path) -> Shared {
+        let defaults = Defaults {
+            device_name: "Ana's laptop".into(),
+            download_dir: dir.join("Downloads"),
+            env_server: None,
+        };
+        Shared::new(
+            SettingsStore::load(dir, defaults),
+            Some(Identity::ephemeral().expect("identity")),
+        )
+    }
+
+    #[tokio::test]
+    async fn a_code_from_a_link_is_looked_up_on_the_links_server() {
+        let tmp = tempfile::tempdir().unwrap();
+        let shared = shared(tmp.path());
+        let addr = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+        let theirs = peerdrop_signal::SignalServer::bind(peerdrop_signal::ServerConfig::new(addr))
+            .await
+            .unwrap()
+            .spawn();
+        let receiver = Node::connect(NodeConfig {
+            server_url: Some(theirs.ws_url()),
+            lan: LanRole::Off,
+            tls: peerdrop_core::ClientTls::none(),
+            name: "Ben's phone".into(),
+            kind: DeviceKind::Phone,
+            rtc: RtcSettings {
+                identity: Some(Identity::ephemeral().unwrap()),
+                ..RtcSettings::default()
+            },
+        })
+        .await
+        .unwrap();
+
+        // The app itself is offline: without a server from a link there is nothing to use.
+        assert!(node_for(&shared, None).await.is_err());
+        let node = node_for(&shared, Some(theirs.ws_url())).await.unwrap();
+        let found = node.resolve(receiver.code()).await.unwrap();
+        assert_eq!(found.peer().name, "Ben's phone");
+        assert_eq!(node.name(), "Ana's laptop");
+
+        // A link naming the server the app is already on uses the app's own registration.
+        let own = node_for(&shared, Some(theirs.ws_url())).await.unwrap();
+        *shared.node.lock().unwrap() = Some(own.clone());
+        shared.hub.emit(peerdrop_app_ipc::NodeUpdate::Status(
+            peerdrop_app_ipc::NodeStatus {
+                state: NodeState::Online,
+                server: theirs.ws_url(),
+                embedded: false,
+                configured: true,
+                message: None,
+            },
+        ));
+        let reused = node_for(&shared, Some(theirs.ws_url())).await.unwrap();
+        assert!(Arc::ptr_eq(&reused, &own));
+
+        let refused = node_for(&shared, Some("https://evil.example/".into()))
+            .await
+            .err()
+            .unwrap();
+        assert!(refused.contains("must start with ws://"), "{refused}");
+    }
 }

@@ -24,8 +24,9 @@ struct DropPayload {
 const LAUNCH_EVENT: &str = "peerdrop-launch";
 
 /// Shows what the app was asked to do from outside: the page, the files selected on Send (they
-/// replace the selection, unless a send is running), the receiver's code. Nothing is sent until
-/// the person picks a device or presses Send.
+/// replace the selection, unless a send is running), the receiver's code and the server to find
+/// it on (a link with a code but no server means the app's own server, so it clears one an
+/// earlier link left). Nothing is sent until the person picks a device or presses Send.
 fn apply_launch(state: AppState, request: LaunchRequest) {
     if let Some(page) = request.page {
         state.tab.set(match page {
@@ -41,8 +42,13 @@ fn apply_launch(state: AppState, request: LaunchRequest) {
             state.selection.set(request.items);
         }
     }
-    if let Some(code) = request.code {
-        state.send_code.set(code);
+    match (request.code, request.server) {
+        (Some(code), server) => {
+            state.send_code.set(code);
+            state.send_server.set(server);
+        }
+        (None, Some(server)) => state.send_server.set(Some(server)),
+        (None, None) => {}
     }
     if !request.problems.is_empty() {
         state.notify(request.problems.join(" · "), true);

@@ -1,21 +1,24 @@
 //! The QR code on the Receive page, rendered as inline SVG with the `qrcode` crate.
 //!
-//! It encodes `PEERDROP:<CODE>` (e.g. `PEERDROP:K7QM-2X`): every character is in the QR
-//! alphanumeric set, which keeps the symbol small and easy to scan from across a desk, and the
-//! prefix lets a scanner tell a PeerDrop code from any other text.
+//! It encodes this device's `peerdrop://send?to=CODE` link — with `&server=URL` when the app is
+//! registered on a configured signaling server (see `NodeStatus::link_server`) — built by
+//! [`peerdrop_proto::link`], the same format the app's link handler and `peerdrop receive --qr`
+//! use. A phone's camera opens it in PeerDrop on the Send page with the code (and the server to
+//! look it up on) filled in; a scanner that only reads text still shows the code.
 
 use qrcode::render::svg;
 use qrcode::{EcLevel, QrCode};
 
-/// Text encoded for `code`.
-pub fn payload(code: &str) -> String {
-    format!("PEERDROP:{}", code.to_ascii_uppercase())
+/// Text encoded for `code` (reached through `server`, when given): the receiver's link, or
+/// `None` when `code` is not a code or `server` not a usable `ws://`/`wss://` URL.
+pub fn payload(code: &str, server: Option<&str>) -> Option<String> {
+    peerdrop_proto::link::send_link(code, server).ok()
 }
 
-/// An SVG document of the QR code for `code` (dark Nord modules on a light background), or
-/// `None` if it cannot be encoded (it always can for a real code).
-pub fn svg(code: &str) -> Option<String> {
-    let qr = QrCode::with_error_correction_level(payload(code), EcLevel::M).ok()?;
+/// An SVG document of the QR code encoding `payload` (dark Nord modules on a light
+/// background), or `None` if it cannot be encoded (a link always can).
+pub fn svg(payload: &str) -> Option<String> {
+    let qr = QrCode::with_error_correction_level(payload, EcLevel::M).ok()?;
     let image = qr
         .render::<svg::Color<'_>>()
         .dark_color(svg::Color("#2E3440"))
@@ -47,13 +50,30 @@ mod tests {
     use super::*;
 
     #[test]
-    fn encodes_code_as_scalable_svg() {
-        let svg = svg("k7qm-2x").unwrap();
+    fn encodes_the_link_as_scalable_svg() {
+        let link = payload("k7qm-2x", None).unwrap();
+        assert_eq!(link, "peerdrop://send?to=K7QM-2X");
+        let svg = svg(&link).unwrap();
         assert!(svg.starts_with("<svg"));
         assert!(svg.contains("viewBox"));
         let open_tag = &svg[..svg.find('>').unwrap()];
         assert!(!open_tag.contains(" width="), "{open_tag}");
         assert!(svg.contains("#2E3440"));
-        assert_eq!(payload("k7qm-2x"), "PEERDROP:K7QM-2X");
+    }
+
+    #[test]
+    fn the_payload_is_a_link_the_app_opens() {
+        let link = payload("k7qm2x", Some("wss://peerdrop.example.org/ws")).unwrap();
+        let parsed = peerdrop_proto::link::parse(&link).unwrap();
+        assert_eq!(parsed.to.as_deref(), Some("K7QM-2X"));
+        assert_eq!(
+            parsed.server.as_deref(),
+            Some("wss://peerdrop.example.org/ws")
+        );
+        assert_eq!(payload("nope", None), None);
+        assert_eq!(payload("K7QM-2X", Some("http://x")), None);
+        // Still a small symbol that scans from across a desk.
+        let qr = QrCode::with_error_correction_level(&link, EcLevel::M).unwrap();
+        assert!(qr.width() <= 45, "{} modules", qr.width());
     }
 }

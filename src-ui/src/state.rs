@@ -77,6 +77,9 @@ pub struct AppState {
     pub selection: Signal<Vec<PickedItem>>,
     /// The receiver's code typed on the Send page (or filled in by a `peerdrop://send?to=` link).
     pub send_code: Signal<String>,
+    /// The signaling server a `peerdrop://send?to=CODE&server=URL` link named: a send by code
+    /// looks the code up there (shown on the Send page until cleared or replaced by a link).
+    pub send_server: Signal<Option<String>>,
     /// Settings as last loaded or saved.
     pub settings: Signal<Option<SettingsView>>,
     /// Current toast.
@@ -100,6 +103,7 @@ impl AppState {
             send: create_signal(Transfer::default()),
             selection: create_signal(Vec::new()),
             send_code: create_signal(String::new()),
+            send_server: create_signal(None),
             settings: create_signal(None),
             toast: create_signal(None),
             last_target: create_signal(None),

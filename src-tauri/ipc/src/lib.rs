@@ -57,12 +57,26 @@ pub struct NodeStatus {
     pub server: String,
     /// True when `server` is the signaling service the app started in-process.
     pub embedded: bool,
+    /// True when `server` is the one set in Settings or `PEERDROP_SERVER` — a server chosen to
+    /// be shared — rather than the built-in one or the automatic one on this computer
+    /// (`ws://127.0.0.1:8787/ws`), which other devices cannot reach.
+    #[serde(default)]
+    pub configured: bool,
     /// One line for the user (why offline, or a note such as "configured server unreachable").
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
 }
 
 impl NodeStatus {
+    /// The server a link to this device (the Receive page's QR code) names, so another device
+    /// finds the code where it is registered: the configured server while registered on it;
+    /// `None` on the built-in or automatic local server (the link then carries the code only,
+    /// and the other device looks it up on its own server).
+    pub fn link_server(&self) -> Option<&str> {
+        (self.configured && !self.embedded && self.state == NodeState::Online)
+            .then_some(self.server.as_str())
+    }
+
     /// The status line: where the node stands and, always, which server it uses.
     pub fn headline(&self) -> String {
         let server = if self.embedded {
@@ -117,6 +131,10 @@ pub enum SendTarget {
     Code {
         /// What the user typed.
         code: String,
+        /// The signaling server to look the code up on and send through, when a
+        /// `peerdrop://send?to=CODE&server=URL` link named one; `None`: the app's own.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        server: Option<String>,
     },
 }
 
@@ -168,7 +186,7 @@ pub enum Page {
 /// What the app was asked to do from outside its window — files opened with PeerDrop ("Open
 /// with", "Send to", `peerdrop-app FILE...`, a second launch, the Android share sheet) or a
 /// `peerdrop://` link — already checked and summarised on the Rust side. The UI shows `page`,
-/// selects `items` and fills in `code`; it never sends anything by itself.
+/// selects `items` and fills in `code` (and `server`); it never sends anything by itself.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Default)]
 pub struct LaunchRequest {
     /// Page to show (Send whenever there are items).
@@ -177,6 +195,10 @@ pub struct LaunchRequest {
     pub items: Vec<PickedItem>,
     /// Receiver's code to fill in on the Send page (normalised, e.g. `K7QM-2X`).
     pub code: Option<String>,
+    /// The signaling server the link says the receiver is on (checked: `ws://`/`wss://`); the
+    /// Send page shows it and sends by code through it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server: Option<String>,
     /// One line per argument that could not be used (a missing file, a bad link).
     pub problems: Vec<String>,
 }
@@ -204,10 +226,21 @@ mod tests {
     fn send_target_shapes() {
         let t = SendTarget::Code {
             code: "k7qm2x".into(),
+            server: None,
         };
         assert_eq!(
             serde_json::to_string(&t).unwrap(),
             r#"{"by":"code","code":"k7qm2x"}"#
+        );
+        let via: SendTarget =
+            serde_json::from_str(r#"{"by":"code","code":"k7qm2x","server":"wss://a.example/ws"}"#)
+                .unwrap();
+        assert_eq!(
+            via,
+            SendTarget::Code {
+                code: "k7qm2x".into(),
+                server: Some("wss://a.example/ws".into())
+            }
         );
         let p = SendTarget::Peer {
             peer: PeerInfo {
@@ -227,6 +260,7 @@ mod tests {
             state: NodeState::Online,
             server: "wss://peerdrop.example.org/ws".into(),
             embedded: false,
+            configured: true,
             message: None,
         };
         assert_eq!(status.headline(), "Online · peerdrop.example.org");
@@ -244,6 +278,32 @@ mod tests {
             server_label("wss://[2001:db8::1]:443/ws"),
             "[2001:db8::1]:443"
         );
+    }
+
+    #[test]
+    fn links_name_only_a_configured_server_in_use() {
+        let mut status = NodeStatus {
+            state: NodeState::Online,
+            server: "wss://peerdrop.example.org/ws".into(),
+            embedded: false,
+            configured: true,
+            message: None,
+        };
+        assert_eq!(status.link_server(), Some("wss://peerdrop.example.org/ws"));
+        status.state = NodeState::Connecting;
+        assert_eq!(status.link_server(), None, "not registered there yet");
+        status.state = NodeState::Online;
+        status.configured = false;
+        status.server = "ws://127.0.0.1:8787/ws".into();
+        assert_eq!(status.link_server(), None, "the automatic local server");
+        status.embedded = true;
+        assert_eq!(status.link_server(), None, "the built-in server");
+        // An older app's status (no `configured`) names no server.
+        let old: NodeStatus = serde_json::from_str(
+            r#"{"state":"online","server":"wss://peerdrop.example.org/ws","embedded":false}"#,
+        )
+        .unwrap();
+        assert_eq!(old.link_server(), None);
     }
 
     #[test]

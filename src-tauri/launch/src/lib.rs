@@ -5,51 +5,33 @@
 //! Android share sheet. Each of these reaches the app as a list of strings (a command line, the
 //! command line a second launch forwarded through `tauri-plugin-single-instance`, or an Android
 //! intent). This crate turns them into one [`Launch`]: paths to select on the Send page, and at
-//! most one [`Link`] naming a page (and, for Send, the receiver's code).
+//! most one [`Link`] naming a page (and, for Send, the receiver's code and the signaling server
+//! the receiver is registered on).
 //!
 //! It is deliberately small and free of Tauri on the desktop, so the rules are unit-tested in
 //! milliseconds; the Android glue ([`android`], only on Android) type-checks for
 //! `aarch64-linux-android` without the engine's C dependencies.
 //!
 //! Safety rules (a link can come from any web page):
-//! - A link only opens a page and fills in a code. It never selects files and never starts a
-//!   transfer: the person still chooses what to send and presses Send.
+//! - A link only opens a page and fills in a code and a server. It never selects files and never
+//!   starts a transfer: the person still chooses what to send and presses Send, and the Send page
+//!   names the server a code will be looked up on.
 //! - File names offered by another Android app are reduced to a plain name
 //!   ([`safe_file_name`]) before anything is written.
 
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 
-use peerdrop_proto::code::normalize_code;
+use peerdrop_proto::link::{self, is_peerdrop_link};
 use url::Url;
 
 #[cfg(target_os = "android")]
 pub mod android;
 
-/// The URL scheme of PeerDrop links (`peerdrop://send?to=K7QM-2X`). Registered for the app by
-/// the `.desktop` entry (`x-scheme-handler/peerdrop`), the Windows installer and the Android
-/// manifest.
-pub const SCHEME: &str = "peerdrop";
-
-/// A page of the app a link can open.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Page {
-    /// Send (optionally with a receiver's code filled in).
-    Send,
-    /// Receive: this device's code and QR.
-    Receive,
-    /// Settings.
-    Settings,
-}
-
-/// A parsed `peerdrop://` link.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Link {
-    /// The page to open.
-    pub page: Page,
-    /// For [`Page::Send`]: the receiver's code, normalised (`K7QM-2X`).
-    pub to: Option<String>,
-}
+/// The link format itself (pages, the receiver's code, the server to reach it through) is
+/// [`peerdrop_proto::link`]'s, shared with the Receive page's QR code and `peerdrop receive
+/// --qr`, so what one side builds the other always reads.
+pub use peerdrop_proto::link::{Link, LinkError, Page, SCHEME};
 
 /// One request from outside the window, from any of the ways PeerDrop is launched.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -97,7 +79,7 @@ where
         match text {
             Some("--") => only_paths = true,
             Some(t) if t.starts_with('-') => {}
-            Some(t) if has_scheme(t, SCHEME) => match parse_link(t) {
+            Some(t) if is_peerdrop_link(t) => match parse_link(t) {
                 Ok(link) => launch.link = Some(link),
                 Err(problem) => launch.problems.push(problem),
             },
@@ -130,35 +112,13 @@ fn absolute(path: &Path, cwd: &Path) -> PathBuf {
     }
 }
 
-/// Parses a `peerdrop://` link: `peerdrop://send?to=CODE`, `peerdrop://send`,
-/// `peerdrop://receive`, `peerdrop://settings` (also `peerdrop:send?to=CODE`). The code is
-/// checked and normalised like a typed one; a link with a bad code is refused as a whole, so a
-/// half-understood link never opens anything.
+/// Parses a `peerdrop://` link ([`peerdrop_proto::link::parse`]: `peerdrop://send?to=CODE`
+/// with an optional `&server=URL`, `peerdrop://send`, `peerdrop://receive`,
+/// `peerdrop://settings`). The code is checked and normalised like a typed one and the server
+/// must be a plain `ws://`/`wss://` URL; a link with either wrong is refused as a whole, so a
+/// half-understood link never opens anything. The error is one line for the person.
 pub fn parse_link(text: &str) -> Result<Link, String> {
-    let bad = |why: &str| format!("This PeerDrop link cannot be opened: {why}");
-    let url = Url::parse(text.trim()).map_err(|_| bad("it is not a valid link"))?;
-    if !url.scheme().eq_ignore_ascii_case(SCHEME) {
-        return Err(bad("it is not a peerdrop:// link"));
-    }
-    let target = match url.host_str() {
-        Some(host) if !host.is_empty() => host.to_ascii_lowercase(),
-        _ => url.path().trim_matches('/').to_ascii_lowercase(),
-    };
-    let page = match target.trim_end_matches('/') {
-        "send" => Page::Send,
-        "receive" | "" => Page::Receive,
-        "settings" => Page::Settings,
-        other => return Err(bad(&format!("unknown page {other:?}"))),
-    };
-    let mut to = None;
-    if page == Page::Send {
-        if let Some((_, code)) = url.query_pairs().find(|(k, _)| k == "to" || k == "code") {
-            to = Some(normalize_code(&code).ok_or_else(|| {
-                bad("its code is not a PeerDrop code (6 letters and digits, like K7QM-2X)")
-            })?);
-        }
-    }
-    Ok(Link { page, to })
+    link::parse(text).map_err(|e| format!("This PeerDrop link cannot be opened: {e}"))
 }
 
 /// A plain file name for content another app shared with us (Android's display name), safe to
@@ -245,7 +205,8 @@ mod tests {
             l.link,
             Some(Link {
                 page: Page::Send,
-                to: Some("K7QM-2X".into())
+                to: Some("K7QM-2X".into()),
+                server: None,
             })
         );
         assert!(l.paths.is_empty());
@@ -278,7 +239,8 @@ mod tests {
             parse_link("peerdrop://send").unwrap(),
             Link {
                 page: Page::Send,
-                to: None
+                to: None,
+                server: None,
             }
         );
         assert!(parse_link("peerdrop://send?to=nope").is_err());
@@ -287,6 +249,46 @@ mod tests {
         assert!(l.link.is_none());
         assert_eq!(l.problems.len(), 1);
         assert_eq!(l.paths.len(), 1);
+    }
+
+    #[test]
+    fn a_receivers_link_carries_its_server() {
+        let built =
+            peerdrop_proto::link::send_link("m4n5p6", Some("wss://peerdrop.example.org/ws"))
+                .unwrap();
+        let l = from_args([built.as_str(), "notes.txt"], &cwd());
+        assert_eq!(
+            l.link,
+            Some(Link {
+                page: Page::Send,
+                to: Some("M4N5-P6".into()),
+                server: Some("wss://peerdrop.example.org/ws".into()),
+            })
+        );
+        assert_eq!(l.paths, vec![PathBuf::from("/home/ana/Pictures/notes.txt")]);
+        assert!(l.problems.is_empty());
+    }
+
+    #[test]
+    fn a_link_with_a_bad_server_opens_nothing_and_says_why() {
+        for bad in [
+            "peerdrop://send?to=K7QM-2X&server=https%3A%2F%2Fevil.example%2F",
+            "peerdrop://send?to=K7QM-2X&server=javascript:alert(1)",
+            "peerdrop://send?to=K7QM-2X&server=wss%3A%2F%2Fok.example%40evil.example%2Fws",
+        ] {
+            let l = from_args([bad], &cwd());
+            assert!(l.link.is_none(), "{bad}");
+            assert_eq!(l.problems.len(), 1, "{bad}");
+            assert!(
+                l.problems[0].starts_with("This PeerDrop link cannot be opened: its server "),
+                "{}",
+                l.problems[0]
+            );
+        }
+        let huge = format!("peerdrop://send?to=K7QM-2X&x={}", "a".repeat(100_000));
+        let l = from_args([huge], &cwd());
+        assert!(l.link.is_none() && l.paths.is_empty());
+        assert!(l.problems[0].contains("too long"), "{}", l.problems[0]);
     }
 
     #[test]

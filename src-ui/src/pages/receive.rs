@@ -1,7 +1,9 @@
-//! Receive: this device's code in large type with its QR code, the name others see, a waiting
+//! Receive: this device's code in large type with its QR code (a `peerdrop://send` link that
+//! also names the configured server this device is on), the name others see, a waiting
 //! state, and the progress of the current receive. The Accept/Decline prompt is the
 //! [`IncomingDialog`], shown over any page.
 
+use peerdrop_app_ipc::server_label;
 use sycamore::prelude::*;
 use wasm_bindgen_futures::spawn_local;
 
@@ -27,6 +29,18 @@ pub fn ReceivePage() -> View {
             .receive
             .with(|t| !matches!(t.phase, Phase::Idle | Phase::Offered))
     };
+    // The configured server this device is registered on, which a link to it names (none for
+    // the built-in or automatic local server: other devices could not reach it).
+    let link_server = create_memo(move || {
+        state
+            .status
+            .with(|s| s.as_ref().and_then(|s| s.link_server()).map(str::to_owned))
+    });
+    // What the QR code encodes: `peerdrop://send?to=CODE[&server=URL]`.
+    let link = create_memo(move || {
+        let code = state.code.get_clone()?;
+        qr::payload(&code, link_server.get_clone().as_deref())
+    });
 
     view! {
         div(class="page", id="page-receive") {
@@ -81,12 +95,20 @@ pub fn ReceivePage() -> View {
                         }
                     })
                 }
-                div(class="qr", id="qr", data-testid="qr", aria-label="QR code of your code") {
-                    (match state.code.get_clone().and_then(|c| qr::svg(&c)) {
+                div(class="qr", id="qr", data-testid="qr", aria-label="QR code of a link to send to this device",
+                    data-payload=link.get_clone().unwrap_or_default()) {
+                    (match link.get_clone().and_then(|l| qr::svg(&l)) {
                         Some(svg) => view! { div(class="qr-img", dangerously_set_inner_html=svg) },
                         None => view! { div(class="qr-img qr-placeholder") },
                     })
-                    span(class="qr-caption muted") { "Scan with PeerDrop on a phone" }
+                    span(class="qr-caption muted") { "Scan with a phone to send here" }
+                    (match link_server.get_clone() {
+                        Some(server) => {
+                            let label = format!("via {}", server_label(&server));
+                            view! { span(class="qr-caption muted small", id="qr-server", title=server) { (label) } }
+                        }
+                        None => view! {},
+                    })
                 }
             }
             (if show_transfer() {

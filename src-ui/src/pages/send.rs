@@ -1,8 +1,10 @@
 //! Send: choose files or a folder (dialog or drop on the window), then tap a nearby device —
-//! the list updates live — or type a code. Progress, speed, ETA and Cancel follow, with a
-//! clear message when the receiver declines, goes away or the server cannot be reached.
+//! the list updates live — or type a code. A code from a `peerdrop://send?to=CODE&server=URL` link
+//! is looked up on that server, which the page names (with a way back to the app's own).
+//! Progress, speed, ETA and Cancel follow, with a clear message when the receiver declines,
+//! goes away or the server cannot be reached.
 
-use peerdrop_app_ipc::{PickedItem, SendTarget};
+use peerdrop_app_ipc::{server_label, PickedItem, SendTarget};
 use peerdrop_proto::code::normalize_code;
 use peerdrop_proto::signal::PeerInfo;
 use sycamore::prelude::*;
@@ -87,12 +89,27 @@ pub fn SendPage() -> View {
     };
     let send_to_code = move || {
         let typed = code.get_clone();
+        let server = state.send_server.get_clone();
         match normalize_code(&typed) {
-            Some(c) => start_send(state, SendTarget::Code { code: c.clone() }, c),
+            Some(c) => start_send(
+                state,
+                SendTarget::Code {
+                    code: c.clone(),
+                    server,
+                },
+                c,
+            ),
             // A typed LAN address (`192.168.1.20:8788`), for networks that block discovery.
             None if looks_like_address(&typed) => {
                 let address = typed.trim().to_string();
-                start_send(state, SendTarget::Code { code: address.clone() }, address)
+                start_send(
+                    state,
+                    SendTarget::Code {
+                        code: address.clone(),
+                        server: None,
+                    },
+                    address,
+                )
             }
             None => state.notify(
                 "A code looks like K7QM-2X (6 letters and digits); an address like 192.168.1.20:8788",
@@ -240,6 +257,26 @@ pub fn SendPage() -> View {
                         Icon(svg=icons::send()) "Send"
                     }
                 }
+                (match state.send_server.get_clone() {
+                    Some(server) => {
+                        let label = server_label(&server);
+                        let title = server.clone();
+                        view! {
+                            div(class="banner via", id="send-via", data-testid="send-via", data-server=server) {
+                                Icon(svg=icons::wifi())
+                                span(class="via-text") {
+                                    "Sends by code through "
+                                    strong(id="send-via-server", title=title) { (label) }
+                                    ", the receiver's server (from the link)."
+                                }
+                                button(class="btn btn-ghost btn-small", id="send-via-clear", data-testid="send-via-clear",
+                                       title="Look the code up on this device's own server instead",
+                                       on:click=move |_| state.send_server.set(None)) { "Use my server" }
+                            }
+                        }
+                    }
+                    None => view! {},
+                })
                 (if !has_selection() {
                     view! { p(class="muted small hint") { "Choose files first, then pick a device." } }
                 } else { view! {} })
