@@ -108,6 +108,16 @@ impl RangeSet {
         gaps
     }
 
+    /// How many separate ranges the set holds.
+    pub fn len(&self) -> usize {
+        self.ranges.len()
+    }
+
+    /// Whether the set is empty.
+    pub fn is_empty(&self) -> bool {
+        self.ranges.is_empty()
+    }
+
     /// The ranges, sorted and disjoint.
     pub fn ranges(&self) -> &[ByteRange] {
         &self.ranges

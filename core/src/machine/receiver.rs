@@ -21,6 +21,11 @@ use super::Outcome;
 use crate::identity::sas;
 use crate::store::names::{sanitize_relative_path, Platform, SafePath};
 
+/// Most separate byte ranges one file may be in while it arrives. Honest senders leave a few
+/// dozen holes at most (frames in flight on several channels, resume); a hostile one could
+/// otherwise make every frame cost more than the last.
+pub const MAX_RANGES_PER_FILE: usize = 4096;
+
 /// What the user (or `--yes`) decided about an offer.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Decision {
@@ -417,7 +422,15 @@ impl ReceiverMachine {
         if self.entries.len() < offer.file_count as usize {
             return Vec::new();
         }
-        let announced: u64 = self.entries.iter().map(|e| e.size).sum();
+        // Checked: `[2^63, 2^63, 5]` must not wrap to 5 and show a 5-byte offer in the prompt.
+        let Some(announced) = self
+            .entries
+            .iter()
+            .try_fold(0u64, |total, e| total.checked_add(e.size))
+        else {
+            return self
+                .protocol_error("the file sizes add up to more than 2^64 bytes".to_string());
+        };
         if announced != offer.total_size {
             return self.protocol_error(format!(
                 "file sizes add up to {announced} bytes but the offer says {}",
@@ -533,7 +546,8 @@ impl ReceiverMachine {
         let mut seen_dirs = HashSet::new();
         for entry in &self.entries {
             let path = sanitize_relative_path(&entry.path, self.platform)
-                .map_err(|e| format!("unsafe file name {:?}: {e}", entry.path))?;
+                // The refusal quotes the name only as `UnsafePath` does: cut short, escaped.
+                .map_err(|e| format!("unsafe file name: {e}"))?;
             let key = path.display_string().to_lowercase();
             let components = path.components();
             for depth in 1..components.len() {
@@ -541,8 +555,8 @@ impl ReceiverMachine {
             }
             if !seen_files.insert(key) {
                 return Err(format!(
-                    "file name {:?} appears twice",
-                    path.display_string()
+                    "file name \"{}\" appears twice",
+                    crate::store::names::quote(&path.display_string())
                 ));
             }
             files.push(RxFile {
@@ -664,6 +678,13 @@ impl ReceiverMachine {
             return Vec::new();
         }
         file.have.insert(offset, offset + len);
+        if file.have.len() > MAX_RANGES_PER_FILE {
+            // 1-byte frames at descending offsets with gaps would grow the set (and the cost of
+            // every insert) without bound; no honest sender leaves this many holes.
+            return self.protocol_error(format!(
+                "file {index} arrives in more than {MAX_RANGES_PER_FILE} separate pieces"
+            ));
+        }
         let mut actions = vec![RxAction::Write { index, offset }];
         actions.extend(self.verify_if_complete(index));
         actions

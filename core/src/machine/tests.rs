@@ -305,6 +305,39 @@ fn data_past_end_of_file_is_a_protocol_error() {
 }
 
 #[test]
+fn one_byte_frames_at_descending_offsets_cannot_fragment_a_file_without_bound() {
+    let size = 1 << 20;
+    let (_, mut rx, _) = offered(vec![entry(0, "a", size)]);
+    rx.handle(RxInput::Decided(Decision::Accept));
+    // Every other byte, from the end down: each frame is a new hole-separated range at the
+    // front of the set. Refused once the cap is passed, long before the million frames.
+    let mut refused_after = None;
+    for (n, offset) in (0..size).rev().step_by(2).enumerate() {
+        let out = rx.handle(RxInput::Data {
+            index: 0,
+            offset,
+            len: 1,
+        });
+        if let Some(outcome) = rx_finish(&out) {
+            assert!(
+                matches!(&outcome, Outcome::Failed(r) if r.contains("separate pieces")),
+                "{outcome:?}"
+            );
+            assert!(
+                !out.iter().any(|a| matches!(a, RxAction::Write { .. })),
+                "nothing written"
+            );
+            refused_after = Some(n + 1);
+            break;
+        }
+    }
+    assert_eq!(
+        refused_after,
+        Some(super::receiver::MAX_RANGES_PER_FILE + 1)
+    );
+}
+
+#[test]
 fn data_before_accept_and_for_unknown_files_is_rejected() {
     let (_, mut rx, _) = offered(vec![entry(0, "a", 10)]);
     let early = rx.handle(RxInput::Data {
@@ -493,6 +526,59 @@ fn wrong_total_size_is_refused() {
         entries: vec![entry(0, "a", 6)],
     }));
     assert!(matches!(rx_finish(&out), Some(Outcome::Failed(r)) if r.contains("add up")));
+}
+
+#[test]
+fn file_sizes_that_overflow_never_show_a_small_total() {
+    let mut rx = receiver();
+    rx.handle(RxInput::Control(ControlMsg::SasCommit {
+        commit: crate::identity::sas::commitment(NONCE_S),
+    }));
+    // 2^63 + 2^63 + 5 wraps to 5 in unchecked release arithmetic.
+    rx.handle(RxInput::Control(ControlMsg::Offer {
+        v: peerdrop_proto::PROTOCOL_VERSION,
+        transfer_id: Uuid::nil(),
+        sender_name: "x".into(),
+        file_count: 3,
+        total_size: 5,
+    }));
+    let out = rx.handle(RxInput::Control(ControlMsg::Files {
+        entries: vec![
+            entry(0, "a", 1 << 63),
+            entry(1, "b", 1 << 63),
+            entry(2, "c", 5),
+        ],
+    }));
+    assert!(
+        matches!(rx_finish(&out), Some(Outcome::Failed(r)) if r.contains("more than 2^64")),
+        "{out:?}"
+    );
+    assert!(
+        !out.iter().any(|a| matches!(a, RxAction::AskUser(_))),
+        "no prompt for an offer whose sizes overflow"
+    );
+}
+
+#[test]
+fn a_huge_hostile_name_gets_a_short_refusal() {
+    // 21,000 RIGHT-TO-LEFT OVERRIDEs: quoting it whole made a 168 KB refusal, larger than
+    // the control channel's own message limit.
+    let hostile = "\u{202E}".repeat(21_000);
+    let (_tx, _rx, out) = offered(vec![entry(0, &hostile, 1)]);
+    let sent = rx_sent(&out);
+    let message = sent
+        .iter()
+        .find_map(|m| match m {
+            ControlMsg::Error { message } => Some(message.clone()),
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("expected a refusal, got {sent:?}"));
+    assert!(message.contains("unsafe file name"), "{message}");
+    assert!(message.len() < 512, "refusal is {} bytes", message.len());
+    assert!(
+        !message.contains('\u{202E}'),
+        "the override is escaped: {message}"
+    );
 }
 
 #[test]

@@ -371,7 +371,10 @@ fn is_bidi_control(c: char) -> bool {
 }
 
 /// A shortened, terminal-safe quote of hostile input for error messages.
-fn quote(raw: &str) -> String {
+/// A terminal-safe quote of peer-supplied `raw`, cut to a few dozen characters: what every
+/// message that names a hostile path or device may show (a 21,000-character name must not make
+/// a 168 KB refusal).
+pub fn quote(raw: &str) -> String {
     let mut out = terminal_safe(&raw.chars().take(QUOTE_CHARS).collect::<String>());
     if raw.chars().count() > QUOTE_CHARS {
         out.push('…');
