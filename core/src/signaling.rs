@@ -112,6 +112,12 @@ pub enum SessionSignal {
     },
 }
 
+/// Most offers waiting for the front end to take them ([`SignalClient::next_offer`]); more are
+/// answered with `bye` at once. A person answers one prompt at a time, and every waiting offer
+/// holds its SDP and a session: unbounded, one nearby peer could grow this queue by tens of MB
+/// a second.
+pub const MAX_PENDING_OFFERS: usize = 16;
+
 /// A new offer from a sender, not yet answered.
 #[derive(Debug)]
 pub struct IncomingOffer {
@@ -274,7 +280,7 @@ struct Shared {
     sessions: SessionMap,
     relays: RelayMap,
     claims: ClaimMap,
-    offers_tx: mpsc::UnboundedSender<IncomingOffer>,
+    offers_tx: mpsc::Sender<IncomingOffer>,
     nearby_tx: watch::Sender<Vec<PeerInfo>>,
     resolve_reply: Mutex<Option<oneshot::Sender<Result<PeerInfo, SignalError>>>>,
     outbox: mpsc::UnboundedSender<ClientMsg>,
@@ -299,7 +305,7 @@ pub struct SignalClient {
     name: String,
     ice_servers: Vec<IceServer>,
     shared: Arc<Shared>,
-    offers: tokio::sync::Mutex<mpsc::UnboundedReceiver<IncomingOffer>>,
+    offers: tokio::sync::Mutex<mpsc::Receiver<IncomingOffer>>,
     nearby: watch::Receiver<Vec<PeerInfo>>,
     resolve_lock: tokio::sync::Mutex<()>,
     task: tokio::task::JoinHandle<()>,
@@ -365,7 +371,7 @@ impl SignalClient {
         };
 
         let (outbox, outbox_rx) = mpsc::unbounded_channel();
-        let (offers_tx, offers_rx) = mpsc::unbounded_channel();
+        let (offers_tx, offers_rx) = mpsc::channel(MAX_PENDING_OFFERS);
         let (nearby_tx, nearby_rx) = watch::channel(Vec::new());
         let shared = Arc::new(Shared {
             sessions: Arc::default(),
@@ -642,7 +648,19 @@ fn route(msg: ServerMsg, shared: &Arc<Shared>) {
                         None => Some(offer),
                     };
                     if let Some(offer) = unclaimed {
-                        let _ = shared.offers_tx.send(offer);
+                        if let Err(mpsc::error::TrySendError::Full(offer)) =
+                            shared.offers_tx.try_send(offer)
+                        {
+                            // Turned away, not queued: one peer's flood of offers must not
+                            // grow this device's memory. Dropping the offer drops its session.
+                            let _ = offer.link.send(
+                                offer.from.id,
+                                SignalData::Bye {
+                                    session: offer.session,
+                                    reason: "the receiver has too many offers waiting".into(),
+                                },
+                            );
+                        }
                     }
                 }
                 (None, SignalData::StripeOffer { session, of, sdp }) => {
