@@ -23,7 +23,7 @@ use tauri::{AppHandle, Manager, Runtime};
 pub use tauri_plugin_fs;
 use tauri_plugin_fs::{FilePath, FsExt, OpenOptions};
 
-use crate::{parse_link, safe_file_name, Launch};
+use crate::{is_shareable_uri, parse_link, safe_file_name, Launch};
 
 /// Kotlin package of the share plugin in `gen/android`.
 pub const PLUGIN_PACKAGE: &str = "org.peerdrop.share";
@@ -125,6 +125,14 @@ fn receive<R: Runtime>(app: &AppHandle<R>, intent: SharedIntent) -> Launch {
         }
     };
     for (index, item) in intent.items.iter().enumerate() {
+        if !is_shareable_uri(&item.uri) {
+            tracing::warn!(uri = %item.uri, "refused a shared item that is not content://");
+            launch.problems.push(format!(
+                "Refused {}: only content shared by an app can be sent, not a file path",
+                safe_file_name(item.name.as_deref(), index)
+            ));
+            continue;
+        }
         match copy_in(app, item, &dir, index) {
             Ok(path) => launch.paths.push(path),
             Err(e) => {

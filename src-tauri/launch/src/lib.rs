@@ -121,6 +121,14 @@ pub fn parse_link(text: &str) -> Result<Link, String> {
     link::parse(text).map_err(|e| format!("This PeerDrop link cannot be opened: {e}"))
 }
 
+/// Whether a URI another app shared may be read: only `content://`, which the sharing app
+/// grants us. A `file://` URI would be opened with PeerDrop's own rights (its private folders,
+/// its identity key), whoever shared it.
+pub fn is_shareable_uri(uri: &str) -> bool {
+    uri.get(..10)
+        .is_some_and(|scheme| scheme.eq_ignore_ascii_case("content://"))
+}
+
 /// A plain file name for content another app shared with us (Android's display name), safe to
 /// join to a folder of ours: only the last component, no `.`/`..`, no separators or control
 /// characters, at most 200 bytes; `shared-N` when nothing usable is left.
@@ -151,6 +159,23 @@ pub fn safe_file_name(offered: Option<&str>, index: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_file_uri_shared_into_peerdrop_is_refused() {
+        assert!(is_shareable_uri(
+            "content://com.android.providers.media/document/image%3A12"
+        ));
+        assert!(is_shareable_uri("CONTENT://x/y"));
+        assert!(!is_shareable_uri(
+            "file:///data/data/org.peerdrop.PeerDrop/files/identity.pem"
+        ));
+        assert!(!is_shareable_uri("file:///sdcard/x"));
+        assert!(!is_shareable_uri("contentx://a"));
+        assert!(!is_shareable_uri(""));
+        assert!(!is_shareable_uri(
+            "/data/data/org.peerdrop.PeerDrop/files/identity.pem"
+        ));
+    }
 
     fn cwd() -> PathBuf {
         PathBuf::from("/home/ana/Pictures")

@@ -56,11 +56,14 @@ class ShareIntentPlugin(private val activity: Activity) : Plugin(activity) {
     /** What an intent shares with us, or null when it shares nothing we handle. */
     private fun read(intent: Intent?): JSObject? {
         if (intent == null) return null
-        val uris: List<Uri> = when (intent.action) {
+        val offered: List<Uri> = when (intent.action) {
             Intent.ACTION_SEND -> listOfNotNull(stream(intent))
             Intent.ACTION_SEND_MULTIPLE -> streams(intent)
             else -> emptyList()
         }
+        // Only content:// URIs, which the sharing app grants us: a file:// URI would be opened
+        // with PeerDrop's own rights (e.g. its private folder), whoever shared it.
+        val uris = offered.filter { it.scheme == "content" }
         val link = if (intent.action == Intent.ACTION_VIEW && intent.data?.scheme == "peerdrop") {
             intent.data.toString()
         } else null
