@@ -160,6 +160,12 @@ pub struct Limits {
     pub hello_timeout: Duration,
     /// Time a new TCP connection gets to send its HTTP request (and finish the upgrade).
     pub handshake_timeout: Duration,
+    /// TCP connections still in their HTTP handshake, per TCP peer address (a trusted proxy's
+    /// are capped only by the total): a slow client must not hold sockets for free until its
+    /// handshake times out (slowloris).
+    pub max_handshakes_per_ip: usize,
+    /// TCP connections still in their HTTP handshake, in total.
+    pub max_handshakes: usize,
     /// Code look-ups per minute per connection (also the burst size).
     pub resolve_per_minute: u32,
     /// Code look-ups per minute per client address, so reconnecting does not reset the budget.
@@ -190,6 +196,8 @@ impl Default for Limits {
             idle_timeout: Duration::from_secs(120),
             hello_timeout: Duration::from_secs(10),
             handshake_timeout: Duration::from_secs(10),
+            max_handshakes_per_ip: 16,
+            max_handshakes: 1024,
             resolve_per_minute: 10,
             resolve_per_minute_per_ip: 30,
             outbox_capacity: 256,
@@ -236,6 +244,8 @@ impl Limits {
                 u64::from(self.resolve_per_minute_per_ip),
             ),
             ("outbox_capacity", self.outbox_capacity as u64),
+            ("max_handshakes_per_ip", self.max_handshakes_per_ip as u64),
+            ("max_handshakes", self.max_handshakes as u64),
             ("max_lan_group", self.max_lan_group as u64),
         ];
         if let Some((name, _)) = positive.iter().find(|(_, v)| *v == 0) {

@@ -63,6 +63,8 @@ pub(crate) struct Shared {
     pub(crate) registry: Registry,
     /// Connection caps.
     pub(crate) slots: Arc<Slots>,
+    /// Caps on TCP connections still in their HTTP handshake (by TCP peer address).
+    pub(crate) handshakes: Arc<Slots>,
 }
 
 /// How a connection ends.

@@ -30,7 +30,7 @@ use crate::device::{self, Role};
 use crate::error::ServerError;
 use crate::http::{self, Prefixed, Route};
 use crate::registry::Registry;
-use crate::slots::{SlotError, Slots};
+use crate::slots::{Slot, SlotError, Slots};
 
 /// Read buffer per WebSocket: small, because most connections are idle and a server holds
 /// thousands of them (16 KiB made 10,000 peers cost ~390 MiB; larger frames still work, they
@@ -73,6 +73,10 @@ impl SignalServer {
             slots: Arc::new(Slots::new(
                 limits.max_connections_per_ip,
                 limits.max_connections,
+            )),
+            handshakes: Arc::new(Slots::new(
+                limits.max_handshakes_per_ip,
+                limits.max_handshakes,
             )),
             config,
         });
@@ -119,8 +123,14 @@ impl SignalServer {
                 _ = &mut shutdown => break,
                 accepted = listener.accept() => match accepted {
                     Ok((tcp, peer)) => {
+                        // Counted from the first byte: a connection that never finishes its
+                        // handshake holds a handshake slot, and too many are closed at once.
+                        let Some(handshake) = handshake_slot(&shared, peer.ip()) else {
+                            drop(tcp);
+                            continue;
+                        };
                         let span = tracing::info_span!("conn", client = %peer.ip(), peer = tracing::field::Empty);
-                        tasks.spawn(handle_tcp(tcp, peer, Arc::clone(&shared), stop_rx.clone()).instrument(span));
+                        tasks.spawn(handle_tcp(tcp, peer, handshake, Arc::clone(&shared), stop_rx.clone()).instrument(span));
                     }
                     Err(err) => {
                         // Typically out of file descriptors: back off instead of spinning.
@@ -235,6 +245,7 @@ fn ws_url(addr: SocketAddr) -> String {
 fn handle_tcp(
     tcp: TcpStream,
     peer: SocketAddr,
+    handshake: Slot,
     shared: Arc<Shared>,
     mut shutdown: watch::Receiver<bool>,
 ) -> impl Future<Output = ()> + Send {
@@ -242,10 +253,33 @@ fn handle_tcp(
         // Boxed: the upgrade's state is larger than the serving state and only needed for a
         // moment, so it should not set the size of the task.
         let upgraded = Box::pin(upgrade(tcp, peer, &shared, &mut shutdown)).await;
+        // Handshake over (upgraded or not): the connection now counts as a WebSocket, if at all.
+        drop(handshake);
         OptionFuture::from(
             upgraded.map(|(ws, client, role)| admit(ws, client, role, shared, shutdown)),
         )
         .await;
+    }
+}
+
+/// A handshake slot for a new TCP connection from `ip`, or `None` when its caps are full. A
+/// trusted proxy carries many clients, so only the total cap applies to it.
+fn handshake_slot(shared: &Arc<Shared>, ip: IpAddr) -> Option<Slot> {
+    let proxies = &shared.config.trusted_proxies;
+    let from_proxy = proxies
+        .iter()
+        .any(|p| p.to_canonical() == ip.to_canonical());
+    let taken = if from_proxy {
+        shared.handshakes.try_acquire_total_only()
+    } else {
+        shared.handshakes.try_acquire(GroupKey::of(ip))
+    };
+    match taken {
+        Ok(slot) => Some(slot),
+        Err(why) => {
+            tracing::info!(client = %ip, ?why, "refused: too many connections still in their handshake");
+            None
+        }
     }
 }
 

@@ -35,7 +35,8 @@ struct Counts {
 #[derive(Debug)]
 pub(crate) struct Slot {
     slots: Arc<Slots>,
-    key: GroupKey,
+    /// `None` for a slot counted against the total only.
+    key: Option<GroupKey>,
 }
 
 impl Slots {
@@ -62,7 +63,21 @@ impl Slots {
         counts.total += 1;
         Ok(Slot {
             slots: Arc::clone(self),
-            key,
+            key: Some(key),
+        })
+    }
+
+    /// Takes a slot counted against the total cap only (for a trusted proxy, which carries
+    /// many clients behind one address).
+    pub(crate) fn try_acquire_total_only(self: &Arc<Self>) -> Result<Slot, SlotError> {
+        let mut counts = self.counts.lock().expect("slots lock poisoned");
+        if counts.total >= self.total_max {
+            return Err(SlotError::Total);
+        }
+        counts.total += 1;
+        Ok(Slot {
+            slots: Arc::clone(self),
+            key: None,
         })
     }
 
@@ -76,10 +91,13 @@ impl Drop for Slot {
     fn drop(&mut self) {
         let mut counts = self.slots.counts.lock().expect("slots lock poisoned");
         counts.total = counts.total.saturating_sub(1);
-        if let Some(n) = counts.per_address.get_mut(&self.key) {
+        let Some(key) = self.key else {
+            return;
+        };
+        if let Some(n) = counts.per_address.get_mut(&key) {
             *n = n.saturating_sub(1);
             if *n == 0 {
-                counts.per_address.remove(&self.key);
+                counts.per_address.remove(&key);
             }
         }
     }

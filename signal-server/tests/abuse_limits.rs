@@ -362,3 +362,43 @@ async fn code_guessing_is_limited_per_address_across_connections() {
         matches!(elsewhere.recv_skipping_nearby().await, ServerMsg::Resolved { peer, .. } if peer.id == target_w.id)
     );
 }
+
+#[tokio::test]
+async fn slowloris_connections_that_never_finish_their_handshake_are_capped() {
+    use tokio::io::AsyncReadExt;
+    let mut cfg = config();
+    cfg.limits.max_handshakes_per_ip = 3;
+    cfg.limits.handshake_timeout = Duration::from_secs(30);
+    let server = start(cfg).await;
+    let addr = server.local_addr();
+    // Three silent TCP connections hold every handshake slot of this address…
+    let mut silent = Vec::new();
+    for _ in 0..3 {
+        silent.push(tokio::net::TcpStream::connect(addr).await.unwrap());
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    // … so a fourth is closed at once (end of stream), not held until the 30 s timeout.
+    let mut fourth = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let mut byte = [0u8; 1];
+    let read = tokio::time::timeout(Duration::from_secs(3), fourth.read(&mut byte)).await;
+    assert!(
+        matches!(read, Ok(Ok(0)) | Ok(Err(_))),
+        "a connection past the handshake cap is closed at once: {read:?}"
+    );
+    // Another address is not affected, and the slots come back when the silent ones leave.
+    let (_elsewhere, _) = Client::joined_from(&server, "127.0.0.2", "other address").await;
+    drop(silent);
+    let deadline = Instant::now() + Duration::from_secs(3);
+    loop {
+        match Client::try_connect(server.local_addr(), "/ws", "127.0.0.1", &[]).await {
+            Ok(mut client) => {
+                client.hello("back").await;
+                break;
+            }
+            Err(_) if Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(50)).await
+            }
+            Err(e) => panic!("the freed handshake slots were not reused: {e:?}"),
+        }
+    }
+}
