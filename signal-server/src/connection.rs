@@ -440,7 +440,13 @@ impl Conn {
                 tracing::debug!(%to, kind = signal_kind(&data), "signal");
                 match self.shared.registry.relay(me, to, data) {
                     Ok(()) => Ok(()),
-                    Err(_) => {
+                    // The addressee's outbox is full: the sender slows down (and a flood
+                    // earns strikes), the addressee stays.
+                    Err(crate::registry::RelayError::Busy) => {
+                        let message = format!("peer {to} is not keeping up; signal dropped");
+                        self.reject(ErrorCode::RateLimited, message).await
+                    }
+                    Err(crate::registry::RelayError::UnknownPeer) => {
                         let message = format!(
                             "peer {to} is not connected or not reachable from this connection"
                         );

@@ -2,8 +2,10 @@
 //!
 //! All state sits behind one mutex that is never held across an `.await`; every operation is
 //! a short, synchronous update. Messages to peers are pushed into each peer's bounded outbox
-//! with `try_send`, so a slow peer can never stall the registry: when its outbox is full it
-//! is "kicked" (its connection task closes it).
+//! with `try_send`, so a slow peer can never stall the registry. When the server's own
+//! messages (nearby lists, `peer_gone`) find its outbox full it is "kicked" (its connection
+//! task closes it); a peer's `signal` or `relay` into a full outbox is refused to the sender
+//! instead, so flooding a peer never gets it disconnected.
 //!
 //! Reachability rules for `signal` (a peer id alone is not enough):
 //! - peers in the same nearby group may signal each other;
@@ -134,7 +136,8 @@ pub(crate) enum JoinError {
 pub(crate) enum RelayError {
     /// The addressee is not connected or not reachable by the sender.
     UnknownPeer,
-    /// The addressee's outbox is full (fallback relay frames only: dropped, not kicked).
+    /// The addressee's outbox is full: the message is dropped and the sender told to slow
+    /// down; the addressee is not kicked for it.
     Busy,
 }
 
@@ -364,14 +367,16 @@ impl Registry {
             return Err(RelayError::UnknownPeer);
         }
         let target = inner.peers.get_mut(&to).expect("checked above");
-        deliver(
-            target,
-            ServerMsg::Signal {
-                from: sender_info,
-                data,
-            }
-            .into(),
-        );
+        let msg = ServerMsg::Signal {
+            from: sender_info,
+            data,
+        };
+        // A full outbox refuses the *sender* (who is flooding), never kicks the addressee:
+        // otherwise anyone who may signal a peer could get it disconnected at will.
+        if let Err(mpsc::error::TrySendError::Full(_)) = target.mailbox.outbox.try_send(msg.into())
+        {
+            return Err(RelayError::Busy);
+        }
         target.may_address.insert(from);
         target.partners.insert(from);
         inner
@@ -668,6 +673,43 @@ mod tests {
         );
         assert_eq!(registry.resolve(a.info.id, &b.code), None, "code freed");
         assert_eq!(registry.len(), 1);
+    }
+
+    #[test]
+    fn flooding_a_peers_outbox_refuses_the_sender_not_the_victim() {
+        let registry = registry(30);
+        let (mb_victim, mut rx_victim, kick) = mailbox(2);
+        let victim = registry
+            .join(peer("198.18.0.1", "victim", DeviceKind::Desktop), mb_victim)
+            .unwrap();
+        let (mb_flooder, _rx_flooder, _) = mailbox(64);
+        let flooder = registry
+            .join(
+                peer("198.18.0.1", "flooder", DeviceKind::Desktop),
+                mb_flooder,
+            )
+            .unwrap();
+        // The victim's two slots hold nearby lists; it reads nothing more.
+        drain(&mut rx_victim);
+        let offer = |n: u128| SignalData::Offer {
+            session: Uuid::from_u128(n),
+            sdp: "v=0".into(),
+        };
+        let mut busy = 0;
+        for n in 0..10 {
+            if let Err(RelayError::Busy) = registry.relay(flooder.info.id, victim.info.id, offer(n))
+            {
+                busy += 1;
+            }
+        }
+        assert_eq!(
+            busy, 8,
+            "past the victim's two free slots the flooder is refused"
+        );
+        assert!(
+            futures_util::FutureExt::now_or_never(kick.notified()).is_none(),
+            "the victim is not kicked"
+        );
     }
 
     #[test]
