@@ -21,6 +21,11 @@ use super::Outcome;
 use crate::identity::sas;
 use crate::store::names::{sanitize_relative_path, Platform, SafePath};
 
+/// Most bytes of path names one file list may hold (64 MiB: a million files with 64-byte
+/// paths). Held before the person is asked, so it bounds what a stranger can make this device
+/// keep in memory with an offer.
+pub const MAX_MANIFEST_PATH_BYTES: usize = 64 << 20;
+
 /// Most separate byte ranges one file may be in while it arrives. Honest senders leave a few
 /// dozen holes at most (frames in flight on several channels, resume); a hostile one could
 /// otherwise make every frame cost more than the last.
@@ -196,6 +201,8 @@ pub struct ReceiverMachine {
     platform: Platform,
     offer: Option<OfferHeader>,
     entries: Vec<FileEntry>,
+    /// Bytes of path names in `entries` so far (bounded by [`MAX_MANIFEST_PATH_BYTES`]).
+    manifest_bytes: usize,
     files: Vec<RxFile>,
     failures: Vec<String>,
     sas_nonce: String,
@@ -216,6 +223,7 @@ impl ReceiverMachine {
             platform,
             offer: None,
             entries: Vec::new(),
+            manifest_bytes: 0,
             files: Vec::new(),
             failures: Vec::new(),
             sas_nonce,
@@ -416,6 +424,14 @@ impl ReceiverMachine {
             {
                 return self
                     .protocol_error(format!("file list entry {} out of order", entry.index));
+            }
+            self.manifest_bytes = self.manifest_bytes.saturating_add(entry.path.len());
+            if self.manifest_bytes > MAX_MANIFEST_PATH_BYTES {
+                // Before any prompt: a million deep paths would otherwise cost gigabytes.
+                return self.protocol_error(format!(
+                    "the file list holds more than {} MiB of names",
+                    MAX_MANIFEST_PATH_BYTES >> 20
+                ));
             }
             self.entries.push(entry);
         }

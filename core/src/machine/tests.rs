@@ -582,6 +582,42 @@ fn a_huge_hostile_name_gets_a_short_refusal() {
 }
 
 #[test]
+fn a_manifest_of_huge_deep_paths_is_refused_before_the_prompt() {
+    let mut rx = receiver();
+    rx.handle(RxInput::Control(ControlMsg::SasCommit {
+        commit: crate::identity::sas::commitment(NONCE_S),
+    }));
+    let long = format!("{}/f", "d/".repeat(2000)); // ≈ 4 KB, within the per-path limit
+    let count = super::receiver::MAX_MANIFEST_PATH_BYTES / long.len() + 10;
+    rx.handle(RxInput::Control(ControlMsg::Offer {
+        v: peerdrop_proto::PROTOCOL_VERSION,
+        transfer_id: Uuid::nil(),
+        sender_name: "x".into(),
+        file_count: count as u32,
+        total_size: count as u64,
+    }));
+    let mut refused = None;
+    for chunk_start in (0..count).step_by(1000) {
+        let entries = (chunk_start..(chunk_start + 1000).min(count))
+            .map(|i| entry(i as u32, &long, 1))
+            .collect();
+        let out = rx.handle(RxInput::Control(ControlMsg::Files { entries }));
+        assert!(
+            !out.iter().any(|a| matches!(a, RxAction::AskUser(_))),
+            "never asked"
+        );
+        if let Some(outcome) = rx_finish(&out) {
+            refused = Some(outcome);
+            break;
+        }
+    }
+    assert!(
+        matches!(&refused, Some(Outcome::Failed(r)) if r.contains("MiB of names")),
+        "{refused:?}"
+    );
+}
+
+#[test]
 fn verification_handshake_comes_before_the_prompt() {
     let mut tx = sender(vec![entry(0, "a", 1)]);
     let mut rx = receiver();
