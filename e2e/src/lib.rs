@@ -474,6 +474,25 @@ impl App {
         bail!("#{id} did not reach {phases:?} within {timeout:?} (last phase: {last:?})")
     }
 
+    /// Waits until the Send page's transfer ends and fails unless it ended `done`, quoting
+    /// what the page shows (`what` names the send in the message).
+    pub async fn expect_send_done(&self, what: &str, timeout: Duration) -> Result<()> {
+        let phase = self
+            .wait_phase(
+                "send-transfer",
+                &["done", "failed", "declined", "cancelled"],
+                timeout,
+            )
+            .await?;
+        if phase != "done" {
+            bail!(
+                "{what} ended {phase}: {}",
+                self.text("#send-transfer").await?
+            );
+        }
+        Ok(())
+    }
+
     /// Saves a PNG of the window to `docs/screenshots/<name>.png`.
     pub async fn screenshot(&self, name: &str) -> Result<PathBuf> {
         // Let transitions settle, then make sure the page painted its current state: wait for

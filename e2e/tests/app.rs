@@ -642,18 +642,11 @@ async fn the_receive_qr_link_opens_send_with_code_and_server_and_sends_through_i
         .await?;
     app.screenshot("send-via-link").await?;
     app.click("#send-code").await?;
-    let phase = app
-        .wait_phase(
-            "send-transfer",
-            &["done", "failed", "declined", "cancelled"],
-            Duration::from_secs(120),
-        )
-        .await?;
-    ensure!(
-        phase == "done",
-        "send through the link's server ended {phase}: {}",
-        app.text("#send-transfer").await?
-    );
+    app.expect_send_done(
+        "the send through the link's server",
+        Duration::from_secs(120),
+    )
+    .await?;
     let (ok, stderr) = receiver.wait(Duration::from_secs(60))?;
     ensure!(ok, "peerdrop receive failed: {stderr}");
     ensure!(

@@ -88,18 +88,8 @@ fn drive_app_on_host_b(file: &std::path::Path) -> Result<()> {
             .await
             .context("the Send page never listed Laptop-A from the LAN")?;
         peer.click().await?;
-        let phase = app
-            .wait_phase(
-                "send-transfer",
-                &["done", "failed", "declined", "cancelled"],
-                Duration::from_secs(120),
-            )
+        app.expect_send_done("the send to Laptop-A", Duration::from_secs(120))
             .await?;
-        ensure!(
-            phase == "done",
-            "send ended {phase}: {}",
-            app.text("#send-transfer").await?
-        );
         app.close().await
     })
 }

@@ -66,6 +66,23 @@ fn receiver() -> ReceiverMachine {
     ReceiverMachine::new(Platform::Unix, NONCE_R.into())
 }
 
+/// A receiver that has the sender's commitment and an offer of `file_count` files and
+/// `total_size` bytes, waiting for the file list (what a hostile sender controls next).
+fn announced(file_count: u32, total_size: u64) -> ReceiverMachine {
+    let mut rx = receiver();
+    rx.handle(RxInput::Control(ControlMsg::SasCommit {
+        commit: crate::identity::sas::commitment(NONCE_S),
+    }));
+    rx.handle(RxInput::Control(ControlMsg::Offer {
+        v: peerdrop_proto::PROTOCOL_VERSION,
+        transfer_id: Uuid::nil(),
+        sender_name: "x".into(),
+        file_count,
+        total_size,
+    }));
+    rx
+}
+
 /// Runs the opening of a transfer: the sender's commitment, offer and file list reach the
 /// receiver, the receiver's nonce reaches the sender, the sender's reveal reaches the
 /// receiver. Returns every action of the receiver (the accept/decline prompt among them).
@@ -511,17 +528,7 @@ fn large_file_lists_are_chunked_under_the_message_limit() {
 
 #[test]
 fn wrong_total_size_is_refused() {
-    let mut rx = receiver();
-    rx.handle(RxInput::Control(ControlMsg::SasCommit {
-        commit: crate::identity::sas::commitment(NONCE_S),
-    }));
-    rx.handle(RxInput::Control(ControlMsg::Offer {
-        v: peerdrop_proto::PROTOCOL_VERSION,
-        transfer_id: Uuid::nil(),
-        sender_name: "x".into(),
-        file_count: 1,
-        total_size: 5,
-    }));
+    let mut rx = announced(1, 5);
     let out = rx.handle(RxInput::Control(ControlMsg::Files {
         entries: vec![entry(0, "a", 6)],
     }));
@@ -530,18 +537,8 @@ fn wrong_total_size_is_refused() {
 
 #[test]
 fn file_sizes_that_overflow_never_show_a_small_total() {
-    let mut rx = receiver();
-    rx.handle(RxInput::Control(ControlMsg::SasCommit {
-        commit: crate::identity::sas::commitment(NONCE_S),
-    }));
     // 2^63 + 2^63 + 5 wraps to 5 in unchecked release arithmetic.
-    rx.handle(RxInput::Control(ControlMsg::Offer {
-        v: peerdrop_proto::PROTOCOL_VERSION,
-        transfer_id: Uuid::nil(),
-        sender_name: "x".into(),
-        file_count: 3,
-        total_size: 5,
-    }));
+    let mut rx = announced(3, 5);
     let out = rx.handle(RxInput::Control(ControlMsg::Files {
         entries: vec![
             entry(0, "a", 1 << 63),
@@ -583,19 +580,9 @@ fn a_huge_hostile_name_gets_a_short_refusal() {
 
 #[test]
 fn a_manifest_of_huge_deep_paths_is_refused_before_the_prompt() {
-    let mut rx = receiver();
-    rx.handle(RxInput::Control(ControlMsg::SasCommit {
-        commit: crate::identity::sas::commitment(NONCE_S),
-    }));
     let long = format!("{}/f", "d/".repeat(2000)); // ≈ 4 KB, within the per-path limit
     let count = super::receiver::MAX_MANIFEST_PATH_BYTES / long.len() + 10;
-    rx.handle(RxInput::Control(ControlMsg::Offer {
-        v: peerdrop_proto::PROTOCOL_VERSION,
-        transfer_id: Uuid::nil(),
-        sender_name: "x".into(),
-        file_count: count as u32,
-        total_size: count as u64,
-    }));
+    let mut rx = announced(count as u32, count as u64);
     let mut refused = None;
     for chunk_start in (0..count).step_by(1000) {
         let entries = (chunk_start..(chunk_start + 1000).min(count))
