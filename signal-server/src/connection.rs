@@ -470,7 +470,7 @@ impl Conn {
             || !self
                 .shared
                 .registry
-                .take_resolve_budget(GroupKey::of(self.client), now)
+                .take_resolve_budget(GroupKey::guessing_budget_of(self.client), now)
         {
             let text = "too many code look-ups; wait a minute".to_string();
             return self.reject(ErrorCode::RateLimited, text).await;

@@ -402,3 +402,39 @@ async fn slowloris_connections_that_never_finish_their_handshake_are_capped() {
         }
     }
 }
+
+#[tokio::test]
+async fn code_guessing_from_many_slash_64s_of_one_slash_48_shares_one_budget() {
+    let mut cfg = common::proxied_config();
+    cfg.limits.resolve_per_minute = 100;
+    cfg.limits.resolve_per_minute_per_ip = 3;
+    let server = start(cfg).await;
+    // Three different /64s of 2001:db8:7::/48 spend one budget of 3 guesses…
+    for (n, from) in ["2001:db8:7:1::1", "2001:db8:7:2::1", "2001:db8:7:3::1"]
+        .iter()
+        .enumerate()
+    {
+        let (mut guesser, _) = Client::joined_via_proxy(&server, from, "guesser").await;
+        guesser
+            .send(&ClientMsg::Resolve {
+                code: format!("2222-2{}", n + 2),
+            })
+            .await;
+        guesser.expect_error(ErrorCode::UnknownCode).await;
+    }
+    // … so a fourth /64 of it is refused, while another /48 still has its own.
+    let (mut fourth, _) = Client::joined_via_proxy(&server, "2001:db8:7:4::1", "fourth").await;
+    fourth
+        .send(&ClientMsg::Resolve {
+            code: "2222-26".into(),
+        })
+        .await;
+    fourth.expect_error(ErrorCode::RateLimited).await;
+    let (mut other, _) = Client::joined_via_proxy(&server, "2001:db8:8:1::1", "other").await;
+    other
+        .send(&ClientMsg::Resolve {
+            code: "2222-27".into(),
+        })
+        .await;
+    other.expect_error(ErrorCode::UnknownCode).await;
+}
