@@ -1,25 +1,14 @@
 //! What the CLI tells a person about the LAN: where this receiver can be typed in, and what
 //! to do when discovery is blocked.
 
-use peerdrop_core::lan::Multicast;
+use peerdrop_core::lan::{verdict, Multicast};
 use peerdrop_core::Node;
 
 /// Waits for the multicast verdict; `true` when multicast is blocked here.
 pub async fn multicast_blocked(node: &Node) -> bool {
-    let Some(mut state) = node.multicast() else {
-        return false;
-    };
-    loop {
-        let now = *state.borrow_and_update();
-        match now {
-            Multicast::Checking => {
-                if state.changed().await.is_err() {
-                    return false;
-                }
-            }
-            Multicast::Working => return false,
-            Multicast::Blocked => return true,
-        }
+    match node.multicast() {
+        Some(state) => verdict(state).await == Multicast::Blocked,
+        None => false,
     }
 }
 

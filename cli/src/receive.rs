@@ -85,22 +85,20 @@ pub async fn run(args: ReceiveArgs) -> Result<()> {
 /// Tells the person (once, when the probe times out) that other devices cannot discover
 /// this one, and what works instead.
 fn warn_when_multicast_is_blocked(node: &Node, json: bool, addresses: Vec<String>) {
-    let Some(mut state) = node.multicast() else {
+    let Some(state) = node.multicast() else {
         return;
     };
     tokio::spawn(async move {
-        while state.changed().await.is_ok() {
-            if *state.borrow() == peerdrop_core::lan::Multicast::Blocked {
-                if json {
-                    output::print_json(&TransferEvent::Lan {
-                        addresses,
-                        blocked: true,
-                    });
-                } else {
-                    eprintln!("peerdrop: {}", lan::BLOCKED_ADVICE);
-                }
-                return;
-            }
+        if peerdrop_core::lan::verdict(state).await != peerdrop_core::lan::Multicast::Blocked {
+            return;
+        }
+        if json {
+            output::print_json(&TransferEvent::Lan {
+                addresses,
+                blocked: true,
+            });
+        } else {
+            eprintln!("peerdrop: {}", lan::BLOCKED_ADVICE);
         }
     });
 }

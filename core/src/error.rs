@@ -33,8 +33,8 @@ pub enum CoreError {
     /// No device fits what was asked for (within the LAN search window).
     #[error("{}", not_found_text(.wanted, *.lan, *.multicast_blocked, *.server))]
     NotFound {
-        /// What was looked for, in words ("with code K7QM-2X", "called \"Laptop\"").
-        wanted: String,
+        /// What was looked for.
+        wanted: peerdrop_proto::send_to::SendTo,
         /// Whether the LAN was searched.
         lan: bool,
         /// Whether multicast looked blocked here (our own record never came back).
@@ -55,15 +55,22 @@ pub enum CoreError {
     Identity(#[from] crate::identity::IdentityError),
 }
 
-fn not_found_text(wanted: &str, lan: bool, multicast_blocked: bool, server: bool) -> String {
+fn not_found_text(
+    wanted: &peerdrop_proto::send_to::SendTo,
+    lan: bool,
+    multicast_blocked: bool,
+    server: bool,
+) -> String {
+    use peerdrop_proto::send_to::SendTo;
     let place = match (lan, server) {
         (true, true) => "on this network or on the server",
         (true, false) => "on this network",
         (false, _) => "on the server",
     };
-    let mut text = match wanted.strip_prefix("with code ") {
-        Some(code) => format!("no device is online with code {code} {place}"),
-        None => format!("no device {wanted} was found {place}"),
+    let mut text = match wanted {
+        SendTo::Code(code) => format!("no device is online with code {code} {place}"),
+        SendTo::Name(name) => format!("no device called {name:?} was found {place}"),
+        SendTo::Address(address) => format!("no device answers at {address}"),
     };
     if multicast_blocked {
         text.push_str(

@@ -12,12 +12,14 @@
 //! - [`code`]: the short human codes peers share to find each other.
 //! - [`link`]: `peerdrop://send?to=CODE&server=URL` links (the app's QR code, its link
 //!   handler, `peerdrop receive --qr`).
+//! - [`send_to`]: reading what a person typed to send to: a code, `HOST:PORT` or a name.
 //!
 //! The protocol itself is described for humans in `docs/protocol.md`.
 
 pub mod code;
 pub mod events;
 pub mod link;
+pub mod send_to;
 pub mod signal;
 pub mod transfer;
 

@@ -400,19 +400,20 @@ async fn serve(shared: Arc<Shared>, node: Arc<Node>) -> String {
 /// Tells the UI where this device can be typed in on its network and, once known, whether
 /// multicast discovery is blocked here (the Send page then says so and offers the fallbacks).
 async fn forward_lan_state(shared: Arc<Shared>, node: Arc<Node>) {
-    let (Some(port), Some(mut multicast)) = (node.lan_port(), node.multicast()) else {
+    use peerdrop_core::lan::{typed_addresses, verdict, Multicast};
+    let (Some(port), Some(multicast)) = (node.lan_port(), node.multicast()) else {
         return;
     };
-    let addresses = peerdrop_core::lan::typed_addresses(port);
-    loop {
-        let blocked = *multicast.borrow_and_update() == peerdrop_core::lan::Multicast::Blocked;
-        shared.hub.emit(NodeUpdate::Event(TransferEvent::Lan {
+    let addresses = typed_addresses(port);
+    let lan = |blocked| {
+        NodeUpdate::Event(TransferEvent::Lan {
             addresses: addresses.clone(),
             blocked,
-        }));
-        if blocked || multicast.changed().await.is_err() {
-            return;
-        }
+        })
+    };
+    shared.hub.emit(lan(false));
+    if verdict(multicast).await == Multicast::Blocked {
+        shared.hub.emit(lan(true));
     }
 }
 

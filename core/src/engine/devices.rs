@@ -5,7 +5,7 @@
 
 use std::net::SocketAddr;
 
-use peerdrop_proto::code::normalize_code;
+use peerdrop_proto::send_to::SendTo;
 use peerdrop_proto::signal::{DeviceKind, PeerId, PeerInfo};
 use serde::Serialize;
 
@@ -91,58 +91,29 @@ impl Device {
     }
 }
 
-/// LAN devices, then server devices that are not the same device (same claimed fingerprint)
-/// as one already listed: a device seen both ways is shown once, reached directly.
+/// LAN devices, then server devices, each left out when an entry already listed claims the
+/// same fingerprint: a device seen both ways is shown once (reached directly), and so is a
+/// device whose record is briefly there twice (an app re-registering starts its new presence
+/// before the old one is gone).
 pub fn merge(lan: &[LanDevice], server: &[PeerInfo]) -> Vec<Device> {
-    let mut list: Vec<Device> = lan.iter().map(Device::from_lan).collect();
-    for peer in server {
-        let duplicate = peer.fingerprint.as_ref().is_some_and(|fp| {
+    let candidates = lan
+        .iter()
+        .map(Device::from_lan)
+        .chain(server.iter().map(Device::from_server));
+    let mut list: Vec<Device> = Vec::new();
+    for device in candidates {
+        let listed = device.fingerprint.as_ref().is_some_and(|fp| {
             list.iter().any(|d| {
                 d.fingerprint
                     .as_ref()
                     .is_some_and(|o| o.eq_ignore_ascii_case(fp))
             })
         });
-        if !duplicate {
-            list.push(Device::from_server(peer));
+        if !listed {
+            list.push(device);
         }
     }
     list
-}
-
-/// What a person typed after `--to` (or in the app's address field).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Wanted {
-    /// A short code, normalised.
-    Code(String),
-    /// `HOST:PORT` of a LAN endpoint (IP literal or a host name to look up).
-    Address(String),
-    /// A device name.
-    Name(String),
-}
-
-impl Wanted {
-    /// Reads what was typed: an IP socket address or `host:port` is an address, something
-    /// that normalises to a code is a code, anything else a name.
-    pub fn parse(typed: &str) -> Wanted {
-        let typed = typed.trim();
-        if typed.parse::<SocketAddr>().is_ok() {
-            return Wanted::Address(typed.to_string());
-        }
-        if let Some(code) = normalize_code(typed) {
-            return Wanted::Code(code);
-        }
-        if let Some((host, port)) = typed.rsplit_once(':') {
-            let hostlike = !host.is_empty()
-                && host
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-'));
-            if hostlike && port.parse::<u16>().is_ok_and(|p| p != 0) {
-                return Wanted::Address(typed.to_string());
-            }
-        }
-        Wanted::Name(typed.to_string())
-    }
 }
 
 /// Result of looking for a device in the list.
@@ -158,21 +129,21 @@ pub enum Pick {
 
 /// Finds the device with `code` (LAN first) or the one device called `name` (case and
 /// surrounding space ignored).
-pub fn pick(devices: &[Device], wanted: &Wanted) -> Pick {
+pub fn pick(devices: &[Device], wanted: &SendTo) -> Pick {
     let matches: Vec<&Device> = match wanted {
-        Wanted::Code(code) => devices
+        SendTo::Code(code) => devices
             .iter()
             .filter(|d| d.code.as_deref() == Some(code.as_str()))
             .take(1)
             .collect(),
-        Wanted::Name(name) => {
+        SendTo::Name(name) => {
             let folded = name.trim().to_lowercase();
             devices
                 .iter()
                 .filter(|d| d.name.trim().to_lowercase() == folded)
                 .collect()
         }
-        Wanted::Address(_) => Vec::new(),
+        SendTo::Address(_) => Vec::new(),
     };
     match matches.as_slice() {
         [] => Pick::None,
@@ -230,38 +201,20 @@ mod tests {
     }
 
     #[test]
+    fn a_device_announced_twice_on_the_lan_is_listed_once() {
+        let mut again = lan("Laptop", "K7QM-2X", "AA:BB");
+        again.instance = "Laptop-2._peerdrop._tcp.local.".into();
+        let list = merge(&[lan("Laptop", "K7QM-2X", "AA:BB"), again], &[]);
+        assert_eq!(list.len(), 1);
+    }
+
+    #[test]
     fn server_devices_without_a_fingerprint_are_kept() {
         let list = merge(
             &[lan("Laptop", "K7QM-2X", "AA:BB")],
             &[server("Laptop", None)],
         );
         assert_eq!(list.len(), 2);
-    }
-
-    #[test]
-    fn typed_targets_are_told_apart() {
-        assert_eq!(Wanted::parse("k7qm2x"), Wanted::Code("K7QM-2X".into()));
-        assert_eq!(Wanted::parse(" K7QM-2X "), Wanted::Code("K7QM-2X".into()));
-        assert_eq!(
-            Wanted::parse("198.18.0.2:8788"),
-            Wanted::Address("198.18.0.2:8788".into())
-        );
-        assert_eq!(
-            Wanted::parse("[2001:db8::1]:8788"),
-            Wanted::Address("[2001:db8::1]:8788".into())
-        );
-        assert_eq!(
-            Wanted::parse("laptop.local:8788"),
-            Wanted::Address("laptop.local:8788".into())
-        );
-        assert_eq!(
-            Wanted::parse("Ana's laptop"),
-            Wanted::Name("Ana's laptop".into())
-        );
-        assert_eq!(
-            Wanted::parse("weird:name"),
-            Wanted::Name("weird:name".into())
-        );
     }
 
     #[test]
@@ -275,15 +228,15 @@ mod tests {
             &[],
         );
         assert!(
-            matches!(pick(&list, &Wanted::Name("desk".into())), Pick::One(d) if d.name == "Desk")
+            matches!(pick(&list, &SendTo::Name("desk".into())), Pick::One(d) if d.name == "Desk")
         );
         assert_eq!(
-            pick(&list, &Wanted::Name("LAPTOP".into())),
+            pick(&list, &SendTo::Name("LAPTOP".into())),
             Pick::Ambiguous(vec!["Laptop (K7QM-2X)".into(), "LAPTOP (ABCD-23)".into()])
         );
-        assert_eq!(pick(&list, &Wanted::Name("nobody".into())), Pick::None);
+        assert_eq!(pick(&list, &SendTo::Name("nobody".into())), Pick::None);
         assert!(matches!(
-            pick(&list, &Wanted::Code("ABCD-23".into())),
+            pick(&list, &SendTo::Code("ABCD-23".into())),
             Pick::One(d) if d.fingerprint.as_deref() == Some("BB")
         ));
     }

@@ -40,8 +40,9 @@ use crate::rtc::RtcSettings;
 use crate::signaling::{Presentation, SignalClient, SignalError};
 use crate::store::SendPlan;
 use crate::tls::ClientTls;
+use devices::Pick;
 pub use devices::{Device, Reach, Via};
-use devices::{Pick, Wanted};
+use peerdrop_proto::send_to::SendTo;
 pub use receive::{AutoAccept, Decider, Incoming};
 
 /// Where engine events go: the CLI prints them, the app forwards them to the UI.
@@ -95,12 +96,12 @@ pub struct TransferReport {
 /// on the LAN, and the ability to send and receive.
 pub struct Node {
     server: Option<Arc<SignalClient>>,
-    server_url: Option<String>,
     lan: Option<presence::LanPresence>,
     devices: watch::Receiver<Vec<Device>>,
     merge_task: tokio::task::JoinHandle<()>,
-    name: String,
-    kind: DeviceKind,
+    /// How this device introduces itself: to the server, its own LAN endpoint and the LAN
+    /// endpoints it dials.
+    me: Presentation,
     rtc: RtcSettings,
     trust: Arc<Trust>,
 }
@@ -119,19 +120,19 @@ impl Node {
         };
         let trust = Arc::new(Trust::load(identity.clone())?);
         rtc.identity = Some(identity);
-        let presentation = Presentation {
-            name: config.name.clone(),
+        let me = Presentation {
+            name: config.name,
             kind: config.kind,
             fingerprint: trust.identity().fingerprint().to_string(),
         };
         let server = match &config.server_url {
             Some(url) => Some(Arc::new(
-                SignalClient::connect(url, &presentation, &config.tls).await?,
+                SignalClient::connect(url, &me, &config.tls).await?,
             )),
             None => None,
         };
         let shown_code = server.as_ref().map(|s| s.code().to_string());
-        let lan = match presence::LanPresence::start(config.lan, &presentation, shown_code).await {
+        let lan = match presence::LanPresence::start(config.lan, &me, shown_code).await {
             Ok(lan) => lan,
             Err(e) if server.is_some() => {
                 tracing::warn!("{e}; devices on this network are reached through the server only");
@@ -147,12 +148,10 @@ impl Node {
         let (devices, merge_task) = presence::merged_devices(server.as_deref(), lan.as_ref());
         Ok(Node {
             server,
-            server_url: config.server_url,
             lan,
             devices,
             merge_task,
-            name: config.name,
-            kind: config.kind,
+            me,
             rtc,
             trust,
         })
@@ -184,12 +183,7 @@ impl Node {
 
     /// This device's name.
     pub fn name(&self) -> &str {
-        &self.name
-    }
-
-    /// The server this node is registered with, if any.
-    pub fn server_url(&self) -> Option<&str> {
-        self.server_url.as_deref()
+        &self.me.name
     }
 
     /// The port of this device's LAN endpoint (what a sender types as `HOST:PORT`), when it
@@ -213,13 +207,13 @@ impl Node {
     pub async fn resolve(&self, code: &str) -> Result<Recipient, CoreError> {
         let normalized =
             normalize_code(code).ok_or_else(|| CoreError::BadCode(code.to_string()))?;
-        self.find(&Wanted::Code(normalized), LAN_SEARCH_WAIT).await
+        self.find(&SendTo::Code(normalized)).await
     }
 
     /// Finds what a person typed after `--to`: a code, a unique device name, or `HOST:PORT`
     /// of a LAN endpoint, giving the LAN [`LAN_SEARCH_WAIT`] to answer.
     pub async fn find_typed(&self, typed: &str) -> Result<Recipient, CoreError> {
-        self.find(&Wanted::parse(typed), LAN_SEARCH_WAIT).await
+        self.find(&SendTo::parse(typed)).await
     }
 
     /// The recipient behind a listed device (see [`Node::devices`]).
@@ -250,14 +244,16 @@ impl Node {
         }
     }
 
-    async fn find(&self, wanted: &Wanted, wait: Duration) -> Result<Recipient, CoreError> {
-        if let Wanted::Address(address) = wanted {
+    async fn find(&self, wanted: &SendTo) -> Result<Recipient, CoreError> {
+        if let SendTo::Address(address) = wanted {
             let endpoints = lookup(address).await?;
             return self.dial_lan(&endpoints).await;
         }
-        // A code the server knows is found at once; the LAN is given `wait` to answer.
-        if let (Wanted::Code(code), Some(server)) = (wanted, &self.server) {
-            if let Some(device) = self.lan_pick(wanted)? {
+        // A code the server knows is found at once; the LAN is given its search time to answer.
+        if let (SendTo::Code(code), Some(server)) = (wanted, &self.server) {
+            // Only LAN devices carry codes in the list, so this is a LAN device heard already.
+            let heard = devices::pick(&self.devices.borrow(), wanted);
+            if let Pick::One(device) = heard {
                 return self.recipient(&device).await;
             }
             match server.resolve(code).await {
@@ -287,7 +283,7 @@ impl Node {
         // Without the LAN, only the server's nearby list can hold a name: it arrives with the
         // welcome, so there is nothing to wait for.
         let wait = if self.lan.is_some() {
-            wait
+            LAN_SEARCH_WAIT
         } else {
             SERVER_LIST_WAIT
         };
@@ -300,7 +296,7 @@ impl Node {
                 Pick::Ambiguous(names) => {
                     return Err(CoreError::AmbiguousName {
                         name: match wanted {
-                            Wanted::Name(n) => n.clone(),
+                            SendTo::Name(n) => n.clone(),
                             _ => String::new(),
                         },
                         matches: names,
@@ -315,15 +311,11 @@ impl Node {
                 break;
             }
         }
-        if let (Wanted::Name(name), None) = (wanted, &self.lan) {
+        if let (SendTo::Name(name), None) = (wanted, &self.lan) {
             return Err(CoreError::BadCode(name.clone()));
         }
         Err(CoreError::NotFound {
-            wanted: match wanted {
-                Wanted::Code(c) => format!("with code {c}"),
-                Wanted::Name(n) => format!("called {n:?}"),
-                Wanted::Address(a) => format!("at {a}"),
-            },
+            wanted: wanted.clone(),
             lan: self.lan.is_some(),
             multicast_blocked: self
                 .multicast()
@@ -332,31 +324,11 @@ impl Node {
         })
     }
 
-    /// The LAN device fitting `wanted` right now, if exactly one does.
-    fn lan_pick(&self, wanted: &Wanted) -> Result<Option<Device>, CoreError> {
-        let lan_only: Vec<Device> = self
-            .devices
-            .borrow()
-            .iter()
-            .filter(|d| d.via == Via::Lan)
-            .cloned()
-            .collect();
-        Ok(match devices::pick(&lan_only, wanted) {
-            Pick::One(device) => Some(*device),
-            _ => None,
-        })
-    }
-
     /// Connects to a LAN endpoint (first address that answers) and finds its owner.
     async fn dial_lan(&self, endpoints: &[SocketAddr]) -> Result<Recipient, CoreError> {
-        let presentation = Presentation {
-            name: self.name.clone(),
-            kind: self.kind,
-            fingerprint: self.fingerprint().to_string(),
-        };
         let mut last = None;
         for endpoint in endpoints {
-            match presence::dial(*endpoint, &presentation).await {
+            match presence::dial(*endpoint, &self.me).await {
                 Ok((client, peer)) => {
                     return Ok(Recipient {
                         client: Arc::new(client),

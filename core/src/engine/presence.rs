@@ -150,23 +150,16 @@ pub(crate) async fn dial(
 ) -> Result<(SignalClient, PeerInfo), CoreError> {
     let client = SignalClient::connect(&endpoint_url(addr), me, &ClientTls::none()).await?;
     let mut nearby = client.nearby();
-    let owner = tokio::time::timeout(OWNER_WAIT, async {
-        loop {
-            if let Some(owner) = nearby.borrow_and_update().first().cloned() {
-                return Some(owner);
-            }
-            if nearby.changed().await.is_err() {
-                return None;
-            }
-        }
-    })
-    .await
-    .ok()
-    .flatten()
-    .ok_or_else(|| {
-        CoreError::PeerUnavailable(format!(
-            "{addr} answers but no device is receiving there right now"
-        ))
-    })?;
+    // A device endpoint lists exactly its owner to a guest.
+    let owner = tokio::time::timeout(OWNER_WAIT, nearby.wait_for(|list| !list.is_empty()))
+        .await
+        .ok()
+        .and_then(Result::ok)
+        .and_then(|list| list.first().cloned())
+        .ok_or_else(|| {
+            CoreError::PeerUnavailable(format!(
+                "{addr} answers but no device is receiving there right now"
+            ))
+        })?;
     Ok((client, owner))
 }

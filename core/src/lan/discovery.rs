@@ -39,6 +39,15 @@ pub enum Multicast {
     Blocked,
 }
 
+/// The multicast check's answer, once it has one: [`Multicast::Working`] or
+/// [`Multicast::Blocked`] (within [`PROBE_WINDOW`]). `Working` also when the check is gone.
+pub async fn verdict(mut state: watch::Receiver<Multicast>) -> Multicast {
+    match state.wait_for(|now| *now != Multicast::Checking).await {
+        Ok(now) => *now,
+        Err(_) => Multicast::Working,
+    }
+}
+
 /// A device found on the LAN.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LanDevice {
@@ -73,7 +82,8 @@ impl Drop for Advertisement {
 
 impl LanDiscovery {
     /// Starts the daemon (a thread of its own), browses for PeerDrop devices and publishes a
-    /// probe. `fingerprint` is this device's, so its own records can be left out of the list.
+    /// probe record carrying this device's `fingerprint`. The records this discovery publishes
+    /// itself (probe and advertisements) are never listed.
     pub fn start(fingerprint: &str) -> Result<LanDiscovery, LanError> {
         let daemon = ServiceDaemon::new().map_err(|e| LanError::Daemon(e.to_string()))?;
         let events = daemon

@@ -17,7 +17,7 @@ pub mod endpoint;
 
 pub use addresses::typed_addresses;
 pub use card::{DeviceCard, Role, SERVICE_TYPE};
-pub use discovery::{Advertisement, LanDevice, LanDiscovery, Multicast};
+pub use discovery::{verdict, Advertisement, LanDevice, LanDiscovery, Multicast};
 pub use endpoint::{endpoint_url, LanEndpoint, DEFAULT_LAN_PORT};
 
 /// Why LAN discovery or the LAN endpoint could not start.

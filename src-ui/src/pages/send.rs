@@ -5,7 +5,7 @@
 //! goes away or the server cannot be reached.
 
 use peerdrop_app_ipc::{server_label, PickedItem, SendTarget};
-use peerdrop_proto::code::normalize_code;
+use peerdrop_proto::send_to::SendTo;
 use peerdrop_proto::signal::PeerInfo;
 use sycamore::prelude::*;
 use wasm_bindgen_futures::spawn_local;
@@ -90,8 +90,8 @@ pub fn SendPage() -> View {
     let send_to_code = move || {
         let typed = code.get_clone();
         let server = state.send_server.get_clone();
-        match normalize_code(&typed) {
-            Some(c) => start_send(
+        match SendTo::parse(&typed) {
+            SendTo::Code(c) => start_send(
                 state,
                 SendTarget::Code {
                     code: c.clone(),
@@ -100,8 +100,7 @@ pub fn SendPage() -> View {
                 c,
             ),
             // A typed LAN address (`192.168.1.20:8788`), for networks that block discovery.
-            None if looks_like_address(&typed) => {
-                let address = typed.trim().to_string();
+            SendTo::Address(address) => {
                 start_send(
                     state,
                     SendTarget::Code {
@@ -111,7 +110,7 @@ pub fn SendPage() -> View {
                     address,
                 )
             }
-            None => state.notify(
+            SendTo::Name(_) => state.notify(
                 "A code looks like K7QM-2X (6 letters and digits); an address like 192.168.1.20:8788",
                 true,
             ),
@@ -283,17 +282,4 @@ pub fn SendPage() -> View {
             }
         }
     }
-}
-
-/// Whether `typed` is `HOST:PORT` (an IPv4 address or a host name, and a port), which the node
-/// dials directly as a LAN endpoint.
-fn looks_like_address(typed: &str) -> bool {
-    let Some((host, port)) = typed.trim().rsplit_once(':') else {
-        return false;
-    };
-    !host.is_empty()
-        && host
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-')
-        && port.parse::<u16>().is_ok_and(|p| p != 0)
 }
