@@ -184,7 +184,7 @@ pub fn run(case: &Case) -> Result<Row, String> {
         .then(|| RecordingProxy::start(ns::INET, &signal.addr));
     let server_url = match &proxy {
         Some(p) => format!("ws://{}/ws", p.addr),
-        None => format!("ws://{}/ws", signal.addr),
+        None => signal.url(),
     };
 
     let src_dir = work.path().join("src");

@@ -201,15 +201,20 @@ impl Coturn {
 /// `peerdrop-signal` in the internet namespace, with TURN credentials for coturn.
 pub struct Signal {
     _child: Guard,
-    /// `203.0.113.1:PORT`.
+    /// `IP:PORT` it listens on (`203.0.113.1:PORT` in the NAT bed).
     pub addr: String,
 }
 
 impl Signal {
-    /// Starts the server (TURN URL and secret if given) and reads its address.
+    /// Starts the server in the "internet" (TURN URL and secret if given) and reads its address.
     pub fn start(turn: Option<&Coturn>) -> Signal {
-        let mut cmd = in_ns(ns::INET, binaries().join("peerdrop-signal"));
-        cmd.args(["--listen", &format!("{SERVER_IP}:0")]);
+        Self::start_in(ns::INET, SERVER_IP, turn)
+    }
+
+    /// Starts the server in namespace `ns` on `ip` (an ephemeral port) and reads its address.
+    pub fn start_in(ns: &str, ip: &str, turn: Option<&Coturn>) -> Signal {
+        let mut cmd = in_ns(ns, binaries().join("peerdrop-signal"));
+        cmd.args(["--listen", &format!("{ip}:0")]);
         if let Some(turn) = turn {
             cmd.args(["--turn-url", &turn.url])
                 .env("PEERDROP_TURN_SECRET", &turn.secret);
@@ -232,6 +237,11 @@ impl Signal {
             _child: Guard(child),
             addr,
         }
+    }
+
+    /// `ws://IP:PORT/ws`.
+    pub fn url(&self) -> String {
+        format!("ws://{}/ws", self.addr)
     }
 }
 

@@ -292,20 +292,12 @@ fn lan_and_server() -> Result<(), Failed> {
         default_route: true,
     });
     bed.block_multicast(lan_ns::C);
-    let listen = format!("{}:8787", peerdrop_netbed::lan_bed::LAN_ROUTER_IP);
-    let url = format!("ws://{listen}/ws");
-    let mut server = procs::in_ns(lan_ns::SWITCH, procs::binaries().join("peerdrop-signal"))
-        .args(["--listen", &listen])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .map_err(|e| format!("start peerdrop-signal: {e}"))?;
-    let mut server_lines = Lines::new(server.stdout.take().expect("stdout"));
-    let _server = Guard(server);
-    server_lines
-        .wait_for("listening on", Duration::from_secs(20))
-        .ok_or("peerdrop-signal did not start")?;
+    let server = procs::Signal::start_in(
+        lan_ns::SWITCH,
+        peerdrop_netbed::lan_bed::LAN_ROUTER_IP,
+        None,
+    );
+    let url = server.url();
     let work = tempfile::tempdir().map_err(|e| e.to_string())?;
     let inbox = work.path().join("inbox");
     std::fs::create_dir_all(&inbox).map_err(|e| e.to_string())?;
