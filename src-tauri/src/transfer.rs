@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use peerdrop_app_ipc::{NodeState, SendTarget};
-use peerdrop_core::{CancellationToken, LanRole, Node, SendPlan};
+use peerdrop_core::{CancellationToken, LanRole, Node, OnChangedIdentity, SendPlan};
 use peerdrop_proto::events::TransferEvent;
 use peerdrop_proto::link::check_server;
 use tauri::ipc::Channel;
@@ -94,10 +94,16 @@ async fn run(
         .map_err(|e| e.to_string())?
         .map_err(|e| e.to_string())?;
     tracing::info!(to = %recipient.peer().name, via = ?recipient.via(), "sending");
-    node.send(&recipient, plan, events.sink(), cancel)
-        .await
-        .map(|_| ())
-        .map_err(|e| e.to_string())
+    node.send(
+        &recipient,
+        plan,
+        events.sink(),
+        cancel,
+        &OnChangedIdentity::Refuse,
+    )
+    .await
+    .map(|_| ())
+    .map_err(|e| e.to_string())
 }
 
 /// The app's registration, while online.

@@ -904,8 +904,8 @@ impl ReceiveRun {
         let total = self.machine.total_size();
         let last = match &outcome {
             Outcome::Completed => DiskCmd::Finish,
-            Outcome::Declined(_) | Outcome::Cancelled(_) => DiskCmd::Discard,
-            Outcome::Failed(_) => DiskCmd::Keep,
+            Outcome::Declined(_) | Outcome::Cancelled(_) | Outcome::Refused(_) => DiskCmd::Discard,
+            Outcome::Disconnected(_) | Outcome::Failed(_) => DiskCmd::Keep,
         };
         if let Some(disk) = self.disk.take() {
             let _ = disk.send(last).await;

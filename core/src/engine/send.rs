@@ -14,6 +14,7 @@
 //! [`RECONNECT_WINDOW`]), insists on the *same* receiver certificate, and resumes.
 
 use bytes::{BufMut, Bytes, BytesMut};
+use peerdrop_proto::device_name::display_form;
 use peerdrop_proto::events::TransferEvent;
 use peerdrop_proto::signal::PeerInfo;
 use peerdrop_proto::transfer::{ByteRange, ControlMsg, DataFrame, DATA_HEADER_BYTES};
@@ -23,6 +24,7 @@ use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::mpsc;
 use uuid::Uuid;
 
+use super::changed::{IdentityChange, OnChangedIdentity};
 use super::channels::ChannelEvent;
 use super::connection::{connect_offerer, Background, Connection};
 use super::progress::{eta_secs, RateMeter};
@@ -30,7 +32,7 @@ use super::store_window::StoreWindow;
 use super::transport::MessageOut;
 use super::{CancellationToken, EventSink, TransferReport};
 use crate::error::CoreError;
-use crate::identity::{sas, Trust};
+use crate::identity::{sas, Recognition, Trust};
 use crate::machine::sender::{SenderMachine, StreamJob, TxAction, TxInput};
 use crate::machine::Outcome;
 use crate::rtc::RtcSettings;
@@ -55,16 +57,34 @@ const PEER_GONE_GRACE: Duration = Duration::from_millis(500);
 /// Blocks read ahead of the network.
 const READ_AHEAD_BLOCKS: usize = 4;
 
+/// What a send runs with besides the files: the signaling connection that reaches the
+/// receiver, WebRTC settings, this device's identity and pins, and the policy for a receiver
+/// whose identity changed.
+pub struct SendContext<'a> {
+    /// The signaling connection the receiver is reached through.
+    pub client: &'a SignalClient,
+    /// WebRTC settings.
+    pub rtc: &'a RtcSettings,
+    /// This device's identity and the devices it trusts.
+    pub trust: &'a Trust,
+    /// What to do when the receiver is not the device pinned under its name.
+    pub on_changed: &'a OnChangedIdentity,
+}
+
 /// Connects to `to` and sends `plan`.
 pub async fn send(
-    client: &SignalClient,
-    rtc: &RtcSettings,
-    trust: &Trust,
+    ctx: SendContext<'_>,
     to: &PeerInfo,
     plan: SendPlan,
     events: EventSink,
     cancel: CancellationToken,
 ) -> Result<TransferReport, CoreError> {
+    let SendContext {
+        client,
+        rtc,
+        trust,
+        on_changed,
+    } = ctx;
     events(TransferEvent::Connecting {
         peer: to.name.clone(),
     });
@@ -93,7 +113,64 @@ pub async fn send(
         remote_fp,
         binding: conn.channel_binding(),
     };
+    if let Err(e) = check_identity(&link, trust, on_changed, &events, &cancel).await {
+        conn.close("identity changed").await;
+        return Err(e);
+    }
     run(link, conn, trust, plan, events, cancel).await
+}
+
+/// Lets the transfer start only if the receiver is not a changed identity, or the person
+/// said to go on: before this returns `Ok`, nothing about the files has been sent.
+async fn check_identity(
+    link: &Link<'_>,
+    trust: &Trust,
+    on_changed: &OnChangedIdentity,
+    events: &EventSink,
+    cancel: &CancellationToken,
+) -> Result<(), CoreError> {
+    if link.binding.is_some() {
+        // Only claimed, never pinned: see [`Trust::verify_event`].
+        return Ok(());
+    }
+    let Recognition::Changed {
+        previous,
+        pinned_as,
+    } = trust.recognise(&link.to.name, &link.remote_fp)
+    else {
+        return Ok(());
+    };
+    let change = IdentityChange {
+        peer: display_form(&link.to.name),
+        pinned_as,
+        previous,
+        now: link.remote_fp.clone(),
+    };
+    tracing::warn!(
+        peer = %change.peer,
+        pinned_as = %change.pinned_as,
+        previous = %change.previous,
+        now = %change.now,
+        "the receiver's identity CHANGED since it was trusted: nothing is sent unless the person confirms"
+    );
+    events(TransferEvent::IdentityChanged {
+        peer: change.peer.clone(),
+        pinned_as: change.pinned_as.clone(),
+        previous: change.previous.clone(),
+        fingerprint: change.now.clone(),
+    });
+    let go_on = tokio::select! {
+        go_on = on_changed.allows(&change) => go_on,
+        _ = cancel.cancelled() => {
+            return Err(CoreError::Transfer(Outcome::Cancelled("cancelled".into())))
+        }
+    };
+    if go_on {
+        tracing::info!(peer = %change.peer, "sending to a changed identity: the person confirmed");
+        Ok(())
+    } else {
+        Err(CoreError::IdentityChanged(change))
+    }
 }
 
 /// Everything needed to reach the receiver again.

@@ -271,20 +271,32 @@ impl Trust {
         } else {
             self.recognise(peer, remote_fp)
         };
-        if let Recognition::Changed { previous } = &recognition {
+        if let Recognition::Changed {
+            previous,
+            pinned_as,
+        } = &recognition
+        {
             tracing::warn!(
                 peer,
+                pinned_as = %pinned_as,
                 previous = %previous,
                 now = %remote_fp,
                 "the identity of a device you trusted before has CHANGED: compare the verification phrase before going on"
             );
         }
+        let pinned_as = match &recognition {
+            Recognition::Renamed { pinned_as } | Recognition::Changed { pinned_as, .. } => {
+                Some(pinned_as.clone())
+            }
+            Recognition::Known | Recognition::New => None,
+        };
         peerdrop_proto::events::TransferEvent::Verify {
             phrase,
-            known: recognition == Recognition::Known,
-            peer: peer.to_owned(),
+            known: recognition.is_pinned(),
+            peer: peerdrop_proto::device_name::display_form(peer),
             changed: matches!(recognition, Recognition::Changed { .. }),
             fingerprint: remote_fp.to_owned(),
+            pinned_as,
         }
     }
 }
