@@ -250,3 +250,79 @@ fn a_changed_identity_gets_nothing_without_confirmation() {
     assert_eq!(verify["known"], true, "{verify}");
     assert_eq!(verify["changed"], false, "{verify}");
 }
+
+/// Issue 15, item 2: a hostile server can force the encrypted relay (drop every candidate).
+/// There each side proves its certificate by signing the Noise handshake hash, so a relay
+/// transfer recognises a pinned device, and a changed one is refused exactly as on a direct
+/// connection.
+#[test]
+fn a_relay_transfer_detects_a_changed_pinned_device() {
+    let signal = Signal::start();
+    let src = tempfile::tempdir().unwrap();
+    let file = src.path().join("keys.txt");
+    std::fs::write(&file, b"the spare key is under the mat").unwrap();
+    let (tx_home, rx_home) = (test_home(), test_home());
+    let dest = tempfile::tempdir().unwrap();
+    let (sent, ok, _, _) = transfer(&signal, &file, &tx_home, &rx_home, dest.path());
+    assert!(sent.status.success() && ok, "a direct transfer pins both");
+
+    let relay = |home: &Path, extra: &[&str]| {
+        let dest = tempfile::tempdir().unwrap();
+        let receiver = Receiver::spawn_with(
+            &signal,
+            dest.path(),
+            &["--yes"],
+            &[
+                ("PEERDROP_HOME", home.as_os_str()),
+                ("PEERDROP_FALLBACK", OsStr::new("force")),
+            ],
+        );
+        let mut args = vec!["--json"];
+        args.extend_from_slice(extra);
+        let sent = send_with(
+            &signal,
+            &receiver.code,
+            &[&file],
+            &args,
+            &[
+                ("PEERDROP_HOME", tx_home.as_os_str()),
+                ("PEERDROP_FALLBACK", OsStr::new("force")),
+            ],
+        );
+        (sent, receiver, dest)
+    };
+
+    // The same device over the relay: recognised, on both sides.
+    let (sent, receiver, dest2) = relay(&rx_home, &[]);
+    assert_success(&sent, "relay send to the pinned device");
+    let events = json_events(&String::from_utf8_lossy(&sent.stdout));
+    assert_eq!(
+        events_of(&events, "path")[0]["path"],
+        "fallback",
+        "{events:#?}"
+    );
+    let verify = verify_event(&events);
+    assert_eq!(verify["known"], true, "proved over the relay: {verify}");
+    let (ok, stderr, lines) = receiver.finish_lines(Duration::from_secs(30));
+    assert!(ok, "{stderr}");
+    assert_eq!(verify_event(&json_events(&lines.join("\n")))["known"], true);
+    assert_eq!(hash_tree(dest2.path()).len(), 1);
+
+    // Another certificate under the pinned name, over the relay: refused, nothing sent.
+    let impostor_home = test_home();
+    let (sent, receiver, dest3) = relay(&impostor_home, &[]);
+    assert_eq!(
+        sent.status.code(),
+        Some(6),
+        "{}",
+        String::from_utf8_lossy(&sent.stderr)
+    );
+    let events = json_events(&String::from_utf8_lossy(&sent.stdout));
+    assert_eq!(
+        events_of(&events, "identity_changed").len(),
+        1,
+        "{events:#?}"
+    );
+    drop(receiver);
+    assert!(hash_tree(dest3.path()).is_empty());
+}

@@ -179,6 +179,7 @@ impl Incoming {
             peer,
             remote_fp,
             binding: conn.channel_binding(),
+            proved: conn.identity_proved(),
             claim,
         };
         ReceiveRun::new(dir, Box::new(decider), events, session)
@@ -197,6 +198,9 @@ struct Session {
     /// Set when `remote_fp` is only claimed (the encrypted relay): see
     /// [`Connection::channel_binding`].
     binding: Option<String>,
+    /// Whether `remote_fp` is proved (DTLS, or the relay's identity proof): only then may it
+    /// be recognised as pinned, or pinned.
+    proved: bool,
     claim: OfferClaim,
 }
 
@@ -722,6 +726,7 @@ impl ReceiveRun {
                             &sender_nonce,
                             &receiver_nonce,
                             self.session.binding.as_deref(),
+                            self.session.proved,
                         );
                         if let TransferEvent::Verify {
                             phrase,
@@ -881,7 +886,7 @@ impl ReceiveRun {
                 },
                 decision = decision_rx.recv() => match decision {
                     Some(decision) => {
-                        if decision == Decision::Accept && self.session.binding.is_none() {
+                        if decision == Decision::Accept && self.session.proved {
                             self.session.trust.remember(&self.session.peer.name, &self.session.remote_fp);
                         }
                         if decision == Decision::Accept {

@@ -112,6 +112,7 @@ pub async fn send(
         to,
         remote_fp,
         binding: conn.channel_binding(),
+        proved: conn.identity_proved(),
     };
     if let Err(e) = check_identity(&link, trust, on_changed, &events, &cancel).await {
         conn.close("identity changed").await;
@@ -129,14 +130,17 @@ async fn check_identity(
     events: &EventSink,
     cancel: &CancellationToken,
 ) -> Result<(), CoreError> {
-    if link.binding.is_some() {
-        // Only claimed, never pinned: see [`Trust::verify_event`].
-        return Ok(());
-    }
+    // An unproved fingerprint (a relay peer without a persistent identity) can never be a
+    // pinned device, so under a pinned device's name it is a changed identity too.
+    let recognition = if link.proved {
+        trust.recognise(&link.to.name, &link.remote_fp)
+    } else {
+        trust.recognise_unproved(&link.to.name)
+    };
     let Recognition::Changed {
         previous,
         pinned_as,
-    } = trust.recognise(&link.to.name, &link.remote_fp)
+    } = recognition
     else {
         return Ok(());
     };
@@ -183,6 +187,8 @@ struct Link<'a> {
     /// Set when the fingerprint is only claimed (the encrypted relay): see
     /// [`Connection::channel_binding`].
     binding: Option<String>,
+    /// Whether `remote_fp` is proved (DTLS, or the relay's identity proof).
+    proved: bool,
 }
 
 /// The id of "these files to that device": the same files (same names, sizes and
@@ -320,7 +326,7 @@ async fn run(
                     )));
                 }
                 TxAction::Emit(event) => {
-                    if matches!(event, TransferEvent::Accepted) && link.binding.is_none() {
+                    if matches!(event, TransferEvent::Accepted) && link.proved {
                         trust.remember(&link.to.name, &link.remote_fp);
                     }
                     events(event)
@@ -334,6 +340,7 @@ async fn run(
                     &sender_nonce,
                     &receiver_nonce,
                     link.binding.as_deref(),
+                    link.proved,
                 )),
                 TxAction::Reconnect => {
                     if let Some(task) = streamer.take() {

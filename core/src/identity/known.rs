@@ -132,6 +132,23 @@ impl KnownDevices {
         }
     }
 
+    /// What is known about a device called `name` whose fingerprint nobody proved: it cannot
+    /// be shown as any pinned device, so a name like a pinned one is `Changed`.
+    pub fn recognise_unproved(&self, name: &str) -> Recognition {
+        match self
+            .devices
+            .iter()
+            .rev()
+            .find(|d| looks_like(&d.name, name))
+        {
+            Some(d) => Recognition::Changed {
+                previous: d.fingerprint.clone(),
+                pinned_as: d.name.clone(),
+            },
+            None => Recognition::New,
+        }
+    }
+
     /// Pins `fingerprint` under `name`, unless it is pinned already (its first name stays).
     /// Pins of other fingerprints are never touched: the person confirming a changed
     /// identity adds a pin, it does not take the old device's away.
