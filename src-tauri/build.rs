@@ -21,6 +21,7 @@ const COMMANDS: &[&str] = &[
     "describe_paths",
     "send_files",
     "cancel_send",
+    "answer_changed_identity",
     "open_folder",
     "take_launch_requests",
 ];

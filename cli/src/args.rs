@@ -117,6 +117,11 @@ pub struct SendArgs {
     /// this network (shown by `peerdrop receive`; for networks that block discovery).
     #[arg(long, value_name = "CODE|NAME|HOST:PORT")]
     pub to: String,
+    /// Send even if the receiver's identity changed since you trusted it (you reinstalled it
+    /// yourself and compared the verification phrase). Without it such a send is refused
+    /// with exit code 6 and nothing is sent; `--yes` never covers this.
+    #[arg(long)]
+    pub accept_changed_identity: bool,
     /// Files and folders to send.
     #[arg(required = true)]
     pub paths: Vec<PathBuf>,

@@ -5,9 +5,10 @@
 //!
 //! Layout: [`args`] (clap definitions), one module per subcommand ([`receive`], [`send`],
 //! [`peers`]), [`output`] (progress bars or JSON lines), [`prompt`] (accept/decline), [`qr`]
-//! (`receive --qr`: the link to this receiver and its QR code).
+//! (`receive --qr`: the link to this receiver and its QR code), [`exit`] (exit codes).
 
 mod args;
+mod exit;
 mod lan;
 mod output;
 mod peers;
@@ -55,13 +56,13 @@ fn main() -> ExitCode {
     // Do not wait for background tasks (e.g. a pending stdin read) on the way out.
     runtime.shutdown_timeout(std::time::Duration::from_millis(200));
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(()) => ExitCode::from(exit::OK),
         Err(e) => {
             eprintln!(
                 "peerdrop: {}",
                 peerdrop_core::store::terminal_safe(&format!("{e:#}"))
             );
-            ExitCode::FAILURE
+            ExitCode::from(exit::code_for(&e))
         }
     }
 }

@@ -44,20 +44,38 @@ impl Human {
             }
             TransferEvent::Path { path } => status(&format!("Path: {path:?}").to_lowercase()),
             TransferEvent::Accepted => status("Accepted"),
+            TransferEvent::IdentityChanged {
+                peer,
+                pinned_as,
+                previous,
+                fingerprint,
+            } => status(&format!(
+                "\n!!! WARNING: \"{}\" is NOT the device you trusted as \"{}\": its identity is different.\n\
+                 !!! Either it was reinstalled, or someone is pretending to be it (or sitting in the middle).\n\
+                 !!! (trusted fingerprint {previous}, now {fingerprint})\n",
+                terminal_safe(&peer),
+                terminal_safe(&pinned_as)
+            )),
             TransferEvent::Verify {
                 phrase,
                 known,
                 peer,
                 changed,
                 fingerprint,
+                pinned_as,
             } => {
                 let peer = terminal_safe(&peer);
+                let pinned_as = pinned_as.map(|name| terminal_safe(&name));
                 if changed {
                     status(&format!(
                         "\n!!! WARNING: \"{peer}\" now presents a DIFFERENT identity than the one you trusted before.\n\
                          !!! Either it was reinstalled, or someone is pretending to be it (or sitting in the middle).\n\
                          !!! Only go on if the other screen shows exactly: {phrase}\n\
                          !!! (new fingerprint {fingerprint})\n"
+                    ));
+                } else if let (true, Some(pinned)) = (known, &pinned_as) {
+                    status(&format!(
+                        "Verification phrase: {phrase}  (known device \"{pinned}\", now calling itself \"{peer}\")"
                     ));
                 } else if known {
                     status(&format!(

@@ -2,9 +2,10 @@
 //! offer the files, stream them, wait for every hash to be confirmed.
 
 use anyhow::Result;
-use peerdrop_core::{CancellationToken, CoreError, LanRole, Node, SendPlan};
+use peerdrop_core::{CancellationToken, CoreError, LanRole, Node, OnChangedIdentity, SendPlan};
 
 use crate::args::SendArgs;
+use crate::exit::Hinted;
 use crate::output;
 use crate::receive::spawn_ctrl_c;
 
@@ -23,6 +24,24 @@ pub async fn run(args: SendArgs) -> Result<()> {
     let events = output::sink(args.common.json);
     let cancel = CancellationToken::new();
     spawn_ctrl_c(cancel.clone());
-    node.send(&recipient, plan, events, cancel).await?;
+    let on_changed = if args.accept_changed_identity {
+        OnChangedIdentity::Proceed
+    } else {
+        OnChangedIdentity::Refuse
+    };
+    match node
+        .send(&recipient, plan, events, cancel, &on_changed)
+        .await
+    {
+        Ok(_) => {}
+        Err(error @ CoreError::IdentityChanged(_)) => {
+            return Err(Hinted {
+                error,
+                hint: "If you reinstalled that device yourself, compare the verification phrase and send again with --accept-changed-identity",
+            }
+            .into());
+        }
+        Err(e) => return Err(e.into()),
+    }
     Ok(())
 }

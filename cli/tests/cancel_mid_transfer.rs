@@ -25,7 +25,7 @@ fn sigint_at_the_sender_cancels_both_sides() {
     signal_child(&sender, libc::SIGINT);
     let out = finish_child(sender, Duration::from_secs(15));
     let tx_stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success());
+    assert_eq!(out.status.code(), Some(7), "exit code 7: cancelled");
     assert!(tx_stderr.contains("cancelled"), "sender: {tx_stderr}");
     let (ok, rx_stderr, lines) = receiver.finish_lines(Duration::from_secs(15));
     assert!(!ok);
@@ -53,7 +53,11 @@ fn sigint_at_the_receiver_cancels_both_sides() {
     assert!(rx_stderr.contains("cancelled"), "receiver: {rx_stderr}");
     let out = finish_child(sender, Duration::from_secs(15));
     let tx_stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success());
+    assert_eq!(
+        out.status.code(),
+        Some(7),
+        "exit code 7: cancelled by the other side"
+    );
     assert!(
         tx_stderr.contains("receiver cancelled"),
         "sender: {tx_stderr}"

@@ -32,7 +32,7 @@ fn decline_makes_sender_fail_with_declined() {
         .write_all(b"n\n")
         .unwrap();
     let output = sender.join().unwrap();
-    assert!(!output.status.success(), "sender must fail on decline");
+    assert_eq!(output.status.code(), Some(3), "exit code 3: declined");
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
         stderr.contains("declined"),
@@ -84,7 +84,7 @@ fn receiver_killed_mid_transfer_fails_sender_fast_and_leaves_no_final_file() {
     let killed_at = Instant::now();
     let status =
         wait_timeout(&mut sender, Duration::from_secs(10)).expect("sender must exit within 10 s");
-    assert!(!status.success());
+    assert_eq!(status.code(), Some(5), "exit code 5: disconnected");
     let mut stderr = String::new();
     std::io::Read::read_to_string(&mut sender.stderr.take().unwrap(), &mut stderr).unwrap();
     assert!(stderr.contains("disconnected"), "clear reason: {stderr}");
@@ -113,7 +113,7 @@ fn unknown_code_is_a_clear_error() {
     let file = src.path().join("a.txt");
     std::fs::write(&file, b"x").unwrap();
     let output = send(&signal, "ZZZZ-ZZ", &[&file], &[]);
-    assert!(!output.status.success());
+    assert_eq!(output.status.code(), Some(4), "exit code 4: unknown code");
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
         stderr.contains("no device is online with code ZZZZ-ZZ"),

@@ -61,8 +61,14 @@ fn hostile_paths_are_refused_and_nothing_is_written() {
             };
             let node = Node::connect(config).await.unwrap();
             let peer = node.resolve(&receiver.code).await.unwrap();
-            node.send(&peer, plan, Arc::new(|_| {}), CancellationToken::new())
-                .await
+            node.send(
+                &peer,
+                plan,
+                Arc::new(|_| {}),
+                CancellationToken::new(),
+                &Default::default(),
+            )
+            .await
         });
         let err = result.expect_err("the receiver must refuse").to_string();
         assert!(

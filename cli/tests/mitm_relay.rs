@@ -479,21 +479,38 @@ fn a_man_in_the_middle_relaying_with_its_own_certificates_changes_the_phrases() 
         "a man in the middle cannot make the phrases match"
     );
 
-    // Attack on devices that trusted each other (pinned in the control run): both notice the
-    // changed identity, and the receiver's --yes refuses.
+    // Attack on devices that trusted each other (pinned in the control run): the sender sees
+    // the attacker's certificate under the receiver's name and sends nothing (exit code 6,
+    // issue 15 item 1), so the attacker never even learns the file list.
     let dest = tempfile::tempdir().unwrap();
-    let pinned = transfer(&signal, &file, &ana, &ben, dest.path());
-    assert_eq!(pinned.receiver_verify["changed"], true);
-    assert_eq!(pinned.sender_verify["changed"], true);
+    let receiver = Receiver::spawn_with(
+        &signal,
+        dest.path(),
+        &["--yes"],
+        &[("PEERDROP_HOME", ben.as_os_str())],
+    );
+    let sent = send_with(
+        &signal,
+        &receiver.code,
+        &[&file],
+        &["--json"],
+        &[("PEERDROP_HOME", ana.as_os_str())],
+    );
+    let sender_stderr = String::from_utf8_lossy(&sent.stderr);
+    assert_eq!(sent.status.code(), Some(6), "{sender_stderr}");
+    assert!(sender_stderr.contains("refused"), "{sender_stderr}");
+    let tx_events = json_events(&String::from_utf8_lossy(&sent.stdout));
+    let warning = events_of(&tx_events, "identity_changed");
+    assert_eq!(warning.len(), 1, "{tx_events:#?}");
     assert_ne!(
-        pinned.sender_verify["fingerprint"], honest.sender_verify["fingerprint"],
+        warning[0]["fingerprint"], honest.sender_verify["fingerprint"],
         "the sender sees the attacker's certificate, not the receiver's"
     );
-    assert!(!pinned.receiver_ok && !pinned.sender_ok);
+    assert_eq!(warning[0]["previous"], honest.sender_verify["fingerprint"]);
     assert!(
-        pinned.sender_stderr.contains("identity changed"),
-        "{}",
-        pinned.sender_stderr
+        events_of(&tx_events, "verify").is_empty(),
+        "refused before the protocol started"
     );
-    assert!(hash_tree(dest.path()).is_empty(), "nothing was accepted");
+    drop(receiver);
+    assert!(hash_tree(dest.path()).is_empty(), "nothing was sent");
 }

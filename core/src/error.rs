@@ -50,6 +50,10 @@ pub enum CoreError {
         /// The devices that have it, with their codes.
         matches: Vec<String>,
     },
+    /// The receiver is not the device trusted under its name, and nobody said to go on:
+    /// nothing was sent.
+    #[error("refused: {:?} presents a different identity than the device you trusted as {:?} (was {}, now {}); it was reinstalled, or someone is pretending to be it: nothing was sent", .0.peer, .0.pinned_as, .0.previous, .0.now)]
+    IdentityChanged(crate::engine::IdentityChange),
     /// This device's identity (certificate, pinned devices) could not be loaded.
     #[error(transparent)]
     Identity(#[from] crate::identity::IdentityError),
@@ -90,6 +94,10 @@ fn not_found_text(
 fn outcome_text(outcome: &Outcome) -> String {
     match outcome {
         Outcome::Completed => "completed".into(),
-        Outcome::Declined(r) | Outcome::Cancelled(r) | Outcome::Failed(r) => r.clone(),
+        Outcome::Declined(r)
+        | Outcome::Cancelled(r)
+        | Outcome::Disconnected(r)
+        | Outcome::Refused(r)
+        | Outcome::Failed(r) => r.clone(),
     }
 }

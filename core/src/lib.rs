@@ -30,8 +30,8 @@ pub mod store;
 pub mod tls;
 
 pub use engine::{
-    AutoAccept, CancellationToken, Decider, Device, EventSink, Incoming, LanRole, Node, NodeConfig,
-    Recipient, TransferReport, Via,
+    AutoAccept, CancellationToken, ConfirmChange, Decider, Device, EventSink, IdentityChange,
+    Incoming, LanRole, Node, NodeConfig, OnChangedIdentity, Recipient, TransferReport, Via,
 };
 pub use error::CoreError;
 pub use machine::receiver::{Decision, OfferSummary};

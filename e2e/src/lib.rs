@@ -127,21 +127,29 @@ pub struct Cli {
     /// Collected stderr lines (filled by a reader thread).
     stderr: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
     stdout: Option<BufReader<std::process::ChildStdout>>,
-    /// The CLI's own identity folder (`PEERDROP_HOME`): every test peer is a new device, so
-    /// identities pinned by earlier runs never interfere.
-    _home: tempfile::TempDir,
+    /// The CLI's own identity folder (`PEERDROP_HOME`) when the test gave none: every test
+    /// peer is a new device, so identities pinned by earlier runs never interfere.
+    _home: Option<tempfile::TempDir>,
 }
 
 impl Cli {
-    /// Starts `peerdrop <args>` against `server`.
+    /// Starts `peerdrop <args>` against `server`, as a new device.
     pub fn start(server: &str, args: &[&str]) -> Result<Self> {
-        let bin = binary("PEERDROP_CLI_BIN", "peerdrop");
         let home = tempfile::tempdir()?;
+        let mut cli = Self::start_in_home(server, args, home.path())?;
+        cli._home = Some(home);
+        Ok(cli)
+    }
+
+    /// Starts `peerdrop <args>` against `server` as the device whose identity lives in
+    /// `home` (the same device across several runs).
+    pub fn start_in_home(server: &str, args: &[&str], home: &Path) -> Result<Self> {
+        let bin = binary("PEERDROP_CLI_BIN", "peerdrop");
         let mut child = Command::new(bin)
             .args(args)
             .env("PEERDROP_SERVER", server)
             .env("PEERDROP_NO_LAN", "1")
-            .env("PEERDROP_HOME", home.path())
+            .env("PEERDROP_HOME", home)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -161,7 +169,7 @@ impl Cli {
             child,
             stderr,
             stdout,
-            _home: home,
+            _home: None,
         })
     }
 
@@ -185,6 +193,11 @@ impl Cli {
                 return Ok(value.to_string());
             }
         }
+    }
+
+    /// What it printed on stderr so far.
+    pub fn stderr_so_far(&self) -> String {
+        self.stderr.lock().expect("stderr lock").join("\n")
     }
 
     /// Waits for the process to exit (at most `timeout`); returns success and stderr.

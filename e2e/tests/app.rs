@@ -655,3 +655,109 @@ async fn the_receive_qr_link_opens_send_with_code_and_server_and_sends_through_i
     );
     app.close().await
 }
+
+/// Issue 15, item 1, in the app: the app trusted "Dana's laptop" once; another certificate
+/// now answers under that name. The Send page warns, the impostor gets nothing (not even the
+/// file list) until the person clicks "Send anyway", and Cancel sends nothing at all.
+#[tokio::test]
+async fn a_changed_identity_gets_nothing_without_confirmation_in_the_app() -> Result<()> {
+    let _one = SERIAL.lock().await;
+    let server = SignalServer::start()?;
+    let work = tempfile::tempdir()?;
+    let source = work.path().join("contract.pdf");
+    write_random_file(&source, 300_000, 21)?;
+    let receive = |inbox: &std::path::Path| {
+        [
+            "receive".to_string(),
+            "--yes".into(),
+            "--name".into(),
+            "Dana's laptop".into(),
+            "--dir".into(),
+            inbox.display().to_string(),
+        ]
+    };
+
+    // 1. The real device: the app sends once and pins it.
+    let real_home = work.path().join("real-home");
+    let real_inbox = work.path().join("real-inbox");
+    let real_args = receive(&real_inbox);
+    let real_args: Vec<&str> = real_args.iter().map(String::as_str).collect();
+    let mut real = Cli::start_in_home(&server.url, &real_args, &real_home)?;
+    let code = real.read_value("code")?;
+    let app = App::launch(
+        &server.url,
+        &[("PEERDROP_TEST_PICK", source.display().to_string())],
+    )
+    .await?;
+    app.click("#nav-send").await?;
+    app.click("#choose-files").await?;
+    app.wait_css("#selection", UI_TIMEOUT).await?;
+    app.fill("#code-input", &code).await?;
+    app.click("#send-code").await?;
+    app.expect_send_done("first send", Duration::from_secs(60))
+        .await?;
+    let (ok, stderr) = real.wait(Duration::from_secs(30))?;
+    ensure!(ok, "the real device received: {stderr}");
+
+    // 2. An impostor under the same name: warned, and Cancel sends nothing.
+    let fake_inbox = work.path().join("fake-inbox");
+    let fake_args = receive(&fake_inbox);
+    let fake_args: Vec<&str> = fake_args.iter().map(String::as_str).collect();
+    let fake_home = work.path().join("impostor-home");
+    let mut impostor = Cli::start_in_home(&server.url, &fake_args, &fake_home)?;
+    let code = impostor.read_value("code")?;
+    // A finished send clears the selection: pick the file again.
+    app.click("#choose-files").await?;
+    app.wait_css("#selection", UI_TIMEOUT).await?;
+    app.fill("#code-input", &code).await?;
+    app.click("#send-code").await?;
+    app.wait_css("[data-testid=identity-changed]", Duration::from_secs(60))
+        .await?;
+    app.wait_text("[data-testid=identity-changed]", "the warning", |t| {
+        t.contains("Not the device you trusted") && t.contains("Dana's laptop")
+    })
+    .await?;
+    app.screenshot("send-identity-changed").await?;
+    app.click("[data-testid=identity-cancel]").await?;
+    let phase = app
+        .wait_phase(
+            "send-transfer",
+            &["done", "failed", "declined", "cancelled"],
+            Duration::from_secs(30),
+        )
+        .await?;
+    ensure!(phase == "cancelled", "Cancel ended the send {phase}");
+    // The offer (file list) and the verification handshake start together: a receiver that
+    // printed no phrase was offered nothing.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let seen = impostor.stderr_so_far();
+    ensure!(
+        !seen.contains("Verification phrase") && !seen.contains("contract.pdf"),
+        "the impostor learned of the files: {seen}"
+    );
+    ensure!(
+        !fake_inbox.join("contract.pdf").exists(),
+        "nothing arrived at the impostor"
+    );
+
+    // The receiver waited for one transfer; the sender left before offering one.
+    let _ = impostor.wait(Duration::from_secs(10));
+
+    // 3. Send anyway: the person confirmed, the file goes (and is verified).
+    let mut impostor = Cli::start_in_home(&server.url, &fake_args, &fake_home)?;
+    let code = impostor.read_value("code")?;
+    app.fill("#code-input", &code).await?;
+    app.click("#send-code").await?;
+    app.wait_css(
+        "[data-testid=identity-send-anyway]",
+        Duration::from_secs(60),
+    )
+    .await?;
+    app.click("[data-testid=identity-send-anyway]").await?;
+    app.expect_send_done("send anyway", Duration::from_secs(60))
+        .await?;
+    let (ok, stderr) = impostor.wait(Duration::from_secs(30))?;
+    ensure!(ok, "the confirmed send arrived: {stderr}");
+    ensure!(blake3_file(&fake_inbox.join("contract.pdf"))? == blake3_file(&source)?);
+    app.close().await
+}

@@ -101,6 +101,24 @@ pub enum TransferEvent {
         /// The other device's certificate fingerprint (`sha-256`, lowercase hex with colons).
         #[serde(default)]
         fingerprint: String,
+        /// The name of the pinned device this one relates to: with `known`, the name it was
+        /// trusted under when it now calls itself something else (show that one); with
+        /// `changed`, the trusted device whose name it now looks like.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pinned_as: Option<String>,
+    },
+    /// Sender side, before anything is offered: the receiver's name looks like a device
+    /// trusted before, but its certificate is another one (reinstalled, or someone pretending
+    /// to be it). Nothing is sent unless the person confirms; front ends show a loud warning.
+    IdentityChanged {
+        /// The name the receiver uses now.
+        peer: String,
+        /// The name the trusted device was pinned under.
+        pinned_as: String,
+        /// The trusted device's fingerprint.
+        previous: String,
+        /// The fingerprint presented now.
+        fingerprint: String,
     },
     /// The receiver accepted.
     Accepted,
@@ -215,6 +233,7 @@ mod tests {
             peer: "Ana".into(),
             changed: false,
             fingerprint: "ab:cd".into(),
+            pinned_as: None,
         };
         let json = ev.to_json();
         assert!(

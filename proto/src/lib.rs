@@ -10,6 +10,7 @@
 //!   WebRTC data channels.
 //! - [`events`]: what the engine reports to a front end (CLI `--json`, Tauri events).
 //! - [`code`]: the short human codes peers share to find each other.
+//! - [`device_name`]: names as shown (NFKC, no invisible characters) and compared (lookalikes).
 //! - [`link`]: `peerdrop://send?to=CODE&server=URL` links (the app's QR code, its link
 //!   handler, `peerdrop receive --qr`).
 //! - [`send_to`]: reading what a person typed to send to: a code, `HOST:PORT` or a name.
@@ -17,6 +18,7 @@
 //! The protocol itself is described for humans in `docs/protocol.md`.
 
 pub mod code;
+pub mod device_name;
 pub mod events;
 pub mod link;
 pub mod send_to;

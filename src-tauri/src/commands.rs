@@ -67,6 +67,25 @@ pub async fn respond_incoming(accept: bool, shared: State<'_, Arc<Shared>>) -> A
     answer.send(accept).map_err(|_| AppError::NoPendingOffer)
 }
 
+/// Answers the running send's "identity changed" warning: `send_anyway` goes on, anything
+/// else ends the send with nothing sent.
+#[tauri::command]
+pub async fn answer_changed_identity(
+    send_anyway: bool,
+    shared: State<'_, Arc<Shared>>,
+) -> AppResult<()> {
+    let answer = shared
+        .changed_identity_answer
+        .lock()
+        .expect("answer lock")
+        .take()
+        .ok_or(AppError::NoChangedIdentityQuestion)?;
+    tracing::info!(send_anyway, "user answered the changed-identity warning");
+    answer
+        .send(send_anyway)
+        .map_err(|_| AppError::NoChangedIdentityQuestion)
+}
+
 /// Cancels the running receive (the sender is told).
 #[tauri::command]
 pub async fn cancel_receive(shared: State<'_, Arc<Shared>>) -> AppResult<()> {

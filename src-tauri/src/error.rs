@@ -15,6 +15,9 @@ pub enum AppError {
     /// There is no offer waiting for an answer.
     #[error("no incoming transfer is waiting for an answer")]
     NoPendingOffer,
+    /// No send is waiting for the answer to an "identity changed" warning.
+    #[error("no send is waiting for an answer about a changed identity")]
+    NoChangedIdentityQuestion,
     /// The engine refused or failed.
     #[error(transparent)]
     Core(#[from] peerdrop_core::CoreError),

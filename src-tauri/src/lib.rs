@@ -66,6 +66,8 @@ pub struct Shared {
     pub started: AtomicBool,
     /// The answer the open Accept/Decline dialog is waiting for.
     pub pending_answer: Mutex<Option<oneshot::Sender<bool>>>,
+    /// The answer the "identity changed" warning of the running send is waiting for.
+    pub changed_identity_answer: Arc<Mutex<Option<oneshot::Sender<bool>>>>,
     /// Cancels the running receive.
     pub receive_cancel: Mutex<Option<CancellationToken>>,
     /// Cancels the running send.
@@ -88,6 +90,7 @@ impl Shared {
             restart: Notify::new(),
             started: AtomicBool::new(false),
             pending_answer: Mutex::new(None),
+            changed_identity_answer: Arc::default(),
             receive_cancel: Mutex::new(None),
             send_cancel: Mutex::new(None),
             launches: Launches::default(),
@@ -210,6 +213,7 @@ pub fn run() {
             commands::describe_paths,
             commands::send_files,
             commands::cancel_send,
+            commands::answer_changed_identity,
             commands::open_folder,
             commands::take_launch_requests,
         ])

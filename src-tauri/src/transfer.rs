@@ -4,13 +4,14 @@
 //! send ([`node_for`]).
 
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use peerdrop_app_ipc::{NodeState, SendTarget};
-use peerdrop_core::{CancellationToken, LanRole, Node, SendPlan};
+use peerdrop_core::{CancellationToken, CoreError, LanRole, Node, OnChangedIdentity, SendPlan};
 use peerdrop_proto::events::TransferEvent;
 use peerdrop_proto::link::check_server;
 use tauri::ipc::Channel;
+use tokio::sync::oneshot;
 
 use crate::error::{AppError, AppResult};
 use crate::failover::Failure;
@@ -94,10 +95,24 @@ async fn run(
         .map_err(|e| e.to_string())?
         .map_err(|e| e.to_string())?;
     tracing::info!(to = %recipient.peer().name, via = ?recipient.via(), "sending");
-    node.send(&recipient, plan, events.sink(), cancel)
+    let on_changed = ask_the_person(shared.changed_identity_answer.clone());
+    match node
+        .send(&recipient, plan, events.sink(), cancel, &on_changed)
         .await
-        .map(|_| ())
-        .map_err(|e| e.to_string())
+    {
+        Ok(_) => Ok(()),
+        Err(CoreError::IdentityChanged(change)) => {
+            // The person chose Cancel on the warning: a cancelled send, nothing sent.
+            events.emit(TransferEvent::Cancelled {
+                reason: format!(
+                    "not sent: {:?} is not the device you trusted as {:?}",
+                    change.peer, change.pinned_as
+                ),
+            });
+            Ok(())
+        }
+        Err(e) => Err(e.to_string()),
+    }
 }
 
 /// The app's registration, while online.
@@ -142,6 +157,19 @@ async fn node_for(shared: &Shared, server: Option<String>) -> Result<Arc<Node>, 
         }
         Err(Failure::Refused(line)) => Err(line),
     }
+}
+
+/// The app's answer to a changed identity: the engine has already sent the
+/// `identity_changed` event the Send page shows as a warning with Cancel / Send anyway; this
+/// waits for that answer ([`crate::commands::answer_changed_identity`]). Cancelling the send
+/// or closing the page ends the wait as a "no".
+fn ask_the_person(answer_slot: Arc<Mutex<Option<oneshot::Sender<bool>>>>) -> OnChangedIdentity {
+    OnChangedIdentity::Ask(Arc::new(move |change| {
+        let (tx, rx) = oneshot::channel();
+        *answer_slot.lock().expect("answer lock") = Some(tx);
+        tracing::warn!(peer = %change.peer, pinned_as = %change.pinned_as, "asking whether to send to a changed identity");
+        Box::pin(async move { rx.await.unwrap_or(false) })
+    }))
 }
 
 #[cfg(test)]

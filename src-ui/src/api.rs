@@ -89,6 +89,16 @@ pub async fn send_files(
     .await
 }
 
+/// Answers the running send's "identity changed" warning (`true`: send anyway).
+pub async fn answer_changed_identity(send_anyway: bool) -> Result<(), String> {
+    #[derive(Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Args {
+        send_anyway: bool,
+    }
+    call("answer_changed_identity", &Args { send_anyway }).await
+}
+
 /// Cancels the running send.
 pub async fn cancel_send() -> Result<(), String> {
     call("cancel_send", &NoArgs {}).await

@@ -158,12 +158,40 @@ pub fn TransferCard(transfer: Signal<Transfer>, sending: bool) -> View {
                     (transfer.with(|t| t.reconnecting.clone()).map(|r| view! {
                         p(class="reconnecting small") { "Connection lost (" (r) "). Reconnecting to resume…" }
                     }))
+                    (transfer.with(|t| if t.phase.is_finished() { None } else { t.identity_warning.clone() }).map(|w| {
+                        let answer = move |send_anyway: bool| {
+                            transfer.update(|t| t.identity_warning = None);
+                            spawn_local(async move {
+                                if let Err(e) = api::answer_changed_identity(send_anyway).await {
+                                    state.notify(e, true);
+                                }
+                            });
+                        };
+                        view! {
+                            div(class="identity-warning danger", data-testid="identity-changed", role="alertdialog") {
+                                p(class="small") {
+                                    Icon(svg=icons::alert())
+                                    strong { "Not the device you trusted. " }
+                                    (format!("\"{}\" presents a different identity than \"{}\" had when you trusted it: it was reinstalled, or someone is pretending to be it. Nothing has been sent.", w.peer, w.pinned_as))
+                                }
+                                p(class="muted small mono") { (format!("trusted {} · now {}", w.previous, w.fingerprint)) }
+                                div(class="actions") {
+                                    button(class="btn btn-secondary", data-testid="identity-cancel", on:click=move |_| answer(false)) { "Cancel" }
+                                    button(class="btn btn-primary", data-testid="identity-send-anyway", on:click=move |_| answer(true)) { "Send anyway" }
+                                }
+                            }
+                        }
+                    }))
                     (transfer.with(|t| if t.phase.is_finished() { None } else { t.verify.clone() }).map(|v| {
                         let phrase = v.phrase.clone();
+                        let known_label = match (&v.pinned_as, v.known) {
+                            (Some(pinned), true) => format!("Known device (trusted as \"{pinned}\") ·"),
+                            _ => "Known device ·".to_string(),
+                        };
                         view! {
                             p(class=if v.changed { "phrase-line danger small" } else { "phrase-line small" }, data-testid=format!("{role}-phrase")) {
                                 Icon(svg=if v.changed { icons::alert() } else { icons::shield() })
-                                span(class="muted") { (if v.changed { "Identity changed! Phrase:" } else if v.known { "Known device ·" } else { "Verification phrase:" }) }
+                                span(class="muted") { (if v.changed { "Identity changed! Phrase:".to_string() } else if v.known { known_label.clone() } else { "Verification phrase:".to_string() }) }
                                 span(class="phrase-inline") { (phrase) }
                             }
                         }

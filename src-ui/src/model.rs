@@ -75,6 +75,22 @@ pub struct Verification {
     pub known: bool,
     /// A device remembered under this name now has a different identity: warn loudly.
     pub changed: bool,
+    /// With `known`: the name the device was trusted under, when it now uses another one.
+    pub pinned_as: Option<String>,
+}
+
+/// Sender side: the receiver is not the device trusted under its name. Nothing has been sent;
+/// the Send page asks Cancel / Send anyway.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IdentityWarning {
+    /// The name the receiver uses now.
+    pub peer: String,
+    /// The name the trusted device was pinned under.
+    pub pinned_as: String,
+    /// The trusted fingerprint.
+    pub previous: String,
+    /// The fingerprint presented now.
+    pub fingerprint: String,
 }
 
 /// Everything the progress card shows.
@@ -100,6 +116,8 @@ pub struct Transfer {
     pub verify: Option<Verification>,
     /// Set while the connection is being re-established to resume (the reason).
     pub reconnecting: Option<String>,
+    /// Set while the sender waits for the person's answer about a changed identity.
+    pub identity_warning: Option<IdentityWarning>,
 }
 
 impl Default for Transfer {
@@ -115,6 +133,7 @@ impl Default for Transfer {
             path: None,
             verify: None,
             reconnecting: None,
+            identity_warning: None,
         }
     }
 }
@@ -154,12 +173,28 @@ impl Transfer {
                 phrase,
                 known,
                 changed,
+                pinned_as,
                 ..
             } => {
+                self.identity_warning = None;
                 self.verify = Some(Verification {
                     phrase: phrase.clone(),
                     known: *known,
                     changed: *changed,
+                    pinned_as: pinned_as.clone(),
+                });
+            }
+            TransferEvent::IdentityChanged {
+                peer,
+                pinned_as,
+                previous,
+                fingerprint,
+            } => {
+                self.identity_warning = Some(IdentityWarning {
+                    peer: peer.clone(),
+                    pinned_as: pinned_as.clone(),
+                    previous: previous.clone(),
+                    fingerprint: fingerprint.clone(),
                 });
             }
             TransferEvent::Resumed { file, offset, size } => {
@@ -458,6 +493,30 @@ mod tests {
     }
 
     #[test]
+    fn a_changed_identity_is_a_warning_until_the_phrase_arrives() {
+        let mut t = Transfer::default();
+        t.apply(&TransferEvent::Connecting { peer: "Ana".into() });
+        t.apply(&TransferEvent::IdentityChanged {
+            peer: "Ana".into(),
+            pinned_as: "Ana".into(),
+            previous: "aa".into(),
+            fingerprint: "bb".into(),
+        });
+        assert_eq!(t.identity_warning.as_ref().unwrap().previous, "aa");
+        assert!(t.phase.is_active());
+        t.apply(&TransferEvent::Verify {
+            phrase: "a b c d".into(),
+            known: false,
+            peer: "Ana".into(),
+            changed: true,
+            fingerprint: "bb".into(),
+            pinned_as: Some("Ana".into()),
+        });
+        assert_eq!(t.identity_warning, None, "answered: the phrase follows");
+        assert!(t.verify.unwrap().changed);
+    }
+
+    #[test]
     fn phrase_survives_the_offer_and_a_new_transfer_starts_clean() {
         let mut t = Transfer::default();
         t.apply(&TransferEvent::Connecting { peer: "Ben".into() });
@@ -467,6 +526,7 @@ mod tests {
             peer: "Ben".into(),
             changed: false,
             fingerprint: String::new(),
+            pinned_as: None,
         });
         t.apply(&offer());
         assert_eq!(t.phase, Phase::Offered);

@@ -224,6 +224,13 @@ impl Receiver {
         }
     }
 
+    /// The next stdout line already printed, without waiting (`Err` when there is none yet).
+    pub fn lines_now(&mut self) -> Result<String, mpsc::TryRecvError> {
+        let line = self.lines.try_recv()?;
+        self.seen.push(line.clone());
+        Ok(line)
+    }
+
     /// Waits for exit; returns (success, stderr).
     pub fn finish(self, timeout: Duration) -> (bool, String) {
         let (ok, stderr, _) = self.finish_lines(timeout);

@@ -69,6 +69,8 @@ pub struct Connection {
     fallback_fp: Option<String>,
     /// Over the relay: the Noise handshake hash (hex), bound into the verification phrase.
     fallback_binding: Option<String>,
+    /// Whether the relay peer proved its fingerprint ([`Connection::identity_proved`]).
+    fallback_proved: bool,
     /// Stripes and the in-flight cap: what a direct connection adds to its data channels.
     plane: DataPlane,
 }
@@ -389,7 +391,12 @@ impl Connection {
             .remote_description()
             .await
             .and_then(|d| crate::fallback::sdp_fingerprint(&d.sdp));
-        self.fallback_fp = carrier.peer_fp.clone().or(announced);
+        self.fallback_proved = carrier.peer_proved;
+        self.fallback_fp = if carrier.peer_proved {
+            carrier.peer_fp.clone()
+        } else {
+            carrier.peer_fp.clone().or(announced)
+        };
         self.fallback_binding = Some(carrier.binding.clone());
         let _ = self.pc.close().await;
         self.control = carrier.control;
@@ -405,6 +412,13 @@ impl Connection {
     /// connection, where [`Connection::remote_fingerprint`] is authenticated.
     pub fn channel_binding(&self) -> Option<String> {
         self.fallback_binding.clone()
+    }
+
+    /// Whether [`Connection::remote_fingerprint`] is proved: by DTLS, or on the relay by the
+    /// peer's signature over the handshake ([`crate::identity::proof`]). Only a proved
+    /// fingerprint may be recognised as pinned, or pinned.
+    pub fn identity_proved(&self) -> bool {
+        !self.via_fallback || self.fallback_proved
     }
 
     /// Whether our own signaling connection is gone (a lost peer connection cannot be
@@ -541,6 +555,7 @@ pub async fn connect_offerer(
         via_fallback: false,
         fallback_fp: None,
         fallback_binding: None,
+        fallback_proved: false,
         plane: DataPlane::new(client, settings, data),
     };
     let fallback = crate::fallback::FallbackPolicy::from_env();
@@ -603,7 +618,15 @@ pub async fn connect_offerer(
     if use_fallback {
         let route = client.relay_route(session, to.id);
         let out = conn.link.relay_sender(to.id);
-        let carrier = crate::fallback::initiate(session, client.id(), to.id, route, out).await?;
+        let carrier = crate::fallback::initiate(
+            session,
+            client.id(),
+            to.id,
+            route,
+            out,
+            settings.identity.as_ref(),
+        )
+        .await?;
         conn.use_carrier(carrier).await;
     }
     conn.connect_ms = started.elapsed().as_millis() as u64;
@@ -697,6 +720,7 @@ pub async fn connect_answerer(
                     mine.as_deref(),
                     route,
                     out,
+                    settings.identity.as_ref(),
                 )
                 .await?,
             )
@@ -729,6 +753,7 @@ pub async fn connect_answerer(
         via_fallback: false,
         fallback_fp: None,
         fallback_binding: None,
+        fallback_proved: false,
         plane: DataPlane::new(client, settings, Vec::new()),
     };
     if let Some(carrier) = carrier {

@@ -1,6 +1,7 @@
 //! The async drivers that run the pure machines of [`crate::machine`] over real sockets,
 //! data channels and disks, and the [`Node`] facade front ends use.
 //!
+//! - [`changed`]: what a sender does when the receiver's identity changed since it was pinned.
 //! - [`connection`]: WebRTC setup over a signaling session (offerer/answerer) and upkeep.
 //! - [`channels`]: one pump per data channel, bounded queues for backpressure.
 //! - [`send`]: streams files (reader thread → frames → data channel) for a [`crate::machine::sender::SenderMachine`].
@@ -8,6 +9,7 @@
 //! - [`progress`]: speed and ETA.
 //! - [`transport`]: the [`transport::MessageOut`] seam between drivers and carriers.
 
+pub mod changed;
 pub mod channels;
 pub mod connection;
 pub mod devices;
@@ -40,6 +42,7 @@ use crate::rtc::RtcSettings;
 use crate::signaling::{Presentation, SignalClient, SignalError};
 use crate::store::SendPlan;
 use crate::tls::ClientTls;
+pub use changed::{ConfirmChange, IdentityChange, OnChangedIdentity};
 use devices::Pick;
 pub use devices::{Device, Reach, Via};
 use peerdrop_proto::send_to::SendTo;
@@ -367,17 +370,22 @@ impl Node {
     }
 
     /// Sends `plan` to `to`, reporting on `events`, until done, declined, failed or cancelled.
+    /// `on_changed` decides what happens when `to` is not the device pinned under its name.
     pub async fn send(
         &self,
         to: &Recipient,
         plan: SendPlan,
         events: EventSink,
         cancel: CancellationToken,
+        on_changed: &OnChangedIdentity,
     ) -> Result<TransferReport, CoreError> {
         send::send(
-            &to.client,
-            &self.rtc,
-            &self.trust,
+            send::SendContext {
+                client: &to.client,
+                rtc: &self.rtc,
+                trust: &self.trust,
+                on_changed,
+            },
             &to.peer,
             plan,
             events,

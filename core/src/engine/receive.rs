@@ -47,6 +47,12 @@ use crate::store::{FileResume, IncomingTransfer, Journal, Platform, SafePath, Sa
 /// Frames queued for the disk worker (256 KiB each at most; the store window bounds the total).
 const DISK_QUEUE: usize = 64;
 
+/// How long a sender has, from the moment the connection is up, to complete its offer (the
+/// verification handshake and the whole file list). A peer that sends half an offer and then
+/// nothing must not keep the receiver busy — and unable to take another transfer — forever.
+/// A real sender needs milliseconds; 30 s leaves room for a huge list on a slow relay.
+pub const OFFER_DEADLINE: Duration = Duration::from_secs(30);
+
 /// The journal is rewritten after this many new bytes... Each checkpoint fsyncs the parts:
 /// every 8 MiB that was ≈ 8% of a fast receiver's CPU (perf, 1 GiB on loopback) and 8% of its
 /// speed. A crash re-sends at most this much (or one interval's worth), well under a second
@@ -173,6 +179,7 @@ impl Incoming {
             peer,
             remote_fp,
             binding: conn.channel_binding(),
+            proved: conn.identity_proved(),
             claim,
         };
         ReceiveRun::new(dir, Box::new(decider), events, session)
@@ -191,6 +198,9 @@ struct Session {
     /// Set when `remote_fp` is only claimed (the encrypted relay): see
     /// [`Connection::channel_binding`].
     binding: Option<String>,
+    /// Whether `remote_fp` is proved (DTLS, or the relay's identity proof): only then may it
+    /// be recognised as pinned, or pinned.
+    proved: bool,
     claim: OfferClaim,
 }
 
@@ -691,6 +701,10 @@ impl ReceiveRun {
         let mut stored_total: u64 = 0;
         let mut stored_at_connect: u64 = 0;
         let mut pending_offer: Option<IncomingOffer> = None;
+        // Until the offer is complete (the person is asked, or a resume is accepted and bytes
+        // flow), the sender is on the clock ([`OFFER_DEADLINE`]).
+        let offer_deadline = tokio::time::Instant::now() + OFFER_DEADLINE;
+        let mut offer_complete = false;
 
         let outcome = 'driver: loop {
             let mut lost: Option<String> = None;
@@ -712,6 +726,7 @@ impl ReceiveRun {
                             &sender_nonce,
                             &receiver_nonce,
                             self.session.binding.as_deref(),
+                            self.session.proved,
                         );
                         if let TransferEvent::Verify {
                             phrase,
@@ -731,6 +746,7 @@ impl ReceiveRun {
                         (self.events)(event);
                     }
                     RxAction::AskUser(summary) => {
+                        offer_complete = true;
                         let summary = self.prepare_prompt(summary).await;
                         if let Some(mut decider) = self.decider.take() {
                             let tx = decision_tx.clone();
@@ -741,6 +757,7 @@ impl ReceiveRun {
                         }
                     }
                     RxAction::Write { index, offset } => {
+                        offer_complete = true;
                         started.get_or_insert_with(Instant::now);
                         let data = payload.take().unwrap_or_default();
                         if !self
@@ -779,7 +796,12 @@ impl ReceiveRun {
                             continue 'driver;
                         }
                     }
-                    RxAction::Emit(event) => (self.events)(event),
+                    RxAction::Emit(event) => {
+                        if matches!(event, TransferEvent::Accepted) {
+                            offer_complete = true;
+                        }
+                        (self.events)(event)
+                    }
                     RxAction::AwaitReconnect => {
                         if self.disk.is_some() {
                             self.send_disk(DiskCmd::Checkpoint).await;
@@ -864,7 +886,7 @@ impl ReceiveRun {
                 },
                 decision = decision_rx.recv() => match decision {
                     Some(decision) => {
-                        if decision == Decision::Accept && self.session.binding.is_none() {
+                        if decision == Decision::Accept && self.session.proved {
                             self.session.trust.remember(&self.session.peer.name, &self.session.remote_fp);
                         }
                         if decision == Decision::Accept {
@@ -890,6 +912,13 @@ impl ReceiveRun {
                     Background::Quiet => continue,
                 },
                 _ = cancel.cancelled() => RxInput::LocalCancel("cancelled by receiver".into()),
+                _ = tokio::time::sleep_until(offer_deadline), if !offer_complete => {
+                    offer_complete = true;
+                    RxInput::Fail(format!(
+                        "the sender did not complete its offer within {} s",
+                        OFFER_DEADLINE.as_secs()
+                    ))
+                }
                 _ = tick.tick() => {
                     if started.is_some() {
                         self.emit_progress(&mut meter);
@@ -904,8 +933,8 @@ impl ReceiveRun {
         let total = self.machine.total_size();
         let last = match &outcome {
             Outcome::Completed => DiskCmd::Finish,
-            Outcome::Declined(_) | Outcome::Cancelled(_) => DiskCmd::Discard,
-            Outcome::Failed(_) => DiskCmd::Keep,
+            Outcome::Declined(_) | Outcome::Cancelled(_) | Outcome::Refused(_) => DiskCmd::Discard,
+            Outcome::Disconnected(_) | Outcome::Failed(_) => DiskCmd::Keep,
         };
         if let Some(disk) = self.disk.take() {
             let _ = disk.send(last).await;

@@ -14,6 +14,7 @@
 //! [`RECONNECT_WINDOW`]), insists on the *same* receiver certificate, and resumes.
 
 use bytes::{BufMut, Bytes, BytesMut};
+use peerdrop_proto::device_name::display_form;
 use peerdrop_proto::events::TransferEvent;
 use peerdrop_proto::signal::PeerInfo;
 use peerdrop_proto::transfer::{ByteRange, ControlMsg, DataFrame, DATA_HEADER_BYTES};
@@ -23,6 +24,7 @@ use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::mpsc;
 use uuid::Uuid;
 
+use super::changed::{IdentityChange, OnChangedIdentity};
 use super::channels::ChannelEvent;
 use super::connection::{connect_offerer, Background, Connection};
 use super::progress::{eta_secs, RateMeter};
@@ -30,7 +32,7 @@ use super::store_window::StoreWindow;
 use super::transport::MessageOut;
 use super::{CancellationToken, EventSink, TransferReport};
 use crate::error::CoreError;
-use crate::identity::{sas, Trust};
+use crate::identity::{sas, Recognition, Trust};
 use crate::machine::sender::{SenderMachine, StreamJob, TxAction, TxInput};
 use crate::machine::Outcome;
 use crate::rtc::RtcSettings;
@@ -55,16 +57,34 @@ const PEER_GONE_GRACE: Duration = Duration::from_millis(500);
 /// Blocks read ahead of the network.
 const READ_AHEAD_BLOCKS: usize = 4;
 
+/// What a send runs with besides the files: the signaling connection that reaches the
+/// receiver, WebRTC settings, this device's identity and pins, and the policy for a receiver
+/// whose identity changed.
+pub struct SendContext<'a> {
+    /// The signaling connection the receiver is reached through.
+    pub client: &'a SignalClient,
+    /// WebRTC settings.
+    pub rtc: &'a RtcSettings,
+    /// This device's identity and the devices it trusts.
+    pub trust: &'a Trust,
+    /// What to do when the receiver is not the device pinned under its name.
+    pub on_changed: &'a OnChangedIdentity,
+}
+
 /// Connects to `to` and sends `plan`.
 pub async fn send(
-    client: &SignalClient,
-    rtc: &RtcSettings,
-    trust: &Trust,
+    ctx: SendContext<'_>,
     to: &PeerInfo,
     plan: SendPlan,
     events: EventSink,
     cancel: CancellationToken,
 ) -> Result<TransferReport, CoreError> {
+    let SendContext {
+        client,
+        rtc,
+        trust,
+        on_changed,
+    } = ctx;
     events(TransferEvent::Connecting {
         peer: to.name.clone(),
     });
@@ -92,8 +112,69 @@ pub async fn send(
         to,
         remote_fp,
         binding: conn.channel_binding(),
+        proved: conn.identity_proved(),
     };
+    if let Err(e) = check_identity(&link, trust, on_changed, &events, &cancel).await {
+        conn.close("identity changed").await;
+        return Err(e);
+    }
     run(link, conn, trust, plan, events, cancel).await
+}
+
+/// Lets the transfer start only if the receiver is not a changed identity, or the person
+/// said to go on: before this returns `Ok`, nothing about the files has been sent.
+async fn check_identity(
+    link: &Link<'_>,
+    trust: &Trust,
+    on_changed: &OnChangedIdentity,
+    events: &EventSink,
+    cancel: &CancellationToken,
+) -> Result<(), CoreError> {
+    // An unproved fingerprint (a relay peer without a persistent identity) can never be a
+    // pinned device, so under a pinned device's name it is a changed identity too.
+    let recognition = if link.proved {
+        trust.recognise(&link.to.name, &link.remote_fp)
+    } else {
+        trust.recognise_unproved(&link.to.name)
+    };
+    let Recognition::Changed {
+        previous,
+        pinned_as,
+    } = recognition
+    else {
+        return Ok(());
+    };
+    let change = IdentityChange {
+        peer: display_form(&link.to.name),
+        pinned_as,
+        previous,
+        now: link.remote_fp.clone(),
+    };
+    tracing::warn!(
+        peer = %change.peer,
+        pinned_as = %change.pinned_as,
+        previous = %change.previous,
+        now = %change.now,
+        "the receiver's identity CHANGED since it was trusted: nothing is sent unless the person confirms"
+    );
+    events(TransferEvent::IdentityChanged {
+        peer: change.peer.clone(),
+        pinned_as: change.pinned_as.clone(),
+        previous: change.previous.clone(),
+        fingerprint: change.now.clone(),
+    });
+    let go_on = tokio::select! {
+        go_on = on_changed.allows(&change) => go_on,
+        _ = cancel.cancelled() => {
+            return Err(CoreError::Transfer(Outcome::Cancelled("cancelled".into())))
+        }
+    };
+    if go_on {
+        tracing::info!(peer = %change.peer, "sending to a changed identity: the person confirmed");
+        Ok(())
+    } else {
+        Err(CoreError::IdentityChanged(change))
+    }
 }
 
 /// Everything needed to reach the receiver again.
@@ -106,6 +187,8 @@ struct Link<'a> {
     /// Set when the fingerprint is only claimed (the encrypted relay): see
     /// [`Connection::channel_binding`].
     binding: Option<String>,
+    /// Whether `remote_fp` is proved (DTLS, or the relay's identity proof).
+    proved: bool,
 }
 
 /// The id of "these files to that device": the same files (same names, sizes and
@@ -243,7 +326,7 @@ async fn run(
                     )));
                 }
                 TxAction::Emit(event) => {
-                    if matches!(event, TransferEvent::Accepted) && link.binding.is_none() {
+                    if matches!(event, TransferEvent::Accepted) && link.proved {
                         trust.remember(&link.to.name, &link.remote_fp);
                     }
                     events(event)
@@ -257,6 +340,7 @@ async fn run(
                     &sender_nonce,
                     &receiver_nonce,
                     link.binding.as_deref(),
+                    link.proved,
                 )),
                 TxAction::Reconnect => {
                     if let Some(task) = streamer.take() {

@@ -111,8 +111,11 @@ pub struct Carrier {
     /// The whole Noise handshake hash in hex: what the verification phrase binds on this
     /// carrier (equal at both ends of one handshake, different on the two legs of a MITM).
     pub binding: String,
-    /// The peer's certificate fingerprint as it sent it inside the handshake (initiator side).
+    /// The peer's certificate fingerprint: proved by its signature over the handshake when
+    /// `peer_proved`, else only as it claimed it inside the handshake (initiator side).
     pub peer_fp: Option<String>,
+    /// Whether the peer proved `peer_fp` ([`crate::identity::proof`]).
+    pub peer_proved: bool,
 }
 
 impl Carrier {
@@ -122,6 +125,7 @@ impl Carrier {
         out: RelaySender,
         handshake_hash: &[u8],
         peer_fp: Option<String>,
+        peer_proved: bool,
     ) -> Carrier {
         let binding = super::binding_of(handshake_hash);
         let core = Arc::new(Core {
@@ -151,6 +155,7 @@ impl Carrier {
             data_rx,
             binding,
             peer_fp,
+            peer_proved,
         }
     }
 }

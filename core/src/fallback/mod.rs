@@ -34,11 +34,13 @@
 //! handshake hashes, and that hash ([`binding_of`]) is hashed into the same four-word
 //! verification phrase both screens show (`identity::sas::bound_transfer_phrase`, after the
 //! usual commit/reveal of nonces over this carrier): with someone in the middle the two
-//! phrases differ, exactly as on a WebRTC connection. Certificate fingerprints are only
-//! *claimed* here (no DTLS proves them), so a relay transfer never pins a device, never shows
-//! one as `known`, stages its parts apart from proved transfers and does not resume across a
-//! reconnection (docs/network.md, docs/security.md). The short [`check_code`] in the log is
-//! the same hash in a form people can read aloud.
+//! phrases differ, exactly as on a WebRTC connection. No DTLS proves the certificates here, so
+//! each side's first transport message proves its own: its certificate and a signature with
+//! its key over the handshake hash (`0x40`, [`crate::identity::proof`]). A relay transfer
+//! therefore pins and recognises devices like a direct one; only a peer without a persistent
+//! identity (empty proof) stays *claimed*. Relay parts are staged apart from DTLS transfers
+//! and do not resume across a reconnection (docs/network.md, docs/security.md). The short
+//! [`check_code`] in the log is the same hash in a form people can read aloud.
 //!
 //! ## Flow control and memory
 //! The receiver grants a window of [`WINDOW_BYTES`]; the sender never has more than that in
@@ -56,6 +58,8 @@ use peerdrop_proto::signal::{PeerId, SessionId};
 use std::time::Duration;
 
 use crate::error::CoreError;
+use crate::identity::proof::{self, Role};
+use crate::identity::Identity;
 use crate::signaling::{RelayRoute, RelaySender};
 
 /// The Noise protocol used.
@@ -178,6 +182,7 @@ pub async fn initiate(
     peer: PeerId,
     mut route: RelayRoute,
     out: RelaySender,
+    identity: Option<&Identity>,
 ) -> Result<Carrier, CoreError> {
     let mut hs = snow::Builder::new(NOISE_PARAMS.parse().expect("valid noise params"))
         .prologue(&prologue(session, me, peer))
@@ -208,22 +213,41 @@ pub async fn initiate(
         .filter(|fp| !fp.is_empty())
         .map(str::to_string);
     let hash = hs.get_handshake_hash().to_vec();
-    let transport = hs.into_transport_mode().map_err(noise_err)?;
+    let mut transport = hs.into_transport_mode().map_err(noise_err)?;
     announce(&hash);
-    Ok(Carrier::start(transport, route, out, &hash, peer_fp))
+    let proved = exchange_proofs(
+        &mut transport,
+        &mut route,
+        &out,
+        identity,
+        Role::Initiator,
+        &hash,
+    )
+    .await?;
+    let is_proved = proved.is_some();
+    Ok(Carrier::start(
+        transport,
+        route,
+        out,
+        &hash,
+        proved.or(peer_fp),
+        is_proved,
+    ))
 }
 
 /// Receiver side: answers handshake message `first` (the base64 frame that arrived on the
 /// session) and returns the carrier. `my_fingerprint` (from this side's SDP) travels
 /// encrypted in the answer, because the sender may have fallen back before reading our SDP.
+#[allow(clippy::too_many_arguments)]
 pub async fn respond(
     session: SessionId,
     me: PeerId,
     peer: PeerId,
     first: &str,
     my_fingerprint: Option<&str>,
-    route: RelayRoute,
+    mut route: RelayRoute,
     out: RelaySender,
+    identity: Option<&Identity>,
 ) -> Result<Carrier, CoreError> {
     let Some((KIND_HANDSHAKE_1, body)) = decode(first) else {
         return Err(CoreError::Connect(
@@ -240,9 +264,83 @@ pub async fn respond(
     let n = hs.write_message(payload, &mut buf).map_err(noise_err)?;
     out.send(encode(KIND_HANDSHAKE_2, &buf[..n]))?;
     let hash = hs.get_handshake_hash().to_vec();
-    let transport = hs.into_transport_mode().map_err(noise_err)?;
+    let mut transport = hs.into_transport_mode().map_err(noise_err)?;
     announce(&hash);
-    Ok(Carrier::start(transport, route, out, &hash, None))
+    let proved = exchange_proofs(
+        &mut transport,
+        &mut route,
+        &out,
+        identity,
+        Role::Responder,
+        &hash,
+    )
+    .await?;
+    let is_proved = proved.is_some();
+    Ok(Carrier::start(
+        transport, route, out, &hash, proved, is_proved,
+    ))
+}
+
+/// Plaintext type of the one identity-proof message each side sends first.
+const MSG_PROOF: u8 = 0x40;
+
+/// Sends this side's identity proof ([`crate::identity::proof`]) and reads the peer's, the
+/// first transport message in each direction. Returns the fingerprint the peer proved, or
+/// `None` if it had no persistent identity to prove (then it is only claimed, as before).
+/// A proof that does not verify ends the connection: nobody honest sends one.
+async fn exchange_proofs(
+    transport: &mut snow::TransportState,
+    route: &mut RelayRoute,
+    out: &RelaySender,
+    identity: Option<&Identity>,
+    mine: Role,
+    hash: &[u8],
+) -> Result<Option<String>, CoreError> {
+    let mut plain = vec![MSG_PROOF];
+    if let Some(identity) = identity {
+        plain.extend(
+            proof::prove(identity, mine, hash).map_err(|e| CoreError::Connect(e.to_string()))?,
+        );
+    }
+    let mut cipher = vec![0u8; plain.len() + 64];
+    let n = transport
+        .write_message(&plain, &mut cipher)
+        .map_err(noise_err)?;
+    out.send(encode(KIND_TRANSPORT, &cipher[..n]))?;
+    let theirs = match mine {
+        Role::Initiator => Role::Responder,
+        Role::Responder => Role::Initiator,
+    };
+    let body = tokio::time::timeout(HANDSHAKE_TIMEOUT, async {
+        loop {
+            match route.recv().await {
+                Some(text) => match decode(&text) {
+                    Some((KIND_TRANSPORT, body)) => return Ok(body),
+                    _ => {
+                        tracing::debug!("ignoring unexpected relay frame before the identity proof")
+                    }
+                },
+                None => return Err(CoreError::Connect("signaling connection lost".into())),
+            }
+        }
+    })
+    .await
+    .map_err(|_| {
+        CoreError::Connect("the peer sent no identity proof on the fallback relay".into())
+    })??;
+    let mut plain = vec![0u8; body.len()];
+    let n = transport
+        .read_message(&body, &mut plain)
+        .map_err(noise_err)?;
+    match plain[..n].split_first() {
+        Some((&MSG_PROOF, [])) => Ok(None),
+        Some((&MSG_PROOF, proof)) => proof::verify(proof, theirs, hash)
+            .map(Some)
+            .map_err(|e| CoreError::Connect(format!("fallback relay: {e}"))),
+        _ => Err(CoreError::Connect(
+            "fallback relay: expected the peer's identity proof".into(),
+        )),
+    }
 }
 
 /// The SHA-256 certificate fingerprint announced in an SDP (`a=fingerprint:sha-256 AB:..`),

@@ -1,11 +1,22 @@
 //! Devices this one has met and trusted before (trust on first use, then pinned).
 //!
-//! Kept as JSON in `<home>/known_devices.json`. A device is recognised by its certificate
-//! fingerprint, whatever it calls itself now. Device names are chosen by their owners and not
-//! authenticated, so a name alone proves nothing; but a *known name* arriving with an
-//! *unknown fingerprint* is exactly what an impersonator looks like (or a reinstall), so it is
-//! reported as [`Recognition::Changed`] and shown as a loud warning.
+//! Kept as JSON in `<home>/known_devices.json`. A pin *is* a certificate fingerprint: a device
+//! is recognised by its fingerprint whatever it calls itself now, and a pin is only ever
+//! added, never replaced — a new certificate under a known name is a second pin that the
+//! person confirmed, not a silent overwrite of the first.
+//!
+//! Names are chosen by their owners and prove nothing, but they are what people read, so they
+//! are compared as people read them ([`peerdrop_proto::device_name::looks_like`]: case,
+//! invisible characters, NFKC and confusable letters do not make two names different). That
+//! gives the two warnings:
+//! - an *unknown* fingerprint under a name that looks like a pinned device's name is what an
+//!   impersonator looks like (or a reinstall): [`Recognition::Changed`], a loud warning that
+//!   no `--yes` waves through;
+//! - a *pinned* fingerprint under another name is that device renamed:
+//!   [`Recognition::Renamed`], shown under the name it was pinned with, so a device trusted
+//!   once as "Stranger" cannot pass for "Laptop-A" by renaming itself.
 
+use peerdrop_proto::device_name::{display_form, looks_like};
 use serde::{Deserialize, Serialize};
 use std::fs;
 use std::io;
@@ -22,9 +33,10 @@ const MAX_KNOWN: usize = 1000;
 /// One pinned device.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
 pub struct KnownDevice {
-    /// Certificate fingerprint (canonical SDP form).
+    /// Certificate fingerprint (canonical SDP form): what the pin is.
     pub fingerprint: String,
-    /// The name it had when it was pinned (or last seen).
+    /// The name it had when it was pinned (display form); kept, so a renamed device is
+    /// still shown as what the person trusted.
     pub name: String,
     /// Unix seconds when it was first pinned.
     pub first_seen: u64,
@@ -33,15 +45,29 @@ pub struct KnownDevice {
 /// What the pinned list says about a device.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Recognition {
-    /// This fingerprint was trusted before.
+    /// This fingerprint was trusted before under a name that looks like the one it uses now.
     Known,
+    /// This fingerprint was trusted before, under another name: it is that device, renamed.
+    Renamed {
+        /// The name it was pinned with, the one to show.
+        pinned_as: String,
+    },
     /// Never seen.
     New,
-    /// A device by this name was trusted before with another fingerprint.
+    /// A device with a name like this one was trusted before with another fingerprint.
     Changed {
         /// The fingerprint pinned for that name.
         previous: String,
+        /// The name that pin was made under.
+        pinned_as: String,
     },
+}
+
+impl Recognition {
+    /// Whether the certificate itself was trusted before.
+    pub fn is_pinned(&self) -> bool {
+        matches!(self, Recognition::Known | Recognition::Renamed { .. })
+    }
 }
 
 /// The pinned devices of one home folder.
@@ -83,43 +109,64 @@ impl KnownDevices {
 
     /// What is known about a device called `name` presenting `fingerprint`.
     pub fn recognise(&self, name: &str, fingerprint: &str) -> Recognition {
-        if self.devices.iter().any(|d| d.fingerprint == fingerprint) {
-            return Recognition::Known;
+        if let Some(pinned) = self.devices.iter().find(|d| d.fingerprint == fingerprint) {
+            return if looks_like(&pinned.name, name) {
+                Recognition::Known
+            } else {
+                Recognition::Renamed {
+                    pinned_as: pinned.name.clone(),
+                }
+            };
         }
-        match self.devices.iter().rev().find(|d| d.name == name) {
+        match self
+            .devices
+            .iter()
+            .rev()
+            .find(|d| looks_like(&d.name, name))
+        {
             Some(d) => Recognition::Changed {
                 previous: d.fingerprint.clone(),
+                pinned_as: d.name.clone(),
             },
             None => Recognition::New,
         }
     }
 
-    /// Pins `fingerprint` under `name`. A device re-pinned under a name that had another
-    /// fingerprint replaces that entry (the user accepted the change).
-    pub fn remember(&mut self, name: &str, fingerprint: &str) -> Result<(), IdentityError> {
-        if let Some(existing) = self
+    /// What is known about a device called `name` whose fingerprint nobody proved: it cannot
+    /// be shown as any pinned device, so a name like a pinned one is `Changed`.
+    pub fn recognise_unproved(&self, name: &str) -> Recognition {
+        match self
             .devices
-            .iter_mut()
-            .find(|d| d.fingerprint == fingerprint)
+            .iter()
+            .rev()
+            .find(|d| looks_like(&d.name, name))
         {
-            if existing.name == name {
-                return Ok(());
-            }
-            existing.name = name.to_owned();
-        } else {
-            self.devices.retain(|d| d.name != name);
-            let first_seen = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_secs());
-            self.devices.push(KnownDevice {
-                fingerprint: fingerprint.to_owned(),
-                name: name.to_owned(),
-                first_seen,
-            });
-            if self.devices.len() > MAX_KNOWN {
-                let excess = self.devices.len() - MAX_KNOWN;
-                self.devices.drain(..excess);
-            }
+            Some(d) => Recognition::Changed {
+                previous: d.fingerprint.clone(),
+                pinned_as: d.name.clone(),
+            },
+            None => Recognition::New,
+        }
+    }
+
+    /// Pins `fingerprint` under `name`, unless it is pinned already (its first name stays).
+    /// Pins of other fingerprints are never touched: the person confirming a changed
+    /// identity adds a pin, it does not take the old device's away.
+    pub fn remember(&mut self, name: &str, fingerprint: &str) -> Result<(), IdentityError> {
+        if self.devices.iter().any(|d| d.fingerprint == fingerprint) {
+            return Ok(());
+        }
+        let first_seen = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        self.devices.push(KnownDevice {
+            fingerprint: fingerprint.to_owned(),
+            name: display_form(name),
+            first_seen,
+        });
+        if self.devices.len() > MAX_KNOWN {
+            let excess = self.devices.len() - MAX_KNOWN;
+            self.devices.drain(..excess);
         }
         self.save()
     }
@@ -161,31 +208,83 @@ mod tests {
         let reloaded = KnownDevices::load(dir.path()).unwrap();
         assert_eq!(reloaded.recognise("Ana", "fp-a"), Recognition::Known);
         assert_eq!(
-            reloaded.recognise("Ana's laptop", "fp-a"),
-            Recognition::Known,
-            "renaming does not make a device unknown"
-        );
-        assert_eq!(
             reloaded.recognise("Ana", "fp-evil"),
             Recognition::Changed {
-                previous: "fp-a".into()
+                previous: "fp-a".into(),
+                pinned_as: "Ana".into()
             }
         );
         assert_eq!(reloaded.recognise("Ben", "fp-b"), Recognition::New);
+    }
 
-        // Accepting the change replaces the pin for that name.
-        let mut known = reloaded;
+    #[test]
+    fn a_confirmed_change_adds_a_pin_and_never_replaces_the_old_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut known = KnownDevices::load(dir.path()).unwrap();
+        known.remember("Ana", "fp-a").unwrap();
         known.remember("Ana", "fp-new").unwrap();
         let reloaded = KnownDevices::load(dir.path()).unwrap();
         assert_eq!(reloaded.recognise("Ana", "fp-new"), Recognition::Known);
         assert_eq!(
             reloaded.recognise("Ana", "fp-a"),
-            Recognition::Changed {
-                previous: "fp-new".into()
-            },
-            "the old identity is no longer trusted for that name"
+            Recognition::Known,
+            "the device trusted first is still trusted"
         );
-        assert_eq!(reloaded.devices().len(), 1);
+        assert_eq!(reloaded.devices().len(), 2);
+    }
+
+    #[test]
+    fn a_lookalike_name_with_a_new_certificate_is_a_changed_identity() {
+        let mut known = KnownDevices::in_memory();
+        known.remember("Laptop-A", "fp-a").unwrap();
+        for lookalike in [
+            "laptop-a",
+            "Laptop\u{200B}-A",
+            "L\u{0430}ptop-A",
+            " LAPTOP-A",
+        ] {
+            assert_eq!(
+                known.recognise(lookalike, "fp-evil"),
+                Recognition::Changed {
+                    previous: "fp-a".into(),
+                    pinned_as: "Laptop-A".into()
+                },
+                "{lookalike:?}"
+            );
+        }
+        assert_eq!(known.recognise("Laptop-B", "fp-evil"), Recognition::New);
+    }
+
+    #[test]
+    fn a_device_pinned_as_a_stranger_cannot_rename_itself_into_a_known_device() {
+        let mut known = KnownDevices::in_memory();
+        known.remember("Laptop-A", "fp-a").unwrap();
+        known.remember("Stranger", "fp-s").unwrap();
+        assert_eq!(
+            known.recognise("Laptop-A", "fp-s"),
+            Recognition::Renamed {
+                pinned_as: "Stranger".into()
+            },
+            "shown as the device it was pinned as, not as Known under the new name"
+        );
+        known.remember("Laptop-A", "fp-s").unwrap();
+        assert_eq!(
+            known.recognise("Laptop-A", "fp-s"),
+            Recognition::Renamed {
+                pinned_as: "Stranger".into()
+            },
+            "remembering again does not adopt the new name"
+        );
+        assert_eq!(known.recognise("stranger", "fp-s"), Recognition::Known);
+    }
+
+    #[test]
+    fn pins_are_stored_under_the_name_as_shown() {
+        let mut known = KnownDevices::in_memory();
+        known
+            .remember("Ana\u{202E}\u{200B} laptop", "fp-a")
+            .unwrap();
+        assert_eq!(known.devices()[0].name, "Ana laptop");
     }
 
     #[test]

@@ -30,6 +30,7 @@ use webrtc::peer_connection::crypto::{default_provider, HashAlgorithm, Signature
 use webrtc::peer_connection::RTCCertificate;
 
 pub use known::{KnownDevices, Recognition};
+pub mod proof;
 pub use sas::phrase;
 
 /// File name of the device certificate (with its private key) inside the home folder.
@@ -237,6 +238,15 @@ impl Trust {
             .unwrap_or(Recognition::New)
     }
 
+    /// What is known about a device called `name` whose fingerprint is not proved: never a
+    /// pinned device, and `Changed` if its name looks like one.
+    pub fn recognise_unproved(&self, name: &str) -> Recognition {
+        self.known
+            .lock()
+            .map(|k| k.recognise_unproved(name))
+            .unwrap_or(Recognition::New)
+    }
+
     /// Pins `fingerprint` for `name` (the person went ahead with this device). Failing to
     /// save is logged, not fatal: the transfer itself is fine.
     pub fn remember(&self, name: &str, fingerprint: &str) {
@@ -248,9 +258,10 @@ impl Trust {
     }
 
     /// The phrase and what is known about the peer, as the event front ends show.
-    /// `binding` is `Some` when `remote_fp` is only claimed, not proved by DTLS (the encrypted
-    /// relay; see [`sas::bound_transfer_phrase`]): the phrase then also binds that channel, and
-    /// the pinned list is not consulted (an unproved fingerprint must never show as `known`).
+    /// `binding` is `Some` on the encrypted relay (see [`sas::bound_transfer_phrase`]): the
+    /// phrase then also binds that channel. `proved` says whether `remote_fp` was proved (by
+    /// DTLS, or by the relay's identity proof); an unproved fingerprint never shows as
+    /// `known`, and under a pinned device's name it shows as `changed`.
     pub fn verify_event(
         &self,
         peer: &str,
@@ -258,6 +269,7 @@ impl Trust {
         sender_nonce: &str,
         receiver_nonce: &str,
         binding: Option<&str>,
+        proved: bool,
     ) -> peerdrop_proto::events::TransferEvent {
         let phrase = sas::bound_transfer_phrase(
             self.identity.fingerprint(),
@@ -266,25 +278,37 @@ impl Trust {
             receiver_nonce,
             binding,
         );
-        let recognition = if binding.is_some() {
-            Recognition::New
-        } else {
+        let recognition = if proved {
             self.recognise(peer, remote_fp)
+        } else {
+            self.recognise_unproved(peer)
         };
-        if let Recognition::Changed { previous } = &recognition {
+        if let Recognition::Changed {
+            previous,
+            pinned_as,
+        } = &recognition
+        {
             tracing::warn!(
                 peer,
+                pinned_as = %pinned_as,
                 previous = %previous,
                 now = %remote_fp,
                 "the identity of a device you trusted before has CHANGED: compare the verification phrase before going on"
             );
         }
+        let pinned_as = match &recognition {
+            Recognition::Renamed { pinned_as } | Recognition::Changed { pinned_as, .. } => {
+                Some(pinned_as.clone())
+            }
+            Recognition::Known | Recognition::New => None,
+        };
         peerdrop_proto::events::TransferEvent::Verify {
             phrase,
-            known: recognition == Recognition::Known,
-            peer: peer.to_owned(),
+            known: recognition.is_pinned(),
+            peer: peerdrop_proto::device_name::display_form(peer),
             changed: matches!(recognition, Recognition::Changed { .. }),
             fingerprint: remote_fp.to_owned(),
+            pinned_as,
         }
     }
 }
@@ -510,8 +534,10 @@ mod tests {
         let peer_fp = Identity::ephemeral().unwrap().fingerprint().to_owned();
         trust.remember("Ana's laptop", &peer_fp);
         let (n1, n2) = (sas::new_nonce(), sas::new_nonce());
-        let proved = trust.verify_event("Ana's laptop", &peer_fp, &n1, &n2, None);
-        let claimed = trust.verify_event("Ana's laptop", &peer_fp, &n1, &n2, Some("ab12"));
+        let proved = trust.verify_event("Ana's laptop", &peer_fp, &n1, &n2, None, true);
+        let claimed = trust.verify_event("Ana's laptop", &peer_fp, &n1, &n2, Some("ab12"), false);
+        let relay_proved =
+            trust.verify_event("Ana's laptop", &peer_fp, &n1, &n2, Some("ab12"), true);
         use peerdrop_proto::events::TransferEvent::Verify;
         let (
             Verify {
@@ -521,15 +547,22 @@ mod tests {
             },
             Verify {
                 known: k2,
+                changed: c2,
                 phrase: p2,
                 ..
             },
-        ) = (proved, claimed)
+            Verify { known: k3, .. },
+        ) = (proved, claimed, relay_proved)
         else {
             panic!("verify events expected");
         };
         assert!(k1, "a proved, pinned fingerprint is known");
-        assert!(!k2, "over the relay the same fingerprint is only claimed");
+        assert!(!k2, "an unproved fingerprint is never known");
+        assert!(
+            c2,
+            "under a pinned device's name an unproved one is a changed identity"
+        );
+        assert!(k3, "a relay peer that proved its certificate is known");
         assert_ne!(p1, p2, "the relay's binding is part of the phrase");
     }
 

@@ -22,6 +22,10 @@ pub enum Outcome {
     Declined(String),
     /// One side cancelled.
     Cancelled(String),
+    /// The connection to the peer was lost and could not be resumed.
+    Disconnected(String),
+    /// The receiver refused the offer as unsafe (hostile names, impossible sizes).
+    Refused(String),
     /// Something went wrong; the string is the one line a user needs.
     Failed(String),
 }
@@ -43,9 +47,11 @@ impl Outcome {
             Outcome::Cancelled(reason) => Some(TransferEvent::Cancelled {
                 reason: reason.clone(),
             }),
-            Outcome::Failed(reason) => Some(TransferEvent::Failed {
-                reason: reason.clone(),
-            }),
+            Outcome::Disconnected(reason) | Outcome::Refused(reason) | Outcome::Failed(reason) => {
+                Some(TransferEvent::Failed {
+                    reason: reason.clone(),
+                })
+            }
         }
     }
 }

@@ -31,6 +31,10 @@ pub const MAX_MANIFEST_PATH_BYTES: usize = 64 << 20;
 /// otherwise make every frame cost more than the last.
 pub const MAX_RANGES_PER_FILE: usize = 4096;
 
+/// How the receiver's `error` message starts when it refuses an offer as unsafe (hostile
+/// names, impossible sizes), so the sender can tell a refusal from a failure.
+pub const REFUSED_PREFIX: &str = "refused: ";
+
 /// What the user (or `--yes`) decided about an offer.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Decision {
@@ -293,7 +297,7 @@ impl ReceiverMachine {
                 actions.extend(self.finish(Outcome::Failed(reason)));
                 actions
             }
-            RxInput::PeerGone => self.finish(Outcome::Failed("peer disconnected".into())),
+            RxInput::PeerGone => self.finish(Outcome::Disconnected("peer disconnected".into())),
             RxInput::Fail(reason) => {
                 let mut actions = vec![RxAction::Send(ControlMsg::Error {
                     message: reason.clone(),
@@ -314,7 +318,9 @@ impl ReceiverMachine {
                     self.reoffer.clear();
                     vec![RxAction::AwaitReconnect]
                 }
-                _ => self.finish(Outcome::Failed(format!("peer disconnected: {reason}"))),
+                _ => self.finish(Outcome::Disconnected(format!(
+                    "peer disconnected: {reason}"
+                ))),
             },
             RxInput::LocalCancel(reason) => {
                 let outcome = Outcome::Cancelled(format!("cancelled: {reason}"));
@@ -456,11 +462,11 @@ impl ReceiverMachine {
         match self.check_paths() {
             Ok(files) => self.files = files,
             Err(reason) => {
-                let message = format!("refused: {reason}");
+                let message = format!("{REFUSED_PREFIX}{reason}");
                 let mut actions = vec![RxAction::Send(ControlMsg::Error {
                     message: message.clone(),
                 })];
-                actions.extend(self.finish(Outcome::Failed(message)));
+                actions.extend(self.finish(Outcome::Refused(message)));
                 return actions;
             }
         }

@@ -18,7 +18,7 @@ use peerdrop_proto::PROTOCOL_VERSION;
 use uuid::Uuid;
 
 use super::ranges::RangeSet;
-use super::receiver::control_name;
+use super::receiver::{control_name, REFUSED_PREFIX};
 use super::Outcome;
 use crate::identity::sas;
 
@@ -182,7 +182,7 @@ impl SenderMachine {
                 actions.extend(self.finish(Outcome::Failed(reason)));
                 actions
             }
-            TxInput::PeerGone => self.finish(Outcome::Failed("peer disconnected".into())),
+            TxInput::PeerGone => self.finish(Outcome::Disconnected("peer disconnected".into())),
             TxInput::Fail(reason) => {
                 let mut actions = vec![TxAction::Send(ControlMsg::Error {
                     message: reason.clone(),
@@ -200,7 +200,9 @@ impl SenderMachine {
                 } else if self.state == State::Reconnecting {
                     Vec::new()
                 } else {
-                    self.finish(Outcome::Failed(format!("peer disconnected: {reason}")))
+                    self.finish(Outcome::Disconnected(format!(
+                        "peer disconnected: {reason}"
+                    )))
                 }
             }
             TxInput::Reconnected => {
@@ -284,9 +286,16 @@ impl SenderMachine {
             (_, ControlMsg::Cancel { reason }) => {
                 self.finish(Outcome::Cancelled(format!("receiver cancelled: {reason}")))
             }
-            (_, ControlMsg::Error { message }) => self.finish(Outcome::Failed(format!(
-                "the receiver stopped the transfer: {message}"
-            ))),
+            (_, ControlMsg::Error { message }) => {
+                let reason = format!("the receiver stopped the transfer: {message}");
+                // An offer the receiver found unsafe (names, sizes) is refused, not failed:
+                // its error starts with [`REFUSED_PREFIX`] (docs/protocol.md).
+                self.finish(if message.starts_with(REFUSED_PREFIX) {
+                    Outcome::Refused(reason)
+                } else {
+                    Outcome::Failed(reason)
+                })
+            }
             (_, other) => self.protocol_error(format!(
                 "unexpected {} message from receiver",
                 control_name(&other)

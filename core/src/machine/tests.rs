@@ -278,7 +278,7 @@ fn hostile_paths_are_refused_before_asking_the_user() {
             "{hostile:?} must not reach the user"
         );
         match rx_finish(&actions) {
-            Some(Outcome::Failed(reason)) => {
+            Some(Outcome::Refused(reason)) => {
                 assert!(reason.contains("refused"), "{hostile:?}: {reason}")
             }
             other => panic!("{hostile:?}: expected refusal, got {other:?}"),
@@ -291,17 +291,17 @@ fn hostile_paths_are_refused_before_asking_the_user() {
             matches!(&refusal[0], ControlMsg::Error { message } if message.contains("unsafe file name"))
         );
         let tx_out = tx.handle(TxInput::Control(refusal[0].clone()));
-        assert!(matches!(tx_finish(&tx_out), Some(Outcome::Failed(r)) if r.contains("refused")));
+        assert!(matches!(tx_finish(&tx_out), Some(Outcome::Refused(r)) if r.contains("refused")));
     }
 }
 
 #[test]
 fn duplicate_and_file_folder_clashes_are_refused() {
     let (_, _, dup) = offered(vec![entry(0, "a.txt", 1), entry(1, "a.txt", 1)]);
-    assert!(matches!(rx_finish(&dup), Some(Outcome::Failed(r)) if r.contains("twice")));
+    assert!(matches!(rx_finish(&dup), Some(Outcome::Refused(r)) if r.contains("twice")));
     let (_, _, clash) = offered(vec![entry(0, "a", 1), entry(1, "a/b", 1)]);
     assert!(
-        matches!(rx_finish(&clash), Some(Outcome::Failed(r)) if r.contains("both a file and a folder"))
+        matches!(rx_finish(&clash), Some(Outcome::Refused(r)) if r.contains("both a file and a folder"))
     );
 }
 
@@ -469,10 +469,10 @@ fn cancel_mid_file_from_either_side() {
 fn peer_gone_ends_both_machines() {
     let (mut tx, mut rx, _) = offered(vec![entry(0, "a", 100)]);
     assert!(
-        matches!(tx_finish(&tx.handle(TxInput::PeerGone)), Some(Outcome::Failed(r)) if r == "peer disconnected")
+        matches!(tx_finish(&tx.handle(TxInput::PeerGone)), Some(Outcome::Disconnected(r)) if r == "peer disconnected")
     );
     assert!(
-        matches!(rx_finish(&rx.handle(RxInput::PeerGone)), Some(Outcome::Failed(r)) if r == "peer disconnected")
+        matches!(rx_finish(&rx.handle(RxInput::PeerGone)), Some(Outcome::Disconnected(r)) if r == "peer disconnected")
     );
     assert!(
         tx.handle(TxInput::Control(ControlMsg::FileOk { index: 0 }))
@@ -835,10 +835,10 @@ fn a_resume_with_another_transfer_or_file_list_is_refused() {
 fn a_connection_lost_before_accepting_is_a_failure() {
     let (mut tx, mut rx, _) = offered(vec![entry(0, "a", 1)]);
     assert!(
-        matches!(tx_finish(&tx.handle(TxInput::ConnectionLost("x".into()))), Some(Outcome::Failed(r)) if r.contains("disconnected"))
+        matches!(tx_finish(&tx.handle(TxInput::ConnectionLost("x".into()))), Some(Outcome::Disconnected(r)) if r.contains("disconnected"))
     );
     assert!(
-        matches!(rx_finish(&rx.handle(RxInput::ConnectionLost("x".into()))), Some(Outcome::Failed(r)) if r.contains("disconnected"))
+        matches!(rx_finish(&rx.handle(RxInput::ConnectionLost("x".into()))), Some(Outcome::Disconnected(r)) if r.contains("disconnected"))
     );
 }
 
