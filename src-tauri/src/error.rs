@@ -15,6 +15,14 @@ pub enum AppError {
     /// There is no offer waiting for an answer.
     #[error("no incoming transfer is waiting for an answer")]
     NoPendingOffer,
+    /// The UI named a file or folder by a handle the app never gave out (see
+    /// [`crate::grants`]): nothing is opened. Only a broken or compromised page does this;
+    /// choosing the files again gives fresh handles.
+    #[error("refused: \"{handle}\" is not a file or folder chosen in this app (pick it with Choose files, Choose folder or by dropping it on the window)")]
+    UnknownItem {
+        /// The refused handle, shortened.
+        handle: String,
+    },
     /// The engine refused or failed.
     #[error(transparent)]
     Core(#[from] peerdrop_core::CoreError),
