@@ -18,7 +18,6 @@ const COMMANDS: &[&str] = &[
     "pick_files",
     "pick_folder",
     "pick_download_dir",
-    "describe_paths",
     "send_files",
     "cancel_send",
     "answer_changed_identity",

@@ -14,7 +14,14 @@ use tokio::sync::Mutex;
 /// One app at a time: WebKit is heavy and the screenshots share a folder.
 static SERIAL: Mutex<()> = Mutex::const_new(());
 
-/// Sets the device name and download folder on the Settings page and saves.
+/// The environment that makes the download-folder dialog choose `dir` (the app's test seam,
+/// debug builds only): pass it to [`App::launch`] for a test that calls [`configure`].
+fn download_dir_pick(dir: &std::path::Path) -> (&'static str, String) {
+    ("PEERDROP_TEST_PICK_DIR", dir.display().to_string())
+}
+
+/// Chooses the download folder with Settings → "Choose…" (the app was launched with
+/// [`download_dir_pick`] for `dir`), then sets the device name and saves.
 async fn configure(
     app: &App,
     name: &str,
@@ -22,8 +29,14 @@ async fn configure(
     screenshot: Option<&str>,
 ) -> Result<()> {
     app.click("#nav-settings").await?;
+    let field = app.wait_css("#setting-dir", UI_TIMEOUT).await?;
+    ensure!(
+        field.attr("readonly").await?.is_some(),
+        "the download folder can be typed into"
+    );
+    app.click("#choose-dir").await?;
+    wait_value(app, "#setting-dir", &dir.display().to_string()).await?;
     app.fill("#setting-name", name).await?;
-    app.fill("#setting-dir", &dir.display().to_string()).await?;
     app.click("#save-settings").await?;
     app.wait_text("#toast", "\"Settings saved\"", |t| {
         t.contains("Settings saved")
@@ -41,6 +54,25 @@ async fn configure(
         app.click("#nav-receive").await?;
     }
     Ok(())
+}
+
+/// Waits until the input's value equals `want`.
+async fn wait_value(app: &App, css: &str, want: &str) -> Result<()> {
+    let deadline = std::time::Instant::now() + UI_TIMEOUT;
+    let mut value = String::new();
+    while std::time::Instant::now() < deadline {
+        value = app
+            .wait_css(css, UI_TIMEOUT)
+            .await?
+            .prop("value")
+            .await?
+            .unwrap_or_default();
+        if value == want {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    anyhow::bail!("{css} shows {value:?}, not {want:?}")
 }
 
 /// Waits until the element's text equals `want`.
@@ -79,7 +111,7 @@ async fn app_receives_from_cli_sender() -> Result<()> {
     let source = work.path().join("holiday-photos.bin");
     write_random_file(&source, 3 * 1024 * 1024 + 17, 7)?;
 
-    let app = App::launch(&server.url, &[]).await?;
+    let app = App::launch(&server.url, &[download_dir_pick(&inbox)]).await?;
     configure(&app, "Ana's laptop", &inbox, Some("settings")).await?;
     app.wait_css("#receive-waiting", UI_TIMEOUT).await?;
     let code = my_code(&app).await?;
@@ -134,6 +166,135 @@ async fn app_receives_from_cli_sender() -> Result<()> {
         blake3_file(&received)? == blake3_file(&source)?,
         "received file differs"
     );
+    app.close().await
+}
+
+/// Calls the app's command `cmd` from the page itself, as a compromised page could (its
+/// scripts have the same `window.__TAURI__` the UI uses); `with_channel` adds the `onEvent`
+/// channel `send_files` wants. `Ok` with the answer, or `Err` with the rejection.
+async fn invoke_from_page(
+    app: &App,
+    cmd: &str,
+    args: serde_json::Value,
+    with_channel: bool,
+) -> Result<std::result::Result<serde_json::Value, String>> {
+    let answer = app
+        .client
+        .execute_async(
+            "const [cmd, args, withChannel, done] = arguments;
+             const core = window.__TAURI__.core;
+             if (withChannel) { args.onEvent = new core.Channel(); }
+             core.invoke(cmd, args).then(
+               (v) => done({ ok: v === undefined ? null : v }),
+               (e) => done({ err: typeof e === 'string' ? e : JSON.stringify(e) }));",
+            vec![cmd.into(), args, with_channel.into()],
+        )
+        .await?;
+    Ok(match answer.get("err") {
+        Some(err) => Err(err.as_str().unwrap_or_default().to_string()),
+        None => Ok(answer.get("ok").cloned().unwrap_or_default()),
+    })
+}
+
+#[tokio::test]
+async fn a_compromised_page_can_neither_send_a_path_nor_move_the_download_folder() -> Result<()> {
+    let _one = SERIAL.lock().await;
+    let server = SignalServer::start()?;
+    let work = tempfile::tempdir()?;
+    let secret = work.path().join(".ssh").join("id_ed25519");
+    std::fs::create_dir_all(secret.parent().unwrap())?;
+    std::fs::write(&secret, b"PRIVATE KEY")?;
+    // A receiver that takes anything, waiting for the page's attempt.
+    let inbox = work.path().join("eve-inbox");
+    let mut receiver = Cli::start(
+        &server.url,
+        &[
+            "receive",
+            "--yes",
+            "--name",
+            "Eve's sink",
+            "--dir",
+            &inbox.display().to_string(),
+        ],
+    )?;
+    let code = receiver.read_code()?;
+    let app = App::launch(&server.url, &[]).await?;
+    app.wait_css("#page-receive", UI_TIMEOUT).await?;
+    my_code(&app).await?;
+
+    // `send_files` with paths where the handles go: refused, naming why.
+    let target = serde_json::json!({ "by": "code", "code": code });
+    for items in [
+        serde_json::json!([secret.display().to_string()]),
+        serde_json::json!([secret.parent().unwrap().display().to_string()]),
+    ] {
+        let answer = invoke_from_page(
+            &app,
+            "send_files",
+            serde_json::json!({ "target": target, "items": items }),
+            true,
+        )
+        .await?;
+        let err = answer
+            .err()
+            .context("send_files took a path from the page")?;
+        ensure!(
+            err.contains("is not a file or folder chosen in this app"),
+            "unexpected refusal: {err}"
+        );
+    }
+    // The command that described any path the page named is gone.
+    let answer = invoke_from_page(
+        &app,
+        "describe_paths",
+        serde_json::json!({ "paths": [secret.display().to_string()] }),
+        false,
+    )
+    .await?;
+    ensure!(answer.is_err(), "describe_paths still answers: {answer:?}");
+
+    // `save_settings` naming a folder: refused; the download folder stays the default.
+    let autostart = work.path().join(".config").join("autostart");
+    let answer = invoke_from_page(
+        &app,
+        "save_settings",
+        serde_json::json!({ "settings": {
+            "server_url": "", "device_name": "Eve",
+            "download_dir": autostart.display().to_string(),
+        }}),
+        false,
+    )
+    .await?;
+    let err = answer
+        .err()
+        .context("save_settings took a download folder from the page")?;
+    ensure!(err.contains("download_dir"), "unexpected refusal: {err}");
+    let view = invoke_from_page(&app, "get_settings", serde_json::json!({}), false)
+        .await?
+        .map_err(anyhow::Error::msg)?;
+    let dir = view["settings"]["download_dir"]
+        .as_str()
+        .unwrap_or_default();
+    ensure!(
+        !dir.contains("autostart") && view["settings"]["device_name"] != "Eve",
+        "the settings changed: {view}"
+    );
+    // `open_folder` takes a kind of folder, not a path.
+    let answer = invoke_from_page(
+        &app,
+        "open_folder",
+        serde_json::json!({ "folder": secret.parent().unwrap().display().to_string() }),
+        false,
+    )
+    .await?;
+    ensure!(answer.is_err(), "open_folder took a path: {answer:?}");
+
+    ensure!(!autostart.exists(), "the page's folder was created");
+    ensure!(
+        !inbox.join("id_ed25519").exists() && !inbox.join(".ssh").exists(),
+        "the secret reached the receiver"
+    );
+    drop(receiver);
     app.close().await
 }
 
@@ -237,7 +398,7 @@ async fn decline_in_app_fails_the_cli_sender() -> Result<()> {
     std::fs::write(&source, b"you do not want this")?;
     let inbox = work.path().join("inbox");
 
-    let app = App::launch(&server.url, &[]).await?;
+    let app = App::launch(&server.url, &[download_dir_pick(&inbox)]).await?;
     configure(&app, "Ana's laptop", &inbox, None).await?;
     let code = my_code(&app).await?;
     let sender = Cli::start(

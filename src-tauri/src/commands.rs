@@ -1,12 +1,19 @@
 //! The Tauri commands the UI calls — thin wrappers; the work happens in [`crate::node`],
 //! [`crate::transfer`], [`crate::pick`] and [`crate::settings`]. Every command the UI may call
 //! is also listed in `build.rs` and granted in the window's capability in `tauri.conf.json`.
+//!
+//! No command takes a path from the web view. Files to send are named by the handles
+//! [`crate::grants::Grants`] gave out for what the person picked, dropped or launched the app
+//! with; the download folder changes only through [`pick_download_dir`]'s native dialog; and
+//! [`open_folder`] names a kind of folder, not a path.
 
-use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use peerdrop_app_ipc::{LaunchRequest, NodeUpdate, Picked, SendTarget, Settings, SettingsView};
+use peerdrop_app_ipc::{
+    FolderToOpen, ItemHandle, LaunchRequest, NodeUpdate, Picked, SendTarget, SettingsUpdate,
+    SettingsView,
+};
 use peerdrop_proto::events::TransferEvent;
 use tauri::ipc::Channel;
 use tauri::{AppHandle, State};
@@ -32,10 +39,11 @@ pub async fn get_settings(shared: State<'_, Arc<Shared>>) -> AppResult<SettingsV
     Ok(settings_view(&shared).await)
 }
 
-/// Validates and stores settings; reconnects when the server or the name changed.
+/// Validates and stores the server and the device name; reconnects when either changed. The
+/// download folder is not part of [`SettingsUpdate`] (see [`pick_download_dir`]).
 #[tauri::command]
 pub async fn save_settings(
-    settings: Settings,
+    settings: SettingsUpdate,
     shared: State<'_, Arc<Shared>>,
 ) -> AppResult<SettingsView> {
     if shared.settings.save(settings)? {
@@ -95,40 +103,46 @@ pub async fn cancel_receive(shared: State<'_, Arc<Shared>>) -> AppResult<()> {
     Ok(())
 }
 
-/// Native dialog: files to send.
+/// Native dialog: files to send, registered and returned by handle.
 #[tauri::command]
-pub async fn pick_files(app: AppHandle) -> AppResult<Picked> {
-    pick::describe(pick::dialog(&app, PickKind::Files).await?).await
+pub async fn pick_files(app: AppHandle, shared: State<'_, Arc<Shared>>) -> AppResult<Picked> {
+    pick::describe(&shared.grants, pick::dialog(&app, PickKind::Files).await?).await
 }
 
-/// Native dialog: a folder to send.
+/// Native dialog: a folder to send, registered and returned by handle.
 #[tauri::command]
-pub async fn pick_folder(app: AppHandle) -> AppResult<Picked> {
-    pick::describe(pick::dialog(&app, PickKind::Folder).await?).await
+pub async fn pick_folder(app: AppHandle, shared: State<'_, Arc<Shared>>) -> AppResult<Picked> {
+    pick::describe(&shared.grants, pick::dialog(&app, PickKind::Folder).await?).await
 }
 
-/// Native dialog: the download folder; `None` when dismissed.
+/// Native dialog: the download folder. The folder the person chose is stored right here, on
+/// the Rust side — the only way the download folder changes. Returns the updated settings, or
+/// `None` when the dialog was dismissed.
 #[tauri::command]
-pub async fn pick_download_dir(app: AppHandle) -> AppResult<Option<String>> {
+pub async fn pick_download_dir(
+    app: AppHandle,
+    shared: State<'_, Arc<Shared>>,
+) -> AppResult<Option<SettingsView>> {
     let picked = pick::dialog(&app, PickKind::DownloadDir).await?;
-    Ok(picked.into_iter().next().map(|p| p.display().to_string()))
+    let Some(dir) = picked.into_iter().next() else {
+        return Ok(None);
+    };
+    shared.settings.set_download_dir(&dir)?;
+    tracing::info!(dir = %dir.display(), "download folder chosen in the dialog");
+    Ok(Some(settings_view(&shared).await))
 }
 
-/// Summarises paths dropped on the window.
-#[tauri::command]
-pub async fn describe_paths(paths: Vec<String>) -> AppResult<Picked> {
-    pick::describe(paths.into_iter().map(PathBuf::from).collect()).await
-}
-
-/// Sends files; progress and outcome arrive on `on_event`.
+/// Sends the items behind `items` (handles from a pick, a drop or a launch); progress and
+/// outcome arrive on `on_event`. A handle the app never gave out fails the command with
+/// [`AppError::UnknownItem`] before anything is read.
 #[tauri::command]
 pub async fn send_files(
     target: SendTarget,
-    paths: Vec<String>,
+    items: Vec<ItemHandle>,
     on_event: Channel<TransferEvent>,
     shared: State<'_, Arc<Shared>>,
 ) -> AppResult<()> {
-    transfer::send(Arc::clone(&shared), target, paths, on_event).await
+    transfer::send(Arc::clone(&shared), target, items, on_event).await
 }
 
 /// Cancels the running send (the receiver is told).
@@ -140,21 +154,31 @@ pub async fn cancel_send(shared: State<'_, Arc<Shared>>) -> AppResult<()> {
     Ok(())
 }
 
-/// Opens `path` (or the download folder) in the file manager. Only folders are opened — never
-/// a received file.
+/// Opens the download folder, or where the last receive saved its files, in the file manager.
+/// Only folders the Rust side chose are opened — never a received file, never a path from the
+/// page.
 #[tauri::command]
 pub async fn open_folder(
-    path: Option<String>,
+    folder: FolderToOpen,
     app: AppHandle,
     shared: State<'_, Arc<Shared>>,
 ) -> AppResult<()> {
-    let dir = match path.map(PathBuf::from) {
-        Some(p) if p.is_dir() => p,
-        _ => shared.settings.download_dir()?,
-    };
+    let dir = folder_to_open(&shared, folder)?;
     app.opener()
         .open_path(dir.display().to_string(), None::<&str>)
         .map_err(|e| AppError::Platform(format!("could not open {}: {e}", dir.display())))
+}
+
+/// The folder [`open_folder`] shows: the last receive's (while it is still a folder), else
+/// the download folder.
+pub fn folder_to_open(shared: &Shared, folder: FolderToOpen) -> AppResult<std::path::PathBuf> {
+    if folder == FolderToOpen::LastReceived {
+        let last = shared.last_received.lock().expect("received lock").clone();
+        if let Some(dir) = last.filter(|d| d.is_dir()) {
+            return Ok(dir);
+        }
+    }
+    shared.settings.download_dir()
 }
 
 /// Files and links handed to the app from outside its window (command line, second launch,
@@ -163,4 +187,76 @@ pub async fn open_folder(
 #[tauri::command]
 pub async fn take_launch_requests(shared: State<'_, Arc<Shared>>) -> AppResult<Vec<LaunchRequest>> {
     Ok(shared.launches.take())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::settings::{Defaults, SettingsStore};
+
+    fn defaults(dir: &std::path::Path) -> Defaults {
+        Defaults {
+            device_name: "Ana's laptop".into(),
+            download_dir: dir.join("Downloads"),
+            env_server: None,
+        }
+    }
+
+    #[test]
+    fn a_webview_cannot_move_the_download_folder() {
+        let tmp = tempfile::tempdir().unwrap();
+        let config = tmp.path().join("config");
+        let shared = Shared::new(SettingsStore::load(&config, defaults(tmp.path())), None);
+        // The person chose a folder in the dialog (what `pick_download_dir` stores).
+        let chosen = tmp.path().join("Received");
+        std::fs::create_dir(&chosen).unwrap();
+        shared.settings.set_download_dir(&chosen).unwrap();
+
+        // A compromised page calls `save_settings` naming a folder of its own. Tauri decodes
+        // the `settings` argument as the command's parameter type: it is refused outright.
+        let autostart = tmp.path().join(".config").join("autostart");
+        let args = serde_json::json!({ "settings": {
+            "server_url": "",
+            "device_name": "Mallory",
+            "download_dir": autostart.display().to_string(),
+        }});
+        let refused = serde_json::from_value::<SettingsUpdate>(args["settings"].clone());
+        assert!(
+            refused.is_err(),
+            "a download_dir from the page was accepted"
+        );
+
+        // Whatever the page does send is saved without touching the folder.
+        shared
+            .settings
+            .save(SettingsUpdate {
+                device_name: "Mallory".into(),
+                ..SettingsUpdate::default()
+            })
+            .unwrap();
+        let expected = chosen.canonicalize().unwrap();
+        assert_eq!(shared.settings.download_dir().unwrap(), expected);
+        let reloaded = SettingsStore::load(&config, defaults(tmp.path()));
+        assert_eq!(reloaded.download_dir().unwrap(), expected, "on disk too");
+        assert_eq!(reloaded.effective().device_name, "Mallory");
+        assert!(!autostart.exists(), "the page's folder was created");
+
+        // Nor can "Open folder" be pointed anywhere: it takes a kind of folder, not a path.
+        assert!(serde_json::from_value::<FolderToOpen>(serde_json::json!("/home")).is_err());
+        assert_eq!(
+            folder_to_open(&shared, FolderToOpen::LastReceived).unwrap(),
+            expected
+        );
+        let received = tmp.path().join("Received").join("album");
+        std::fs::create_dir_all(&received).unwrap();
+        *shared.last_received.lock().unwrap() = Some(received.clone());
+        assert_eq!(
+            folder_to_open(&shared, FolderToOpen::LastReceived).unwrap(),
+            received
+        );
+        assert_eq!(
+            folder_to_open(&shared, FolderToOpen::Downloads).unwrap(),
+            expected
+        );
+    }
 }

@@ -18,6 +18,14 @@ pub enum AppError {
     /// No send is waiting for the answer to an "identity changed" warning.
     #[error("no send is waiting for an answer about a changed identity")]
     NoChangedIdentityQuestion,
+    /// The UI named a file or folder by a handle the app never gave out (see
+    /// [`crate::grants`]): nothing is opened. Only a broken or compromised page does this;
+    /// choosing the files again gives fresh handles.
+    #[error("refused: \"{handle}\" is not a file or folder chosen in this app (pick it with Choose files, Choose folder or by dropping it on the window)")]
+    UnknownItem {
+        /// The refused handle, shortened.
+        handle: String,
+    },
     /// The engine refused or failed.
     #[error(transparent)]
     Core(#[from] peerdrop_core::CoreError),

@@ -3,20 +3,21 @@
 //! They arrive as the app's own command line (`peerdrop-app FILE...`, "Open with PeerDrop",
 //! Windows "Send to", a link handed over by the OS), as the command line of a second launch that
 //! `tauri-plugin-single-instance` forwards to this process before the second one exits, or on
-//! Android from the share sheet. [`peerdrop_app_launch`] parses them; here each one is
-//! summarised ([`crate::pick::describe`], on the Rust side, as for a dialog), queued in
+//! Android from the share sheet. [`peerdrop_app_launch`] parses them; here each path is
+//! summarised and registered ([`crate::pick::describe_each`], on the Rust side, as for a
+//! dialog: the UI gets handles, never paths), queued in
 //! [`Launches`], announced to the UI with the [`LAUNCH_EVENT`] window event, and the window is
 //! brought to the front. The UI drains the queue with the `take_launch_requests` command when it
 //! starts and whenever the event fires, so a request that arrives before the page has loaded is
 //! not lost.
 
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-use peerdrop_app_ipc::{LaunchRequest, Page, PickedItem};
+use peerdrop_app_ipc::{LaunchRequest, Page};
 use peerdrop_app_launch::Launch;
 use tauri::{AppHandle, Emitter, Manager, Runtime};
 
+use crate::grants::Grants;
 use crate::{pick, Shared};
 
 /// Window event telling the UI that [`Launches`] has something (no payload: the UI takes the
@@ -56,10 +57,10 @@ pub fn deliver<R: Runtime>(app: &AppHandle<R>, launch: Launch) {
     );
     let app = app.clone();
     tauri::async_runtime::spawn(async move {
-        let request = summarise(launch).await;
         let Some(shared) = app.try_state::<Arc<Shared>>() else {
             return;
         };
+        let request = summarise(&shared.grants, launch).await;
         shared.launches.push(request);
         if let Err(e) = app.emit(LAUNCH_EVENT, ()) {
             tracing::warn!(error = %e, "could not tell the UI about a launch request");
@@ -67,21 +68,12 @@ pub fn deliver<R: Runtime>(app: &AppHandle<R>, launch: Launch) {
     });
 }
 
-/// Builds the UI's view of `launch`: every path summarised on its own, so one missing file does
-/// not drop the others.
-pub async fn summarise(launch: Launch) -> LaunchRequest {
+/// Builds the UI's view of `launch`: every path summarised and registered in `grants` on its
+/// own, so one missing file does not drop the others.
+pub async fn summarise(grants: &Grants, launch: Launch) -> LaunchRequest {
+    let (items, more_problems) = pick::describe_each(grants, launch.paths).await;
     let mut problems = launch.problems;
-    let mut items: Vec<PickedItem> = Vec::new();
-    for path in launch.paths {
-        match describe(path).await {
-            Ok(item) => {
-                if !items.iter().any(|i| i.path == item.path) {
-                    items.push(item)
-                }
-            }
-            Err(e) => problems.push(e),
-        }
-    }
+    problems.extend(more_problems);
     let (mut page, mut code, mut server) = (None, None, None);
     if let Some(link) = launch.link {
         page = Some(match link.page {
@@ -102,17 +94,6 @@ pub async fn summarise(launch: Launch) -> LaunchRequest {
         server,
         problems,
     }
-}
-
-async fn describe(path: PathBuf) -> Result<PickedItem, String> {
-    let picked = pick::describe(vec![path])
-        .await
-        .map_err(|e| e.to_string())?;
-    picked
-        .items
-        .into_iter()
-        .next()
-        .ok_or_else(|| "nothing to describe".to_string())
 }
 
 fn show_window<R: Runtime>(app: &AppHandle<R>) {
@@ -142,7 +123,8 @@ mod tests {
             ],
             tmp.path(),
         );
-        let request = summarise(launch).await;
+        let grants = Grants::default();
+        let request = summarise(&grants, launch).await;
         assert_eq!(request.page, Some(Page::Send));
         assert_eq!(request.code.as_deref(), Some("K7QM-2X"));
         assert_eq!(request.server, None);
@@ -151,13 +133,18 @@ mod tests {
         assert_eq!(request.items[0].size, 4);
         assert_eq!(request.problems.len(), 1);
         assert!(request.problems[0].contains("missing.txt"));
+        // The launched file is granted: the UI can send it by its handle.
+        assert_eq!(
+            grants.resolve(&[request.items[0].handle.clone()]).unwrap(),
+            [file]
+        );
     }
 
     #[tokio::test]
     async fn a_link_alone_opens_its_page() {
         let launch =
             peerdrop_app_launch::from_args(["peerdrop://settings"], std::path::Path::new("/"));
-        let request = summarise(launch).await;
+        let request = summarise(&Grants::default(), launch).await;
         assert_eq!(request.page, Some(Page::Settings));
         assert!(request.items.is_empty() && request.code.is_none());
     }
@@ -166,7 +153,7 @@ mod tests {
     async fn a_receivers_link_brings_its_server_to_the_send_page() {
         let link = "peerdrop://send?to=m4n5p6&server=ws%3A%2F%2F192.168.1.10%3A8787%2Fws";
         let launch = peerdrop_app_launch::from_args([link], std::path::Path::new("/"));
-        let request = summarise(launch).await;
+        let request = summarise(&Grants::default(), launch).await;
         assert_eq!(request.page, Some(Page::Send));
         assert_eq!(request.code.as_deref(), Some("M4N5-P6"));
         assert_eq!(request.server.as_deref(), Some("ws://192.168.1.10:8787/ws"));

@@ -12,15 +12,21 @@
 //! - [`server`]: server choice and the built-in signaling server.
 //! - [`failover`]: when to stand in with the built-in server and when to go back (pure).
 //! - [`settings`]: persisted settings.
-//! - [`pick`]: native dialogs, path summaries and the `PEERDROP_TEST_PICK` test seam.
+//! - [`pick`]: native dialogs, path summaries and the `PEERDROP_TEST_PICK` test seam (debug
+//!   builds only).
+//! - [`grants`]: the paths the person handed over (dialog, drop, launch), by opaque handle;
+//!   the UI never sends a path.
+//! - [`dropped`]: files dropped on the window, taken from the window's own event.
 //! - [`hub`]: the node channel to the UI, with a replayable snapshot.
 //! - [`launch`]: files and `peerdrop://` links handed over by the OS, a second launch or the
 //!   Android share sheet.
 //! - [`error`]: [`error::AppError`], the one line a command reports.
 
 pub mod commands;
+pub mod dropped;
 pub mod error;
 pub mod failover;
+pub mod grants;
 pub mod hub;
 pub mod launch;
 pub mod node;
@@ -29,6 +35,7 @@ pub mod server;
 pub mod settings;
 pub mod transfer;
 
+use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 
@@ -37,6 +44,7 @@ use peerdrop_core::{CancellationToken, ClientTls, LanRole, Node};
 use tauri::Manager;
 use tokio::sync::{oneshot, Notify};
 
+use crate::grants::Grants;
 use crate::hub::Hub;
 use crate::launch::Launches;
 use crate::server::BuiltinServer;
@@ -74,6 +82,10 @@ pub struct Shared {
     pub send_cancel: Mutex<Option<CancellationToken>>,
     /// Files and links from outside the window, waiting for the UI to take them.
     pub launches: Launches,
+    /// Files and folders the person picked, dropped or launched the app with, by handle.
+    pub grants: Grants,
+    /// Where the last completed receive saved its files ("Open folder").
+    pub last_received: Mutex<Option<PathBuf>>,
 }
 
 impl Shared {
@@ -94,6 +106,8 @@ impl Shared {
             receive_cancel: Mutex::new(None),
             send_cancel: Mutex::new(None),
             launches: Launches::default(),
+            grants: Grants::default(),
+            last_received: Mutex::new(None),
         }
     }
 
@@ -178,11 +192,15 @@ pub fn run() {
                 }
             };
             tracing::info!(config = %config_dir.display(), "PeerDrop starting");
-            if pick::test_pick().is_some() {
-                tracing::warn!(
-                    "{} is set: file pickers are replaced by fixed paths",
-                    pick::TEST_PICK_ENV
-                );
+            for kind in [pick::PickKind::Files, pick::PickKind::DownloadDir] {
+                if pick::test_pick(kind).is_some() {
+                    tracing::warn!(
+                        ?kind,
+                        "test seam ({} / {}): dialogs are replaced by fixed paths (debug build)",
+                        pick::TEST_PICK_ENV,
+                        pick::TEST_PICK_DIR_ENV
+                    );
+                }
             }
             // The OS trust store (or SSL_CERT_FILE / SSL_CERT_DIR), read once for every wss://.
             let tls = ClientTls::system();
@@ -201,6 +219,8 @@ pub fn run() {
             }
             Ok(())
         })
+        // Drops are taken here, from the window, and registered: the page only hears handles.
+        .on_window_event(dropped::on_window_event)
         .invoke_handler(tauri::generate_handler![
             commands::get_settings,
             commands::save_settings,
@@ -210,7 +230,6 @@ pub fn run() {
             commands::pick_files,
             commands::pick_folder,
             commands::pick_download_dir,
-            commands::describe_paths,
             commands::send_files,
             commands::cancel_send,
             commands::answer_changed_identity,

@@ -438,11 +438,16 @@ fn start_receive(shared: &Arc<Shared>, incoming: Incoming) {
                 let decider = UiDecider {
                     shared: shared.clone(),
                 };
-                incoming
-                    .receive(dir, decider, events.sink(), cancel)
+                let saved = incoming
+                    .receive(dir.clone(), decider, events.sink(), cancel)
                     .await
                     .map(|_| ())
-                    .map_err(|e| e.to_string())
+                    .map_err(|e| e.to_string());
+                if saved.is_ok() {
+                    // "Open folder" on the finished card opens this, by name, not by path.
+                    *shared.last_received.lock().expect("received lock") = Some(dir);
+                }
+                saved
             }
             Err(e) => {
                 incoming.reject("the receiver cannot save files right now");
@@ -484,7 +489,7 @@ impl Decider for UiDecider {
 mod tests {
     use super::*;
     use crate::settings::{Defaults, SettingsStore};
-    use peerdrop_app_ipc::Settings;
+    use peerdrop_app_ipc::SettingsUpdate;
     use peerdrop_core::identity::Identity;
 
     fn shared(dir: &std::path::Path) -> Shared {
@@ -509,9 +514,9 @@ mod tests {
     fn configure(shared: &Shared, url: &str) -> Failover {
         shared
             .settings
-            .save(Settings {
+            .save(SettingsUpdate {
                 server_url: url.to_string(),
-                ..Settings::default()
+                ..SettingsUpdate::default()
             })
             .unwrap();
         Failover::new(shared.settings.configured_server().expect("configured"))

@@ -4,11 +4,15 @@
 //! Empty fields mean "default": the device name falls back to the host name, the download
 //! folder to the system's Downloads folder, and the server to `PEERDROP_SERVER` or, without it,
 //! the built-in server (see [`crate::server`]).
+//!
+//! The page saves only the server and the name ([`SettingsUpdate`]); the download folder is
+//! set by [`SettingsStore::set_download_dir`], which only the folder dialog's command calls,
+//! so the web view can never choose where received files are written.
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use peerdrop_app_ipc::{Settings, SettingsView};
+use peerdrop_app_ipc::{Settings, SettingsUpdate, SettingsView};
 use peerdrop_proto::signal::MAX_DEVICE_NAME_CHARS;
 
 use crate::error::{AppError, AppResult};
@@ -111,11 +115,34 @@ impl SettingsStore {
         }
     }
 
-    /// Validates and stores `new`; returns whether the node must reconnect (server or name
-    /// changed).
-    pub fn save(&self, new: Settings) -> AppResult<bool> {
+    /// Validates and stores the server and name from the Settings page, keeping the download
+    /// folder as it is; returns whether the node must reconnect (server or name changed).
+    pub fn save(&self, update: SettingsUpdate) -> AppResult<bool> {
+        let mut current = self.current.lock().expect("settings lock");
+        let new = Settings {
+            server_url: update.server_url,
+            device_name: update.device_name,
+            download_dir: current.download_dir.clone(),
+        };
+        self.store(&mut current, new)
+    }
+
+    /// Makes `dir` the download folder. Only the folder dialog's command calls this (the
+    /// person chose `dir` in a native dialog); the web view has no way to name a folder.
+    pub fn set_download_dir(&self, dir: &Path) -> AppResult<()> {
+        let mut current = self.current.lock().expect("settings lock");
+        let new = Settings {
+            download_dir: dir.display().to_string(),
+            ..current.clone()
+        };
+        self.store(&mut current, new).map(|_| ())
+    }
+
+    /// Validates `new`, writes it atomically and makes it current (`current` is the locked
+    /// value, so two saves never interleave); returns whether server or name changed.
+    fn store(&self, current: &mut Settings, new: Settings) -> AppResult<bool> {
         let new = validate(new, &self.defaults)?;
-        let before = self.effective();
+        let before = fill_defaults(current.clone(), &self.defaults);
         let after = fill_defaults(new.clone(), &self.defaults);
         if let Some(dir) = self.path.parent() {
             std::fs::create_dir_all(dir)
@@ -125,7 +152,7 @@ impl SettingsStore {
         let tmp = self.path.with_extension("json.tmp");
         std::fs::write(&tmp, json).map_err(|e| AppError::io("cannot write settings", e))?;
         std::fs::rename(&tmp, &self.path).map_err(|e| AppError::io("cannot write settings", e))?;
-        *self.current.lock().expect("settings lock") = new;
+        *current = new;
         Ok(before.server_url != after.server_url || before.device_name != after.device_name)
     }
 
@@ -213,13 +240,13 @@ mod tests {
         assert_eq!(store.effective().device_name, "host");
         assert_eq!(store.configured_server(), None);
         let changed = store
-            .save(Settings {
+            .save(SettingsUpdate {
                 server_url: " ws://127.0.0.1:9/ws ".into(),
                 device_name: "Ana's laptop".into(),
-                download_dir: tmp.path().join("in").display().to_string(),
             })
             .unwrap();
         assert!(changed);
+        store.set_download_dir(&tmp.path().join("in")).unwrap();
         let again = SettingsStore::load(tmp.path(), defaults(tmp.path()));
         assert_eq!(again.effective().device_name, "Ana's laptop");
         assert_eq!(
@@ -227,6 +254,30 @@ mod tests {
             Some("ws://127.0.0.1:9/ws")
         );
         assert!(again.download_dir().unwrap().ends_with("in"));
+    }
+
+    #[test]
+    fn saving_the_page_keeps_the_chosen_download_folder() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = SettingsStore::load(tmp.path(), defaults(tmp.path()));
+        let chosen = tmp.path().join("chosen");
+        store.set_download_dir(&chosen).unwrap();
+        store
+            .save(SettingsUpdate {
+                device_name: "Ana".into(),
+                ..SettingsUpdate::default()
+            })
+            .unwrap();
+        assert_eq!(
+            store.download_dir().unwrap(),
+            chosen.canonicalize().unwrap()
+        );
+        // Choosing the default folder stores "default", not a pinned path.
+        store
+            .set_download_dir(&tmp.path().join("Downloads"))
+            .unwrap();
+        assert!(store.current.lock().unwrap().download_dir.is_empty());
+        assert!(store.set_download_dir(Path::new("relative")).is_err());
     }
 
     #[test]
@@ -254,16 +305,13 @@ mod tests {
     fn name_change_only_when_different() {
         let tmp = tempfile::tempdir().unwrap();
         let store = SettingsStore::load(tmp.path(), defaults(tmp.path()));
-        let same = Settings {
+        let same = SettingsUpdate {
             device_name: "host".into(),
-            ..Settings::default()
+            ..SettingsUpdate::default()
         };
         assert!(!store.save(same).unwrap());
-        let dir_only = Settings {
-            download_dir: tmp.path().join("x").display().to_string(),
-            ..Settings::default()
-        };
-        assert!(!store.save(dir_only).unwrap());
+        store.set_download_dir(&tmp.path().join("x")).unwrap();
+        assert!(!store.save(SettingsUpdate::default()).unwrap());
     }
 
     #[test]

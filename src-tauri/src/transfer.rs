@@ -1,4 +1,5 @@
-//! Sending: resolve the target, build the send plan from the picked paths and run the
+//! Sending: resolve the picked items' handles to the paths the person chose
+//! ([`crate::grants`]), resolve the target, build the send plan and run the
 //! engine's send, streaming its events to the UI on the command's channel. A send by code to a
 //! server a `peerdrop://` link named goes through a registration on that server made for the
 //! send ([`node_for`]).
@@ -6,7 +7,7 @@
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-use peerdrop_app_ipc::{NodeState, SendTarget};
+use peerdrop_app_ipc::{ItemHandle, NodeState, SendTarget};
 use peerdrop_core::{CancellationToken, CoreError, LanRole, Node, OnChangedIdentity, SendPlan};
 use peerdrop_proto::events::TransferEvent;
 use peerdrop_proto::link::check_server;
@@ -27,14 +28,17 @@ impl Drop for SlotGuard {
     }
 }
 
-/// Sends `paths` to `target`. Outcomes (done, declined, failed, cancelled) arrive as events on
-/// `channel`; the command itself only fails when a send is already running.
+/// Sends the items behind `items` to `target`. Outcomes (done, declined, failed, cancelled)
+/// arrive as events on `channel`; the command itself fails only when a handle was never given
+/// out ([`AppError::UnknownItem`]: nothing is read, nobody is contacted) or a send is already
+/// running.
 pub async fn send(
     shared: Arc<Shared>,
     target: SendTarget,
-    paths: Vec<String>,
+    items: Vec<ItemHandle>,
     channel: Channel<TransferEvent>,
 ) -> AppResult<()> {
+    let paths = shared.grants.resolve(&items)?;
     let cancel = CancellationToken::new();
     {
         let mut slot = shared.send_cancel.lock().expect("send lock");
@@ -59,7 +63,7 @@ pub async fn send(
 async fn run(
     shared: &Shared,
     target: SendTarget,
-    paths: Vec<String>,
+    paths: Vec<PathBuf>,
     events: &TrackedSink,
     cancel: CancellationToken,
 ) -> Result<(), String> {
@@ -89,7 +93,6 @@ async fn run(
             }
         }
     };
-    let paths: Vec<PathBuf> = paths.into_iter().map(PathBuf::from).collect();
     let plan = tokio::task::spawn_blocking(move || SendPlan::from_paths(&paths))
         .await
         .map_err(|e| e.to_string())?
@@ -190,6 +193,128 @@ mod tests {
             SettingsStore::load(dir, defaults),
             Some(Identity::ephemeral().expect("identity")),
         )
+    }
+
+    /// Everything a send reported on its channel, as JSON text.
+    fn recording_channel() -> (Channel<TransferEvent>, Arc<std::sync::Mutex<Vec<String>>>) {
+        let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let log = seen.clone();
+        let channel = Channel::new(move |body| {
+            if let tauri::ipc::InvokeResponseBody::Json(json) = body {
+                log.lock().unwrap().push(json);
+            }
+            Ok(())
+        });
+        (channel, seen)
+    }
+
+    #[tokio::test]
+    async fn a_webview_cannot_send_a_path_it_was_not_given() {
+        let tmp = tempfile::tempdir().unwrap();
+        let shared = Arc::new(shared(tmp.path()));
+        let addr = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+        let server = peerdrop_signal::SignalServer::bind(peerdrop_signal::ServerConfig::new(addr))
+            .await
+            .unwrap()
+            .spawn();
+        // A real receiver that accepts everything it is offered, counting the offers.
+        let receiver = Node::connect(NodeConfig {
+            server_url: Some(server.ws_url()),
+            lan: LanRole::Off,
+            tls: peerdrop_core::ClientTls::none(),
+            name: "Ben's phone".into(),
+            kind: DeviceKind::Phone,
+            rtc: RtcSettings {
+                identity: Some(Identity::ephemeral().unwrap()),
+                ..RtcSettings::default()
+            },
+        })
+        .await
+        .unwrap();
+        let code = receiver.code().to_string();
+        let inbox = tmp.path().join("ben-inbox");
+        let offers = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counted = offers.clone();
+        let receiving_into = inbox.clone();
+        let (received_tx, mut received) = tokio::sync::mpsc::unbounded_channel();
+        let receiving = tokio::spawn(async move {
+            while let Ok(incoming) = receiver.next_incoming().await {
+                counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let report = incoming
+                    .receive(
+                        receiving_into.clone(),
+                        peerdrop_core::AutoAccept,
+                        Arc::new(|_| {}),
+                        CancellationToken::new(),
+                    )
+                    .await;
+                let _ = received_tx.send(report.map(|_| ()).map_err(|e| e.to_string()));
+            }
+        });
+
+        // The person picked one photo; a secret sits next to it.
+        let photo = tmp.path().join("photo.jpg");
+        std::fs::write(&photo, b"a picture").unwrap();
+        let secret = tmp.path().join(".ssh").join("id_ed25519");
+        std::fs::create_dir_all(secret.parent().unwrap()).unwrap();
+        std::fs::write(&secret, b"PRIVATE KEY").unwrap();
+        let picked = crate::pick::describe(&shared.grants, vec![photo.clone()])
+            .await
+            .unwrap();
+        let granted = picked.items[0].handle.clone();
+        let target = SendTarget::Code {
+            code,
+            server: Some(server.ws_url()),
+        };
+
+        // What a compromised page would put in `send_files`' `items`: the secret's path, the
+        // secret's folder, a made-up handle, and the secret smuggled next to the real pick.
+        let secret_path = secret.display().to_string();
+        let ssh_dir = secret.parent().unwrap().display().to_string();
+        for attempt in [
+            serde_json::json!([secret_path]),
+            serde_json::json!([ssh_dir]),
+            serde_json::json!([uuid::Uuid::new_v4().to_string()]),
+            serde_json::json!([granted.as_str(), secret_path]),
+        ] {
+            let items: Vec<ItemHandle> = serde_json::from_value(attempt.clone()).unwrap();
+            let (channel, seen) = recording_channel();
+            let result = send(shared.clone(), target.clone(), items, channel).await;
+            assert!(
+                matches!(result, Err(AppError::UnknownItem { .. })),
+                "{attempt} was not refused: {result:?}"
+            );
+            assert!(seen.lock().unwrap().is_empty(), "{attempt}: a send began");
+        }
+        assert!(shared.send_cancel.lock().unwrap().is_none());
+
+        // The handle the pick gave out does send, and only the photo arrives.
+        let (channel, seen) = recording_channel();
+        send(shared.clone(), target, vec![granted], channel)
+            .await
+            .unwrap();
+        let events = seen.lock().unwrap().join("\n");
+        assert!(events.contains(r#""event":"done""#), "{events}");
+        let receipt = tokio::time::timeout(std::time::Duration::from_secs(30), received.recv())
+            .await
+            .expect("the receiver finishes")
+            .expect("the receiver task runs");
+        receipt.expect("the receive succeeded");
+        assert_eq!(
+            std::fs::read(inbox.join("photo.jpg")).unwrap(),
+            b"a picture"
+        );
+        let arrived: Vec<_> = std::fs::read_dir(&inbox)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(arrived, ["photo.jpg"], "only what was picked arrives");
+        assert_eq!(
+            offers.load(std::sync::atomic::Ordering::SeqCst),
+            1,
+            "no refused attempt reached the receiver"
+        );
+        receiving.abort();
     }
 
     #[tokio::test]

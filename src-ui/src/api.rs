@@ -2,8 +2,14 @@
 //!
 //! Each function is one command; argument names are the camelCase forms Tauri maps onto the
 //! command's snake_case parameters.
+//!
+//! No call carries a path: files are named by the handles the Rust side gave out
+//! ([`ItemHandle`]), and the download folder changes only through its native dialog.
 
-use peerdrop_app_ipc::{LaunchRequest, NodeUpdate, Picked, SendTarget, Settings, SettingsView};
+use peerdrop_app_ipc::{
+    FolderToOpen, ItemHandle, LaunchRequest, NodeUpdate, Picked, SendTarget, SettingsUpdate,
+    SettingsView,
+};
 use peerdrop_proto::events::TransferEvent;
 use serde::Serialize;
 
@@ -17,11 +23,11 @@ pub async fn get_settings() -> Result<SettingsView, String> {
     call("get_settings", &NoArgs {}).await
 }
 
-/// Stores `settings` and reconnects the node if the server or name changed.
-pub async fn save_settings(settings: &Settings) -> Result<SettingsView, String> {
+/// Stores the server and the name, and reconnects the node if either changed.
+pub async fn save_settings(settings: &SettingsUpdate) -> Result<SettingsView, String> {
     #[derive(Serialize)]
     struct Args<'a> {
-        settings: &'a Settings,
+        settings: &'a SettingsUpdate,
     }
     call("save_settings", &Args { settings }).await
 }
@@ -57,24 +63,17 @@ pub async fn pick_folder() -> Result<Picked, String> {
     call("pick_folder", &NoArgs {}).await
 }
 
-/// Opens the native folder picker for the download folder; `None` when dismissed.
-pub async fn pick_download_dir() -> Result<Option<String>, String> {
+/// Opens the native folder picker for the download folder; the Rust side stores the choice
+/// and returns the updated settings, `None` when dismissed.
+pub async fn pick_download_dir() -> Result<Option<SettingsView>, String> {
     call("pick_download_dir", &NoArgs {}).await
 }
 
-/// Summarises paths dropped on the window (names, sizes, file counts).
-pub async fn describe_paths(paths: Vec<String>) -> Result<Picked, String> {
-    #[derive(Serialize)]
-    struct Args {
-        paths: Vec<String>,
-    }
-    call("describe_paths", &Args { paths }).await
-}
-
-/// Sends `paths` to `target`; resolves when the transfer ended (its outcome arrives as events).
+/// Sends the picked items (by handle) to `target`; resolves when the transfer ended (its
+/// outcome arrives as events).
 pub async fn send_files(
     target: &SendTarget,
-    paths: &[String],
+    items: &[ItemHandle],
     on_event: impl FnMut(TransferEvent) + 'static,
 ) -> Result<(), String> {
     let channel = Channel::new(on_event)?;
@@ -82,7 +81,7 @@ pub async fn send_files(
         "send_files",
         &[
             ("target", arg(target)?),
-            ("paths", arg(&paths)?),
+            ("items", arg(&items)?),
             ("onEvent", channel.js().clone()),
         ],
     )
@@ -104,13 +103,14 @@ pub async fn cancel_send() -> Result<(), String> {
     call("cancel_send", &NoArgs {}).await
 }
 
-/// Opens `path` (default: the download folder) in the system file manager.
-pub async fn open_folder(path: Option<String>) -> Result<(), String> {
+/// Opens `folder` (the download folder, or where the last receive saved) in the system file
+/// manager.
+pub async fn open_folder(folder: FolderToOpen) -> Result<(), String> {
     #[derive(Serialize)]
     struct Args {
-        path: Option<String>,
+        folder: FolderToOpen,
     }
-    call("open_folder", &Args { path }).await
+    call("open_folder", &Args { folder }).await
 }
 
 /// Files and links handed to the app from outside the window since the last call (command

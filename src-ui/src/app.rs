@@ -1,8 +1,7 @@
 //! The app shell: navigation (a sidebar on wide windows, a bottom tab bar on phones), the
 //! connection status, the page in view, the incoming-transfer dialog, drop handling and toasts.
 
-use peerdrop_app_ipc::{LaunchRequest, NodeState, Page};
-use serde::Deserialize;
+use peerdrop_app_ipc::{Dropped, LaunchRequest, NodeState, Page, DROP_EVENT};
 use sycamore::prelude::*;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::spawn_local;
@@ -13,12 +12,6 @@ use crate::pages::send::{add_to_selection, SendPage};
 use crate::pages::settings::SettingsPage;
 use crate::state::{AppState, Tab};
 use crate::{api, icons, tauri};
-
-/// Payload of Tauri's `tauri://drag-drop` window event.
-#[derive(Deserialize)]
-struct DropPayload {
-    paths: Vec<String>,
-}
 
 /// Window event announcing files or a link from outside the window (`src-tauri/src/launch.rs`).
 const LAUNCH_EVENT: &str = "peerdrop-launch";
@@ -98,15 +91,19 @@ fn boot(state: AppState, dragging: Signal<bool>) {
                 dragging.set(false)
             })
             .await,
-            tauri::listen_forever("tauri://drag-drop", move |drop: DropPayload| {
+            // Tauri's own `tauri://drag-drop` (with raw paths) only ends the overlay: what was
+            // dropped arrives from the Rust side, registered, as `peerdrop-drop`.
+            tauri::listen_forever("tauri://drag-drop", move |_: serde_json::Value| {
+                dragging.set(false)
+            })
+            .await,
+            tauri::listen_forever(DROP_EVENT, move |dropped: Dropped| {
                 dragging.set(false);
                 state.tab.set(Tab::Send);
-                spawn_local(async move {
-                    match api::describe_paths(drop.paths).await {
-                        Ok(picked) => add_to_selection(state, picked.items),
-                        Err(e) => state.notify(e, true),
-                    }
-                });
+                add_to_selection(state, dropped.items);
+                if !dropped.problems.is_empty() {
+                    state.notify(dropped.problems.join(" · "), true);
+                }
             })
             .await,
         ];

@@ -1,5 +1,6 @@
 //! Building blocks shared by the pages: icons, progress bars, the transfer card, device badges.
 
+use peerdrop_app_ipc::FolderToOpen;
 use peerdrop_proto::events::PathKind;
 use peerdrop_proto::signal::DeviceKind;
 use sycamore::prelude::*;
@@ -133,12 +134,14 @@ pub fn TransferCard(transfer: Signal<Transfer>, sending: bool) -> View {
         });
     };
     let open = move |_| {
-        let path = transfer.with(|t| match &t.phase {
-            Phase::Done { saved_to, .. } => saved_to.clone(),
-            _ => None,
+        let folder = transfer.with(|t| match &t.phase {
+            Phase::Done {
+                saved_to: Some(_), ..
+            } => FolderToOpen::LastReceived,
+            _ => FolderToOpen::Downloads,
         });
         spawn_local(async move {
-            if let Err(e) = api::open_folder(path).await {
+            if let Err(e) = api::open_folder(folder).await {
                 state.notify(e, true);
             }
         });

@@ -9,6 +9,13 @@
 //! in any order) and opened lazily with `O_NOFOLLOW`, so a symlink planted at a part path is
 //! refused, never written through.
 //!
+//! DEST may be shared with other local users, so on Unix the staging folders are opened once
+//! and checked on the open handle — a real directory owned by us, mode 0700 (set back to 0700
+//! if it was looser; another user's folder is refused with [`StoreError::StagingNotOwned`]) —
+//! and every part, journal and clean-up operation is done relative to that handle
+//! ([`super::dir`]): renaming `.peerdrop-incoming` away and putting a symlink in its place
+//! cannot redirect a write, a move or a [`IncomingTransfer::prune_stale`] deletion.
+//!
 //! [`IncomingTransfer::finalize`] moves a part to `DEST/<safe path>`:
 //! - a single file takes its name, or `name (1).ext`, `name (2).ext`, ... if that is taken;
 //! - a folder's top-level name is chosen once per transfer by creating a fresh directory
@@ -31,6 +38,7 @@ use peerdrop_proto::transfer::ByteRange;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use super::dir::{self, Dir};
 use super::names::{sanitize_relative_path, Platform, SafePath, MAX_COMPONENT_BYTES};
 use super::sys::{self, Access};
 use super::StoreError;
@@ -145,8 +153,14 @@ const MAX_OPEN_PARTS: usize = 32;
 #[derive(Debug)]
 pub struct IncomingTransfer {
     dest: PathBuf,
-    staging_root: PathBuf,
-    staging: PathBuf,
+    /// DEST, open (the staging root is created and removed relative to it).
+    dest_dir: Dir,
+    /// `DEST/.peerdrop-incoming`, open and checked.
+    staging_root: Dir,
+    /// This transfer's folder in it, open and checked; every staging file is used through it.
+    staging: Dir,
+    /// The name of `staging` in `staging_root` (the transfer id).
+    staging_name: String,
     transfer_id: Uuid,
     open_parts: HashMap<u32, File>,
     /// Top-level folder name as sent → directory name chosen under DEST.
@@ -166,8 +180,9 @@ const WRITEBACK_EVERY: u64 = 8 << 20;
 
 impl IncomingTransfer {
     /// Prepares `dest` (created if missing) and the staging directory for `transfer_id`.
-    /// Refuses if `dest` or a staging directory is a symlink or not a directory. Existing
-    /// parts of the same transfer are kept (resume).
+    /// Refuses if `dest` or a staging directory is a symlink or not a directory, or (Unix) if a
+    /// staging directory belongs to another user; one of ours open to others is made 0700.
+    /// Existing parts of the same transfer are kept (resume).
     pub fn open(dest: &Path, transfer_id: Uuid) -> Result<IncomingTransfer, StoreError> {
         let dest =
             std::path::absolute(dest).map_err(|e| StoreError::io("could not resolve", dest, e))?;
@@ -182,14 +197,24 @@ impl IncomingTransfer {
             }
             Err(e) => return Err(StoreError::io("could not read", &dest, e)),
         }
-        let staging_root = dest.join(STAGING_DIR_NAME);
-        ensure_private_dir(&staging_root)?;
-        let staging = staging_root.join(transfer_id.hyphenated().to_string());
-        ensure_private_dir(&staging)?;
+        let dest_dir = dir::open_existing(&dest)?.ok_or_else(|| {
+            StoreError::io(
+                "could not open folder",
+                &dest,
+                io::Error::from(io::ErrorKind::NotFound),
+            )
+        })?;
+        let staging_root =
+            dir::open_private(&dest_dir, STAGING_DIR_NAME, true)?.expect("created when missing");
+        let staging_name = transfer_id.hyphenated().to_string();
+        let staging =
+            dir::open_private(&staging_root, &staging_name, true)?.expect("created when missing");
         let mut transfer = IncomingTransfer {
             dest,
+            dest_dir,
             staging_root,
             staging,
+            staging_name,
             transfer_id,
             open_parts: HashMap::new(),
             unflushed: 0,
@@ -198,7 +223,7 @@ impl IncomingTransfer {
             saved_log: None,
         };
         transfer.load_folders()?;
-        tracing::debug!(staging = %transfer.staging.display(), "incoming transfer opened");
+        tracing::debug!(staging = %transfer.staging.path().display(), "incoming transfer opened");
         Ok(transfer)
     }
 
@@ -209,7 +234,7 @@ impl IncomingTransfer {
 
     /// This transfer's staging directory, `DEST/.peerdrop-incoming/<id>`.
     pub fn staging_dir(&self) -> &Path {
-        &self.staging
+        self.staging.path()
     }
 
     /// The transfer id the staging directory is named after.
@@ -219,7 +244,7 @@ impl IncomingTransfer {
 
     /// Where the data of file `index` is staged.
     pub fn part_path(&self, index: u32) -> PathBuf {
-        self.staging.join(format!("{index}.part"))
+        self.staging.join(&part_name(index))
     }
 
     /// Writes `bytes` at `offset` of file `index`'s part, creating it on first use. Never
@@ -248,7 +273,7 @@ impl IncomingTransfer {
                     })?;
                 }
             }
-            let file = open_part(&path, Access::WriteCreate)?;
+            let file = open_part(&self.staging, &part_name(index), Access::WriteCreate)?;
             self.open_parts.insert(index, file);
         }
         let file = &self.open_parts[&index];
@@ -267,7 +292,7 @@ impl IncomingTransfer {
         self.refuse_if_finalized(index)?;
         self.open_parts.remove(&index);
         let path = self.part_path(index);
-        let file = open_part(&path, Access::WriteCreate)?;
+        let file = open_part(&self.staging, &part_name(index), Access::WriteCreate)?;
         file.set_len(0)
             .map_err(|e| StoreError::io("could not truncate", &path, e))
     }
@@ -275,11 +300,11 @@ impl IncomingTransfer {
     /// Size of file `index`'s part on disk, `None` if nothing was received yet (for resume).
     pub fn part_len(&self, index: u32) -> Result<Option<u64>, StoreError> {
         let path = self.part_path(index);
-        match fs::symlink_metadata(&path) {
-            Ok(meta) if meta.file_type().is_symlink() => Err(StoreError::Symlink { path }),
-            Ok(meta) if !meta.is_file() => Err(StoreError::NotARegularFile { path }),
-            Ok(meta) => Ok(Some(meta.len())),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        match self.staging.entry(&part_name(index)) {
+            Ok(Some(e)) if e.is_symlink => Err(StoreError::Symlink { path }),
+            Ok(Some(e)) if !e.is_file => Err(StoreError::NotARegularFile { path }),
+            Ok(Some(e)) => Ok(Some(e.len)),
+            Ok(None) => Ok(None),
             Err(e) => Err(StoreError::io("could not read", &path, e)),
         }
     }
@@ -288,7 +313,7 @@ impl IncomingTransfer {
     /// memory: what gets verified is what will be moved into place.
     pub fn hash_part(&self, index: u32) -> Result<blake3::Hash, StoreError> {
         let path = self.part_path(index);
-        let mut file = open_existing_part(index, &path, Access::Read)?;
+        let mut file = open_existing_part(index, &self.staging, Access::Read)?;
         let mut hasher = blake3::Hasher::new();
         let mut buf = vec![0u8; 256 * 1024];
         loop {
@@ -321,7 +346,7 @@ impl IncomingTransfer {
         let file = match self.open_parts.get(&index) {
             Some(file) => file,
             None => {
-                reopened = open_existing_part(index, &path, Access::Read)?;
+                reopened = open_existing_part(index, &self.staging, Access::Read)?;
                 &reopened
             }
         };
@@ -339,12 +364,9 @@ impl IncomingTransfer {
     /// Deletes the part of file `index` (after a hash mismatch, so it is received afresh).
     pub fn remove_part(&mut self, index: u32) -> Result<(), StoreError> {
         self.open_parts.remove(&index);
-        let path = self.part_path(index);
-        match fs::remove_file(&path) {
-            Ok(()) => Ok(()),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(StoreError::io("could not remove", &path, e)),
-        }
+        self.staging
+            .remove_file(&part_name(index))
+            .map_err(|e| StoreError::io("could not remove", &self.part_path(index), e))
     }
 
     /// Moves the (verified) part of file `index` to `DEST/<path>`, creating folders as needed,
@@ -357,7 +379,7 @@ impl IncomingTransfer {
         // Data must be on disk before the name appears: a visible file is a complete file.
         let file = match self.open_parts.remove(&index) {
             Some(file) => file,
-            None => open_existing_part(index, &part, Access::WriteExisting)?,
+            None => open_existing_part(index, &self.staging, Access::WriteExisting)?,
         };
         file.sync_all()
             .map_err(|e| StoreError::io("could not flush", &part, e))?;
@@ -370,9 +392,14 @@ impl IncomingTransfer {
                 dir.push(component);
                 ensure_dir(&dir)?;
             }
-            move_to_free_name(&part, &dir, path.file_name())?
+            move_to_free_name(&self.staging, &part_name(index), &dir, path.file_name())?
         } else {
-            move_to_free_name(&part, &self.dest, path.file_name())?
+            move_to_free_name(
+                &self.staging,
+                &part_name(index),
+                &self.dest,
+                path.file_name(),
+            )?
         };
         tracing::debug!(index, path = %final_path.display(), "file finalized");
         self.finalized.insert(index, final_path.clone());
@@ -385,7 +412,7 @@ impl IncomingTransfer {
     pub fn finish(self) -> Result<(), StoreError> {
         let leftovers = self.count_parts();
         if leftovers > 0 {
-            tracing::warn!(leftovers, staging = %self.staging.display(), "finishing with unfinalized parts; deleting them");
+            tracing::warn!(leftovers, staging = %self.staging.path().display(), "finishing with unfinalized parts; deleting them");
         }
         self.remove_staging()
     }
@@ -393,7 +420,7 @@ impl IncomingTransfer {
     /// Ends an aborted transfer: deletes its parts and staging directory. Files already
     /// finalized stay (each was verified and is complete).
     pub fn discard(self) -> Result<(), StoreError> {
-        tracing::debug!(staging = %self.staging.display(), "discarding incoming transfer");
+        tracing::debug!(staging = %self.staging.path().display(), "discarding incoming transfer");
         self.remove_staging()
     }
 
@@ -408,7 +435,7 @@ impl IncomingTransfer {
         let path = self.staging.join(SAVED_LOG_FILE);
         let mut line = Vec::new();
         if self.saved_log.is_none() {
-            let log = open_part(&path, Access::AppendCreate)?;
+            let log = open_part(&self.staging, SAVED_LOG_FILE, Access::AppendCreate)?;
             let len = log
                 .metadata()
                 .map_err(|e| StoreError::io("could not read", &path, e))?
@@ -443,15 +470,18 @@ impl IncomingTransfer {
                 .map_err(|e| StoreError::io("could not flush", &self.part_path(*index), e))?;
         }
         let path = self.staging.join(JOURNAL_FILE);
-        let tmp = self.staging.join(format!("{JOURNAL_FILE}.tmp"));
+        let tmp_name = format!("{JOURNAL_FILE}.tmp");
+        let tmp = self.staging.join(&tmp_name);
         let text = serde_json::to_vec(journal).expect("journal serialises");
-        let _ = fs::remove_file(&tmp);
-        let file = open_part(&tmp, Access::WriteCreate)?;
+        let _ = self.staging.remove_file(&tmp_name);
+        let file = open_part(&self.staging, &tmp_name, Access::WriteCreate)?;
         sys::write_all_at(&file, &text, 0)
             .and_then(|()| file.sync_data())
             .map_err(|e| StoreError::io("could not write", &tmp, e))?;
         drop(file);
-        fs::rename(&tmp, &path).map_err(|e| StoreError::io("could not save", &path, e))?;
+        self.staging
+            .rename(&tmp_name, JOURNAL_FILE)
+            .map_err(|e| StoreError::io("could not save", &path, e))?;
         // A crash before this line leaves log lines the journal already has: harmless.
         if let Some(log) = &self.saved_log {
             let log_path = self.staging.join(SAVED_LOG_FILE);
@@ -464,36 +494,10 @@ impl IncomingTransfer {
     /// The journal an earlier run of `transfer_id` left in `dest`, if any. Creates nothing and
     /// never follows a link; a damaged journal counts as none (the transfer starts afresh).
     pub fn read_journal(dest: &Path, transfer_id: Uuid) -> Result<Option<Journal>, StoreError> {
-        let staging = Self::staging_path(dest, transfer_id);
-        for dir in [dest.join(STAGING_DIR_NAME), staging.clone()] {
-            match fs::symlink_metadata(&dir) {
-                Ok(meta) => check_real_dir(&dir, &meta)?,
-                Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-                Err(e) => return Err(StoreError::io("could not read", &dir, e)),
-            }
+        match Self::open_staging(dest, transfer_id)? {
+            Some(staging) => read_journal_in(&staging),
+            None => Ok(None),
         }
-        let path = staging.join(JOURNAL_FILE);
-        let mut file = match open_part(&path, Access::Read) {
-            Ok(file) => file,
-            Err(StoreError::Io { source, .. }) if source.kind() == io::ErrorKind::NotFound => {
-                return Ok(None)
-            }
-            Err(e) => return Err(e),
-        };
-        let mut text = Vec::new();
-        (&mut file)
-            .take(MAX_JOURNAL_BYTES)
-            .read_to_end(&mut text)
-            .map_err(|e| StoreError::io("could not read", &path, e))?;
-        let mut journal = match serde_json::from_slice::<Journal>(&text) {
-            Ok(journal) if journal.v == JOURNAL_VERSION => journal,
-            Ok(_) | Err(_) => {
-                tracing::warn!(path = %path.display(), "ignoring unreadable resume journal");
-                return Ok(None);
-            }
-        };
-        apply_saved_log(&staging.join(SAVED_LOG_FILE), &mut journal)?;
-        Ok(Some(journal))
     }
 
     /// What can be kept of each file of an offer (`(index, wire path, size)`), from the
@@ -505,10 +509,12 @@ impl IncomingTransfer {
         transfer_id: Uuid,
         offer: &[(u32, String, u64)],
     ) -> Result<Vec<FileResume>, StoreError> {
-        let Some(journal) = Self::read_journal(dest, transfer_id)? else {
+        let Some(staging) = Self::open_staging(dest, transfer_id)? else {
             return Ok(vec![FileResume::Fresh; offer.len()]);
         };
-        let staging = Self::staging_path(dest, transfer_id);
+        let Some(journal) = read_journal_in(&staging)? else {
+            return Ok(vec![FileResume::Fresh; offer.len()]);
+        };
         let by_index: HashMap<u32, &JournalEntry> =
             journal.files.iter().map(|e| (e.index, e)).collect();
         let mut plan = Vec::with_capacity(offer.len());
@@ -528,9 +534,8 @@ impl IncomingTransfer {
                 });
                 continue;
             }
-            let part = staging.join(format!("{index}.part"));
-            let on_disk = match fs::symlink_metadata(&part) {
-                Ok(meta) if meta.is_file() => meta.len(),
+            let on_disk = match staging.entry(&part_name(*index)) {
+                Ok(Some(e)) if e.is_file => e.len,
                 _ => 0,
             };
             let have: Vec<ByteRange> = entry
@@ -553,73 +558,96 @@ impl IncomingTransfer {
 
     /// Deletes the staging directories of transfers nobody touched for `max_age` (abandoned
     /// for good), so kept parts do not pile up forever. Returns how many were removed.
+    ///
+    /// Works through handles: the staging root is opened (not following a link) and checked
+    /// like [`open`](Self::open) does, each transfer folder is looked at and removed relative
+    /// to it, and the root itself is removed only while its name still means the folder that
+    /// was opened. A root or transfer folder of another user is left alone.
     pub fn prune_stale(dest: &Path, max_age: Duration) -> usize {
-        let root = dest.join(STAGING_DIR_NAME);
-        match fs::symlink_metadata(&root) {
-            Ok(meta) if meta.is_dir() => {}
+        let dest_dir = match dir::open_existing(dest) {
+            Ok(Some(dest_dir)) => dest_dir,
             _ => return 0,
-        }
-        let Ok(entries) = fs::read_dir(&root) else {
+        };
+        let root = match dir::open_private(&dest_dir, STAGING_DIR_NAME, false) {
+            Ok(Some(root)) => root,
+            Ok(None) => return 0,
+            Err(e) => {
+                tracing::warn!(error = %e, "not pruning stale staging");
+                return 0;
+            }
+        };
+        let Ok(names) = root.names() else {
             return 0;
         };
         let now = SystemTime::now();
         let mut removed = 0;
-        for entry in entries.filter_map(Result::ok) {
-            let path = entry.path();
-            let Ok(meta) = fs::symlink_metadata(&path) else {
+        for name in names {
+            let Some(name) = name.to_str() else {
                 continue;
             };
-            if !meta.is_dir() {
+            let Ok(Some(entry)) = root.entry(name) else {
+                continue;
+            };
+            if !entry.is_dir || entry.is_symlink || !entry.ours {
                 continue;
             }
-            let newest = fs::symlink_metadata(path.join(JOURNAL_FILE))
-                .and_then(|m| m.modified())
-                .or_else(|_| meta.modified())
+            let journal = match dir::open_private(&root, name, false) {
+                Ok(Some(folder)) => folder.entry(JOURNAL_FILE).ok().flatten(),
+                Ok(None) => continue,
+                Err(e) => {
+                    tracing::warn!(error = %e, "leaving a staging folder alone");
+                    continue;
+                }
+            };
+            let newest = journal
+                .and_then(|j| j.modified)
+                .or(entry.modified)
                 .unwrap_or(now);
             if now.duration_since(newest).unwrap_or_default() > max_age
-                && fs::remove_dir_all(&path).is_ok()
+                && root.remove_tree(name).is_ok()
             {
                 removed += 1;
             }
         }
-        let _ = fs::remove_dir(&root);
+        let _ = dest_dir.remove_child_if_empty(STAGING_DIR_NAME, &root);
         removed
     }
 
-    fn staging_path(dest: &Path, transfer_id: Uuid) -> PathBuf {
-        dest.join(STAGING_DIR_NAME)
-            .join(transfer_id.hyphenated().to_string())
+    /// Opens (without creating anything) and checks the staging folder of `transfer_id` in
+    /// `dest`; `None` when there is none.
+    fn open_staging(dest: &Path, transfer_id: Uuid) -> Result<Option<Dir>, StoreError> {
+        let Some(dest_dir) = dir::open_existing(dest)? else {
+            return Ok(None);
+        };
+        let Some(root) = dir::open_private(&dest_dir, STAGING_DIR_NAME, false)? else {
+            return Ok(None);
+        };
+        dir::open_private(&root, &transfer_id.hyphenated().to_string(), false)
     }
 
     fn remove_staging(mut self) -> Result<(), StoreError> {
         self.open_parts.clear();
-        // remove_dir_all never follows symlinks: a link inside (or in place of) the staging
-        // directory is unlinked, not traversed.
-        match fs::remove_dir_all(&self.staging) {
-            Ok(()) => {}
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-            Err(e) => return Err(StoreError::io("could not remove", &self.staging, e)),
-        }
-        match fs::remove_dir(&self.staging_root) {
-            Ok(()) => {}
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::NotFound | io::ErrorKind::DirectoryNotEmpty
-                ) => {}
-            Err(e) => {
-                tracing::warn!(path = %self.staging_root.display(), error = %e, "could not remove staging root");
-            }
+        self.saved_log = None;
+        // Relative to the open root: never follows a link, inside or in place of the folder.
+        self.staging_root
+            .remove_tree(&self.staging_name)
+            .map_err(|e| StoreError::io("could not remove", self.staging.path(), e))?;
+        if let Err(e) = self
+            .dest_dir
+            .remove_child_if_empty(STAGING_DIR_NAME, &self.staging_root)
+        {
+            tracing::warn!(path = %self.staging_root.path().display(), error = %e, "could not remove staging root");
         }
         Ok(())
     }
 
     fn count_parts(&self) -> usize {
-        fs::read_dir(&self.staging)
-            .map(|entries| {
-                entries
-                    .filter_map(Result::ok)
-                    .filter(|e| e.file_name().to_string_lossy().ends_with(".part"))
+        self.staging
+            .names()
+            .map(|names| {
+                names
+                    .iter()
+                    .filter(|n| n.to_string_lossy().ends_with(".part"))
                     .count()
             })
             .unwrap_or(0)
@@ -672,7 +700,7 @@ impl IncomingTransfer {
     fn remember_folder(&mut self, top: &str, chosen: &str) -> Result<(), StoreError> {
         self.folders.insert(top.to_owned(), chosen.to_owned());
         let path = self.staging.join(FOLDERS_FILE);
-        let mut file = open_part(&path, Access::WriteCreate)?;
+        let mut file = open_part(&self.staging, FOLDERS_FILE, Access::WriteCreate)?;
         let end = file
             .metadata()
             .map_err(|e| StoreError::io("could not read", &path, e))?
@@ -685,10 +713,10 @@ impl IncomingTransfer {
 
     fn load_folders(&mut self) -> Result<(), StoreError> {
         let path = self.staging.join(FOLDERS_FILE);
-        let mut file = match sys::open_nofollow(&path, Access::Read) {
+        let mut file = match self.staging.open_file(FOLDERS_FILE, Access::Read) {
             Ok(file) => file,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
-            Err(e) => return Err(open_error(&path, e)),
+            Err(e) => return Err(open_error(&self.staging, FOLDERS_FILE, e)),
         };
         let mut text = String::new();
         file.read_to_string(&mut text)
@@ -728,31 +756,62 @@ fn is_single_safe_component(name: &str) -> bool {
     matches!(sanitize_relative_path(name, Platform::current()), Ok(safe) if safe.components() == [name])
 }
 
-/// Errors of opening a part: a symlink at the path gets its own message.
-fn open_error(path: &Path, e: io::Error) -> StoreError {
-    match fs::symlink_metadata(path) {
-        Ok(meta) if meta.file_type().is_symlink() => StoreError::Symlink {
-            path: path.to_owned(),
-        },
-        _ => StoreError::io("could not open", path, e),
+/// The name of file `index`'s part in its staging folder.
+fn part_name(index: u32) -> String {
+    format!("{index}.part")
+}
+
+/// The journal (with the saved-files log folded in) in the open staging folder, if any; a
+/// damaged journal counts as none.
+fn read_journal_in(staging: &Dir) -> Result<Option<Journal>, StoreError> {
+    let path = staging.join(JOURNAL_FILE);
+    let mut file = match open_part(staging, JOURNAL_FILE, Access::Read) {
+        Ok(file) => file,
+        Err(StoreError::Io { source, .. }) if source.kind() == io::ErrorKind::NotFound => {
+            return Ok(None)
+        }
+        Err(e) => return Err(e),
+    };
+    let mut text = Vec::new();
+    (&mut file)
+        .take(MAX_JOURNAL_BYTES)
+        .read_to_end(&mut text)
+        .map_err(|e| StoreError::io("could not read", &path, e))?;
+    let mut journal = match serde_json::from_slice::<Journal>(&text) {
+        Ok(journal) if journal.v == JOURNAL_VERSION => journal,
+        Ok(_) | Err(_) => {
+            tracing::warn!(path = %path.display(), "ignoring unreadable resume journal");
+            return Ok(None);
+        }
+    };
+    apply_saved_log(staging, &mut journal)?;
+    Ok(Some(journal))
+}
+
+/// Errors of opening a staging file: a symlink at the name gets its own message.
+fn open_error(dir: &Dir, name: &str, e: io::Error) -> StoreError {
+    let path = dir.join(name);
+    match dir.entry(name) {
+        Ok(Some(entry)) if entry.is_symlink => StoreError::Symlink { path },
+        _ => StoreError::io("could not open", &path, e),
     }
 }
 
-/// Opens a part (or other staging file) without following links and checks it is a regular file.
-fn open_part(path: &Path, access: Access) -> Result<File, StoreError> {
-    let file = sys::open_nofollow(path, access).map_err(|e| open_error(path, e))?;
+/// Opens a part (or other staging file) in `dir` without following links and checks it is a
+/// regular file.
+fn open_part(dir: &Dir, name: &str, access: Access) -> Result<File, StoreError> {
+    let path = dir.join(name);
+    let file = dir
+        .open_file(name, access)
+        .map_err(|e| open_error(dir, name, e))?;
     let meta = file
         .metadata()
-        .map_err(|e| StoreError::io("could not read", path, e))?;
+        .map_err(|e| StoreError::io("could not read", &path, e))?;
     if meta.file_type().is_symlink() {
-        return Err(StoreError::Symlink {
-            path: path.to_owned(),
-        });
+        return Err(StoreError::Symlink { path });
     }
     if !meta.is_file() {
-        return Err(StoreError::NotARegularFile {
-            path: path.to_owned(),
-        });
+        return Err(StoreError::NotARegularFile { path });
     }
     Ok(file)
 }
@@ -760,8 +819,9 @@ fn open_part(path: &Path, access: Access) -> Result<File, StoreError> {
 /// Marks the files listed in the saved-files log at `path` (if any) as saved in `journal`. A
 /// torn last line (the process died while appending) or a line for a file the journal does
 /// not list is skipped.
-fn apply_saved_log(path: &Path, journal: &mut Journal) -> Result<(), StoreError> {
-    let mut file = match open_part(path, Access::Read) {
+fn apply_saved_log(staging: &Dir, journal: &mut Journal) -> Result<(), StoreError> {
+    let path = &staging.join(SAVED_LOG_FILE);
+    let mut file = match open_part(staging, SAVED_LOG_FILE, Access::Read) {
         Ok(file) => file,
         Err(StoreError::Io { source, .. }) if source.kind() == io::ErrorKind::NotFound => {
             return Ok(())
@@ -792,13 +852,13 @@ fn apply_saved_log(path: &Path, journal: &mut Journal) -> Result<(), StoreError>
     Ok(())
 }
 
-/// [`open_part`] for a part that must already exist.
-fn open_existing_part(index: u32, path: &Path, access: Access) -> Result<File, StoreError> {
-    match open_part(path, access) {
+/// [`open_part`] for the part of file `index`, which must already exist.
+fn open_existing_part(index: u32, staging: &Dir, access: Access) -> Result<File, StoreError> {
+    match open_part(staging, &part_name(index), access) {
         Err(StoreError::Io { source, .. }) if source.kind() == io::ErrorKind::NotFound => {
             Err(StoreError::PartMissing {
                 index,
-                path: path.to_owned(),
+                path: staging.join(&part_name(index)),
             })
         }
         other => other,
@@ -825,11 +885,6 @@ fn ensure_dir(path: &Path) -> Result<(), StoreError> {
     ensure_dir_with(path, |p| fs::create_dir(p))
 }
 
-/// Staging directories are private to the owner.
-fn ensure_private_dir(path: &Path) -> Result<(), StoreError> {
-    ensure_dir_with(path, sys::create_private_dir)
-}
-
 fn ensure_dir_with(
     path: &Path,
     create: impl Fn(&Path) -> io::Result<()>,
@@ -851,11 +906,17 @@ fn ensure_dir_with(
     }
 }
 
-/// Moves `part` into `dir` as `name`, or the first free `name (n)`; returns the final path.
-fn move_to_free_name(part: &Path, dir: &Path, name: &str) -> Result<PathBuf, StoreError> {
+/// Moves part `part` of `staging` into `dir` as `name`, or the first free `name (n)`; returns
+/// the final path.
+fn move_to_free_name(
+    staging: &Dir,
+    part: &str,
+    dir: &Path,
+    name: &str,
+) -> Result<PathBuf, StoreError> {
     for n in 0..=MAX_SUFFIX {
         let target = dir.join(numbered_name(name, n, false));
-        match sys::move_no_replace(part, &target) {
+        match sys::move_out_no_replace(staging, part, &target) {
             Ok(()) => return Ok(target),
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
             Err(e) => return Err(StoreError::io("could not move into place", &target, e)),
@@ -1383,12 +1444,15 @@ mod tests {
         let target = dir.path().join("taken.txt");
         fs::write(&part, b"new").unwrap();
         fs::write(&target, b"old").unwrap();
-        let unsupported = |_: &Path, _: &Path| Err(io::Error::from(io::ErrorKind::Unsupported));
-        let err = sys::move_no_replace_with(&part, &target, unsupported).unwrap_err();
+        let staging = dir::open_existing(dir.path()).unwrap().unwrap();
+        let unsupported =
+            |_: &Dir, _: &str, _: &Path| Err(io::Error::from(io::ErrorKind::Unsupported));
+        let err =
+            sys::move_out_no_replace_with(&staging, "0.part", &target, unsupported).unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::AlreadyExists);
         assert_eq!(fs::read(&target).unwrap(), b"old");
         let free = dir.path().join("free.txt");
-        sys::move_no_replace_with(&part, &free, unsupported).unwrap();
+        sys::move_out_no_replace_with(&staging, "0.part", &free, unsupported).unwrap();
         assert_eq!(fs::read(&free).unwrap(), b"new");
         assert!(!part.exists());
     }
@@ -1546,6 +1610,233 @@ mod tests {
             );
             t.finish().unwrap();
             assert_outside_untouched(&outside);
+        }
+    }
+
+    /// Another local user who can write to a shared DEST.
+    #[cfg(unix)]
+    mod shared_destination {
+        use super::*;
+        use std::os::unix::fs::{symlink, PermissionsExt};
+        use std::sync::atomic::{AtomicBool, Ordering};
+        use std::sync::{Arc, Mutex};
+
+        /// `nobody`: the other user in these tests.
+        const OTHER_UID: u32 = 65534;
+
+        fn mode(path: &Path) -> u32 {
+            fs::symlink_metadata(path).unwrap().permissions().mode() & 0o7777
+        }
+
+        fn set_mode(path: &Path, mode: u32) {
+            fs::set_permissions(path, fs::Permissions::from_mode(mode)).unwrap();
+        }
+
+        fn give_away(path: &Path) {
+            std::os::unix::fs::chown(path, Some(OTHER_UID), Some(OTHER_UID)).unwrap();
+        }
+
+        fn make_old(path: &Path) {
+            let old = SystemTime::now() - Duration::from_secs(90 * 24 * 3600);
+            File::open(path).unwrap().set_modified(old).unwrap();
+        }
+
+        fn running_as_root() -> bool {
+            let root = rustix::process::geteuid().is_root();
+            if !root {
+                eprintln!("not root: cannot chown a folder to uid {OTHER_UID}; only the mode and symlink parts of these tests run");
+            }
+            root
+        }
+
+        #[test]
+        fn a_staging_folder_owned_by_someone_else_is_refused() {
+            if !running_as_root() {
+                return;
+            }
+            let dir = tempfile::tempdir().unwrap();
+            let dest = dir.path().join("shared");
+            fs::create_dir(&dest).unwrap();
+            set_mode(&dest, 0o1777);
+            // The other user got there first, with a folder anyone may write to.
+            let root = dest.join(STAGING_DIR_NAME);
+            fs::create_dir(&root).unwrap();
+            let id = Uuid::new_v4();
+            let theirs = root.join(id.to_string());
+            fs::create_dir(&theirs).unwrap();
+            fs::write(theirs.join(JOURNAL_FILE), br#"{"v":1,"files":[]}"#).unwrap();
+            let stale = root.join("stale");
+            fs::create_dir(&stale).unwrap();
+            for path in [&root, &theirs, &stale] {
+                give_away(path);
+                set_mode(path, 0o777);
+            }
+            make_old(&stale);
+
+            let err = IncomingTransfer::open(&dest, id).unwrap_err();
+            assert!(
+                matches!(&err, StoreError::StagingNotOwned { path, owner } if *path == root && *owner == OTHER_UID),
+                "{err:?}"
+            );
+            let message = err.to_string();
+            assert!(
+                message.contains(&root.display().to_string()) && message.contains("another user"),
+                "{message}"
+            );
+            // Resume and clean-up do not look inside it either.
+            assert!(matches!(
+                IncomingTransfer::read_journal(&dest, id),
+                Err(StoreError::StagingNotOwned { .. })
+            ));
+            assert_eq!(IncomingTransfer::prune_stale(&dest, Duration::ZERO), 0);
+            assert!(stale.is_dir() && theirs.join(JOURNAL_FILE).is_file());
+            assert_eq!(
+                mode(&root),
+                0o777,
+                "someone else's folder is not ours to change"
+            );
+            assert_eq!(
+                tree(&dest),
+                set(&[
+                    ".peerdrop-incoming",
+                    &format!(".peerdrop-incoming/{id}"),
+                    &format!(".peerdrop-incoming/{id}/journal"),
+                    ".peerdrop-incoming/stale"
+                ])
+            );
+
+            // Our own root with another user's transfer folder in it: that one is refused.
+            fs::remove_dir_all(&root).unwrap();
+            fs::create_dir(&root).unwrap();
+            fs::create_dir(&theirs).unwrap();
+            give_away(&theirs);
+            let err = IncomingTransfer::open(&dest, id).unwrap_err();
+            assert!(
+                matches!(&err, StoreError::StagingNotOwned { path, .. } if *path == theirs),
+                "{err:?}"
+            );
+            // A fresh transfer next to it is fine, and pruning leaves the other user's alone.
+            let t = IncomingTransfer::open(&dest, Uuid::new_v4()).unwrap();
+            make_old(&theirs);
+            t.discard().unwrap();
+            assert_eq!(IncomingTransfer::prune_stale(&dest, Duration::ZERO), 0);
+            assert!(theirs.is_dir());
+        }
+
+        #[test]
+        fn a_world_writable_staging_folder_is_refused_or_fixed() {
+            let dir = tempfile::tempdir().unwrap();
+            let dest = dir.path().join("Downloads");
+            fs::create_dir(&dest).unwrap();
+            let root = dest.join(STAGING_DIR_NAME);
+            let id = Uuid::new_v4();
+            let staging = root.join(id.to_string());
+            fs::create_dir_all(&staging).unwrap();
+            set_mode(&root, 0o777);
+            set_mode(&staging, 0o777);
+
+            // Ours, so it is made private again before anything is written into it.
+            let mut t = IncomingTransfer::open(&dest, id).unwrap();
+            assert_eq!(mode(&root), 0o700);
+            assert_eq!(mode(&staging), 0o700);
+            t.write_at(0, 0, b"half a file").unwrap();
+            assert_eq!(mode(&t.part_path(0)) & 0o077, 0, "parts are private too");
+            drop(t);
+
+            // Loosened again while the transfer was interrupted: reading the journal for a
+            // resume, and pruning, fix it too.
+            set_mode(&root, 0o757);
+            IncomingTransfer::read_journal(&dest, id).unwrap();
+            assert_eq!(mode(&root), 0o700);
+            set_mode(&root, 0o733);
+            assert_eq!(
+                IncomingTransfer::prune_stale(&dest, Duration::from_secs(3600)),
+                0
+            );
+            assert_eq!(mode(&root), 0o700);
+            // A fresh root is created private.
+            fs::remove_dir_all(&root).unwrap();
+            let t = IncomingTransfer::open(&dest, Uuid::new_v4()).unwrap();
+            assert_eq!(mode(&root), 0o700);
+            t.discard().unwrap();
+        }
+
+        #[test]
+        fn prune_stale_cannot_be_redirected_by_a_symlink() {
+            let dir = tempfile::tempdir().unwrap();
+            let dest = dir.path().join("shared");
+            fs::create_dir(&dest).unwrap();
+            // The victim's folder, named like a stale transfer folder the attacker plants.
+            let home = dir.path().join("home");
+            let victim = home.join("Documents");
+            fs::create_dir_all(&victim).unwrap();
+            fs::write(victim.join("thesis.odt"), b"years of work").unwrap();
+            make_old(&victim);
+
+            let root = dest.join(STAGING_DIR_NAME);
+            let aside = dest.join(".moved-aside");
+            let plant = |root: &Path| {
+                let stale = root.join("Documents");
+                if !stale.exists() {
+                    fs::create_dir_all(&stale).unwrap();
+                    make_old(&stale);
+                }
+            };
+            // While prune_stale runs, the attacker keeps swapping the staging root for a
+            // symlink to the victim's home and back (renames in a folder they can write to).
+            let turn = Arc::new(Mutex::new(()));
+            let stop = Arc::new(AtomicBool::new(false));
+            let swapper = {
+                let (turn, stop, root, aside, home) = (
+                    turn.clone(),
+                    stop.clone(),
+                    root.clone(),
+                    aside.clone(),
+                    home.clone(),
+                );
+                std::thread::spawn(move || {
+                    let mut swaps = 0u32;
+                    while !stop.load(Ordering::Relaxed) {
+                        {
+                            let _turn = turn.lock().unwrap();
+                            if fs::rename(&root, &aside).is_ok() {
+                                symlink(&home, &root).unwrap();
+                                swaps += 1;
+                                std::thread::sleep(Duration::from_micros(40));
+                                fs::remove_file(&root).unwrap();
+                                fs::rename(&aside, &root).unwrap();
+                            }
+                        }
+                        std::thread::sleep(Duration::from_micros(40));
+                    }
+                    swaps
+                })
+            };
+            let mut pruned = 0;
+            let deadline = std::time::Instant::now() + Duration::from_secs(3);
+            let mut rounds = 0;
+            while std::time::Instant::now() < deadline && victim.exists() {
+                {
+                    let _turn = turn.lock().unwrap();
+                    plant(&root);
+                }
+                pruned += IncomingTransfer::prune_stale(&dest, Duration::from_secs(3600));
+                rounds += 1;
+            }
+            stop.store(true, Ordering::Relaxed);
+            let swaps = swapper.join().unwrap();
+            assert!(
+                victim.join("thesis.odt").is_file(),
+                "prune_stale deleted the victim's folder through the swapped root ({rounds} rounds)"
+            );
+            assert!(swaps > 100, "the root was swapped only {swaps} times");
+            assert!(
+                pruned > 0,
+                "prune_stale never removed the real stale folder"
+            );
+            assert!(fs::symlink_metadata(&root)
+                .map(|m| !m.file_type().is_symlink())
+                .unwrap_or(true));
         }
     }
 }

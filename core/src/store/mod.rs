@@ -13,7 +13,8 @@
 //!
 //! ```text
 //! DEST/
-//!   .peerdrop-incoming/            staging root (0700 on Unix), removed when empty
+//!   .peerdrop-incoming/            staging root (0700 on Unix, ours, used by handle), removed
+//!                                  when empty
 //!     <transfer id>/               one per transfer, removed by finish() or discard()
 //!       0.part  1.part ...         data of file #index, written positionally
 //!       folders                    "name<TAB>chosen name" per top-level folder, for resume
@@ -46,6 +47,7 @@
 //!
 //! All calls block on file-system I/O; async callers run them on a blocking thread.
 
+mod dir;
 pub mod incoming;
 pub mod names;
 pub mod outgoing;
@@ -91,6 +93,27 @@ pub enum StoreError {
     Symlink {
         /// The link.
         path: PathBuf,
+    },
+    /// The staging folder (`.peerdrop-incoming`, or a transfer's folder in it) belongs to
+    /// another user. They could rename, replace or fill it while PeerDrop writes or cleans up
+    /// there, so it is not used.
+    #[error("refusing to use {}: it belongs to another user (uid {owner}), who could redirect what PeerDrop writes or deletes there; remove it or choose another download folder", .path.display())]
+    StagingNotOwned {
+        /// The folder.
+        path: PathBuf,
+        /// Its owner's user id.
+        owner: u32,
+    },
+    /// Our own staging folder is open to other users and could not be made private again.
+    #[error("refusing to use {}: other users may write to it (mode {mode:o}) and it could not be made private: {source}", .path.display())]
+    StagingNotPrivate {
+        /// The folder.
+        path: PathBuf,
+        /// Its mode.
+        mode: u32,
+        /// Why `chmod 0700` failed.
+        #[source]
+        source: io::Error,
     },
     /// Something that is not a folder is where a folder is needed.
     #[error("{} is in the way: it should be a folder but is not", .path.display())]

@@ -1,8 +1,10 @@
 //! The few platform-specific file-system calls the store needs, behind one interface.
 
-use std::fs::{self, DirBuilder, File, OpenOptions};
+use std::fs::{self, File, OpenOptions};
 use std::io;
 use std::path::Path;
+
+use super::dir::Dir;
 
 /// How a part or source file is opened.
 #[derive(Clone, Copy, Debug)]
@@ -17,9 +19,11 @@ pub(crate) enum Access {
     AppendCreate,
 }
 
-/// Opens `path` without following a symlink at its last component: on Unix `O_NOFOLLOW`
-/// makes the open fail, on Windows `FILE_FLAG_OPEN_REPARSE_POINT` opens the link itself, which
-/// the caller then refuses after looking at the handle's metadata.
+/// Opens `path` without following a symlink at its last component: on Windows
+/// `FILE_FLAG_OPEN_REPARSE_POINT` opens the link itself, which the caller then refuses after
+/// looking at the handle's metadata. (Unix opens staging files relative to the staging
+/// folder's handle with `O_NOFOLLOW` instead, in [`super::dir`].)
+#[cfg(not(unix))]
 pub(crate) fn open_nofollow(path: &Path, access: Access) -> io::Result<File> {
     let mut options = OpenOptions::new();
     options.read(true);
@@ -34,11 +38,6 @@ pub(crate) fn open_nofollow(path: &Path, access: Access) -> io::Result<File> {
         Access::AppendCreate => {
             options.append(true).create(true);
         }
-    }
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.custom_flags(libc::O_NOFOLLOW);
     }
     #[cfg(windows)]
     {
@@ -119,16 +118,11 @@ pub(crate) fn write_all_at(file: &File, buf: &[u8], offset: u64) -> io::Result<(
     }
 }
 
-/// Creates one directory that only the owner can enter (staging holds half-received data).
+/// Creates one directory (staging holds half-received data). Unix creates staging folders
+/// through [`super::dir`] instead (0700, relative to an open handle); this is the fallback.
+#[cfg(not(unix))]
 pub(crate) fn create_private_dir(path: &Path) -> io::Result<()> {
-    #[cfg_attr(not(unix), allow(unused_mut))] // only Unix sets a mode
-    let mut builder = DirBuilder::new();
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::DirBuilderExt;
-        builder.mode(0o700);
-    }
-    builder.create(path)
+    fs::DirBuilder::new().create(path)
 }
 
 /// Whether a `hard_link` failure means "this file system has no hard links" (FAT, exFAT, some
@@ -155,27 +149,29 @@ pub(crate) fn links_unsupported(err: &io::Error) -> bool {
     }
 }
 
-/// Moves `from` to `to` unless `to` exists; never replaces anything. Fails with
-/// `ErrorKind::AlreadyExists` when the name is taken.
+/// Moves `name` out of the open staging folder `from` to `to` unless `to` exists; never
+/// replaces anything. Fails with `ErrorKind::AlreadyExists` when the name is taken.
 ///
-/// `hard_link` is atomic and refuses an existing target, symlink or not; the part is then
-/// unlinked. Where links are unsupported, a checked `rename` is the fallback (the check and the
-/// rename are separate steps there, so that path is best effort against local races).
-pub(crate) fn move_no_replace(from: &Path, to: &Path) -> io::Result<()> {
-    move_no_replace_with(from, to, |a, b| fs::hard_link(a, b))
+/// `hard_link` (`linkat` from the folder's handle) is atomic and refuses an existing target,
+/// symlink or not; the part is then unlinked. Where links are unsupported, a checked `rename`
+/// is the fallback (the check and the rename are separate steps there, so that path is best
+/// effort against local races).
+pub(crate) fn move_out_no_replace(from: &Dir, name: &str, to: &Path) -> io::Result<()> {
+    move_out_no_replace_with(from, name, to, |dir, name, to| dir.link_out(name, to))
 }
 
-/// [`move_no_replace`] with the link primitive injectable, so the fallback is testable.
-pub(crate) fn move_no_replace_with(
-    from: &Path,
+/// [`move_out_no_replace`] with the link primitive injectable, so the fallback is testable.
+pub(crate) fn move_out_no_replace_with(
+    from: &Dir,
+    name: &str,
     to: &Path,
-    link: impl FnOnce(&Path, &Path) -> io::Result<()>,
+    link: impl FnOnce(&Dir, &str, &Path) -> io::Result<()>,
 ) -> io::Result<()> {
-    match link(from, to) {
+    match link(from, name, to) {
         Ok(()) => {
-            if let Err(e) = fs::remove_file(from) {
+            if let Err(e) = from.remove_file(name) {
                 // The file is complete at `to`; the stray part goes with the staging directory.
-                tracing::warn!(part = %from.display(), error = %e, "could not remove part after linking");
+                tracing::warn!(part = %from.join(name).display(), error = %e, "could not remove part after linking");
             }
             Ok(())
         }
@@ -184,7 +180,7 @@ pub(crate) fn move_no_replace_with(
             tracing::debug!(target = %to.display(), error = %e, "hard links unsupported; using checked rename");
             match fs::symlink_metadata(to) {
                 Ok(_) => Err(io::Error::from(io::ErrorKind::AlreadyExists)),
-                Err(m) if m.kind() == io::ErrorKind::NotFound => fs::rename(from, to),
+                Err(m) if m.kind() == io::ErrorKind::NotFound => from.rename_out(name, to),
                 Err(m) => Err(m),
             }
         }

@@ -12,7 +12,9 @@ use peerdrop_proto::events::{FileSummary, TransferEvent};
 use peerdrop_proto::signal::PeerInfo;
 use serde::{Deserialize, Serialize};
 
-/// User settings, persisted as JSON in the app's config directory.
+/// User settings, persisted as JSON in the app's config directory, and shown by the Settings
+/// page. The UI never sends this whole shape back: it saves a [`SettingsUpdate`], and the
+/// download folder changes only through the `pick_download_dir` dialog.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Default)]
 #[serde(default)]
 pub struct Settings {
@@ -23,6 +25,22 @@ pub struct Settings {
     pub device_name: String,
     /// Folder received files are saved in.
     pub download_dir: String,
+}
+
+/// What the Settings page may change with `save_settings`: the server and the device name.
+///
+/// The download folder is not here on purpose: a web view that could name any folder could
+/// make the app save received files into `~/.config/autostart` or `~/.ssh`. It changes only
+/// through the native folder dialog the Rust side opens (`pick_download_dir`). Unknown fields
+/// are refused, so an old or tampered UI that still sends `download_dir` gets an error rather
+/// than a silent partial save.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct SettingsUpdate {
+    /// Signaling server (`ws://host:port/ws` or `wss://host/ws`); empty means "automatic".
+    pub server_url: String,
+    /// Name other devices see; empty means the host name.
+    pub device_name: String,
 }
 
 /// Settings as the Settings page shows them: the stored values plus what "empty" falls back to.
@@ -138,11 +156,36 @@ pub enum SendTarget {
     },
 }
 
-/// A file or folder the user picked (or dropped), summarised for display.
+/// An opaque name for a file or folder the Rust side was handed by the person — through a
+/// native dialog, a drop on the window, or a launch from outside (command line, "Open with",
+/// share sheet) — and registered. The UI sends handles back (`send_files`), never paths: a
+/// handle the Rust side did not give out is refused, so a compromised web view cannot make
+/// the app read a file the person never chose.
+///
+/// A random UUID (v4) in its hyphenated text form; it means nothing outside this app run.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[serde(transparent)]
+pub struct ItemHandle(pub String);
+
+impl ItemHandle {
+    /// The handle as text (what goes over IPC).
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for ItemHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A file or folder the user picked (or dropped), summarised for display. Its path stays on
+/// the Rust side; the UI refers to it by [`ItemHandle`].
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
 pub struct PickedItem {
-    /// Absolute path on this device (stays on this device; only the Rust side opens it).
-    pub path: String,
+    /// What to send back to the Rust side to mean this item.
+    pub handle: ItemHandle,
     /// File or folder name.
     pub name: String,
     /// True for a folder.
@@ -158,6 +201,32 @@ pub struct PickedItem {
 pub struct Picked {
     /// The chosen items, in the order picked.
     pub items: Vec<PickedItem>,
+}
+
+/// Window event carrying what was dropped on the window ([`Dropped`]). The Rust side takes
+/// drops from the window itself (not from the page), registers each path and sends this; the
+/// page adds the items to its selection. (Tauri's own `tauri://drag-drop` still reaches the
+/// page with the raw paths, but no command accepts a path, so they are of no use to it.)
+pub const DROP_EVENT: &str = "peerdrop-drop";
+
+/// Payload of [`DROP_EVENT`].
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Default)]
+pub struct Dropped {
+    /// The dropped files and folders that could be read, by handle.
+    pub items: Vec<PickedItem>,
+    /// One line per dropped path that could not be read.
+    pub problems: Vec<String>,
+}
+
+/// Which folder `open_folder` shows in the file manager. The UI names a kind of folder, never
+/// a path: the Rust side knows where it saved the last transfer.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum FolderToOpen {
+    /// The download folder from Settings.
+    Downloads,
+    /// Where the last completed receive saved its files (the download folder when none did).
+    LastReceived,
 }
 
 /// An incoming offer as the Receive page shows it (derived from the `incoming` event).
@@ -304,6 +373,29 @@ mod tests {
         )
         .unwrap();
         assert_eq!(old.link_server(), None);
+    }
+
+    #[test]
+    fn a_settings_update_cannot_carry_a_download_folder() {
+        let from_webview =
+            r#"{"server_url":"","device_name":"Ana","download_dir":"/home/ana/.config/autostart"}"#;
+        let err = serde_json::from_str::<SettingsUpdate>(from_webview).unwrap_err();
+        assert!(err.to_string().contains("download_dir"), "{err}");
+        let ok: SettingsUpdate = serde_json::from_str(r#"{"device_name":"Ana"}"#).unwrap();
+        assert_eq!(ok.device_name, "Ana");
+    }
+
+    #[test]
+    fn handles_and_folders_are_plain_json() {
+        let h = ItemHandle("5f0c3c1e-2f7a-4a43-9d7e-0c8f0e4b7a11".into());
+        assert_eq!(
+            serde_json::to_string(&h).unwrap(),
+            r#""5f0c3c1e-2f7a-4a43-9d7e-0c8f0e4b7a11""#
+        );
+        assert_eq!(
+            serde_json::to_string(&FolderToOpen::LastReceived).unwrap(),
+            r#""last_received""#
+        );
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //! Progress, speed, ETA and Cancel follow, with a clear message when the receiver declines,
 //! goes away or the server cannot be reached.
 
-use peerdrop_app_ipc::{server_label, PickedItem, SendTarget};
+use peerdrop_app_ipc::{server_label, ItemHandle, PickedItem, SendTarget};
 use peerdrop_proto::send_to::SendTo;
 use peerdrop_proto::signal::PeerInfo;
 use sycamore::prelude::*;
@@ -15,11 +15,12 @@ use crate::model::{Phase, Transfer};
 use crate::state::AppState;
 use crate::{api, format, icons};
 
-/// Adds `items` to the selection, skipping paths already in it.
+/// Adds `items` to the selection, skipping items already in it (the Rust side gives a path
+/// picked twice the same handle).
 pub fn add_to_selection(state: AppState, items: Vec<PickedItem>) {
     state.selection.update(|sel| {
         for item in items {
-            if !sel.iter().any(|s| s.path == item.path) {
+            if !sel.iter().any(|s| s.handle == item.handle) {
                 sel.push(item);
             }
         }
@@ -35,10 +36,10 @@ pub fn retry(state: AppState) {
 }
 
 fn start_send(state: AppState, target: SendTarget, peer_name: String) {
-    let paths: Vec<String> = state
+    let items: Vec<ItemHandle> = state
         .selection
-        .with(|s| s.iter().map(|i| i.path.clone()).collect());
-    if paths.is_empty() {
+        .with(|s| s.iter().map(|i| i.handle.clone()).collect());
+    if items.is_empty() {
         state.notify("Choose files or a folder first", true);
         return;
     }
@@ -50,7 +51,7 @@ fn start_send(state: AppState, target: SendTarget, peer_name: String) {
     state.send.set(Transfer::sending(&peer_name, total));
     state.last_target.set(Some((target.clone(), peer_name)));
     spawn_local(async move {
-        let result = api::send_files(&target, &paths, move |event| {
+        let result = api::send_files(&target, &items, move |event| {
             state.send.update(|t| t.apply(&event))
         })
         .await;
@@ -156,9 +157,9 @@ pub fn SendPage() -> View {
                 (if has_selection() {
                     view! {
                         ul(class="selection", id="selection", data-testid="selection") {
-                            Keyed(list=selection, key=|i| i.path.clone(), view=move |item: PickedItem| {
-                                let path = item.path.clone();
-                                let title = item.path.clone();
+                            Keyed(list=selection, key=|i| i.handle.clone(), view=move |item: PickedItem| {
+                                let handle = item.handle.clone();
+                                let title = item.name.clone();
                                 let name = item.name.clone();
                                 let detail = if item.is_dir { format!("{} · {}", format::files(item.files), format::bytes(item.size)) } else { format::bytes(item.size) };
                                 let svg = if item.is_dir { icons::folder() } else { icons::file() };
@@ -170,7 +171,7 @@ pub fn SendPage() -> View {
                                             span(class="muted small") { (detail) }
                                         }
                                         button(class="icon-btn", title="Remove", aria-label="Remove",
-                                               on:click=move |_| { let p = path.clone(); selection.update(|s| s.retain(|i| i.path != p)) }) {
+                                               on:click=move |_| { let h = handle.clone(); selection.update(|s| s.retain(|i| i.handle != h)) }) {
                                             Icon(svg=icons::close())
                                         }
                                     }

@@ -1,7 +1,10 @@
 //! Settings: signaling server, device name and download folder, saved as JSON by the Rust side
 //! (so they survive restarts), plus what the app is connected to right now.
+//!
+//! The download folder is shown, not typed: "Choose…" opens the native folder dialog on the
+//! Rust side, which stores the choice itself. Save sends only the server and the name.
 
-use peerdrop_app_ipc::{NodeState, Settings};
+use peerdrop_app_ipc::{NodeState, SettingsUpdate};
 use sycamore::prelude::*;
 use wasm_bindgen_futures::spawn_local;
 
@@ -15,33 +18,53 @@ pub fn SettingsPage() -> View {
     let state = use_context::<AppState>();
     let server = create_signal(String::new());
     let name = create_signal(String::new());
-    let dir = create_signal(String::new());
     let saving = create_signal(false);
+    let choosing = create_signal(false);
+    // The stored server and name the form was last filled from.
+    let filled_from = create_signal(None::<(String, String)>);
 
-    // Fill the form from the last known settings (and again if they arrive later).
+    // Fill the form from the last known settings, and again when the stored server or name
+    // change (not when only the folder does, so a choice of folder keeps what is being typed).
     create_effect(move || {
         if let Some(view) = state.settings.get_clone() {
-            server.set(view.settings.server_url.clone());
-            name.set(view.settings.device_name.clone());
-            dir.set(view.settings.download_dir.clone());
+            let stored = (
+                view.settings.server_url.clone(),
+                view.settings.device_name.clone(),
+            );
+            if filled_from.with_untracked(|f| f.as_ref() != Some(&stored)) {
+                server.set(stored.0.clone());
+                name.set(stored.1.clone());
+                filled_from.set(Some(stored));
+            }
         }
     });
+    let dir = move || {
+        state.settings.with(|s| {
+            s.as_ref()
+                .map(|s| s.settings.download_dir.clone())
+                .unwrap_or_default()
+        })
+    };
 
     let choose_dir = move |_| {
+        choosing.set(true);
         spawn_local(async move {
             match api::pick_download_dir().await {
-                Ok(Some(path)) => dir.set(path),
+                Ok(Some(view)) => {
+                    state.settings.set(Some(view));
+                    state.notify("Download folder changed", false);
+                }
                 Ok(None) => {}
                 Err(e) => state.notify(e, true),
             }
+            choosing.set(false);
         });
     };
     let save = move |e: web_sys::SubmitEvent| {
         e.prevent_default();
-        let settings = Settings {
+        let settings = SettingsUpdate {
             server_url: server.get_clone().trim().to_string(),
             device_name: name.get_clone().trim().to_string(),
-            download_dir: dir.get_clone().trim().to_string(),
         };
         saving.set(true);
         spawn_local(async move {
@@ -79,12 +102,14 @@ pub fn SettingsPage() -> View {
                 div(class="field") {
                     label(r#for="setting-dir") { "Download folder" }
                     div(class="input-row") {
-                        input(class="input", id="setting-dir", data-testid="setting-dir", "spellcheck"="false", bind:value=dir)
-                        button(class="btn btn-secondary", r#type="button", id="choose-dir", on:click=choose_dir) {
+                        input(class="input", id="setting-dir", data-testid="setting-dir", "spellcheck"="false",
+                              readonly=true, title="Use Choose… to change the folder", value=dir())
+                        button(class="btn btn-secondary", r#type="button", id="choose-dir", data-testid="choose-dir",
+                               disabled=choosing.get(), on:click=choose_dir) {
                             Icon(svg=icons::folder()) "Choose…"
                         }
                     }
-                    p(class="help muted") { "Received files are verified before they appear here. Nothing is ever overwritten." }
+                    p(class="help muted") { "Received files are verified before they appear here. Nothing is ever overwritten. The folder changes only through Choose…, right away." }
                 }
                 div(class="field") {
                     label(r#for="setting-server") { "Signaling server" }
