@@ -336,6 +336,12 @@ mod tests {
         );
         assert_eq!(config.limits.max_message_bytes, MAX_SIGNAL_MESSAGE_BYTES);
         assert!(config.limits.hard_frame_bytes() > config.limits.max_message_bytes);
+        assert_eq!(
+            config.turn_ttl,
+            Duration::from_secs(600),
+            "short-lived TURN"
+        );
+        assert!(config.limits.relay_bytes_per_sec_per_ip >= config.limits.relay_bytes_per_sec);
     }
 
     #[test]
