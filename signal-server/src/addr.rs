@@ -47,6 +47,13 @@ impl GroupKey {
     /// subscriber commonly holds a whole /48 (65,536 /64s); budgets per /64 would let one
     /// site guess 65,536 times faster than one IPv4 household.
     pub fn guessing_budget_of(ip: IpAddr) -> Self {
+        Self::subscriber_of(ip)
+    }
+
+    /// The unit of every budget that an attacker could multiply by spreading over addresses
+    /// it controls anyway (code guessing, relay bandwidth, TURN credentials): the IPv4 address,
+    /// or the IPv6 **/48** one subscriber commonly holds.
+    pub fn subscriber_of(ip: IpAddr) -> Self {
         match Self::of(ip) {
             GroupKey::V6Net(net) => GroupKey::V6Net(net & !0xFFFF),
             v4 => v4,

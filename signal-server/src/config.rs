@@ -15,8 +15,14 @@ use crate::error::ServerError;
 /// Default listening address: loopback, so an unconfigured server is never exposed.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8787";
 
-/// Default lifetime of TURN credentials handed out in `welcome`.
-pub const DEFAULT_TURN_TTL: Duration = Duration::from_secs(3600);
+/// Default lifetime of TURN credentials handed out in `welcome`. coturn checks the expiry when
+/// an allocation is made, not while it is refreshed, so a transfer that has its relay keeps it
+/// past the expiry; what expires is the right to make new allocations (docs/security.md).
+pub const DEFAULT_TURN_TTL: Duration = Duration::from_secs(600);
+
+/// Default number of TURN credentials minted per client address (IPv4, IPv6 /48) per
+/// `turn_ttl`; past it, `welcome` carries STUN only.
+pub const DEFAULT_TURN_CREDENTIALS_PER_IP: u32 = 10;
 
 /// How the server is reached and what it hands to clients.
 #[derive(Clone, Debug)]
@@ -29,8 +35,15 @@ pub struct ServerConfig {
     pub turn_urls: Vec<String>,
     /// Shared secret with coturn (`static-auth-secret`), used to mint REST credentials.
     pub turn_secret: Option<String>,
-    /// How long minted TURN credentials stay valid.
+    /// How long minted TURN credentials stay valid; also the window of
+    /// [`Limits::turn_credentials_per_ip`].
     pub turn_ttl: Duration,
+    /// Web page origins (`scheme://host[:port]`) whose WebSocket upgrades are accepted besides
+    /// requests without an `Origin` header (native clients) and pages served by this server
+    /// itself (see [`crate::origin`]). Any other page in a browser on a device that reaches the
+    /// server, a loopback one included, is refused with 403: otherwise any web site could join
+    /// as a nearby device under any name.
+    pub allowed_origins: Vec<String>,
     /// Abuse limits.
     pub limits: Limits,
     /// Reverse proxies whose `X-Forwarded-For` header is believed. Anyone else's is ignored,
@@ -58,6 +71,7 @@ impl Default for ServerConfig {
             turn_urls: Vec::new(),
             turn_secret: None,
             turn_ttl: DEFAULT_TURN_TTL,
+            allowed_origins: Vec::new(),
             limits: Limits::default(),
             trusted_proxies: Vec::new(),
             shutdown_grace: Duration::from_secs(3),
@@ -125,6 +139,15 @@ impl ServerConfig {
                 "turn_ttl must be positive".into(),
             ));
         }
+        if let Some(bad) = self
+            .allowed_origins
+            .iter()
+            .find(|o| crate::origin::Origin::parse(o).is_none())
+        {
+            return Err(ServerError::InvalidConfig(format!(
+                "allowed origin {bad:?} is not of the form scheme://host[:port]"
+            )));
+        }
         if matches!(&self.turn_secret, Some(s) if s.is_empty()) {
             return Err(ServerError::InvalidConfig(
                 "turn_secret must not be empty".into(),
@@ -177,6 +200,20 @@ pub struct Limits {
     /// Bytes per second one connection may send as encrypted fallback `relay` frames (the
     /// server pauses reading beyond it); 0 disables the relay. See [`crate::relay`].
     pub relay_bytes_per_sec: u64,
+    /// Bytes per second of `relay` frames for all connections of one client address together
+    /// (IPv4 address, IPv6 /48), so that more connections do not buy more bandwidth.
+    pub relay_bytes_per_sec_per_ip: u64,
+    /// `relay` frames per second one connection may send (paced like the bytes), so a flood of
+    /// tiny frames costs as much as a stream of big ones.
+    pub relay_frames_per_sec: u32,
+    /// `relay` frames per second for all connections of one client address together.
+    pub relay_frames_per_sec_per_ip: u32,
+    /// TURN credentials minted per client address (IPv4 address, IPv6 /48) per
+    /// [`ServerConfig::turn_ttl`]; beyond it a `welcome` carries STUN servers only, followed by
+    /// an `unavailable` notice. Each credential can hold coturn allocations (up to its
+    /// `user-quota`), so unbounded minting would let a few addresses fill coturn's
+    /// `total-quota`.
+    pub turn_credentials_per_ip: u32,
     /// Most peers in the one nearby group of LAN addresses ([`crate::addr::NearbyGroup::Lan`]).
     /// A public group is bounded by `max_connections_per_ip`, since it is one address; the LAN
     /// group spans many, so it gets its own bound (every join or leave sends each member the
@@ -203,6 +240,10 @@ impl Default for Limits {
             outbox_capacity: 256,
             write_timeout: Duration::from_secs(10),
             relay_bytes_per_sec: crate::relay::DEFAULT_RELAY_BYTES_PER_SEC,
+            relay_bytes_per_sec_per_ip: crate::relay::DEFAULT_RELAY_BYTES_PER_SEC_PER_IP,
+            relay_frames_per_sec: crate::relay::DEFAULT_RELAY_FRAMES_PER_SEC,
+            relay_frames_per_sec_per_ip: crate::relay::DEFAULT_RELAY_FRAMES_PER_SEC_PER_IP,
+            turn_credentials_per_ip: DEFAULT_TURN_CREDENTIALS_PER_IP,
             max_lan_group: 64,
         }
     }
@@ -247,6 +288,19 @@ impl Limits {
             ("max_handshakes_per_ip", self.max_handshakes_per_ip as u64),
             ("max_handshakes", self.max_handshakes as u64),
             ("max_lan_group", self.max_lan_group as u64),
+            (
+                "relay_bytes_per_sec_per_ip",
+                self.relay_bytes_per_sec_per_ip,
+            ),
+            ("relay_frames_per_sec", u64::from(self.relay_frames_per_sec)),
+            (
+                "relay_frames_per_sec_per_ip",
+                u64::from(self.relay_frames_per_sec_per_ip),
+            ),
+            (
+                "turn_credentials_per_ip",
+                u64::from(self.turn_credentials_per_ip),
+            ),
         ];
         if let Some((name, _)) = positive.iter().find(|(_, v)| *v == 0) {
             return Err(ServerError::InvalidConfig(format!(
@@ -282,6 +336,12 @@ mod tests {
         );
         assert_eq!(config.limits.max_message_bytes, MAX_SIGNAL_MESSAGE_BYTES);
         assert!(config.limits.hard_frame_bytes() > config.limits.max_message_bytes);
+        assert_eq!(
+            config.turn_ttl,
+            Duration::from_secs(600),
+            "short-lived TURN"
+        );
+        assert!(config.limits.relay_bytes_per_sec_per_ip >= config.limits.relay_bytes_per_sec);
     }
 
     #[test]
@@ -300,6 +360,25 @@ mod tests {
             turn_secret: Some(String::new()),
             ..ServerConfig::default()
         };
+        assert!(config.validate().is_err());
+
+        let mut config = ServerConfig::default();
+        config.limits.relay_bytes_per_sec_per_ip = 0;
+        let err = config.validate().unwrap_err().to_string();
+        assert!(err.contains("relay_bytes_per_sec_per_ip"), "{err}");
+    }
+
+    #[test]
+    fn allowed_origins_must_be_origins() {
+        let mut config = ServerConfig {
+            allowed_origins: vec!["https://app.example.org".into(), "http://[::1]:8080".into()],
+            ..ServerConfig::default()
+        };
+        config.validate().unwrap();
+        config.allowed_origins = vec!["https://app.example.org/path".into()];
+        let err = config.validate().unwrap_err().to_string();
+        assert!(err.contains("app.example.org/path"), "{err}");
+        config.allowed_origins = vec!["app.example.org".into()];
         assert!(config.validate().is_err());
     }
 

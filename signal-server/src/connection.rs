@@ -7,7 +7,8 @@
 //! 2. **registered**: the peer is in the [`Registry`]; the task forwards whatever the registry
 //!    queues for it (nearby lists, relayed signals, `peer_gone`) and handles its requests.
 //!
-//! Every received frame first passes the per-connection token bucket and the size limit.
+//! Every received frame first passes the per-connection token bucket (relay frames: the relay
+//! budgets of [`crate::relay`] instead) and the size limit.
 //! Rejected frames are answered with an `error` frame and cost a "strike"; accepted ones
 //! forgive one. Too many strikes, an absurdly large frame, invalid UTF-8, idling past
 //! `idle_timeout`, a full outbox or server shutdown end the connection with an `error`
@@ -16,12 +17,13 @@
 //! [`Registration`]).
 
 use std::net::IpAddr;
+use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use futures_util::{SinkExt, StreamExt};
 use peerdrop_proto::code::normalize_code;
-use peerdrop_proto::signal::{ClientMsg, DeviceKind, ErrorCode, PeerId, ServerMsg};
+use peerdrop_proto::signal::{ClientMsg, DeviceKind, ErrorCode, IceServer, PeerId, ServerMsg};
 use peerdrop_proto::PROTOCOL_VERSION;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -36,10 +38,11 @@ use crate::addr::GroupKey;
 use crate::config::ServerConfig;
 use crate::device::Role;
 use crate::http::Prefixed;
-use crate::ice::ice_servers;
+use crate::ice::{ice_servers, mints_turn, stun_servers};
 use crate::names::{sanitize_fingerprint, sanitize_name};
-use crate::rate::TokenBucket;
-use crate::registry::{JoinError, Joining, Mailbox, Registry};
+use crate::rate::{KeyedBuckets, TokenBucket};
+use crate::registry::{JoinError, Joining, Mailbox, Registry, RelayError};
+use crate::relay::{AddressBudgets, RelayBudget, FRAME_OVERHEAD};
 use crate::slots::{Slot, Slots};
 
 /// The accepted WebSocket, over a TCP stream whose request head was replayed.
@@ -65,6 +68,14 @@ pub(crate) struct Shared {
     pub(crate) slots: Arc<Slots>,
     /// Caps on TCP connections still in their HTTP handshake (by TCP peer address).
     pub(crate) handshakes: Arc<Slots>,
+    /// Relay budgets shared by all connections of one client address.
+    pub(crate) relay_budgets: AddressBudgets,
+    /// TURN credentials each client address may still be given (per `turn_ttl`).
+    pub(crate) turn_budgets: KeyedBuckets,
+    /// `config.allowed_origins`, parsed once.
+    pub(crate) allowed_origins: Vec<crate::origin::Origin>,
+    /// WebSocket upgrades refused for their `Origin` (shown in `/health`).
+    pub(crate) refused_origins: AtomicU64,
 }
 
 /// How a connection ends.
@@ -141,8 +152,9 @@ struct Conn {
     resolves: TokenBucket,
     strikes: u32,
     last_activity: Instant,
-    /// Byte budget of fallback relay frames, and until when reading pauses to honour it.
-    relay_budget: crate::relay::ByteBudget,
+    /// This connection's budget of fallback relay frames (its address has another, in
+    /// [`Shared`]), and until when reading pauses to honour them.
+    relay_budget: RelayBudget,
     relay_pause: Option<Instant>,
     /// The connection's place under the connection caps, given back when the task ends.
     _slot: Slot,
@@ -175,7 +187,11 @@ pub(crate) fn serve(
         resolves: TokenBucket::per_minute(limits.resolve_per_minute, now.into_std()),
         strikes: 0,
         last_activity: now,
-        relay_budget: crate::relay::ByteBudget::new(limits.relay_bytes_per_sec, now.into_std()),
+        relay_budget: RelayBudget::new(
+            limits.relay_bytes_per_sec,
+            limits.relay_frames_per_sec,
+            now.into_std(),
+        ),
         relay_pause: None,
         shared,
         _slot: slot,
@@ -217,6 +233,8 @@ impl Conn {
             Err(end) => return end,
         };
         let (tx, mut outbox) = mpsc::channel(self.shared.config.limits.outbox_capacity);
+        // Queues a notice after the first `nearby` (which `join` queues).
+        let notices = tx.clone();
         let kick = Arc::new(Notify::new());
         let mailbox = Mailbox {
             outbox: tx,
@@ -258,9 +276,9 @@ impl Conn {
         tracing::info!(online = self.shared.registry.len(), kind = ?kind, role = ?self.role, "peer joined");
 
         // A device endpoint hands out no ICE servers: its peers share a LAN (host candidates).
-        let ice_servers = match self.role {
-            Role::Peer => ice_servers(&self.shared.config, id, SystemTime::now()),
-            Role::Owner | Role::Guest => Vec::new(),
+        let (ice_servers, notice) = match self.role {
+            Role::Peer => self.ice_servers_for(id),
+            Role::Owner | Role::Guest => (Vec::new(), None),
         };
         let welcome = ServerMsg::Welcome {
             v: PROTOCOL_VERSION,
@@ -271,6 +289,14 @@ impl Conn {
         if let Err(end) = self.send(&welcome).await {
             return end;
         }
+        if let Some(message) = notice {
+            let notice = ServerMsg::Error {
+                code: ErrorCode::Unavailable,
+                message,
+            };
+            let _ = notices.try_send(notice.into());
+        }
+        drop(notices);
         loop {
             let idle_deadline = self.last_activity + self.shared.config.limits.idle_timeout;
             let step = tokio::select! {
@@ -303,6 +329,31 @@ impl Conn {
                 return end;
             }
         }
+    }
+
+    /// The ICE servers of peer `id`: with TURN credentials while its address has credential
+    /// budget left, otherwise STUN only and the notice that says why.
+    fn ice_servers_for(&self, id: PeerId) -> (Vec<IceServer>, Option<String>) {
+        let config = &self.shared.config;
+        if !mints_turn(config) {
+            return (ice_servers(config, id, SystemTime::now()), None);
+        }
+        let key = GroupKey::subscriber_of(self.client);
+        if self
+            .shared
+            .turn_budgets
+            .try_take(key, std::time::Instant::now())
+        {
+            return (ice_servers(config, id, SystemTime::now()), None);
+        }
+        tracing::info!(address = %key, "TURN credential budget of this address spent: STUN only");
+        let message = format!(
+            "no TURN relay for this connection: your address was given {} TURN credentials in \
+             the last {} s; direct connections (STUN) still work, reconnect later for TURN",
+            config.limits.turn_credentials_per_ip,
+            config.turn_ttl.as_secs()
+        );
+        (stun_servers(config), Some(message))
     }
 
     /// Phase 1: waits for a valid `hello`; returns the requested name, kind and fingerprint
@@ -416,9 +467,18 @@ impl Conn {
         }
     }
 
-    /// Phase 2: one accepted request from registered peer `me`.
+    /// Phase 2: one well-formed request from registered peer `me`. It forgives one earlier
+    /// strike unless handling it was itself a rejection (a strike).
     async fn handle(&mut self, me: PeerId, msg: ClientMsg) -> Result<(), End> {
-        self.forgive();
+        let strikes = self.strikes;
+        let handled = self.dispatch(me, msg).await;
+        if self.strikes <= strikes {
+            self.forgive();
+        }
+        handled
+    }
+
+    async fn dispatch(&mut self, me: PeerId, msg: ClientMsg) -> Result<(), End> {
         match msg {
             ClientMsg::Ping => {
                 tracing::debug!("ping");
@@ -442,11 +502,11 @@ impl Conn {
                     Ok(()) => Ok(()),
                     // The addressee's outbox is full: the sender slows down (and a flood
                     // earns strikes), the addressee stays.
-                    Err(crate::registry::RelayError::Busy) => {
+                    Err(RelayError::Busy) => {
                         let message = format!("peer {to} is not keeping up; signal dropped");
                         self.reject(ErrorCode::RateLimited, message).await
                     }
-                    Err(crate::registry::RelayError::UnknownPeer) => {
+                    Err(RelayError::UnknownPeer | RelayError::Gone) => {
                         let message = format!(
                             "peer {to} is not connected or not reachable from this connection"
                         );
@@ -484,7 +544,9 @@ impl Conn {
         }
     }
 
-    /// `relay`: forwards one encrypted fallback frame and charges its bytes (see [`crate::relay`]).
+    /// `relay`: forwards one encrypted fallback frame and charges it to this connection's and
+    /// this address's budgets (see [`crate::relay`]). A frame for a peer this connection may
+    /// not reach is a strike; one for a partner that just left is not (frames in flight).
     async fn relay(
         &mut self,
         me: PeerId,
@@ -497,7 +559,14 @@ impl Conn {
             return self.send_error(ErrorCode::Unavailable, text).await;
         }
         let now = Instant::now();
-        let pause = self.relay_budget.charge(data.len() + 100, now.into_std());
+        let cost = data.len() + FRAME_OVERHEAD;
+        let mine = self.relay_budget.charge(cost, now.into_std());
+        let address = GroupKey::subscriber_of(self.client);
+        let shared = self
+            .shared
+            .relay_budgets
+            .charge(address, cost, now.into_std());
+        let pause = mine.max(shared);
         if !pause.is_zero() {
             self.relay_pause = Some(now + pause);
         }
@@ -508,14 +577,18 @@ impl Conn {
         };
         match self.shared.registry.relay_frame(me, to, msg) {
             Ok(()) => Ok(()),
-            Err(crate::registry::RelayError::Busy) => {
+            Err(RelayError::Busy) => {
                 let text = format!("peer {to} is not keeping up; relay frame dropped");
                 self.send_error(ErrorCode::RateLimited, text).await
             }
-            Err(crate::registry::RelayError::UnknownPeer) => {
+            Err(RelayError::Gone) => {
+                let text = format!("peer {to} has left; relay frame dropped");
+                self.send_error(ErrorCode::UnknownPeer, text).await
+            }
+            Err(RelayError::UnknownPeer) => {
                 let text =
                     format!("peer {to} is not connected or not reachable from this connection");
-                self.send_error(ErrorCode::UnknownPeer, text).await
+                self.reject(ErrorCode::UnknownPeer, text).await
             }
         }
     }

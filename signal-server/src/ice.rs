@@ -5,6 +5,9 @@
 //!   peer (see [`crate::turn`]);
 //! - with TURN URLs but no STUN URLs, `stun:host:port` is derived from each `turn:` URL,
 //!   since coturn answers STUN on its TURN port.
+//!
+//! Whether a peer gets the TURN entry at all is the connection's decision (a budget per client
+//! address, [`crate::Limits::turn_credentials_per_ip`]); [`stun_servers`] is the list without it.
 
 use std::time::SystemTime;
 
@@ -15,12 +18,31 @@ use crate::turn::turn_credentials_at;
 
 /// The ICE servers for `peer`, with TURN credentials valid from `now` for `config.turn_ttl`.
 pub fn ice_servers(config: &ServerConfig, peer: PeerId, now: SystemTime) -> Vec<IceServer> {
+    let mut servers = stun_servers(config);
+    if let (Some(secret), true) = (&config.turn_secret, mints_turn(config)) {
+        let creds = turn_credentials_at(secret, &peer.to_string(), now, config.turn_ttl);
+        servers.push(IceServer {
+            urls: config.turn_urls.clone(),
+            username: Some(creds.username),
+            credential: Some(creds.credential),
+        });
+    }
+    servers
+}
+
+/// Whether [`ice_servers`] mints TURN credentials (a secret and at least one TURN URL).
+pub fn mints_turn(config: &ServerConfig) -> bool {
+    config.turn_secret.is_some() && !config.turn_urls.is_empty()
+}
+
+/// The STUN entries alone: what a peer gets when it may not have TURN credentials.
+pub fn stun_servers(config: &ServerConfig) -> Vec<IceServer> {
     let stun = |url: String| IceServer {
         urls: vec![url],
         username: None,
         credential: None,
     };
-    let mut servers: Vec<IceServer> = if config.stun_urls.is_empty() {
+    if config.stun_urls.is_empty() {
         let mut derived: Vec<String> = Vec::new();
         for url in config
             .turn_urls
@@ -34,16 +56,7 @@ pub fn ice_servers(config: &ServerConfig, peer: PeerId, now: SystemTime) -> Vec<
         derived.into_iter().map(stun).collect()
     } else {
         config.stun_urls.iter().cloned().map(stun).collect()
-    };
-    if let (Some(secret), false) = (&config.turn_secret, config.turn_urls.is_empty()) {
-        let creds = turn_credentials_at(secret, &peer.to_string(), now, config.turn_ttl);
-        servers.push(IceServer {
-            urls: config.turn_urls.clone(),
-            username: Some(creds.username),
-            credential: Some(creds.credential),
-        });
     }
-    servers
 }
 
 /// `turn:host:port?transport=udp` → `stun:host:port`. `turns:` URLs (TLS) have no plain
@@ -65,6 +78,7 @@ mod tests {
             stun_urls: stun.iter().map(|s| s.to_string()).collect(),
             turn_urls: turn.iter().map(|s| s.to_string()).collect(),
             turn_secret: secret.map(str::to_string),
+            turn_ttl: Duration::from_secs(3600),
             ..ServerConfig::default()
         }
     }
@@ -137,5 +151,15 @@ mod tests {
         );
         assert_eq!(servers.len(), 1);
         assert_eq!(servers[0].urls, vec!["stun:t:3478"]);
+        assert!(!mints_turn(&config(&[], &["turn:t:3478"], None)));
+    }
+
+    #[test]
+    fn stun_servers_are_the_list_without_turn() {
+        let cfg = config(&[], &["turn:t:3478?transport=udp"], Some("s"));
+        assert!(mints_turn(&cfg));
+        let all = ice_servers(&cfg, Uuid::nil(), SystemTime::now());
+        assert_eq!(stun_servers(&cfg), all[..1].to_vec());
+        assert!(stun_servers(&cfg).iter().all(|s| s.username.is_none()));
     }
 }

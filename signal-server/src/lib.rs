@@ -15,6 +15,7 @@
 //! - [`server`]: [`SignalServer`] — binds the port, accepts connections, shuts down gracefully.
 //! - `http` (private): reads the HTTP request head and routes it: `GET /health`, the
 //!   WebSocket upgrade at `/ws`, `404` for anything else.
+//! - [`origin`]: which web pages may open the WebSocket (the `Origin` check, 403 otherwise).
 //! - [`addr`]: which client address a connection counts as (trusted proxies), the
 //!   [`addr::GroupKey`] of per-address limits and the [`addr::NearbyGroup`] that defines
 //!   "nearby" (one group for a server's whole LAN).
@@ -23,11 +24,12 @@
 //! - `slots` (private): per-IP and global connection caps.
 //! - `connection` (private): one task per WebSocket — the hello handshake, limits, dispatch.
 //! - `registry` (private): who is online — peers, codes, nearby groups, who may signal whom.
-//! - [`rate`]: the token bucket used for message and code-guessing limits.
-//! - [`relay`]: the encrypted fallback relay (`relay` frames) and its byte-rate budget.
+//! - [`rate`]: the token bucket used for message, code-guessing and TURN credential limits.
+//! - [`relay`]: the encrypted fallback relay (`relay` frames) and its byte and frame budgets,
+//!   per connection and per client address.
 //! - [`names`]: cleaning user-chosen device names before anyone else sees them.
 //! - [`ice`] and [`turn`]: the ICE server list handed out in `welcome`, with coturn
-//!   REST (`use-auth-secret`) credentials.
+//!   REST (`use-auth-secret`) credentials, minted within a budget per client address.
 #![warn(missing_docs)]
 
 pub mod addr;
@@ -38,6 +40,7 @@ pub mod error;
 mod http;
 pub mod ice;
 pub mod names;
+pub mod origin;
 pub mod rate;
 mod registry;
 pub mod relay;

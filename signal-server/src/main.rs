@@ -2,7 +2,8 @@
 //!
 //! ```text
 //! peerdrop-signal [--listen 127.0.0.1:8787] [--turn-secret S --turn-url turn:host:3478 ...]
-//!                 [--stun-url URL ...] [--turn-ttl SECS] [--trusted-proxy IP ...] [limits...]
+//!                 [--stun-url URL ...] [--turn-ttl SECS] [--trusted-proxy IP ...]
+//!                 [--allow-origin ORIGIN ...] [limits...]
 //! ```
 //! After binding it prints exactly one line, `listening on <addr>`, to stdout (tests start it
 //! with `--listen 127.0.0.1:0` and read the port from it). Logs go to stderr (`RUST_LOG`,
@@ -14,7 +15,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use peerdrop_signal::config::DEFAULT_LISTEN;
+use peerdrop_signal::config::{DEFAULT_LISTEN, DEFAULT_TURN_TTL};
 use peerdrop_signal::{Limits, ServerConfig, SignalServer};
 use tracing_subscriber::EnvFilter;
 
@@ -39,12 +40,28 @@ struct Args {
         hide_env_values = true
     )]
     turn_secret: Option<String>,
-    /// Lifetime of TURN credentials in seconds.
-    #[arg(long, value_name = "SECS", default_value_t = 3600)]
+    /// Lifetime of TURN credentials in seconds (coturn checks it when an allocation is made;
+    /// allocations already made outlive it). Also the window of --turn-credentials-per-ip.
+    #[arg(long, value_name = "SECS", default_value_t = DEFAULT_TURN_TTL.as_secs())]
     turn_ttl: u64,
+    /// TURN credentials minted per client address (IPv6: per /48) per --turn-ttl; beyond it
+    /// clients get STUN only.
+    #[arg(long, value_name = "N", default_value_t = Limits::default().turn_credentials_per_ip)]
+    turn_credentials_per_ip: u32,
     /// Reverse proxy whose X-Forwarded-For header is trusted (repeatable).
     #[arg(long = "trusted-proxy", value_name = "IP")]
     trusted_proxies: Vec<IpAddr>,
+    /// Web page origin (scheme://host[:port]) allowed to open the WebSocket (repeatable, or
+    /// comma-separated in the environment). Requests without an Origin header (native
+    /// clients) and pages this server serves itself by IP address or localhost are always
+    /// allowed; any other web page is refused with 403.
+    #[arg(
+        long = "allow-origin",
+        value_name = "ORIGIN",
+        env = "PEERDROP_ALLOW_ORIGIN",
+        value_delimiter = ','
+    )]
+    allowed_origins: Vec<String>,
     /// Largest accepted message in bytes.
     #[arg(long, value_name = "BYTES", default_value_t = Limits::default().max_message_bytes)]
     max_message_bytes: usize,
@@ -75,6 +92,16 @@ struct Args {
     /// Bytes per second one connection may push through the encrypted fallback relay (0 = off).
     #[arg(long, value_name = "BYTES", default_value_t = Limits::default().relay_bytes_per_sec)]
     relay_bytes_per_sec: u64,
+    /// Bytes per second of the fallback relay for all connections of one client address
+    /// together (IPv6: per /48).
+    #[arg(long, value_name = "BYTES", default_value_t = Limits::default().relay_bytes_per_sec_per_ip)]
+    relay_bytes_per_sec_per_ip: u64,
+    /// Fallback relay frames per second one connection may send.
+    #[arg(long, value_name = "N", default_value_t = Limits::default().relay_frames_per_sec)]
+    relay_frames_per_sec: u32,
+    /// Fallback relay frames per second for all connections of one client address together.
+    #[arg(long, value_name = "N", default_value_t = Limits::default().relay_frames_per_sec_per_ip)]
+    relay_frames_per_sec_per_ip: u32,
     /// Most peers in the one nearby group of clients on the server's LAN (private, loopback,
     /// link-local addresses); later ones are grouped by their own address.
     #[arg(long, value_name = "N", default_value_t = Limits::default().max_lan_group)]
@@ -90,6 +117,7 @@ impl Args {
             turn_secret: self.turn_secret,
             turn_ttl: Duration::from_secs(self.turn_ttl),
             trusted_proxies: self.trusted_proxies,
+            allowed_origins: self.allowed_origins,
             limits: Limits {
                 max_message_bytes: self.max_message_bytes,
                 messages_per_sec: self.messages_per_sec,
@@ -101,6 +129,10 @@ impl Args {
                 resolve_per_minute: self.resolve_per_minute,
                 resolve_per_minute_per_ip: self.resolve_per_minute_per_ip,
                 relay_bytes_per_sec: self.relay_bytes_per_sec,
+                relay_bytes_per_sec_per_ip: self.relay_bytes_per_sec_per_ip,
+                relay_frames_per_sec: self.relay_frames_per_sec,
+                relay_frames_per_sec_per_ip: self.relay_frames_per_sec_per_ip,
+                turn_credentials_per_ip: self.turn_credentials_per_ip,
                 max_lan_group: self.max_lan_group,
                 ..Limits::default()
             },

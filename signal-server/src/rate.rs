@@ -1,10 +1,19 @@
-//! Token bucket: the one rate-limiting primitive behind message and code-guessing limits.
+//! Token bucket: the one rate-limiting primitive behind message, code-guessing and TURN
+//! credential limits.
 //!
 //! A bucket holds up to `capacity` tokens and refills continuously at `refill_per_sec`.
 //! Each action takes one token; with none left the action is refused. Time is passed in
-//! explicitly so the bucket is a pure value, trivially unit-tested.
+//! explicitly so the bucket is a pure value, trivially unit-tested. [`KeyedBuckets`] keeps one
+//! bucket per client address, for budgets that must survive reconnecting.
 
-use std::time::Instant;
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use crate::addr::GroupKey;
+
+/// How often [`KeyedBuckets`] forgets buckets that have refilled.
+const SWEEP_EVERY: Duration = Duration::from_secs(60);
 
 /// A token bucket (capacity + continuous refill).
 #[derive(Clone, Debug)]
@@ -56,10 +65,56 @@ impl TokenBucket {
     }
 }
 
+/// One [`TokenBucket`] per address, all of the same size; a bucket that has refilled
+/// completely is forgotten, so memory follows the addresses active within about the last
+/// window, not every address ever seen.
+#[derive(Debug)]
+pub struct KeyedBuckets {
+    capacity: u32,
+    refill_per_sec: f64,
+    inner: Mutex<KeyedInner>,
+}
+
+#[derive(Debug, Default)]
+struct KeyedInner {
+    buckets: HashMap<GroupKey, TokenBucket>,
+    last_sweep: Option<Instant>,
+}
+
+impl KeyedBuckets {
+    /// Buckets allowing `capacity` actions per `window` per address, all of which may come at
+    /// once.
+    pub fn per_window(capacity: u32, window: Duration) -> Self {
+        let secs = window.as_secs_f64().max(1e-3);
+        Self {
+            capacity,
+            refill_per_sec: f64::from(capacity) / secs,
+            inner: Mutex::new(KeyedInner::default()),
+        }
+    }
+
+    /// Takes one token from the bucket of `key`; `false` means the action must be refused.
+    pub fn try_take(&self, key: GroupKey, now: Instant) -> bool {
+        let mut inner = self.inner.lock().expect("bucket lock poisoned");
+        if inner
+            .last_sweep
+            .is_none_or(|t| now.saturating_duration_since(t) >= SWEEP_EVERY)
+        {
+            inner.last_sweep = Some(now);
+            inner.buckets.retain(|_, bucket| !bucket.is_full(now));
+        }
+        let (capacity, refill) = (self.capacity, self.refill_per_sec);
+        inner
+            .buckets
+            .entry(key)
+            .or_insert_with(|| TokenBucket::new(capacity, refill, now))
+            .try_take(now)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
 
     #[test]
     fn allows_a_burst_then_refuses() {
@@ -101,5 +156,25 @@ mod tests {
             bucket.try_take(t0 + Duration::from_secs(10)),
             "6/min = one per 10 s"
         );
+    }
+
+    #[test]
+    fn keyed_buckets_are_per_address_and_refill_over_the_window() {
+        let t0 = Instant::now();
+        let buckets = KeyedBuckets::per_window(2, Duration::from_secs(10));
+        let home = GroupKey::V4("198.18.0.1".parse().unwrap());
+        let away = GroupKey::V4("198.18.0.2".parse().unwrap());
+        assert!(buckets.try_take(home, t0) && buckets.try_take(home, t0));
+        assert!(!buckets.try_take(home, t0), "two per window");
+        assert!(buckets.try_take(away, t0), "another address has its own");
+        assert!(
+            buckets.try_take(home, t0 + Duration::from_secs(5)),
+            "2 per 10 s = one per 5 s"
+        );
+        assert!(!buckets.try_take(home, t0 + Duration::from_secs(5)));
+        // Refilled buckets are forgotten: a fresh one is full again.
+        let later = t0 + Duration::from_secs(120);
+        assert!(buckets.try_take(home, later) && buckets.try_take(home, later));
+        assert_eq!(buckets.inner.lock().unwrap().buckets.len(), 1);
     }
 }

@@ -23,7 +23,7 @@
 //! Every pair that exchanged a signal is remembered as "partners", so when one side leaves
 //! the other gets `peer_gone` at once.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -41,6 +41,10 @@ use crate::rate::TokenBucket;
 
 /// How often idle per-address resolve budgets are forgotten.
 const SWEEP_EVERY: Duration = Duration::from_secs(60);
+
+/// Partners that left, remembered per peer so that relay frames still in flight to them are
+/// not held against the sender (see [`RelayError::Gone`]).
+const GONE_PARTNERS: usize = 8;
 
 /// One item queued for a peer.
 ///
@@ -131,11 +135,14 @@ pub(crate) enum JoinError {
     OwnerTaken,
 }
 
-/// Why a `signal` was not relayed.
+/// Why a `signal` or `relay` frame was not forwarded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum RelayError {
     /// The addressee is not connected or not reachable by the sender.
     UnknownPeer,
+    /// (`relay` frames only) The addressee was the sender's partner and has just left, or is
+    /// leaving: frames already in flight to it are no fault of the sender.
+    Gone,
     /// The addressee's outbox is full: the message is dropped and the sender told to slow
     /// down; the addressee is not kicked for it.
     Busy,
@@ -154,6 +161,8 @@ struct Peer {
     resolved_by: HashSet<PeerId>,
     /// Peers it exchanged signals with; they get `peer_gone` when it leaves.
     partners: HashSet<PeerId>,
+    /// The last few partners that left (newest last).
+    gone_partners: VecDeque<PeerId>,
 }
 
 #[derive(Default)]
@@ -231,6 +240,7 @@ impl Registry {
                 may_address: HashSet::new(),
                 resolved_by: HashSet::new(),
                 partners: HashSet::new(),
+                gone_partners: VecDeque::new(),
             },
         );
         match who.role {
@@ -288,6 +298,10 @@ impl Registry {
             if let Some(other) = inner.peers.get_mut(partner) {
                 other.partners.remove(&id);
                 other.may_address.remove(&id);
+                if other.gone_partners.len() >= GONE_PARTNERS {
+                    other.gone_partners.pop_front();
+                }
+                other.gone_partners.push_back(id);
                 deliver(other, ServerMsg::PeerGone { id }.into());
             }
         }
@@ -390,7 +404,8 @@ impl Registry {
 
     /// Forwards an encrypted fallback relay frame from `from` to `to` under the same
     /// reachability rule as [`Registry::relay`]. A full outbox drops the frame (`Busy`) instead
-    /// of disconnecting the addressee: relay traffic must never cost a peer its presence.
+    /// of disconnecting the addressee: relay traffic must never cost a peer its presence. A
+    /// partner that has just left (or is leaving) is `Gone`, not `UnknownPeer`.
     pub(crate) fn relay_frame(
         &self,
         from: PeerId,
@@ -398,8 +413,15 @@ impl Registry {
         msg: ServerMsg,
     ) -> Result<(), RelayError> {
         let mut inner = self.lock();
-        let (Some(sender), Some(target)) = (inner.peers.get(&from), inner.peers.get(&to)) else {
+        let Some(sender) = inner.peers.get(&from) else {
             return Err(RelayError::UnknownPeer);
+        };
+        let Some(target) = inner.peers.get(&to) else {
+            return Err(if sender.gone_partners.contains(&to) {
+                RelayError::Gone
+            } else {
+                RelayError::UnknownPeer
+            });
         };
         if from == to || !may_reach(sender, target) {
             return Err(RelayError::UnknownPeer);
@@ -407,7 +429,7 @@ impl Registry {
         match target.mailbox.outbox.try_send(msg.into()) {
             Ok(()) => {}
             Err(mpsc::error::TrySendError::Full(_)) => return Err(RelayError::Busy),
-            Err(mpsc::error::TrySendError::Closed(_)) => return Err(RelayError::UnknownPeer),
+            Err(mpsc::error::TrySendError::Closed(_)) => return Err(RelayError::Gone),
         }
         // As for `signal`: the addressee may answer, and both hear `peer_gone`.
         let target = inner.peers.get_mut(&to).expect("checked above");
@@ -709,6 +731,37 @@ mod tests {
         assert!(
             futures_util::FutureExt::now_or_never(kick.notified()).is_none(),
             "the victim is not kicked"
+        );
+    }
+
+    #[test]
+    fn relay_frames_to_a_partner_that_left_are_gone_not_unknown() {
+        let registry = registry(30);
+        let (mb_a, _rx_a, _) = mailbox(8);
+        let (mb_b, _rx_b, _) = mailbox(8);
+        let a = registry
+            .join(peer("198.18.0.1", "A", DeviceKind::Desktop), mb_a)
+            .unwrap();
+        let b = registry
+            .join(peer("198.18.0.1", "B", DeviceKind::Desktop), mb_b)
+            .unwrap();
+        let frame = ServerMsg::Relay {
+            from: a.info.id,
+            session: Uuid::nil(),
+            data: "AQI=".into(),
+        };
+        registry
+            .relay_frame(a.info.id, b.info.id, frame.clone())
+            .unwrap();
+        registry.leave(b.info.id);
+        assert_eq!(
+            registry.relay_frame(a.info.id, b.info.id, frame.clone()),
+            Err(RelayError::Gone)
+        );
+        assert_eq!(
+            registry.relay_frame(a.info.id, Uuid::new_v4(), frame),
+            Err(RelayError::UnknownPeer),
+            "someone who never was a partner"
         );
     }
 

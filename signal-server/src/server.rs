@@ -2,13 +2,14 @@
 //!
 //! One TCP port serves both plain HTTP (`GET /health`) and the WebSocket (`/ws`). Each
 //! accepted TCP connection gets its own task: read the request head (bounded in size and
-//! time), route it, and for `/ws` complete the upgrade, take a connection slot and hand over
-//! to the connection handler. On shutdown the listener closes, every connection is told
+//! time), route it, and for `/ws` check the page origin ([`crate::origin`]), complete the
+//! upgrade, take a connection slot and hand over to the connection handler. On shutdown the listener closes, every connection is told
 //! `unavailable` and closed, and stragglers are dropped after
 //! [`crate::ServerConfig::shutdown_grace`].
 
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -29,7 +30,10 @@ use crate::connection::{self, Shared};
 use crate::device::{self, Role};
 use crate::error::ServerError;
 use crate::http::{self, Prefixed, Route};
+use crate::origin::Origin;
+use crate::rate::KeyedBuckets;
 use crate::registry::Registry;
+use crate::relay::AddressBudgets;
 use crate::slots::{Slot, SlotError, Slots};
 
 /// Read buffer per WebSocket: small, because most connections are idle and a server holds
@@ -68,6 +72,11 @@ impl SignalServer {
                 })?;
         let local_addr = listener.local_addr()?;
         let limits = &config.limits;
+        let allowed_origins = config
+            .allowed_origins
+            .iter()
+            .filter_map(|o| Origin::parse(o))
+            .collect();
         let shared = Arc::new(Shared {
             registry: Registry::new(limits, config.is_device_endpoint()),
             slots: Arc::new(Slots::new(
@@ -78,6 +87,10 @@ impl SignalServer {
                 limits.max_handshakes_per_ip,
                 limits.max_handshakes,
             )),
+            relay_budgets: AddressBudgets::new(limits),
+            turn_budgets: KeyedBuckets::per_window(limits.turn_credentials_per_ip, config.turn_ttl),
+            allowed_origins,
+            refused_origins: AtomicU64::new(0),
             config,
         });
         Ok(Self {
@@ -375,6 +388,7 @@ async fn upgrade(
                 "v": PROTOCOL_VERSION,
                 "peers": shared.registry.len(),
                 "connections": shared.slots.total(),
+                "refused_origins": shared.refused_origins.load(Ordering::Relaxed),
             });
             Some(("200 OK", "application/json", format!("{body}\n")))
         }
@@ -392,6 +406,17 @@ async fn upgrade(
     };
     if let Some((status, content_type, body)) = response {
         let _ = http::respond(&mut tcp, status, content_type, &body, include_body).await;
+        return None;
+    }
+    // A browser page of another origin: refused before the upgrade, so it never becomes a peer.
+    let host = head.header_values("host").first().copied();
+    if let Err(refusal) =
+        crate::origin::check(&head.header_values("origin"), host, &shared.allowed_origins)
+    {
+        let refused = shared.refused_origins.fetch_add(1, Ordering::Relaxed) + 1;
+        tracing::info!(origin = %refusal.origin, refused, "refused: WebSocket from a web page of another origin");
+        let body = refusal.body();
+        let _ = http::respond(&mut tcp, "403 Forbidden", "text/plain", &body, true).await;
         return None;
     }
 

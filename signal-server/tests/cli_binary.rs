@@ -36,6 +36,7 @@ fn spawn(
     let mut cmd = Command::new(BIN);
     cmd.args(args)
         .env_remove("PEERDROP_TURN_SECRET")
+        .env_remove("PEERDROP_ALLOW_ORIGIN")
         .env("RUST_LOG", "warn");
     for (k, v) in envs {
         cmd.env(k, v);
@@ -162,7 +163,90 @@ fn help_lists_the_contract_flags() {
         "--idle-timeout",
         "--max-connections-per-ip",
         "--resolve-per-minute",
+        "--allow-origin",
+        "--turn-credentials-per-ip",
+        "--relay-bytes-per-sec-per-ip",
+        "--relay-frames-per-sec",
     ] {
         assert!(help.contains(flag), "missing {flag} in\n{help}");
     }
+}
+
+/// The upgrade a page at `origin` sends to `addr`: `Ok` if accepted, else the HTTP status.
+async fn upgrade_with_origin(addr: SocketAddr, origin: &str) -> Result<(), u16> {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let mut request = format!("ws://{addr}/ws").into_client_request().unwrap();
+    request
+        .headers_mut()
+        .insert("Origin", origin.parse().unwrap());
+    let tcp = TcpStream::connect(addr).await.unwrap();
+    match tokio_tungstenite::client_async(request, tcp).await {
+        Ok(_) => Ok(()),
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            Err(response.status().as_u16())
+        }
+        Err(other) => panic!("unexpected {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn allowed_origins_come_from_flags_and_the_environment() {
+    let (_server, addr, _stdout) = spawn(
+        &[
+            "--listen",
+            "127.0.0.1:0",
+            "--allow-origin",
+            "https://flag.example",
+        ],
+        &[(
+            "PEERDROP_ALLOW_ORIGIN",
+            "https://env-one.example,https://env-two.example",
+        )],
+    );
+    // The flag wins over the environment (clap: command line first).
+    assert_eq!(
+        upgrade_with_origin(addr, "https://flag.example").await,
+        Ok(())
+    );
+    assert_eq!(
+        upgrade_with_origin(addr, "https://env-two.example").await,
+        Err(403)
+    );
+    assert_eq!(
+        upgrade_with_origin(addr, "https://evil.example").await,
+        Err(403)
+    );
+
+    let (_server, addr, _stdout) = spawn(
+        &["--listen", "127.0.0.1:0"],
+        &[(
+            "PEERDROP_ALLOW_ORIGIN",
+            "https://env-one.example,https://env-two.example",
+        )],
+    );
+    assert_eq!(
+        upgrade_with_origin(addr, "https://env-one.example").await,
+        Ok(())
+    );
+    assert_eq!(
+        upgrade_with_origin(addr, "https://env-two.example").await,
+        Ok(())
+    );
+    assert_eq!(
+        upgrade_with_origin(addr, "https://evil.example").await,
+        Err(403)
+    );
+}
+
+#[test]
+fn a_malformed_allowed_origin_fails_at_start_up() {
+    let output = Command::new(BIN)
+        .args(["--listen", "127.0.0.1:0", "--allow-origin", "example.org"])
+        .env_remove("PEERDROP_ALLOW_ORIGIN")
+        .env("RUST_LOG", "off")
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(stderr.contains("example.org"), "{stderr}");
 }

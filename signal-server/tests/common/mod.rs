@@ -103,13 +103,24 @@ impl Client {
         source: &str,
         headers: &[(&str, &str)],
     ) -> Result<Client, tokio_tungstenite::tungstenite::Error> {
+        Self::try_connect_url(addr, &format!("ws://{addr}{path}"), source, headers).await
+    }
+
+    /// Attempts a WebSocket handshake for `url` (whose host becomes the `Host` header, e.g. a
+    /// name a DNS rebinding attack pointed at us) over a TCP connection to `addr`.
+    pub async fn try_connect_url(
+        addr: SocketAddr,
+        url: &str,
+        source: &str,
+        headers: &[(&str, &str)],
+    ) -> Result<Client, tokio_tungstenite::tungstenite::Error> {
         let socket = TcpSocket::new_v4().unwrap();
         socket.bind(format!("{source}:0").parse().unwrap()).unwrap();
         let tcp = timeout(STEP, socket.connect(addr))
             .await
             .expect("tcp connect in time")
             .expect("tcp connects");
-        let mut request = format!("ws://{addr}{path}").into_client_request().unwrap();
+        let mut request = url.into_client_request().unwrap();
         for (name, value) in headers {
             request.headers_mut().append(
                 HeaderName::from_bytes(name.as_bytes()).unwrap(),
