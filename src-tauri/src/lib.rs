@@ -29,6 +29,7 @@ pub mod failover;
 pub mod grants;
 pub mod hub;
 pub mod launch;
+pub mod local_owner;
 pub mod node;
 pub mod pick;
 pub mod server;

@@ -20,7 +20,8 @@ use tokio::sync::oneshot;
 
 use crate::failover::{Backoff, Failover, Failure, Meanwhile};
 use crate::hub::TrackedSink;
-use crate::server::{preferred_builtin_url, CONNECT_TIMEOUT};
+use crate::local_owner;
+use crate::server::{preferred_builtin_url, BUILTIN_PORT, CONNECT_TIMEOUT};
 use crate::Shared;
 
 /// This device's kind as others see it.
@@ -163,7 +164,22 @@ async fn register(
 async fn register_locally(shared: &Shared, name: &str) -> Result<Registered, NotRegistered> {
     let builtin = shared.builtin.url().await;
     let local = builtin.clone().unwrap_or_else(preferred_builtin_url);
-    if let Ok(node) = connect_to(shared, &local, name, shared.lan).await {
+    // Another user's server on our loopback port is not joined (see [`crate::local_owner`]).
+    let foreign = match (&builtin, local_owner::loopback_listener(BUILTIN_PORT)) {
+        (None, local_owner::Owner::Other(uid)) => Some(uid),
+        _ => None,
+    };
+    if let Some(uid) = foreign {
+        tracing::warn!(
+            uid,
+            "the server on 127.0.0.1:{BUILTIN_PORT} belongs to another user: not joining it, starting PeerDrop's own"
+        );
+    }
+    let joined = match foreign {
+        Some(_) => None,
+        None => connect_to(shared, &local, name, shared.lan).await.ok(),
+    };
+    if let Some(node) = joined {
         return Ok(Registered {
             node,
             status: status(
@@ -190,9 +206,14 @@ async fn register_locally(shared: &Shared, name: &str) -> Result<Registered, Not
             ),
             retry_in: None,
         })?;
+    let note = foreign.map(|uid| {
+        format!(
+            "the server on 127.0.0.1:{BUILTIN_PORT} belongs to another user (uid {uid}): using PeerDrop's own"
+        )
+    });
     Ok(Registered {
         node,
-        status: status(NodeState::Online, url, Via::Builtin, None),
+        status: status(NodeState::Online, url, Via::Builtin, note),
         retry_configured_in: None,
     })
 }

@@ -4,7 +4,8 @@
 //! 1. A server set in Settings (or, when the setting is empty, in `PEERDROP_SERVER`) is used.
 //! 2. With none configured, the app first joins `ws://127.0.0.1:8787/ws` if something already
 //!    serves it (a `peerdrop-signal` or another PeerDrop app on this computer), so several
-//!    apps and `peerdrop` commands on one machine find each other with zero setup.
+//!    apps and `peerdrop` commands on one machine find each other with zero setup — unless
+//!    that listener belongs to another user ([`crate::local_owner`]).
 //! 3. Otherwise — or when the configured server is unreachable — it starts
 //!    [`peerdrop_signal::SignalServer`] in-process on `127.0.0.1:8787` (an ephemeral port if
 //!    8787 is taken) and uses that, telling the user in the status line. While it stands in

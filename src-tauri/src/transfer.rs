@@ -183,6 +183,29 @@ mod tests {
     use peerdrop_core::{NodeConfig, RtcSettings};
     use peerdrop_proto::signal::DeviceKind;
 
+    /// A real signaling server on loopback and a receiving node "Ben's phone" registered on it.
+    async fn server_with_receiver() -> (peerdrop_signal::RunningServer, Node) {
+        let addr = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+        let server = peerdrop_signal::SignalServer::bind(peerdrop_signal::ServerConfig::new(addr))
+            .await
+            .unwrap()
+            .spawn();
+        let receiver = Node::connect(NodeConfig {
+            server_url: Some(server.ws_url()),
+            lan: LanRole::Off,
+            tls: peerdrop_core::ClientTls::none(),
+            name: "Ben's phone".into(),
+            kind: DeviceKind::Phone,
+            rtc: RtcSettings {
+                identity: Some(Identity::ephemeral().unwrap()),
+                ..RtcSettings::default()
+            },
+        })
+        .await
+        .unwrap();
+        (server, receiver)
+    }
+
     fn shared(dir: &std::path::Path) -> Shared {
         let defaults = Defaults {
             device_name: "Ana's laptop".into(),
@@ -212,25 +235,8 @@ mod tests {
     async fn a_webview_cannot_send_a_path_it_was_not_given() {
         let tmp = tempfile::tempdir().unwrap();
         let shared = Arc::new(shared(tmp.path()));
-        let addr = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
-        let server = peerdrop_signal::SignalServer::bind(peerdrop_signal::ServerConfig::new(addr))
-            .await
-            .unwrap()
-            .spawn();
         // A real receiver that accepts everything it is offered, counting the offers.
-        let receiver = Node::connect(NodeConfig {
-            server_url: Some(server.ws_url()),
-            lan: LanRole::Off,
-            tls: peerdrop_core::ClientTls::none(),
-            name: "Ben's phone".into(),
-            kind: DeviceKind::Phone,
-            rtc: RtcSettings {
-                identity: Some(Identity::ephemeral().unwrap()),
-                ..RtcSettings::default()
-            },
-        })
-        .await
-        .unwrap();
+        let (server, receiver) = server_with_receiver().await;
         let code = receiver.code().to_string();
         let inbox = tmp.path().join("ben-inbox");
         let offers = Arc::new(std::sync::atomic::AtomicUsize::new(0));
@@ -321,24 +327,7 @@ mod tests {
     async fn a_code_from_a_link_is_looked_up_on_the_links_server() {
         let tmp = tempfile::tempdir().unwrap();
         let shared = shared(tmp.path());
-        let addr = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
-        let theirs = peerdrop_signal::SignalServer::bind(peerdrop_signal::ServerConfig::new(addr))
-            .await
-            .unwrap()
-            .spawn();
-        let receiver = Node::connect(NodeConfig {
-            server_url: Some(theirs.ws_url()),
-            lan: LanRole::Off,
-            tls: peerdrop_core::ClientTls::none(),
-            name: "Ben's phone".into(),
-            kind: DeviceKind::Phone,
-            rtc: RtcSettings {
-                identity: Some(Identity::ephemeral().unwrap()),
-                ..RtcSettings::default()
-            },
-        })
-        .await
-        .unwrap();
+        let (theirs, receiver) = server_with_receiver().await;
 
         // The app itself is offline: without a server from a link there is nothing to use.
         assert!(node_for(&shared, None).await.is_err());

@@ -191,21 +191,12 @@ pub async fn initiate(
     let mut buf = vec![0u8; 1024];
     let n = hs.write_message(&[], &mut buf).map_err(noise_err)?;
     out.send(encode(KIND_HANDSHAKE_1, &buf[..n]))?;
-    let reply = tokio::time::timeout(HANDSHAKE_TIMEOUT, async {
-        loop {
-            match route.recv().await {
-                Some(text) => match decode(&text) {
-                    Some((KIND_HANDSHAKE_2, body)) => return Ok(body),
-                    _ => tracing::debug!("ignoring unexpected relay frame during handshake"),
-                },
-                None => return Err(CoreError::Connect("signaling connection lost".into())),
-            }
-        }
-    })
-    .await
-    .map_err(|_| {
-        CoreError::Connect("the peer did not answer the fallback relay handshake".into())
-    })??;
+    let reply = next_frame(
+        &mut route,
+        KIND_HANDSHAKE_2,
+        "the peer did not answer the fallback relay handshake",
+    )
+    .await?;
     let n = hs.read_message(&reply, &mut buf).map_err(noise_err)?;
     // The responder's payload (encrypted, bound to the handshake): its certificate fingerprint.
     let peer_fp = std::str::from_utf8(&buf[..n])
@@ -281,6 +272,25 @@ pub async fn respond(
     ))
 }
 
+/// The next relay frame of `kind` on `route` within [`HANDSHAKE_TIMEOUT`] (others are
+/// skipped); `silent` is the error when none comes.
+async fn next_frame(route: &mut RelayRoute, kind: u8, silent: &str) -> Result<Vec<u8>, CoreError> {
+    let wait = async {
+        loop {
+            match route.recv().await {
+                Some(text) => match decode(&text) {
+                    Some((k, body)) if k == kind => return Ok(body),
+                    _ => tracing::debug!("ignoring an unexpected relay frame during the handshake"),
+                },
+                None => return Err(CoreError::Connect("signaling connection lost".into())),
+            }
+        }
+    };
+    tokio::time::timeout(HANDSHAKE_TIMEOUT, wait)
+        .await
+        .map_err(|_| CoreError::Connect(silent.into()))?
+}
+
 /// Plaintext type of the one identity-proof message each side sends first.
 const MSG_PROOF: u8 = 0x40;
 
@@ -311,23 +321,12 @@ async fn exchange_proofs(
         Role::Initiator => Role::Responder,
         Role::Responder => Role::Initiator,
     };
-    let body = tokio::time::timeout(HANDSHAKE_TIMEOUT, async {
-        loop {
-            match route.recv().await {
-                Some(text) => match decode(&text) {
-                    Some((KIND_TRANSPORT, body)) => return Ok(body),
-                    _ => {
-                        tracing::debug!("ignoring unexpected relay frame before the identity proof")
-                    }
-                },
-                None => return Err(CoreError::Connect("signaling connection lost".into())),
-            }
-        }
-    })
-    .await
-    .map_err(|_| {
-        CoreError::Connect("the peer sent no identity proof on the fallback relay".into())
-    })??;
+    let body = next_frame(
+        route,
+        KIND_TRANSPORT,
+        "the peer sent no identity proof on the fallback relay",
+    )
+    .await?;
     let mut plain = vec![0u8; body.len()];
     let n = transport
         .read_message(&body, &mut plain)

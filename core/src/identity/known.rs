@@ -118,22 +118,12 @@ impl KnownDevices {
                 }
             };
         }
-        match self
-            .devices
-            .iter()
-            .rev()
-            .find(|d| looks_like(&d.name, name))
-        {
-            Some(d) => Recognition::Changed {
-                previous: d.fingerprint.clone(),
-                pinned_as: d.name.clone(),
-            },
-            None => Recognition::New,
-        }
+        self.recognise_unproved(name)
     }
 
-    /// What is known about a device called `name` whose fingerprint nobody proved: it cannot
-    /// be shown as any pinned device, so a name like a pinned one is `Changed`.
+    /// What is known about a device called `name` whose fingerprint nobody proved (or that
+    /// no pin holds): it cannot be shown as any pinned device, so a name like a pinned one is
+    /// `Changed`.
     pub fn recognise_unproved(&self, name: &str) -> Recognition {
         match self
             .devices
