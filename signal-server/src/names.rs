@@ -1,13 +1,15 @@
 //! Cleaning what a peer says about itself (device name, claimed fingerprint) before other
 //! peers see it.
 //!
-//! Names are shown in other people's UIs and terminals, so the server strips what could
-//! hide or rearrange text (control characters, terminal escapes, bidi overrides), trims
-//! whitespace and caps the length at [`MAX_DEVICE_NAME_CHARS`]. A claimed certificate
+//! Names are shown in other people's UIs and terminals, so the server passes on their display
+//! form ([`display_form`]: NFKC, without control characters, terminal escapes, bidi overrides
+//! or other invisible characters, whitespace collapsed) and caps the length at
+//! [`MAX_DEVICE_NAME_CHARS`]. A claimed certificate
 //! fingerprint is passed on only if it looks like one (hex digits and colons, at most
 //! [`MAX_FINGERPRINT_CHARS`]); anything else is dropped rather than refused, so a client with
 //! an odd fingerprint still works, it just cannot be de-duplicated by it.
 
+use peerdrop_proto::device_name::display_form;
 use peerdrop_proto::signal::{MAX_DEVICE_NAME_CHARS, MAX_FINGERPRINT_CHARS};
 
 /// Name given to a peer whose chosen name is empty after cleaning.
@@ -15,8 +17,8 @@ pub const UNNAMED_DEVICE: &str = "Unnamed device";
 
 /// Returns the name other peers will see for `raw`.
 pub fn sanitize_name(raw: &str) -> String {
-    let cleaned: String = raw.chars().filter(|c| !is_hidden_char(*c)).collect();
-    let cut: String = cleaned.trim().chars().take(MAX_DEVICE_NAME_CHARS).collect();
+    let cleaned = display_form(raw);
+    let cut: String = cleaned.chars().take(MAX_DEVICE_NAME_CHARS).collect();
     let name = cut.trim_end();
     if name.is_empty() {
         UNNAMED_DEVICE.to_string()
@@ -33,13 +35,6 @@ pub fn sanitize_fingerprint(claimed: Option<String>) -> Option<String> {
             && f.len() <= MAX_FINGERPRINT_CHARS
             && f.bytes().all(|b| b.is_ascii_hexdigit() || b == b':')
     })
-}
-
-/// Control characters (including ESC, so no terminal escapes survive) and the Unicode
-/// bidirectional formatting characters that can make a name display as something else.
-fn is_hidden_char(c: char) -> bool {
-    c.is_control()
-        || matches!(c, '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
 }
 
 #[cfg(test)]
