@@ -141,6 +141,31 @@ impl Cli {
         Ok(cli)
     }
 
+    /// Starts `peerdrop receive --yes --name NAME --dir INBOX` against `server`, as a new
+    /// device: a receiver that accepts whatever it is offered.
+    pub fn receive_yes(server: &str, name: &str, inbox: &Path) -> Result<Self> {
+        let inbox = inbox.display().to_string();
+        Self::start(
+            server,
+            &["receive", "--yes", "--name", name, "--dir", &inbox],
+        )
+    }
+
+    /// Like [`Cli::receive_yes`], as the device whose identity lives in `home`.
+    pub fn receive_yes_in_home(
+        server: &str,
+        name: &str,
+        inbox: &Path,
+        home: &Path,
+    ) -> Result<Self> {
+        let inbox = inbox.display().to_string();
+        Self::start_in_home(
+            server,
+            &["receive", "--yes", "--name", name, "--dir", &inbox],
+            home,
+        )
+    }
+
     /// Starts `peerdrop <args>` against `server` as the device whose identity lives in
     /// `home` (the same device across several runs).
     pub fn start_in_home(server: &str, args: &[&str], home: &Path) -> Result<Self> {

@@ -206,17 +206,7 @@ async fn a_compromised_page_can_neither_send_a_path_nor_move_the_download_folder
     std::fs::write(&secret, b"PRIVATE KEY")?;
     // A receiver that takes anything, waiting for the page's attempt.
     let inbox = work.path().join("eve-inbox");
-    let mut receiver = Cli::start(
-        &server.url,
-        &[
-            "receive",
-            "--yes",
-            "--name",
-            "Eve's sink",
-            "--dir",
-            &inbox.display().to_string(),
-        ],
-    )?;
+    let mut receiver = Cli::receive_yes(&server.url, "Eve's sink", &inbox)?;
     let code = receiver.read_code()?;
     let app = App::launch(&server.url, &[]).await?;
     app.wait_css("#page-receive", UI_TIMEOUT).await?;
@@ -311,17 +301,7 @@ async fn app_sends_to_nearby_cli_receiver() -> Result<()> {
     write_random_file(&outbox.join("album/two.jpg"), 300_001, 13)?;
     let inbox = work.path().join("cli-inbox");
 
-    let mut receiver = Cli::start(
-        &server.url,
-        &[
-            "receive",
-            "--yes",
-            "--name",
-            "Ben's desktop",
-            "--dir",
-            &inbox.display().to_string(),
-        ],
-    )?;
+    let mut receiver = Cli::receive_yes(&server.url, "Ben's desktop", &inbox)?;
     let _cli_code = receiver.read_code()?;
 
     let pick = std::env::join_paths([&big, &outbox.join("album")])?
@@ -827,23 +807,10 @@ async fn a_changed_identity_gets_nothing_without_confirmation_in_the_app() -> Re
     let work = tempfile::tempdir()?;
     let source = work.path().join("contract.pdf");
     write_random_file(&source, 300_000, 21)?;
-    let receive = |inbox: &std::path::Path| {
-        [
-            "receive".to_string(),
-            "--yes".into(),
-            "--name".into(),
-            "Dana's laptop".into(),
-            "--dir".into(),
-            inbox.display().to_string(),
-        ]
-    };
-
     // 1. The real device: the app sends once and pins it.
     let real_home = work.path().join("real-home");
     let real_inbox = work.path().join("real-inbox");
-    let real_args = receive(&real_inbox);
-    let real_args: Vec<&str> = real_args.iter().map(String::as_str).collect();
-    let mut real = Cli::start_in_home(&server.url, &real_args, &real_home)?;
+    let mut real = Cli::receive_yes_in_home(&server.url, "Dana's laptop", &real_inbox, &real_home)?;
     let code = real.read_value("code")?;
     let app = App::launch(
         &server.url,
@@ -862,10 +829,9 @@ async fn a_changed_identity_gets_nothing_without_confirmation_in_the_app() -> Re
 
     // 2. An impostor under the same name: warned, and Cancel sends nothing.
     let fake_inbox = work.path().join("fake-inbox");
-    let fake_args = receive(&fake_inbox);
-    let fake_args: Vec<&str> = fake_args.iter().map(String::as_str).collect();
     let fake_home = work.path().join("impostor-home");
-    let mut impostor = Cli::start_in_home(&server.url, &fake_args, &fake_home)?;
+    let mut impostor =
+        Cli::receive_yes_in_home(&server.url, "Dana's laptop", &fake_inbox, &fake_home)?;
     let code = impostor.read_value("code")?;
     // A finished send clears the selection: pick the file again.
     app.click("#choose-files").await?;
@@ -905,7 +871,8 @@ async fn a_changed_identity_gets_nothing_without_confirmation_in_the_app() -> Re
     let _ = impostor.wait(Duration::from_secs(10));
 
     // 3. Send anyway: the person confirmed, the file goes (and is verified).
-    let mut impostor = Cli::start_in_home(&server.url, &fake_args, &fake_home)?;
+    let mut impostor =
+        Cli::receive_yes_in_home(&server.url, "Dana's laptop", &fake_inbox, &fake_home)?;
     let code = impostor.read_value("code")?;
     app.fill("#code-input", &code).await?;
     app.click("#send-code").await?;
