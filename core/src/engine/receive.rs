@@ -701,8 +701,8 @@ impl ReceiveRun {
         let mut stored_total: u64 = 0;
         let mut stored_at_connect: u64 = 0;
         let mut pending_offer: Option<IncomingOffer> = None;
-        // Until the offer is complete (the person is asked, or a resume is accepted and bytes
-        // flow), the sender is on the clock ([`OFFER_DEADLINE`]).
+        // Until the offer is complete (the person is asked, or it is accepted), the sender is
+        // on the clock ([`OFFER_DEADLINE`]). A re-offer after a cut comes only after that.
         let offer_deadline = tokio::time::Instant::now() + OFFER_DEADLINE;
         let mut offer_complete = false;
 
@@ -757,7 +757,6 @@ impl ReceiveRun {
                         }
                     }
                     RxAction::Write { index, offset } => {
-                        offer_complete = true;
                         started.get_or_insert_with(Instant::now);
                         let data = payload.take().unwrap_or_default();
                         if !self

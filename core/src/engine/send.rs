@@ -132,15 +132,10 @@ async fn check_identity(
 ) -> Result<(), CoreError> {
     // An unproved fingerprint (a relay peer without a persistent identity) can never be a
     // pinned device, so under a pinned device's name it is a changed identity too.
-    let recognition = if link.proved {
-        trust.recognise(&link.to.name, &link.remote_fp)
-    } else {
-        trust.recognise_unproved(&link.to.name)
-    };
     let Recognition::Changed {
         previous,
         pinned_as,
-    } = recognition
+    } = trust.recognise_peer(&link.to.name, &link.remote_fp, link.proved)
     else {
         return Ok(());
     };

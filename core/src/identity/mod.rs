@@ -230,20 +230,19 @@ impl Trust {
         &self.identity
     }
 
-    /// What is known about a device called `name` with certificate `fingerprint`.
-    pub fn recognise(&self, name: &str, fingerprint: &str) -> Recognition {
+    /// What is known about a device called `name` presenting `fingerprint`, which is
+    /// `proved` (DTLS, or the relay's identity proof) or only claimed. A claimed fingerprint is
+    /// never a pinned device, and `Changed` if its name looks like one.
+    pub fn recognise_peer(&self, name: &str, fingerprint: &str, proved: bool) -> Recognition {
         self.known
             .lock()
-            .map(|k| k.recognise(name, fingerprint))
-            .unwrap_or(Recognition::New)
-    }
-
-    /// What is known about a device called `name` whose fingerprint is not proved: never a
-    /// pinned device, and `Changed` if its name looks like one.
-    pub fn recognise_unproved(&self, name: &str) -> Recognition {
-        self.known
-            .lock()
-            .map(|k| k.recognise_unproved(name))
+            .map(|k| {
+                if proved {
+                    k.recognise(name, fingerprint)
+                } else {
+                    k.recognise_unproved(name)
+                }
+            })
             .unwrap_or(Recognition::New)
     }
 
@@ -278,11 +277,7 @@ impl Trust {
             receiver_nonce,
             binding,
         );
-        let recognition = if proved {
-            self.recognise(peer, remote_fp)
-        } else {
-            self.recognise_unproved(peer)
-        };
+        let recognition = self.recognise_peer(peer, remote_fp, proved);
         if let Recognition::Changed {
             previous,
             pinned_as,
