@@ -797,6 +797,14 @@ async fn the_receive_qr_link_opens_send_with_code_and_server_and_sends_through_i
     app.close().await
 }
 
+/// Picks the files (the test dialog's fixed paths) and sends them to `code`.
+async fn pick_and_send_by_code(app: &App, code: &str) -> Result<()> {
+    app.click("#choose-files").await?;
+    app.wait_css("#selection", UI_TIMEOUT).await?;
+    app.fill("#code-input", code).await?;
+    app.click("#send-code").await
+}
+
 /// Issue 15, item 1, in the app: the app trusted "Dana's laptop" once; another certificate
 /// now answers under that name. The Send page warns, the impostor gets nothing (not even the
 /// file list) until the person clicks "Send anyway", and Cancel sends nothing at all.
@@ -818,10 +826,7 @@ async fn a_changed_identity_gets_nothing_without_confirmation_in_the_app() -> Re
     )
     .await?;
     app.click("#nav-send").await?;
-    app.click("#choose-files").await?;
-    app.wait_css("#selection", UI_TIMEOUT).await?;
-    app.fill("#code-input", &code).await?;
-    app.click("#send-code").await?;
+    pick_and_send_by_code(&app, &code).await?;
     app.expect_send_done("first send", Duration::from_secs(60))
         .await?;
     let (ok, stderr) = real.wait(Duration::from_secs(30))?;
@@ -834,10 +839,7 @@ async fn a_changed_identity_gets_nothing_without_confirmation_in_the_app() -> Re
         Cli::receive_yes_in_home(&server.url, "Dana's laptop", &fake_inbox, &fake_home)?;
     let code = impostor.read_value("code")?;
     // A finished send clears the selection: pick the file again.
-    app.click("#choose-files").await?;
-    app.wait_css("#selection", UI_TIMEOUT).await?;
-    app.fill("#code-input", &code).await?;
-    app.click("#send-code").await?;
+    pick_and_send_by_code(&app, &code).await?;
     app.wait_css("[data-testid=identity-changed]", Duration::from_secs(60))
         .await?;
     app.wait_text("[data-testid=identity-changed]", "the warning", |t| {
