@@ -83,7 +83,9 @@ display=":$(cat "$home/display")"
 # No session bus (so no single-instance hand-over to some other PeerDrop) and private folders.
 env -u DBUS_SESSION_BUS_ADDRESS DISPLAY="$display" HOME="$home" XDG_CONFIG_HOME="$home/config" \
   XDG_DATA_HOME="$home/data" XDG_CACHE_HOME="$home/cache" NO_AT_BRIDGE=1 PEERDROP_LOG=info \
-  /usr/bin/peerdrop-app >"$log" 2>&1 &
+  setsid /usr/bin/peerdrop-app >"$log" 2>&1 &
+# setsid: the app leads its own process group, so its WebKit helper processes (which keep
+# writing their shader cache under $home) can be stopped with it before $home is removed.
 app=$!
 started=""
 for _ in $(seq 1 600); do
@@ -94,7 +96,19 @@ done
 sleep 3
 alive=""
 kill -0 "$app" 2>/dev/null && alive=yes
-kill -TERM "$app" 2>/dev/null || true
+stop_app_group() {
+  kill -TERM -- "-$app" 2>/dev/null || true
+  for _ in $(seq 1 50); do
+    pgrep -g "$app" >/dev/null || return 0
+    sleep 0.1
+  done
+  kill -KILL -- "-$app" 2>/dev/null || true
+  for _ in $(seq 1 50); do
+    pgrep -g "$app" >/dev/null || return 0
+    sleep 0.1
+  done
+}
+stop_app_group
 wait "$app" 2>/dev/null || true
 kill -TERM "$xvfb" 2>/dev/null || true
 wait "$xvfb" 2>/dev/null || true
