@@ -1,6 +1,7 @@
 //! Building a WebRTC peer connection with PeerDrop's settings, and surfacing its callbacks
 //! as a stream of [`RtcEvent`]s the engine can `select!` on.
 
+pub mod held_bytes;
 mod sockets;
 
 use peerdrop_proto::signal::IceServer;
@@ -131,6 +132,9 @@ pub enum RtcEvent {
     State(RTCPeerConnectionState),
     /// The remote side opened a data channel.
     DataChannel(Arc<dyn DataChannel>),
+    /// The peer made this side hold more than [`held_bytes::HeldBytesBound`] allows; the
+    /// connection is being closed. The string is the reason to show.
+    PeerOverran(String),
 }
 
 impl std::fmt::Debug for RtcEvent {
@@ -140,6 +144,7 @@ impl std::fmt::Debug for RtcEvent {
             RtcEvent::GatheringComplete => write!(f, "GatheringComplete"),
             RtcEvent::State(s) => write!(f, "State({s})"),
             RtcEvent::DataChannel(_) => write!(f, "DataChannel"),
+            RtcEvent::PeerOverran(why) => write!(f, "PeerOverran({why})"),
         }
     }
 }
@@ -272,13 +277,17 @@ pub async fn build_peer_connection(
     let pc = builder
         .with_configuration(config)
         .with_setting_engine(setting_engine)
-        .with_handler(Arc::new(Forwarder { events }))
+        .with_handler(Arc::new(Forwarder {
+            events: events.clone(),
+        }))
         .with_udp_addrs(settings.udp_bind.clone())
         .with_data_channel_send_buffer_limit(settings.send_buffer_limit)
         .with_dedicated_reactor_pool_size(settings.reactor_pool)
         .build()
         .await?;
-    Ok((Arc::new(pc), rx))
+    let pc: Arc<dyn PeerConnection> = Arc::new(pc);
+    held_bytes::watch(&pc, events, settings.sctp_receive_buffer);
+    Ok((pc, rx))
 }
 
 #[cfg(test)]

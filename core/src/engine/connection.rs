@@ -73,6 +73,9 @@ pub struct Connection {
     fallback_proved: bool,
     /// Stripes and the in-flight cap: what a direct connection adds to its data channels.
     plane: DataPlane,
+    /// Why this side closed the connection on the peer, if it did
+    /// ([`RtcEvent::PeerOverran`]).
+    refusal: Option<String>,
 }
 
 /// What a connection needs, beyond its channels, to add stripes ([`super::stripes`]) and to
@@ -118,6 +121,9 @@ pub enum Background {
     /// The peer-to-peer path failed (ICE failed, connection closed) while the peer may still
     /// be there: a transfer can try a new connection and resume.
     Lost(String),
+    /// The peer broke a limit this side enforces and the connection was closed on it
+    /// ([`crate::rtc::held_bytes`]): the transfer ends with this reason, with no new attempt.
+    Refused(String),
 }
 
 impl Connection {
@@ -132,6 +138,20 @@ impl Connection {
             std::mem::replace(&mut self.control_rx, closed_control),
             std::mem::replace(&mut self.data_rx, closed_data),
         )
+    }
+
+    /// Why this side closed the connection on the peer, if it did. Call it when a channel
+    /// closes: the reason is queued before the close, so it is known by then.
+    pub fn refusal(&mut self) -> Option<String> {
+        while self.refusal.is_none() {
+            match self.rtc_events.try_recv() {
+                Ok(event) => {
+                    self.on_rtc(event);
+                }
+                Err(_) => break,
+            }
+        }
+        self.refusal.clone()
     }
 
     /// Services one signaling or peer-connection event; call it from the transfer loop.
@@ -215,6 +235,10 @@ impl Connection {
             }
             RtcEvent::State(RTCPeerConnectionState::Closed) => {
                 Background::Lost("the connection to the peer closed".into())
+            }
+            RtcEvent::PeerOverran(why) => {
+                self.refusal = Some(why.clone());
+                Background::Refused(why)
             }
             _ => Background::Quiet,
         }
@@ -557,6 +581,7 @@ pub async fn connect_offerer(
         fallback_binding: None,
         fallback_proved: false,
         plane: DataPlane::new(client, settings, data),
+        refusal: None,
     };
     let fallback = crate::fallback::FallbackPolicy::from_env();
     let fallback_at = tokio::time::Instant::now() + fallback.after;
@@ -593,7 +618,11 @@ pub async fn connect_offerer(
                         }
                         return Err(CoreError::Connect("no network path to the peer (ICE failed)".into()));
                     }
-                    if let Some(event) = event { conn.on_rtc(event); }
+                    if let Some(event) = event {
+                        if let Background::Refused(why) = conn.on_rtc(event) {
+                            return Err(CoreError::Connect(why));
+                        }
+                    }
                 }
                 ev = conn.control_rx.recv() => match ev {
                     Some(ChannelEvent::Open) => {
@@ -694,6 +723,7 @@ pub async fn connect_answerer(
                     }
                     // With the fallback on, the sender may still open the relay: keep waiting.
                     Some(RtcEvent::State(RTCPeerConnectionState::Failed)) if !fallback.enabled => return Err(CoreError::Connect("no network path to the sender (ICE failed)".into())),
+                    Some(RtcEvent::PeerOverran(why)) => return Err(CoreError::Connect(why)),
                     Some(_) => {}
                     None => return Err(CoreError::Connect("connection closed while connecting".into())),
                 }
@@ -755,6 +785,7 @@ pub async fn connect_answerer(
         fallback_binding: None,
         fallback_proved: false,
         plane: DataPlane::new(client, settings, Vec::new()),
+        refusal: None,
     };
     if let Some(carrier) = carrier {
         conn.use_carrier(carrier).await;

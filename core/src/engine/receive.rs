@@ -855,7 +855,7 @@ impl ReceiveRun {
                         Err(e) => RxInput::BadFrame(e.to_string()),
                     },
                     Some(ChannelEvent::Open) => continue,
-                    Some(ChannelEvent::Closed) | None => RxInput::ConnectionLost("the data channel closed".into()),
+                    Some(ChannelEvent::Closed) | None => closed_input(c, "the data channel closed"),
                 },
                 ev = control_rx.recv() => match ev {
                     Some(ChannelEvent::Message { data, .. }) => match std::str::from_utf8(&data).map_err(|e| e.to_string()).and_then(|t| ControlMsg::from_json(t).map_err(|e| e.to_string())) {
@@ -863,7 +863,7 @@ impl ReceiveRun {
                         Err(e) => RxInput::BadFrame(format!("unreadable control message: {e}")),
                     },
                     Some(ChannelEvent::Open) => continue,
-                    Some(ChannelEvent::Closed) | None => RxInput::ConnectionLost("the control channel closed".into()),
+                    Some(ChannelEvent::Closed) | None => closed_input(c, "the control channel closed"),
                 },
                 report = disk_reports.recv() => match report {
                     Some(DiskReport::Verified { index, result }) => {
@@ -908,6 +908,7 @@ impl ReceiveRun {
                     Background::Lost(why) => {
                         if c.signaling_closed() { RxInput::PeerGone } else { RxInput::ConnectionLost(why) }
                     }
+                    Background::Refused(why) => RxInput::Fail(why),
                     Background::Quiet => continue,
                 },
                 _ = cancel.cancelled() => RxInput::LocalCancel("cancelled by receiver".into()),
@@ -1067,6 +1068,15 @@ impl ReceiveRun {
             eta_secs: eta_secs(done, total, rate),
             file: None,
         });
+    }
+}
+
+/// What a closed channel of `conn` means: the end of the transfer when this side closed the
+/// connection on a peer that broke a limit, else a lost connection (which may be resumed).
+fn closed_input(conn: &mut Connection, what: &str) -> RxInput {
+    match conn.refusal() {
+        Some(why) => RxInput::Fail(why),
+        None => RxInput::ConnectionLost(what.into()),
     }
 }
 

@@ -389,7 +389,10 @@ async fn run(
                     None => TxInput::Control(ControlMsg::Error { message: "unreadable control message".into() }),
                 },
                 Some(ChannelEvent::Open) => continue,
-                Some(ChannelEvent::Closed) | None => TxInput::ConnectionLost("the control channel closed".into()),
+                Some(ChannelEvent::Closed) | None => match c.refusal() {
+                    Some(why) => TxInput::Fail(why),
+                    None => TxInput::ConnectionLost("the control channel closed".into()),
+                },
             },
             report = report_rx.recv() => match report {
                 Some((gen, _)) if gen != generation => continue,
@@ -413,6 +416,7 @@ async fn run(
                         TxInput::ConnectionLost(why)
                     }
                 }
+                Background::Refused(why) => TxInput::Fail(why),
                 Background::Quiet => continue,
             },
             _ = sleep_until_or_never(gone_at) => TxInput::PeerGone,

@@ -321,6 +321,10 @@ async fn serve(
                     let _ = lost.send("a stripe's network path failed".into());
                     return;
                 }
+                Some(RtcEvent::PeerOverran(why)) => {
+                    let _ = lost.send(why);
+                    return;
+                }
                 Some(_) => {}
             },
             event = own_channel => {
