@@ -8,7 +8,9 @@ need=()
 # iproute2, iptables and coturn: the network test bed (netbed/, run as root).
 # nginx: the TLS-terminating reverse proxy of cli/tests/wss_through_nginx.rs; ca-certificates:
 # the OS trust store wss:// checks servers against.
-for pkg in build-essential pkg-config iproute2 iptables coturn nginx ca-certificates; do
+# zsh, fish and groff: the generated completions and manual page are parsed by the real tools
+# (cli/tests/completions_and_man.rs).
+for pkg in build-essential pkg-config iproute2 iptables coturn nginx ca-certificates zsh fish groff; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if ((${#need[@]})); then

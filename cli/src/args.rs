@@ -25,6 +25,14 @@ pub enum Command {
     /// List the devices in reach: on this network (no server needed) and, with --server,
     /// the server's nearby devices.
     Peers(PeersArgs),
+    /// Print a completion script for SHELL (bash, zsh, fish, elvish, powershell) on stdout,
+    /// e.g. `peerdrop completions bash > ~/.local/share/bash-completion/completions/peerdrop`.
+    Completions {
+        /// The shell to complete for.
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff) on stdout, e.g. `peerdrop man | man -l -`.
+    Man,
 }
 
 /// Options every subcommand shares.

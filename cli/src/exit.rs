@@ -20,6 +20,18 @@ pub const REFUSED: u8 = 6;
 /// Cancelled by either side (Ctrl-C here, or the other person).
 pub const CANCELLED: u8 = 7;
 
+/// Every exit code with its meaning, for the manual page (`peerdrop man`).
+pub const DOCUMENTED: [(u8, &str); 8] = [
+    (OK, "Every file was sent (or received) and verified."),
+    (FAILED, "Any other failure: a file that cannot be read, a full disk, a hash mismatch."),
+    (2, "The command line was wrong."),
+    (DECLINED, "The receiver declined."),
+    (UNREACHABLE, "No such device or code, or it could not be reached (server or peer)."),
+    (DISCONNECTED, "The connection to the peer was lost and could not be resumed."),
+    (REFUSED, "Refused for safety: the receiver's identity changed since it was trusted, or the receiver refused unsafe names or sizes."),
+    (CANCELLED, "Cancelled by either side (Ctrl-C here, or the other person)."),
+];
+
 /// A core error with advice for the person, printed after the reason; its exit code is the
 /// error's.
 #[derive(Debug, thiserror::Error)]

@@ -8,6 +8,7 @@
 //! (`receive --qr`: the link to this receiver and its QR code), [`exit`] (exit codes).
 
 mod args;
+mod docs;
 mod exit;
 mod lan;
 mod output;
@@ -31,6 +32,12 @@ const DEFAULT_LOG_FILTER: &str =
 fn main() -> ExitCode {
     peerdrop_core::allocator::tune_for_transfers();
     let cli = Cli::parse();
+    // Help for the shell and for `man`: no runtime, no network, nothing logged.
+    match &cli.command {
+        Command::Completions { shell } => return docs::print_completions(*shell),
+        Command::Man => return docs::print_man_page(),
+        _ => {}
+    }
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("PEERDROP_LOG")
@@ -51,6 +58,9 @@ fn main() -> ExitCode {
             Command::Receive(args) => receive::run(args).await,
             Command::Send(args) => send::run(args).await,
             Command::Peers(args) => peers::run(args).await,
+            Command::Completions { .. } | Command::Man => {
+                unreachable!("handled before the runtime")
+            }
         }
     });
     // Do not wait for background tasks (e.g. a pending stdin read) on the way out.
