@@ -34,7 +34,8 @@ use super::progress::{eta_secs, RateMeter};
 use super::send::{PROGRESS_INTERVAL, RECONNECT_WINDOW};
 use super::{CancellationToken, EventSink, TransferReport};
 use crate::error::CoreError;
-use crate::identity::{sas, Trust};
+use crate::identity::nonce::new_nonce;
+use crate::identity::Trust;
 use crate::machine::ranges::RangeSet;
 use crate::machine::receiver::{
     Decision, OfferSummary, ReceiverMachine, RxAction, RxInput, Verification,
@@ -581,7 +582,7 @@ impl ReceiveRun {
             dest,
             decider: Some(decider),
             events,
-            machine: ReceiverMachine::new(Platform::current(), sas::new_nonce()),
+            machine: ReceiverMachine::new(Platform::current(), new_nonce()),
             session,
             verification: None,
             staging: None,

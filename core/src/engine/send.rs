@@ -32,7 +32,8 @@ use super::store_window::StoreWindow;
 use super::transport::MessageOut;
 use super::{CancellationToken, EventSink, TransferReport};
 use crate::error::CoreError;
-use crate::identity::{sas, Recognition, Trust};
+use crate::identity::nonce::new_nonce;
+use crate::identity::{Recognition, Trust};
 use crate::machine::sender::{SenderMachine, StreamJob, TxAction, TxInput};
 use crate::machine::Outcome;
 use crate::rtc::RtcSettings;
@@ -251,7 +252,7 @@ async fn run(
     let plan = Arc::new(plan);
     let id = transfer_id(trust.identity().fingerprint(), &link.remote_fp, &plan);
     let name = link.client.name().to_string();
-    let mut machine = SenderMachine::new(id, name, plan.entries(), sas::new_nonce());
+    let mut machine = SenderMachine::new(id, name, plan.entries(), new_nonce());
     let total = machine.total_size();
     let sent = Arc::new(AtomicU64::new(0));
     let wire = Arc::new(AtomicU64::new(0));

@@ -71,8 +71,8 @@ fn a_man_in_the_middle_gets_different_verification_phrases() {
     let legs = [handshake_hashes(&p), handshake_hashes(&p)];
     let (alice_fp, bob_fp) = ("aa:01".to_string(), "bb:02".to_string());
     let (n1, n2) = (
-        crate::identity::sas::new_nonce(),
-        crate::identity::sas::new_nonce(),
+        crate::identity::nonce::new_nonce(),
+        crate::identity::nonce::new_nonce(),
     );
     let phrase = |local: &str, remote: &str, hash: &[u8]| {
         crate::identity::sas::bound_transfer_phrase(

@@ -17,7 +17,9 @@
 //! Fingerprints are written as the SDP `a=fingerprint` value: SHA-256 of the certificate's
 //! DER, lowercase hex bytes joined with `:`.
 
+mod fingerprint;
 pub mod known;
+pub mod nonce;
 pub mod sas;
 mod words;
 
@@ -29,6 +31,7 @@ use thiserror::Error;
 use webrtc::peer_connection::crypto::{default_provider, HashAlgorithm, SignatureScheme};
 use webrtc::peer_connection::RTCCertificate;
 
+pub use fingerprint::normalize_fingerprint;
 pub use known::{KnownDevices, Recognition};
 pub mod proof;
 pub use sas::phrase;
@@ -350,20 +353,6 @@ fn hex_with_colons(bytes: &[u8]) -> String {
         .join(":")
 }
 
-/// Canonical form of a SHA-256 fingerprint: 32 bytes as lowercase hex joined with `:`.
-/// `None` for anything else (wrong length, not hex).
-pub fn normalize_fingerprint(value: &str) -> Option<String> {
-    let parts: Vec<&str> = value.trim().split(':').collect();
-    if parts.len() != 32
-        || !parts
-            .iter()
-            .all(|p| p.len() == 2 && p.bytes().all(|b| b.is_ascii_hexdigit()))
-    {
-        return None;
-    }
-    Some(parts.join(":").to_ascii_lowercase())
-}
-
 /// The `sha-256` fingerprint(s) an SDP announces (`a=fingerprint:sha-256 AB:CD:...`), in
 /// canonical form. The DTLS stack refuses a handshake whose certificate does not match, so
 /// the fingerprint in the remote description is the one the remote side proved it holds.
@@ -528,7 +517,10 @@ mod tests {
         let trust = Trust::load(Identity::load_or_create(dir.path()).unwrap()).unwrap();
         let peer_fp = Identity::ephemeral().unwrap().fingerprint().to_owned();
         trust.remember("Ana's laptop", &peer_fp);
-        let (n1, n2) = (sas::new_nonce(), sas::new_nonce());
+        let (n1, n2) = (
+            crate::identity::nonce::new_nonce(),
+            crate::identity::nonce::new_nonce(),
+        );
         let proved = trust.verify_event("Ana's laptop", &peer_fp, &n1, &n2, None, true);
         let claimed = trust.verify_event("Ana's laptop", &peer_fp, &n1, &n2, Some("ab12"), false);
         let relay_proved =

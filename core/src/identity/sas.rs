@@ -14,8 +14,10 @@
 //! commit, so its chance of matching phrases is 2^-32 per attempt, which a person notices
 //! long before it succeeds.
 
+//! Pure (no I/O, no randomness): fresh nonces come from [`super::nonce`], so this file also
+//! builds alone inside the machine fuzz target (`fuzz/fuzz_targets/machine_sequences.rs`).
+
 use super::words::WORDS;
-use webrtc::peer_connection::crypto::default_provider;
 
 /// Bytes of randomness in each nonce.
 pub const NONCE_BYTES: usize = 32;
@@ -25,20 +27,6 @@ pub const PHRASE_WORDS: usize = 4;
 
 const PHRASE_CONTEXT: &str = "peerdrop 2025-06 verification phrase v1";
 const COMMIT_CONTEXT: &str = "peerdrop 2025-06 verification commitment v1";
-
-/// A fresh random nonce, lowercase hex.
-pub fn new_nonce() -> String {
-    let mut bytes = [0u8; NONCE_BYTES];
-    match default_provider().and_then(|p| p.random().fill(&mut bytes)) {
-        Ok(()) => {}
-        Err(e) => {
-            // The OS RNG failing is not survivable for a security feature; uuid's v4 uses the
-            // same OS source, so reaching this means no randomness at all.
-            panic!("no secure randomness available: {e}");
-        }
-    }
-    hex(&bytes)
-}
 
 /// Commitment to `nonce` (lowercase hex).
 pub fn commitment(nonce: &str) -> String {
@@ -116,16 +104,17 @@ fn phrase_with_context(local_fp: &str, remote_fp: &str, context: &[u8]) -> Strin
 }
 
 fn canonical(fp: &str) -> String {
-    super::normalize_fingerprint(fp).unwrap_or_else(|| fp.trim().to_ascii_lowercase())
+    super::fingerprint::normalize_fingerprint(fp).unwrap_or_else(|| fp.trim().to_ascii_lowercase())
 }
 
-fn hex(bytes: &[u8]) -> String {
+pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::identity::nonce::new_nonce;
     use std::collections::HashSet;
 
     fn fp(seed: u8) -> String {

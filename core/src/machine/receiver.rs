@@ -220,7 +220,7 @@ pub struct ReceiverMachine {
 
 impl ReceiverMachine {
     /// A receiver waiting for an offer; names are checked for `platform`. `sas_nonce` is a
-    /// fresh random verification nonce ([`sas::new_nonce`]).
+    /// fresh random verification nonce ([`crate::identity::nonce::new_nonce`]).
     pub fn new(platform: Platform, sas_nonce: String) -> Self {
         Self {
             state: State::AwaitingOffer,
@@ -261,6 +261,12 @@ impl ReceiverMachine {
     /// Bytes held so far over all files.
     pub fn bytes_received(&self) -> u64 {
         self.files.iter().map(|f| f.have.covered()).sum()
+    }
+
+    /// Separate pieces held of file `index` (0 for no such file): bounded by
+    /// [`MAX_RANGES_PER_FILE`], which the machine fuzz target checks.
+    pub fn pieces(&self, index: u32) -> usize {
+        self.files.get(index as usize).map_or(0, |f| f.have.len())
     }
 
     /// Total bytes of the accepted offer (0 before the offer).
@@ -604,7 +610,10 @@ impl ReceiverMachine {
     }
 
     fn on_decision(&mut self, decision: Decision) -> Vec<RxAction> {
-        if self.state != State::AwaitingDecision {
+        // Only an answer to a question that was asked: after the verification phrase and the
+        // whole file list (found by the machine fuzz target: an early `Accept` was taken).
+        let asked = self.sas_done && self.pending_ask.is_none();
+        if self.state != State::AwaitingDecision || !asked {
             return Vec::new();
         }
         match decision {

@@ -115,7 +115,7 @@ pub struct SenderMachine {
 
 impl SenderMachine {
     /// A sender offering `files` (indices must be `0..n` in order). `sas_nonce` is this
-    /// transfer's fresh random verification nonce ([`sas::new_nonce`]).
+    /// transfer's fresh random verification nonce ([`crate::identity::nonce::new_nonce`]).
     pub fn new(
         transfer_id: Uuid,
         sender_name: String,

@@ -894,3 +894,22 @@ fn files_saved_by_an_earlier_run_are_confirmed_by_hash_only() {
     );
     assert!(matches!(rx_finish(&out), Some(Outcome::Failed(r)) if r.contains("different now")));
 }
+
+#[test]
+fn an_accept_before_the_question_was_asked_is_ignored() {
+    // Offer and file list are in, but the verification phrase is not: nobody was asked yet.
+    let mut rx = announced(1, 5);
+    rx.handle(RxInput::Control(ControlMsg::Files {
+        entries: vec![entry(0, "f0", 5)],
+    }));
+    assert!(rx.handle(RxInput::Decided(Decision::Accept)).is_empty());
+    let frame = rx.handle(RxInput::Data {
+        index: 0,
+        offset: 0,
+        len: 5,
+    });
+    assert!(
+        !frame.iter().any(|a| matches!(a, RxAction::Write { .. })),
+        "nothing is written before the person was asked: {frame:?}"
+    );
+}
