@@ -7,6 +7,7 @@
 //! CreatePermission is decided by coturn locally, so no packet is ever sent to those addresses.
 
 use std::net::{SocketAddr, UdpSocket};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -42,9 +43,12 @@ impl Env {
         TurnClient::new(socket_in(ns::H1), self.server, username, password)
     }
 
-    /// A client holding valid credentials and an allocation.
+    /// A client holding valid credentials and an allocation. Each gets its own peer id, as
+    /// each connection to peerdrop-signal does: coturn's `user-quota` counts per peer id.
     fn allocated(&self) -> Result<TurnClient, Failed> {
-        let (u, p) = rest_credentials(&self.secret, "security-test", now() + 600);
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let user = format!("security-test-{}", NEXT.fetch_add(1, Ordering::Relaxed));
+        let (u, p) = rest_credentials(&self.secret, &user, now() + 600);
         let mut c = self.client(&u, &p);
         match c.allocate()? {
             Reply::Success => Ok(c),

@@ -22,7 +22,7 @@ pub const DEFAULT_TURN_TTL: Duration = Duration::from_secs(600);
 
 /// Default number of TURN credentials minted per client address (IPv4, IPv6 /48) per
 /// `turn_ttl`; past it, `welcome` carries STUN only.
-pub const DEFAULT_TURN_CREDENTIALS_PER_IP: u32 = 10;
+pub const DEFAULT_TURN_CREDENTIALS_PER_IP: u32 = 256;
 
 /// How the server is reached and what it hands to clients.
 #[derive(Clone, Debug)]
