@@ -29,6 +29,25 @@ use args::{Cli, Command};
 const DEFAULT_LOG_FILTER: &str =
     "warn,rtc=error,rtc_ice=error,rtc_dtls=error,rtc_sctp=error,webrtc=error";
 
+/// Logs to stderr: `PEERDROP_LOG` (default [`DEFAULT_LOG_FILTER`]), without the dependencies'
+/// expected, harmless ERROR lines unless `PEERDROP_LOG_NOISE=1`
+/// (see [`peerdrop_core::log_noise`]).
+fn init_logging() {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    let show_noise = std::env::var("PEERDROP_LOG_NOISE").is_ok_and(|v| v == "1");
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("PEERDROP_LOG")
+                .unwrap_or_else(|_| DEFAULT_LOG_FILTER.into()),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .finish()
+        .with((!show_noise).then_some(peerdrop_core::log_noise::ExpectedNoise))
+        .init();
+}
+
 fn main() -> ExitCode {
     peerdrop_core::allocator::tune_for_transfers();
     let cli = Cli::parse();
@@ -38,14 +57,7 @@ fn main() -> ExitCode {
         Command::Man => return docs::print_man_page(),
         _ => {}
     }
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("PEERDROP_LOG")
-                .unwrap_or_else(|_| DEFAULT_LOG_FILTER.into()),
-        )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .init();
+    init_logging();
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {

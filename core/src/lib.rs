@@ -14,6 +14,8 @@
 //!   certificates in words.
 //! - [`identity`]: this device's persistent certificate, verification phrases, pinned devices.
 //! - [`error`]: [`CoreError`], whose `Display` is the one line a user needs.
+//! - [`log_noise`]: the dependency log lines that are expected and harmless, kept off the
+//!   terminal.
 //! - [`allocator`]: one call at process start that keeps glibc from zeroing pages over and
 //!   over during a transfer.
 
@@ -23,6 +25,7 @@ pub mod error;
 pub mod fallback;
 pub mod identity;
 pub mod lan;
+pub mod log_noise;
 pub mod machine;
 pub mod rtc;
 pub mod signaling;

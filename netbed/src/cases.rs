@@ -351,6 +351,20 @@ fn transfer(case: &Case, server_url: &str, file: &Path, dest: &Path) -> Result<R
             context()
         ));
     }
+    // A transfer that worked logs nothing the person must act on: the WebRTC stack's expected
+    // lines (TURN refusing private peers, the peer's closing abort) stay off the terminal.
+    let errors: Vec<&str> = tx_stderr
+        .lines()
+        .chain(rx_stderr.lines())
+        .filter(|line| line.contains(" ERROR "))
+        .collect();
+    if !errors.is_empty() {
+        return Err(format!(
+            "a successful transfer logged ERROR lines:\n{}{}",
+            errors.join("\n"),
+            context()
+        ));
+    }
     let mb_per_s = if seconds > 0.0 {
         bytes / seconds / 1e6
     } else {

@@ -146,12 +146,19 @@ fn lan_role_from_env() -> LanRole {
 const DEFAULT_LOG_FILTER: &str =
     "info,rtc=error,rtc_ice=error,rtc_dtls=error,rtc_sctp=error,webrtc=error,tao=warn,wry=warn";
 
+/// Logs to stderr, without the dependencies' expected, harmless ERROR lines unless
+/// `PEERDROP_LOG_NOISE=1` (see [`peerdrop_core::log_noise`]).
 fn init_logging() {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
     let filter = tracing_subscriber::EnvFilter::try_from_env("PEERDROP_LOG")
         .unwrap_or_else(|_| DEFAULT_LOG_FILTER.into());
+    let show_noise = std::env::var("PEERDROP_LOG_NOISE").is_ok_and(|v| v == "1");
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .finish()
+        .with((!show_noise).then_some(peerdrop_core::log_noise::ExpectedNoise))
         .try_init();
 }
 
