@@ -103,11 +103,19 @@ pub struct ReceiveArgs {
     #[arg(long, default_value = ".")]
     pub dir: PathBuf,
     /// Accept without asking.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "trusted")]
     pub yes: bool,
+    /// Accept without asking from devices trusted before (accepted here earlier, same
+    /// certificate); ask for any other, and always for a device whose identity changed.
+    #[arg(long)]
+    pub trusted: bool,
     /// Keep receiving after the first transfer.
     #[arg(long)]
     pub keep: bool,
+    /// Write a received text to stdout exactly as sent (for a pipe: `peerdrop receive
+    /// --stdout > note.txt`); status lines stay on stderr. Files are still saved in --dir.
+    #[arg(long, conflicts_with = "json")]
+    pub stdout: bool,
     /// Also print a peerdrop:// link to this receiver (code and server) and draw it as a QR
     /// code, for a phone to scan.
     #[arg(long)]
@@ -130,8 +138,12 @@ pub struct SendArgs {
     /// with exit code 6 and nothing is sent; `--yes` never covers this.
     #[arg(long)]
     pub accept_changed_identity: bool,
+    /// Send this text (or link) instead of files; `-` reads it from stdin. At most 32 KiB:
+    /// longer texts go as a file.
+    #[arg(long, value_name = "TEXT|-", conflicts_with = "paths")]
+    pub text: Option<String>,
     /// Files and folders to send.
-    #[arg(required = true)]
+    #[arg(required_unless_present = "text")]
     pub paths: Vec<PathBuf>,
 }
 

@@ -6,27 +6,44 @@ use peerdrop_core::{Decider, Decision, OfferSummary};
 /// How many files the prompt lists before summarising the rest.
 const LISTED_FILES: usize = 20;
 
+/// How much of an offered text the prompt shows.
+const SHOWN_TEXT_CHARS: usize = 500;
+
+/// Lists an offer's files (the first [`LISTED_FILES`]) on stderr.
+fn list_files(offer: &OfferSummary) {
+    eprintln!(
+        "{} wants to send {} file(s), {}:",
+        terminal_safe(&offer.from),
+        offer.files.len(),
+        indicatif::HumanBytes(offer.total_size)
+    );
+    for file in offer.files.iter().take(LISTED_FILES) {
+        eprintln!(
+            "  {}  ({})",
+            terminal_safe(&file.path),
+            indicatif::HumanBytes(file.size)
+        );
+    }
+    if offer.files.len() > LISTED_FILES {
+        eprintln!("  … and {} more", offer.files.len() - LISTED_FILES);
+    }
+}
+
 /// Prints the offer on stderr and reads `y`/`yes` from stdin; anything else (or EOF) declines.
 pub struct TerminalDecider;
 
 #[async_trait::async_trait]
 impl Decider for TerminalDecider {
     async fn decide(&mut self, offer: &OfferSummary) -> Decision {
-        eprintln!(
-            "{} wants to send {} file(s), {}:",
-            terminal_safe(&offer.from),
-            offer.files.len(),
-            indicatif::HumanBytes(offer.total_size)
-        );
-        for file in offer.files.iter().take(LISTED_FILES) {
-            eprintln!(
-                "  {}  ({})",
-                terminal_safe(&file.path),
-                indicatif::HumanBytes(file.size)
-            );
-        }
-        if offer.files.len() > LISTED_FILES {
-            eprintln!("  … and {} more", offer.files.len() - LISTED_FILES);
+        if let Some(text) = &offer.text {
+            eprintln!("{} wants to send a text:", terminal_safe(&offer.from));
+            let shown: String = text.chars().take(SHOWN_TEXT_CHARS).collect();
+            eprintln!("  {}", terminal_safe(&shown));
+            if shown.len() < text.len() {
+                eprintln!("  … ({} more bytes)", text.len() - shown.len());
+            }
+        } else {
+            list_files(offer);
         }
         if offer.resumable_bytes > 0 {
             eprintln!(
@@ -63,6 +80,27 @@ impl Decider for TerminalDecider {
                 Decision::Accept
             }
             _ => Decision::Decline("the receiver declined".into()),
+        }
+    }
+}
+
+/// `receive --trusted`: accepts a device whose certificate was trusted here before and did not
+/// change; asks on the terminal ([`TerminalDecider`]) for everyone else.
+pub struct TrustedOrAsk;
+
+#[async_trait::async_trait]
+impl Decider for TrustedOrAsk {
+    async fn decide(&mut self, offer: &OfferSummary) -> Decision {
+        match &offer.verification {
+            Some(v) if v.known && !v.changed => {
+                eprintln!(
+                    "Accepting from {}, a trusted device (verification phrase: {})",
+                    terminal_safe(&offer.from),
+                    v.phrase
+                );
+                Decision::Accept
+            }
+            _ => TerminalDecider.decide(offer).await,
         }
     }
 }

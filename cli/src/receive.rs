@@ -8,7 +8,7 @@ use peerdrop_proto::events::TransferEvent;
 use crate::args::ReceiveArgs;
 use crate::lan;
 use crate::output;
-use crate::prompt::TerminalDecider;
+use crate::prompt::{TerminalDecider, TrustedOrAsk};
 
 /// Runs the command; `Ok` only when every accepted file was received and verified.
 pub async fn run(args: ReceiveArgs) -> Result<()> {
@@ -29,7 +29,12 @@ pub async fn run(args: ReceiveArgs) -> Result<()> {
             });
         }
     } else {
-        println!("code: {}", node.code());
+        if args.stdout {
+            // Stdout carries only what was sent.
+            eprintln!("code: {}", node.code());
+        } else {
+            println!("code: {}", node.code());
+        }
         eprintln!(
             "Waiting for files as \"{}\"; on the sender run: peerdrop send --to {} FILE…",
             node.name(),
@@ -56,7 +61,7 @@ pub async fn run(args: ReceiveArgs) -> Result<()> {
         .with_context(|| format!("cannot create {}", args.dir.display()))?;
     let dir = std::fs::canonicalize(&args.dir)
         .with_context(|| format!("cannot open {}", args.dir.display()))?;
-    let events = output::sink(args.common.json);
+    let events = output::sink_with(args.common.json, args.stdout);
     let cancel = CancellationToken::new();
     spawn_ctrl_c(cancel.clone());
     loop {
@@ -67,6 +72,10 @@ pub async fn run(args: ReceiveArgs) -> Result<()> {
         let result = if args.yes {
             incoming
                 .receive(dir.clone(), AutoAccept, events.clone(), cancel.clone())
+                .await
+        } else if args.trusted {
+            incoming
+                .receive(dir.clone(), TrustedOrAsk, events.clone(), cancel.clone())
                 .await
         } else {
             incoming
