@@ -10,10 +10,19 @@ use std::sync::{Arc, Mutex};
 
 /// Builds the event sink for `--json` or human output.
 pub fn sink(json: bool) -> EventSink {
+    sink_with(json, false)
+}
+
+/// Like [`sink`]; with `text_to_stdout` (`receive --stdout`) a received text is written to
+/// stdout exactly as sent, for a pipe, instead of made safe for a terminal.
+pub fn sink_with(json: bool, text_to_stdout: bool) -> EventSink {
     if json {
         Arc::new(|event: TransferEvent| print_json(&event))
     } else {
-        let human = Mutex::new(Human { bar: None });
+        let human = Mutex::new(Human {
+            bar: None,
+            text_to_stdout,
+        });
         Arc::new(move |event: TransferEvent| {
             if let Ok(mut h) = human.lock() {
                 h.show(event);
@@ -31,6 +40,7 @@ pub fn print_json(event: &TransferEvent) {
 
 struct Human {
     bar: Option<ProgressBar>,
+    text_to_stdout: bool,
 }
 
 impl Human {
@@ -120,6 +130,22 @@ impl Human {
                     Some(bar) => bar.println(line),
                     None => status(&line),
                 }
+            }
+            TransferEvent::Text { text } => {
+                let mut out = std::io::stdout().lock();
+                if self.text_to_stdout {
+                    let _ = out.write_all(text.as_bytes());
+                } else {
+                    status("Text received:");
+                    let _ = writeln!(out, "{}", terminal_safe(&text));
+                }
+                let _ = out.flush();
+            }
+            TransferEvent::Done { files: 0, .. } => {
+                if let Some(bar) = self.bar.take() {
+                    bar.finish_and_clear();
+                }
+                status("Done: the text went across");
             }
             TransferEvent::Done {
                 files,

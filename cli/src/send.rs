@@ -1,17 +1,36 @@
 //! `peerdrop send`: find the receiver (code, name or address; on the LAN and/or the server),
 //! offer the files, stream them, wait for every hash to be confirmed.
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use peerdrop_core::{CancellationToken, CoreError, LanRole, Node, OnChangedIdentity, SendPlan};
+use std::io::Read;
 
 use crate::args::SendArgs;
 use crate::exit::Hinted;
 use crate::output;
 use crate::receive::spawn_ctrl_c;
 
+/// `--text TEXT` as given, or stdin for `--text -` (read to the end, as UTF-8).
+fn text_to_send(arg: &str) -> Result<String> {
+    if arg != "-" {
+        return Ok(arg.to_string());
+    }
+    let mut bytes = Vec::new();
+    // One byte past the limit is enough to know it is too long.
+    std::io::stdin()
+        .take(peerdrop_proto::transfer::MAX_TEXT_BYTES as u64 + 1)
+        .read_to_end(&mut bytes)
+        .context("cannot read the text from stdin")?;
+    String::from_utf8(bytes)
+        .map_err(|_| anyhow::anyhow!("the text on stdin is not UTF-8: send it as a file"))
+}
+
 /// Runs the command; `Ok` only when the receiver confirmed every file's hash.
 pub async fn run(args: SendArgs) -> Result<()> {
-    let plan = SendPlan::from_paths(&args.paths)?;
+    let plan = match &args.text {
+        Some(text) => SendPlan::text(text_to_send(text)?)?,
+        None => SendPlan::from_paths(&args.paths)?,
+    };
     let node = Node::connect(args.common.node_config(LanRole::Browse)).await?;
     let recipient = match node.find_typed(&args.to).await {
         Ok(recipient) => recipient,

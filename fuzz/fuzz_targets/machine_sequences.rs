@@ -129,6 +129,7 @@ fn control(b: &mut Bytes) -> ControlMsg {
                 u32::from(b.u8() % 5)
             },
             total_size: b.size(),
+            text: (b.u8() % 4 == 0).then(|| b.text()),
         },
         4 => ControlMsg::Files {
             entries: (0..b.u8() % 5)

@@ -84,6 +84,9 @@ pub enum TransferEvent {
         files: Vec<FileSummary>,
         /// Sum of all sizes.
         total_size: u64,
+        /// The text on offer, when it is a text rather than files.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        text: Option<String>,
     },
     /// Both sides derived the short authentication phrase from both DTLS fingerprints; the
     /// same words on both screens mean nobody is in the middle.
@@ -122,6 +125,11 @@ pub enum TransferEvent {
     },
     /// The receiver accepted.
     Accepted,
+    /// Receiver: the text on offer was accepted; this is it (sent by the sender, untrusted).
+    Text {
+        /// The text as sent.
+        text: String,
+    },
     /// A file continues from bytes already at the receiver (after a cut or a restart).
     Resumed {
         /// Relative path of the file.

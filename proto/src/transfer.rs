@@ -58,6 +58,11 @@ pub const STORE_ACK_EVERY: u64 = 1 << 20;
 /// Most files one transfer may announce; more is refused as malformed (protects memory).
 pub const MAX_FILES_PER_TRANSFER: u32 = 1_000_000;
 
+/// Most UTF-8 bytes a text offer carries ([`ControlMsg::Offer`] `text`). It travels inside the
+/// offer, so with JSON escaping the offer must still fit [`MAX_MESSAGE_BYTES`]; anything longer
+/// is better sent as a file, with resume and a progress bar.
+pub const MAX_TEXT_BYTES: usize = 32 * 1024;
+
 /// First byte of a data frame; lets future frame kinds coexist.
 const FRAME_KIND_DATA: u8 = 0x01;
 
@@ -129,6 +134,10 @@ pub enum ControlMsg {
         file_count: u32,
         /// Sum of all file sizes.
         total_size: u64,
+        /// A text (or link) offered instead of files: then `file_count` and `total_size` are 0
+        /// and no `files` follow. At most [`MAX_TEXT_BYTES`]. Untrusted at the receiver.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        text: Option<String>,
     },
     /// Sender → receiver: the next entries of the file list.
     Files {

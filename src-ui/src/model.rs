@@ -118,6 +118,8 @@ pub struct Transfer {
     pub reconnecting: Option<String>,
     /// Set while the sender waits for the person's answer about a changed identity.
     pub identity_warning: Option<IdentityWarning>,
+    /// A text (or link) offered instead of files.
+    pub text: Option<String>,
 }
 
 impl Default for Transfer {
@@ -134,6 +136,7 @@ impl Default for Transfer {
             verify: None,
             reconnecting: None,
             identity_warning: None,
+            text: None,
         }
     }
 }
@@ -156,6 +159,7 @@ impl Transfer {
                 from,
                 files,
                 total_size,
+                text,
                 ..
             } => {
                 // Keep what the connection already established (phrase, path).
@@ -166,6 +170,7 @@ impl Transfer {
                     total: *total_size,
                     verify: self.verify.take(),
                     path: self.path.take(),
+                    text: text.clone(),
                     ..Self::default()
                 };
             }
@@ -228,6 +233,7 @@ impl Transfer {
             }
             TransferEvent::Path { path } => self.path = Some(*path),
             TransferEvent::Accepted => self.phase = Phase::Running,
+            TransferEvent::Text { text } => self.text = Some(text.clone()),
             TransferEvent::Declined { reason } => self.phase = Phase::Declined(reason.clone()),
             TransferEvent::Progress {
                 done,
@@ -384,6 +390,7 @@ mod tests {
                 },
             ],
             total_size: 400,
+            text: None,
         }
     }
 

@@ -631,6 +631,11 @@ impl ReceiveRun {
     /// Looks for an earlier run of this transfer, pre-seeds the machine with what it left,
     /// and completes the prompt with the phrase and the bytes already here.
     async fn prepare_prompt(&mut self, mut summary: OfferSummary) -> OfferSummary {
+        if self.machine.is_text() {
+            // A text has nothing on disk to resume.
+            summary.verification = self.verification.clone();
+            return summary;
+        }
         let staging = staging_id(
             summary.transfer_id,
             &self.session.remote_fp,
@@ -889,7 +894,7 @@ impl ReceiveRun {
                         if decision == Decision::Accept && self.session.proved {
                             self.session.trust.remember(&self.session.peer.name, &self.session.remote_fp);
                         }
-                        if decision == Decision::Accept {
+                        if decision == Decision::Accept && !self.machine.is_text() {
                             self.start_disk();
                         }
                         RxInput::Decided(decision)
@@ -958,7 +963,7 @@ impl ReceiveRun {
                 files: self.machine.file_count(),
                 bytes: total,
                 seconds,
-                saved_to: Some(self.dest.display().to_string()),
+                saved_to: (!self.machine.is_text()).then(|| self.dest.display().to_string()),
             });
             if let Some(c) = conn {
                 // The sender closes its side once it has read the final message; closing

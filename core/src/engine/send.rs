@@ -198,6 +198,10 @@ pub fn transfer_id(sender_fp: &str, receiver_fp: &str, plan: &SendPlan) -> Uuid 
     };
     field(sender_fp.as_bytes());
     field(receiver_fp.as_bytes());
+    if let Some(text) = plan.text_on_offer() {
+        field(b"text");
+        field(text.as_bytes());
+    }
     for file in plan.files() {
         field(&file.entry.index.to_le_bytes());
         field(file.entry.path.as_bytes());
@@ -252,7 +256,10 @@ async fn run(
     let plan = Arc::new(plan);
     let id = transfer_id(trust.identity().fingerprint(), &link.remote_fp, &plan);
     let name = link.client.name().to_string();
-    let mut machine = SenderMachine::new(id, name, plan.entries(), new_nonce());
+    let mut machine = match plan.text_on_offer() {
+        Some(text) => SenderMachine::new_text(id, name, text.to_string(), new_nonce()),
+        None => SenderMachine::new(id, name, plan.entries(), new_nonce()),
+    };
     let total = machine.total_size();
     let sent = Arc::new(AtomicU64::new(0));
     let wire = Arc::new(AtomicU64::new(0));

@@ -11,7 +11,9 @@
 //! accepted without asking again, with the ranges already held, so only the rest is sent.
 
 use peerdrop_proto::events::{FileSummary, TransferEvent};
-use peerdrop_proto::transfer::{ControlMsg, FileEntry, ResumeEntry, MAX_FILES_PER_TRANSFER};
+use peerdrop_proto::transfer::{
+    ControlMsg, FileEntry, ResumeEntry, MAX_FILES_PER_TRANSFER, MAX_TEXT_BYTES,
+};
 use peerdrop_proto::PROTOCOL_VERSION;
 use std::collections::HashSet;
 use uuid::Uuid;
@@ -72,6 +74,8 @@ pub struct OfferSummary {
     pub resumable_bytes: u64,
     /// The verification phrase and what is known about the sender (filled in by the driver).
     pub verification: Option<Verification>,
+    /// A text offered instead of files (then `files` is empty). Untrusted: display it safely.
+    pub text: Option<String>,
 }
 
 /// Inputs to the receiver machine.
@@ -196,6 +200,7 @@ struct OfferHeader {
     sender_name: String,
     file_count: u32,
     total_size: u64,
+    text: Option<String>,
 }
 
 /// The receiver's protocol state. Feed it [`RxInput`]s with [`ReceiverMachine::handle`].
@@ -236,6 +241,11 @@ impl ReceiverMachine {
             pending_ask: None,
             reoffer: Vec::new(),
         }
+    }
+
+    /// Whether the offer is a text rather than files (nothing is written to disk for it).
+    pub fn is_text(&self) -> bool {
+        self.offer.as_ref().is_some_and(|o| o.text.is_some())
     }
 
     /// The announced entries, in index order (after the file list arrived).
@@ -390,12 +400,22 @@ impl ReceiverMachine {
                     sender_name,
                     file_count,
                     total_size,
+                    text,
                 },
             ) => {
                 if v != PROTOCOL_VERSION {
                     return self.protocol_error(format!(
                         "sender speaks protocol version {v}, this device speaks {PROTOCOL_VERSION}"
                     ));
+                }
+                if let Some(text) = text {
+                    return self.on_text_offer(
+                        transfer_id,
+                        sender_name,
+                        file_count,
+                        total_size,
+                        text,
+                    );
                 }
                 if file_count == 0 || file_count > MAX_FILES_PER_TRANSFER {
                     return self.protocol_error(format!("offer announces {file_count} files"));
@@ -405,6 +425,7 @@ impl ReceiverMachine {
                     sender_name,
                     file_count,
                     total_size,
+                    text: None,
                 });
                 self.state = State::CollectingFiles;
                 Vec::new()
@@ -423,6 +444,55 @@ impl ReceiverMachine {
                 self.protocol_error(format!("unexpected {} message", control_name(&other)))
             }
         }
+    }
+
+    /// A text instead of files: no file list follows; it is asked about like files are.
+    fn on_text_offer(
+        &mut self,
+        transfer_id: Uuid,
+        sender_name: String,
+        file_count: u32,
+        total_size: u64,
+        text: String,
+    ) -> Vec<RxAction> {
+        if file_count != 0 || total_size != 0 {
+            return self.protocol_error("a text offer also announces files".into());
+        }
+        if text.len() > MAX_TEXT_BYTES {
+            return self.refuse(format!(
+                "the text is {} bytes; at most {} KiB are accepted as text (send it as a file)",
+                text.len(),
+                MAX_TEXT_BYTES >> 10
+            ));
+        }
+        self.offer = Some(OfferHeader {
+            transfer_id,
+            sender_name: sender_name.clone(),
+            file_count: 0,
+            total_size: 0,
+            text: Some(text.clone()),
+        });
+        self.state = State::AwaitingDecision;
+        self.pending_ask = Some(OfferSummary {
+            transfer_id,
+            from: sender_name,
+            files: Vec::new(),
+            total_size: 0,
+            resumable_bytes: 0,
+            verification: None,
+            text: Some(text),
+        });
+        self.ask_when_ready()
+    }
+
+    /// Refuses the offer as unsafe: the sender learns it was refused, not that it failed.
+    fn refuse(&mut self, reason: String) -> Vec<RxAction> {
+        let message = format!("{REFUSED_PREFIX}{reason}");
+        let mut actions = vec![RxAction::Send(ControlMsg::Error {
+            message: message.clone(),
+        })];
+        actions.extend(self.finish(Outcome::Refused(message)));
+        actions
     }
 
     fn on_files(&mut self, entries: Vec<FileEntry>) -> Vec<RxAction> {
@@ -467,14 +537,7 @@ impl ReceiverMachine {
         }
         match self.check_paths() {
             Ok(files) => self.files = files,
-            Err(reason) => {
-                let message = format!("{REFUSED_PREFIX}{reason}");
-                let mut actions = vec![RxAction::Send(ControlMsg::Error {
-                    message: message.clone(),
-                })];
-                actions.extend(self.finish(Outcome::Refused(message)));
-                return actions;
-            }
+            Err(reason) => return self.refuse(reason),
         }
         self.state = State::AwaitingDecision;
         let summary = OfferSummary {
@@ -491,6 +554,7 @@ impl ReceiverMachine {
             total_size: offer.total_size,
             resumable_bytes: 0,
             verification: None,
+            text: None,
         };
         self.pending_ask = Some(summary);
         self.ask_when_ready()
@@ -510,6 +574,7 @@ impl ReceiverMachine {
                 from: summary.from.clone(),
                 files: summary.files.clone(),
                 total_size: summary.total_size,
+                text: summary.text.clone(),
             }),
             RxAction::AskUser(summary),
         ]
@@ -625,6 +690,12 @@ impl ReceiverMachine {
                     }),
                     RxAction::Emit(TransferEvent::Accepted),
                 ];
+                if let Some(text) = self.offer.as_ref().and_then(|o| o.text.clone()) {
+                    // Nothing to stream: the text came with the offer.
+                    actions.push(RxAction::Emit(TransferEvent::Text { text }));
+                    actions.extend(self.finish(Outcome::Completed));
+                    return actions;
+                }
                 actions.extend(self.resumed_events());
                 // Zero-byte files need no data: they are complete as soon as their hash arrives.
                 actions.extend(self.verify_ready());

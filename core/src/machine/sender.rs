@@ -111,6 +111,8 @@ pub struct SenderMachine {
     sas_revealed: bool,
     /// Accepted once already: a new `accept` (after a reconnection) resumes without the user.
     resuming: bool,
+    /// A text offered instead of files ([`SenderMachine::new_text`]).
+    text: Option<String>,
 }
 
 impl SenderMachine {
@@ -135,6 +137,21 @@ impl SenderMachine {
             sas_nonce,
             sas_revealed: false,
             resuming: false,
+            text: None,
+        }
+    }
+
+    /// A sender offering `text` instead of files: it travels in the offer, so the transfer is
+    /// over once the receiver accepts.
+    pub fn new_text(
+        transfer_id: Uuid,
+        sender_name: String,
+        text: String,
+        sas_nonce: String,
+    ) -> Self {
+        Self {
+            text: Some(text),
+            ..Self::new(transfer_id, sender_name, Vec::new(), sas_nonce)
         }
     }
 
@@ -236,7 +253,11 @@ impl SenderMachine {
             sender_name: self.sender_name.clone(),
             file_count: self.files.len() as u32,
             total_size: self.total_size(),
+            text: self.text.clone(),
         }));
+        if self.text.is_some() {
+            return actions;
+        }
         let mut chunk = Vec::new();
         let mut chunk_bytes = 0;
         for entry in &self.files {
@@ -322,6 +343,11 @@ impl SenderMachine {
         let mut actions = Vec::new();
         if !self.resuming {
             actions.push(TxAction::Emit(TransferEvent::Accepted));
+        }
+        if self.text.is_some() {
+            // The text went with the offer; accepting it is receiving it.
+            actions.extend(self.finish(Outcome::Completed));
+            return actions;
         }
         let mut jobs = Vec::new();
         let mut skipped = 0;

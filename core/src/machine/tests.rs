@@ -79,6 +79,7 @@ fn announced(file_count: u32, total_size: u64) -> ReceiverMachine {
         sender_name: "x".into(),
         file_count,
         total_size,
+        text: None,
     }));
     rx
 }
@@ -669,6 +670,7 @@ fn an_offer_without_the_handshake_or_an_early_accept_is_refused() {
         sender_name: "x".into(),
         file_count: 1,
         total_size: 1,
+        text: None,
     }));
     assert!(
         matches!(rx_finish(&out), Some(Outcome::Failed(r)) if r.contains("verification handshake"))
@@ -825,6 +827,7 @@ fn a_resume_with_another_transfer_or_file_list_is_refused() {
         sender_name: "x".into(),
         file_count: 2,
         total_size: 110,
+        text: None,
     }));
     assert!(
         matches!(rx_finish(&out), Some(Outcome::Failed(r)) if r.contains("different transfer"))
@@ -912,4 +915,85 @@ fn an_accept_before_the_question_was_asked_is_ignored() {
         !frame.iter().any(|a| matches!(a, RxAction::Write { .. })),
         "nothing is written before the person was asked: {frame:?}"
     );
+}
+
+#[test]
+fn a_text_is_asked_about_and_received_on_accept_with_nothing_streamed() {
+    let text = "https://example.org/ and a line\nwith \u{1F600}".to_string();
+    let mut tx =
+        SenderMachine::new_text(Uuid::new_v4(), "Ben".into(), text.clone(), NONCE_S.into());
+    let mut rx = receiver();
+    let opening = deliver_offer(&mut tx, &mut rx);
+    let asked = opening
+        .iter()
+        .find_map(|a| match a {
+            RxAction::AskUser(summary) => Some(summary.clone()),
+            _ => None,
+        })
+        .expect("the receiver is asked about the text");
+    assert_eq!(asked.text.as_deref(), Some(text.as_str()));
+    assert!(asked.files.is_empty());
+    assert_eq!(asked.total_size, 0);
+    assert!(!opening.iter().any(|a| matches!(a, RxAction::Write { .. })));
+
+    let accepted = rx.handle(RxInput::Decided(Decision::Accept));
+    assert!(accepted
+        .iter()
+        .any(|a| matches!(a, RxAction::Emit(TransferEvent::Text { text: t }) if *t == text)));
+    assert_eq!(rx_finish(&accepted), Some(Outcome::Completed));
+    let tx_out = to_tx(&mut tx, &accepted);
+    assert!(
+        !tx_out.iter().any(|a| matches!(a, TxAction::Stream(_))),
+        "nothing is streamed for a text"
+    );
+    assert_eq!(tx_finish(&tx_out), Some(Outcome::Completed));
+}
+
+#[test]
+fn a_declined_text_is_declined_on_both_sides() {
+    let mut tx = SenderMachine::new_text(Uuid::new_v4(), "Ben".into(), "hi".into(), NONCE_S.into());
+    let mut rx = receiver();
+    deliver_offer(&mut tx, &mut rx);
+    let out = rx.handle(RxInput::Decided(Decision::Decline("no".into())));
+    assert!(!out
+        .iter()
+        .any(|a| matches!(a, RxAction::Emit(TransferEvent::Text { .. }))));
+    assert!(matches!(rx_finish(&out), Some(Outcome::Declined(_))));
+    assert!(matches!(
+        tx_finish(&to_tx(&mut tx, &out)),
+        Some(Outcome::Declined(_))
+    ));
+}
+
+#[test]
+fn a_text_offer_that_also_announces_files_or_is_too_long_is_refused_before_asking() {
+    let offer = |file_count, total_size, text: String| {
+        let mut rx = receiver();
+        rx.handle(RxInput::Control(ControlMsg::SasCommit {
+            commit: crate::identity::sas::commitment(NONCE_S),
+        }));
+        rx.handle(RxInput::Control(ControlMsg::Offer {
+            v: peerdrop_proto::PROTOCOL_VERSION,
+            transfer_id: Uuid::nil(),
+            sender_name: "x".into(),
+            file_count,
+            total_size,
+            text: Some(text),
+        }))
+    };
+    let with_files = offer(1, 10, "hi".into());
+    assert!(
+        matches!(rx_finish(&with_files), Some(Outcome::Failed(r)) if r.contains("also announces files"))
+    );
+    let too_long = offer(
+        0,
+        0,
+        "x".repeat(peerdrop_proto::transfer::MAX_TEXT_BYTES + 1),
+    );
+    assert!(
+        matches!(rx_finish(&too_long), Some(Outcome::Refused(r)) if r.contains("send it as a file"))
+    );
+    for out in [&with_files, &too_long] {
+        assert!(!out.iter().any(|a| matches!(a, RxAction::AskUser(_))));
+    }
 }

@@ -175,6 +175,12 @@ pub enum StoreError {
         /// What was picked.
         paths: Vec<PathBuf>,
     },
+    /// A text to send is empty, or too long to go as text.
+    #[error("{reason}")]
+    UnsendableText {
+        /// Why, with what to do instead.
+        reason: String,
+    },
     /// More files than one transfer may announce.
     #[error("{} holds {count} files; one transfer is limited to {limit}", .path.display())]
     TooManyFiles {

@@ -26,7 +26,9 @@ use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use bytes::Bytes;
-use peerdrop_proto::transfer::{FileEntry, MAX_FILES_PER_TRANSFER};
+use peerdrop_proto::transfer::{
+    FileEntry, MAX_FILES_PER_TRANSFER, MAX_MESSAGE_BYTES, MAX_TEXT_BYTES,
+};
 use walkdir::WalkDir;
 
 use super::names::{sanitize_relative_path, Platform};
@@ -52,6 +54,8 @@ pub struct SendPlan {
     total_size: u64,
     /// Modification time of each file when it was picked (`None`: unknown).
     modified: Vec<Option<SystemTime>>,
+    /// A text (or link) sent instead of files ([`SendPlan::text`]).
+    text: Option<String>,
 }
 
 impl SendPlan {
@@ -127,7 +131,39 @@ impl SendPlan {
             files,
             total_size,
             modified,
+            text: None,
         }
+    }
+
+    /// A text (or link) to send instead of files. Refused when empty, or over
+    /// [`MAX_TEXT_BYTES`] (it travels inside the offer; longer texts go better as a file).
+    pub fn text(text: String) -> Result<SendPlan, StoreError> {
+        if text.is_empty() {
+            return Err(StoreError::UnsendableText {
+                reason: "the text to send is empty".into(),
+            });
+        }
+        // Escaped, the offer must still fit one control message (a control character costs
+        // six bytes in JSON); 4 KiB is left for the offer's other fields.
+        let escaped = serde_json::to_string(&text).map_or(usize::MAX, |json| json.len());
+        if text.len() > MAX_TEXT_BYTES || escaped > MAX_MESSAGE_BYTES - 4096 {
+            return Err(StoreError::UnsendableText {
+                reason: format!(
+                    "the text is {} bytes; at most {} KiB go as text: save it to a file and send the file",
+                    text.len(),
+                    MAX_TEXT_BYTES >> 10
+                ),
+            });
+        }
+        Ok(SendPlan {
+            text: Some(text),
+            ..SendPlan::default()
+        })
+    }
+
+    /// The text on offer, for a text plan.
+    pub fn text_on_offer(&self) -> Option<&str> {
+        self.text.as_deref()
     }
 
     /// When file `index` was last modified at the time it was picked (`None` if unknown).

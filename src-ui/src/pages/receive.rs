@@ -200,7 +200,7 @@ pub fn IncomingDialog() -> View {
                                     strong(id="incoming-from", data-testid="incoming-from") { (state.receive.with(|t| t.peer.clone())) }
                                     " wants to send you "
                                     span(id="incoming-summary") {
-                                        (state.receive.with(|t| format!("{} · {}", format::files(t.files.len() as u64), format::bytes(t.total))))
+                                        (state.receive.with(|t| if t.text.is_some() { "a text".to_string() } else { format!("{} · {}", format::files(t.files.len() as u64), format::bytes(t.total)) }))
                                     }
                                 }
                             }
@@ -219,6 +219,13 @@ pub fn IncomingDialog() -> View {
                                 }
                             })
                         }
+                        (match state.receive.with(|t| t.text.clone()) {
+                            // Text nodes are escaped: an offered text is shown, never run.
+                            Some(text) => view! {
+                                pre(class="offered-text", id="incoming-text", data-testid="incoming-text") { (text) }
+                            },
+                            None => view! {},
+                        })
                         (match state.receive.with(|t| t.verify.clone()) {
                             Some(v) => {
                                 let peer = state.receive.with(|t| t.peer.clone());
