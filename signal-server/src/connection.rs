@@ -76,6 +76,8 @@ pub(crate) struct Shared {
     pub(crate) allowed_origins: Vec<crate::origin::Origin>,
     /// WebSocket upgrades refused for their `Origin` (shown in `/health`).
     pub(crate) refused_origins: AtomicU64,
+    /// What `/metrics` reports.
+    pub(crate) metrics: crate::metrics::Metrics,
 }
 
 /// How a connection ends.
@@ -206,6 +208,7 @@ pub(crate) fn serve(
                 error: Some((code, message)),
                 ..
             } => {
+                conn.shared.metrics.error_sent(*code);
                 tracing::debug!(?code, %message, "closing connection");
             }
             End::Close { reason, .. } => tracing::debug!(reason, "closing connection"),
@@ -290,6 +293,7 @@ impl Conn {
             return end;
         }
         if let Some(message) = notice {
+            self.shared.metrics.error_sent(ErrorCode::Unavailable);
             let notice = ServerMsg::Error {
                 code: ErrorCode::Unavailable,
                 message,
@@ -344,8 +348,10 @@ impl Conn {
             .turn_budgets
             .try_take(key, std::time::Instant::now())
         {
+            self.shared.metrics.turn_credentials(true);
             return (ice_servers(config, id, SystemTime::now()), None);
         }
+        self.shared.metrics.turn_credentials(false);
         tracing::info!(address = %key, "TURN credential budget of this address spent: STUN only");
         let message = format!(
             "no TURN relay for this connection: your address was given {} TURN credentials in \
@@ -497,9 +503,13 @@ impl Conn {
             }
             ClientMsg::Relay { to, session, data } => self.relay(me, to, session, data).await,
             ClientMsg::Signal { to, data } => {
-                tracing::debug!(%to, kind = signal_kind(&data), "signal");
+                let kind = signal_kind(&data);
+                tracing::debug!(%to, kind, "signal");
                 match self.shared.registry.relay(me, to, data) {
-                    Ok(()) => Ok(()),
+                    Ok(()) => {
+                        self.shared.metrics.signal_relayed(kind);
+                        Ok(())
+                    }
                     // The addressee's outbox is full: the sender slows down (and a flood
                     // earns strikes), the addressee stays.
                     Err(RelayError::Busy) => {
@@ -576,7 +586,10 @@ impl Conn {
             data,
         };
         match self.shared.registry.relay_frame(me, to, msg) {
-            Ok(()) => Ok(()),
+            Ok(()) => {
+                self.shared.metrics.relay_forwarded(cost - FRAME_OVERHEAD);
+                Ok(())
+            }
             Err(RelayError::Busy) => {
                 let text = format!("peer {to} is not keeping up; relay frame dropped");
                 self.send_error(ErrorCode::RateLimited, text).await
@@ -596,7 +609,9 @@ impl Conn {
     /// Answers a refused frame and counts a strike; too many strikes end the connection.
     async fn reject(&mut self, code: ErrorCode, message: String) -> Result<(), End> {
         self.strikes += 1;
+        self.shared.metrics.strike(code);
         if self.strikes >= self.shared.config.limits.max_strikes {
+            self.shared.metrics.closed_for_strikes();
             tracing::info!(?code, "closing abusive connection");
             return Err(End::with_error(
                 code,
@@ -624,6 +639,7 @@ impl Conn {
     }
 
     async fn send_error(&mut self, code: ErrorCode, message: String) -> Result<(), End> {
+        self.shared.metrics.error_sent(code);
         self.send(&ServerMsg::Error { code, message }).await
     }
 

@@ -61,6 +61,8 @@ impl RequestHead {
 pub(crate) enum Route {
     /// `GET /health`.
     Health,
+    /// `GET /metrics` (Prometheus).
+    Metrics,
     /// `GET /ws` with `Upgrade: websocket`.
     WebSocket,
     /// `/ws` without an upgrade request.
@@ -75,9 +77,10 @@ pub(crate) enum Route {
 pub(crate) fn route(head: &RequestHead) -> Route {
     match head.path.as_str() {
         "/health" if head.method == "GET" || head.method == "HEAD" => Route::Health,
+        "/metrics" if head.method == "GET" || head.method == "HEAD" => Route::Metrics,
         "/ws" if head.method == "GET" && head.wants_websocket() => Route::WebSocket,
         "/ws" if head.method == "GET" => Route::UpgradeRequired,
-        "/health" | "/ws" => Route::MethodNotAllowed,
+        "/health" | "/metrics" | "/ws" => Route::MethodNotAllowed,
         _ => Route::NotFound,
     }
 }

@@ -27,6 +27,7 @@
 //! - [`rate`]: the token bucket used for message, code-guessing and TURN credential limits.
 //! - [`relay`]: the encrypted fallback relay (`relay` frames) and its byte and frame budgets,
 //!   per connection and per client address.
+//! - [`metrics`]: the Prometheus metrics served at `GET /metrics`.
 //! - [`names`]: cleaning user-chosen device names before anyone else sees them.
 //! - [`ice`] and [`turn`]: the ICE server list handed out in `welcome`, with coturn
 //!   REST (`use-auth-secret`) credentials, minted within a budget per client address.
@@ -39,6 +40,7 @@ pub mod device;
 pub mod error;
 mod http;
 pub mod ice;
+pub mod metrics;
 pub mod names;
 pub mod origin;
 pub mod rate;

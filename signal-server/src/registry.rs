@@ -207,6 +207,18 @@ impl Registry {
         self.lock().peers.len()
     }
 
+    /// Peers by device kind (indexed by [`crate::metrics::kind_index`]) and the number of
+    /// non-empty nearby groups, for `/metrics`.
+    pub(crate) fn stats(&self) -> ([i64; 3], i64) {
+        let inner = self.lock();
+        let mut kinds = [0i64; 3];
+        for peer in inner.peers.values() {
+            kinds[crate::metrics::kind_index(peer.info.kind)] += 1;
+        }
+        let groups = inner.groups.values().filter(|m| !m.is_empty()).count();
+        (kinds, groups as i64)
+    }
+
     /// Registers a peer that said `hello`: assigns id and code, and sends a fresh `nearby`
     /// list to it and to every other member of its group (on a device endpoint: to it, and
     /// when it is the owner, to every guest).

@@ -91,6 +91,7 @@ impl SignalServer {
             turn_budgets: KeyedBuckets::per_window(limits.turn_credentials_per_ip, config.turn_ttl),
             allowed_origins,
             refused_origins: AtomicU64::new(0),
+            metrics: crate::metrics::Metrics::new(),
             config,
         });
         Ok(Self {
@@ -318,6 +319,7 @@ fn admit(
         )),
         Err(SlotError::PerAddress) => {
             tracing::info!("refused: too many connections from this address");
+            shared.metrics.error_sent(ErrorCode::TooManyConnections);
             let message = format!(
                 "too many connections from your address (max {})",
                 limits.max_connections_per_ip
@@ -331,6 +333,7 @@ fn admit(
         }
         Err(SlotError::Total) => {
             tracing::warn!("refused: server full");
+            shared.metrics.error_sent(ErrorCode::Unavailable);
             Either::Right(connection::refuse(
                 ws,
                 ErrorCode::Unavailable,
@@ -392,6 +395,16 @@ async fn upgrade(
             });
             Some(("200 OK", "application/json", format!("{body}\n")))
         }
+        Route::Metrics => {
+            let (peers_by_kind, nearby_groups) = shared.registry.stats();
+            let body = shared.metrics.render(crate::metrics::Snapshot {
+                peers_by_kind,
+                websockets: shared.slots.total() as i64,
+                handshakes: shared.handshakes.total() as i64,
+                nearby_groups,
+            });
+            Some(("200 OK", crate::metrics::CONTENT_TYPE, body))
+        }
         Route::NotFound => Some(("404 Not Found", "text/plain", "not found\n".to_string())),
         Route::MethodNotAllowed => Some((
             "405 Method Not Allowed",
@@ -414,6 +427,7 @@ async fn upgrade(
         crate::origin::check(&head.header_values("origin"), host, &shared.allowed_origins)
     {
         let refused = shared.refused_origins.fetch_add(1, Ordering::Relaxed) + 1;
+        shared.metrics.origin_refused();
         tracing::info!(origin = %refusal.origin, refused, "refused: WebSocket from a web page of another origin");
         let body = refusal.body();
         let _ = http::respond(&mut tcp, "403 Forbidden", "text/plain", &body, true).await;
