@@ -8,6 +8,12 @@
 //! After binding it prints exactly one line, `listening on <addr>`, to stdout (tests start it
 //! with `--listen 127.0.0.1:0` and read the port from it). Logs go to stderr (`RUST_LOG`,
 //! default `info`). Ctrl-C or SIGTERM shut it down gracefully.
+//!
+//! The settings a deployment sets also come from the environment (`PEERDROP_LISTEN`,
+//! `PEERDROP_STUN_URL`, `PEERDROP_TURN_URL`, `PEERDROP_TURN_SECRET`, `PEERDROP_TURN_TTL`,
+//! `PEERDROP_TRUSTED_PROXY`, `PEERDROP_ALLOW_ORIGIN`; a flag wins over its variable), so the
+//! packaged systemd unit reads them from one file, `/etc/peerdrop/signal.env`, with the
+//! secret out of `ps` (packaging/server/).
 
 use std::io::{IsTerminal as _, Write as _};
 use std::net::{IpAddr, SocketAddr};
@@ -24,13 +30,25 @@ use tracing_subscriber::EnvFilter;
 #[command(name = "peerdrop-signal", version, about)]
 struct Args {
     /// Address to listen on (HTTP /health and WebSocket /ws on the same port).
-    #[arg(long, value_name = "ADDR", default_value = DEFAULT_LISTEN)]
+    #[arg(long, value_name = "ADDR", env = "PEERDROP_LISTEN", default_value = DEFAULT_LISTEN)]
     listen: SocketAddr,
-    /// STUN URL handed to clients (repeatable), e.g. stun:stun.example.org:3478.
-    #[arg(long = "stun-url", value_name = "URL")]
+    /// STUN URL handed to clients (repeatable, or comma-separated in the environment), e.g.
+    /// stun:stun.example.org:3478.
+    #[arg(
+        long = "stun-url",
+        value_name = "URL",
+        env = "PEERDROP_STUN_URL",
+        value_delimiter = ','
+    )]
     stun_urls: Vec<String>,
-    /// TURN URL handed to clients with REST credentials (repeatable), e.g. turn:host:3478?transport=udp.
-    #[arg(long = "turn-url", value_name = "URL")]
+    /// TURN URL handed to clients with REST credentials (repeatable, or comma-separated in the
+    /// environment), e.g. turn:host:3478?transport=udp.
+    #[arg(
+        long = "turn-url",
+        value_name = "URL",
+        env = "PEERDROP_TURN_URL",
+        value_delimiter = ','
+    )]
     turn_urls: Vec<String>,
     /// Secret shared with coturn (static-auth-secret) to mint TURN credentials.
     #[arg(
@@ -42,14 +60,20 @@ struct Args {
     turn_secret: Option<String>,
     /// Lifetime of TURN credentials in seconds (coturn checks it when an allocation is made;
     /// allocations already made outlive it). Also the window of --turn-credentials-per-ip.
-    #[arg(long, value_name = "SECS", default_value_t = DEFAULT_TURN_TTL.as_secs())]
+    #[arg(long, value_name = "SECS", env = "PEERDROP_TURN_TTL", default_value_t = DEFAULT_TURN_TTL.as_secs())]
     turn_ttl: u64,
     /// TURN credentials minted per client address (IPv6: per /48) per --turn-ttl; beyond it
     /// clients get STUN only.
     #[arg(long, value_name = "N", default_value_t = Limits::default().turn_credentials_per_ip)]
     turn_credentials_per_ip: u32,
-    /// Reverse proxy whose X-Forwarded-For header is trusted (repeatable).
-    #[arg(long = "trusted-proxy", value_name = "IP")]
+    /// Reverse proxy whose X-Forwarded-For header is trusted (repeatable, or comma-separated in
+    /// the environment).
+    #[arg(
+        long = "trusted-proxy",
+        value_name = "IP",
+        env = "PEERDROP_TRUSTED_PROXY",
+        value_delimiter = ','
+    )]
     trusted_proxies: Vec<IpAddr>,
     /// Web page origin (scheme://host[:port]) allowed to open the WebSocket (repeatable, or
     /// comma-separated in the environment). Requests without an Origin header (native
@@ -198,5 +222,44 @@ async fn shutdown_signal() {
     tokio::select! {
         _ = ctrl_c => tracing::info!("ctrl-c received"),
         _ = term => tracing::info!("SIGTERM received"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The packaged unit configures the server through `/etc/peerdrop/signal.env` alone: every
+    /// deployment setting must be read from its variable (lists comma-separated), and a flag
+    /// given on the command line must still win over it.
+    #[test]
+    fn deployment_settings_come_from_the_environment_file() {
+        for (key, value) in [
+            ("PEERDROP_LISTEN", "127.0.0.1:9797"),
+            ("PEERDROP_STUN_URL", "stun:a.test:3478,stun:b.test:3478"),
+            ("PEERDROP_TURN_URL", "turn:a.test:3478?transport=udp"),
+            ("PEERDROP_TURN_SECRET", "s3cret"),
+            ("PEERDROP_TURN_TTL", "300"),
+            ("PEERDROP_TRUSTED_PROXY", "127.0.0.1,::1"),
+            ("PEERDROP_ALLOW_ORIGIN", "https://drop.test"),
+        ] {
+            std::env::set_var(key, value);
+        }
+        let config = Args::try_parse_from(["peerdrop-signal"])
+            .unwrap()
+            .into_config();
+        assert_eq!(config.listen, "127.0.0.1:9797".parse().unwrap());
+        assert_eq!(config.stun_urls, ["stun:a.test:3478", "stun:b.test:3478"]);
+        assert_eq!(config.turn_urls, ["turn:a.test:3478?transport=udp"]);
+        assert_eq!(config.turn_secret.as_deref(), Some("s3cret"));
+        assert_eq!(config.turn_ttl, Duration::from_secs(300));
+        let proxies: Vec<IpAddr> = vec!["127.0.0.1".parse().unwrap(), "::1".parse().unwrap()];
+        assert_eq!(config.trusted_proxies, proxies);
+        assert_eq!(config.allowed_origins, ["https://drop.test"]);
+
+        let flagged = Args::try_parse_from(["peerdrop-signal", "--listen", "127.0.0.1:0"])
+            .unwrap()
+            .into_config();
+        assert_eq!(flagged.listen, "127.0.0.1:0".parse().unwrap());
     }
 }
