@@ -74,6 +74,9 @@ step "app end-to-end in real WebKit (tauri-driver, Xvfb)"
 step "Linux package: .deb built (tauri-bundler), installed, desktop-file-validate, started under Xvfb"
 ./scripts/deb-check.sh
 
+step "Server package: peerdrop-signal .deb built, installed, its unit's settings run behind nginx, a file sent over wss://"
+./scripts/server-deb-check.sh
+
 step "Android: committed project == tauri-cli's + android-edits.patch; share path checked for aarch64"
 ./scripts/android-check.sh
 
