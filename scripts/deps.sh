@@ -10,7 +10,10 @@ need=()
 # the OS trust store wss:// checks servers against.
 # zsh, fish and groff: the generated completions and manual page are parsed by the real tools
 # (cli/tests/completions_and_man.rs).
-for pkg in build-essential pkg-config iproute2 iptables coturn nginx ca-certificates zsh fish groff; do
+# redis-server: the Redis that several peerdrop-signal nodes share in
+# signal-server/tests/redis_scale_out.rs, cli/tests/across_server_nodes.rs and the load bench
+# (each run starts its own on a free loopback port, nothing persisted).
+for pkg in build-essential pkg-config iproute2 iptables coturn nginx ca-certificates zsh fish groff redis-server; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if ((${#need[@]})); then

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use peerdrop_proto::signal::MAX_SIGNAL_MESSAGE_BYTES;
 
+use crate::cluster::ClusterConfig;
 use crate::error::ServerError;
 
 /// Default listening address: loopback, so an unconfigured server is never exposed.
@@ -23,6 +24,10 @@ pub const DEFAULT_TURN_TTL: Duration = Duration::from_secs(600);
 /// Default number of TURN credentials minted per client address (IPv4, IPv6 /48) per
 /// `turn_ttl`; past it, `welcome` carries STUN only.
 pub const DEFAULT_TURN_CREDENTIALS_PER_IP: u32 = 256;
+
+/// Shortest [`ClusterConfig::presence_ttl`]: nodes refresh every third of it, and one Redis
+/// round trip must fit comfortably.
+pub const MIN_PRESENCE_TTL: Duration = Duration::from_secs(1);
 
 /// How the server is reached and what it hands to clients.
 #[derive(Clone, Debug)]
@@ -59,6 +64,10 @@ pub struct ServerConfig {
     /// signal each other, so an endpoint listening on `0.0.0.0` is no open relay for the LAN.
     /// `None` = an ordinary rendezvous server. Built by [`ServerConfig::device_endpoint`].
     pub owner_token: Option<String>,
+    /// `Some` = one node of a cluster sharing a Redis ([`crate::cluster`]): codes unique
+    /// across nodes, nearby groups spanning them, signals relayed to peers on other nodes.
+    /// `None` = a server alone, everything in memory.
+    pub cluster: Option<ClusterConfig>,
 }
 
 impl Default for ServerConfig {
@@ -76,6 +85,7 @@ impl Default for ServerConfig {
             trusted_proxies: Vec::new(),
             shutdown_grace: Duration::from_secs(3),
             owner_token: None,
+            cluster: None,
         }
     }
 }
@@ -132,6 +142,20 @@ impl ServerConfig {
                 return Err(ServerError::InvalidConfig(
                     "a device endpoint (owner_token) trusts no proxies".into(),
                 ));
+            }
+            if self.cluster.is_some() {
+                return Err(ServerError::InvalidConfig(
+                    "a device endpoint (owner_token) is one device's own: it joins no cluster"
+                        .into(),
+                ));
+            }
+        }
+        if let Some(cluster) = &self.cluster {
+            if cluster.presence_ttl < MIN_PRESENCE_TTL {
+                return Err(ServerError::InvalidConfig(format!(
+                    "presence_ttl must be at least {} s",
+                    MIN_PRESENCE_TTL.as_secs()
+                )));
             }
         }
         if self.turn_ttl.is_zero() {

@@ -35,13 +35,15 @@ use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use tokio_tungstenite::WebSocketStream;
 
 use crate::addr::GroupKey;
+use crate::cluster::wire::PeerRecord;
+use crate::cluster::ClusterError;
 use crate::config::ServerConfig;
 use crate::device::Role;
 use crate::http::Prefixed;
 use crate::ice::{ice_servers, mints_turn, stun_servers};
 use crate::names::{sanitize_fingerprint, sanitize_name};
 use crate::rate::{KeyedBuckets, TokenBucket};
-use crate::registry::{JoinError, Joining, Mailbox, Registry, RelayError};
+use crate::registry::{JoinError, Joined, Joining, Mailbox, Registry, RelayError};
 use crate::relay::{AddressBudgets, RelayBudget, FRAME_OVERHEAD};
 use crate::slots::{Slot, Slots};
 
@@ -57,13 +59,26 @@ const LINGER_BYTES: usize = 1 << 20;
 const LINGER_CHUNK: usize = 4096;
 /// Longest error text echoed back (serde messages can quote client input).
 const MAX_ERROR_TEXT: usize = 200;
+/// Codes drawn before giving up when each is already held on another node (with a billion
+/// codes and a few thousand peers a second try is already rare).
+const CLAIM_ATTEMPTS: usize = 8;
+
+/// Why a peer could not join.
+enum Joint {
+    /// The registry refused (no code, owner taken).
+    Registry(JoinError),
+    /// The cluster could not be asked for a unique code.
+    Cluster(ClusterError),
+}
 
 /// State shared by the accept loop and every connection task.
 pub(crate) struct Shared {
     /// The server configuration.
     pub(crate) config: ServerConfig,
-    /// Everyone online.
-    pub(crate) registry: Registry,
+    /// Everyone online (on this node).
+    pub(crate) registry: Arc<Registry>,
+    /// How other nodes of the cluster are reached ([`crate::cluster::Bus::Local`] alone).
+    pub(crate) bus: crate::cluster::Bus,
     /// Connection caps.
     pub(crate) slots: Arc<Slots>,
     /// Caps on TCP connections still in their HTTP handshake (by TCP peer address).
@@ -250,25 +265,36 @@ impl Conn {
             kind,
             fingerprint: sanitize_fingerprint(fingerprint),
         };
-        let joined = match self.shared.registry.join(joining, mailbox) {
+        let joined = match self.join(joining, mailbox).await {
             Ok(joined) => joined,
-            Err(JoinError::NoCodeAvailable) => {
+            Err(Joint::Cluster(err)) => {
+                tracing::info!(%err, "refused: the cluster cannot give out a unique code now");
                 return End::with_error(
                     ErrorCode::Unavailable,
-                    "no free code, try again",
+                    "this server cannot reach the rest of its cluster; try again",
                     CloseCode::Again,
-                    "no code",
+                    "cluster unavailable",
                 );
             }
-            Err(JoinError::OwnerTaken) => {
-                tracing::info!("refused: this device endpoint's owner is already connected");
-                return End::with_error(
-                    ErrorCode::TooManyConnections,
-                    "this device endpoint's owner is already connected",
-                    CloseCode::Policy,
-                    "owner already connected",
-                );
-            }
+            Err(Joint::Registry(err)) => match err {
+                JoinError::NoCodeAvailable => {
+                    return End::with_error(
+                        ErrorCode::Unavailable,
+                        "no free code, try again",
+                        CloseCode::Again,
+                        "no code",
+                    );
+                }
+                JoinError::OwnerTaken => {
+                    tracing::info!("refused: this device endpoint's owner is already connected");
+                    return End::with_error(
+                        ErrorCode::TooManyConnections,
+                        "this device endpoint's owner is already connected",
+                        CloseCode::Policy,
+                        "owner already connected",
+                    );
+                }
+            },
         };
         let id = joined.info.id;
         let _registration = Registration {
@@ -333,6 +359,45 @@ impl Conn {
                 return end;
             }
         }
+    }
+
+    /// Registers the peer: alone, in the registry; in a cluster, under a code first claimed
+    /// in Redis (a few tries, should another node's peer hold the first one drawn).
+    async fn join(&self, joining: Joining, mailbox: Mailbox) -> Result<Joined, Joint> {
+        let registry = &self.shared.registry;
+        let Some(link) = self.shared.bus.link() else {
+            return registry.join(joining, mailbox).map_err(Joint::Registry);
+        };
+        if !link.is_up() {
+            return Err(Joint::Cluster(ClusterError::Unavailable(
+                "redis is down".into(),
+            )));
+        }
+        let id = uuid::Uuid::new_v4();
+        let record = PeerRecord {
+            node: link.node().to_string(),
+            info: peerdrop_proto::signal::PeerInfo {
+                id,
+                name: joining.name.clone(),
+                kind: joining.kind,
+                fingerprint: joining.fingerprint.clone(),
+            },
+        };
+        for _ in 0..CLAIM_ATTEMPTS {
+            let code = registry
+                .candidate_code()
+                .ok_or(Joint::Registry(JoinError::NoCodeAvailable))?;
+            if link
+                .claim_code(&code, &record)
+                .await
+                .map_err(Joint::Cluster)?
+            {
+                return registry
+                    .join_claimed(joining, mailbox, id, code)
+                    .map_err(Joint::Registry);
+            }
+        }
+        Err(Joint::Registry(JoinError::NoCodeAvailable))
     }
 
     /// The ICE servers of peer `id`: with TURN credentials while its address has credential
@@ -545,7 +610,16 @@ impl Conn {
             let text = "too many code look-ups; wait a minute".to_string();
             return self.reject(ErrorCode::RateLimited, text).await;
         }
-        match self.shared.registry.resolve(me, &code) {
+        let mut found = self.shared.registry.resolve(me, &code);
+        if let (None, Some(link)) = (&found, self.shared.bus.link()) {
+            // Not held here: perhaps on another node. Redis down = not found.
+            match link.lookup_code(&code).await {
+                Ok(Some(record)) => found = self.shared.registry.resolve_remote(me, record),
+                Ok(None) => {}
+                Err(err) => tracing::debug!(%err, "code look-up in the cluster failed"),
+            }
+        }
+        match found {
             Some(peer) => self.send(&ServerMsg::Resolved { code, peer }).await,
             None => {
                 self.send_error(ErrorCode::UnknownCode, format!("no peer holds code {code}"))

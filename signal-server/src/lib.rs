@@ -24,6 +24,8 @@
 //! - `slots` (private): per-IP and global connection caps.
 //! - `connection` (private): one task per WebSocket — the hello handshake, limits, dispatch.
 //! - `registry` (private): who is online — peers, codes, nearby groups, who may signal whom.
+//! - [`cluster`]: several nodes as one service — the `Bus` the registry talks to (alone: in
+//!   memory; with `--redis`: codes, presence, groups and per-node inboxes in Redis).
 //! - [`rate`]: the token bucket used for message, code-guessing and TURN credential limits.
 //! - [`relay`]: the encrypted fallback relay (`relay` frames) and its byte and frame budgets,
 //!   per connection and per client address.
@@ -34,6 +36,7 @@
 #![warn(missing_docs)]
 
 pub mod addr;
+pub mod cluster;
 pub mod config;
 mod connection;
 pub mod device;

@@ -3,7 +3,8 @@
 //! ```text
 //! peerdrop-signal [--listen 127.0.0.1:8787] [--turn-secret S --turn-url turn:host:3478 ...]
 //!                 [--stun-url URL ...] [--turn-ttl SECS] [--trusted-proxy IP ...]
-//!                 [--allow-origin ORIGIN ...] [limits...]
+//!                 [--allow-origin ORIGIN ...] [--redis redis://HOST:PORT [--presence-ttl SECS]]
+//!                 [limits...]
 //! ```
 //! After binding it prints exactly one line, `listening on <addr>`, to stdout (tests start it
 //! with `--listen 127.0.0.1:0` and read the port from it). Logs go to stderr (`RUST_LOG`,
@@ -11,7 +12,8 @@
 //!
 //! The settings a deployment sets also come from the environment (`PEERDROP_LISTEN`,
 //! `PEERDROP_STUN_URL`, `PEERDROP_TURN_URL`, `PEERDROP_TURN_SECRET`, `PEERDROP_TURN_TTL`,
-//! `PEERDROP_TRUSTED_PROXY`, `PEERDROP_ALLOW_ORIGIN`; a flag wins over its variable), so the
+//! `PEERDROP_TRUSTED_PROXY`, `PEERDROP_ALLOW_ORIGIN`, `PEERDROP_REDIS`,
+//! `PEERDROP_PRESENCE_TTL`; a flag wins over its variable), so the
 //! packaged systemd unit reads them from one file, `/etc/peerdrop/signal.env`, with the
 //! secret out of `ps` (packaging/server/).
 
@@ -21,6 +23,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
+use peerdrop_signal::cluster::{ClusterConfig, DEFAULT_PRESENCE_TTL};
 use peerdrop_signal::config::{DEFAULT_LISTEN, DEFAULT_TURN_TTL};
 use peerdrop_signal::{Limits, ServerConfig, SignalServer};
 use tracing_subscriber::EnvFilter;
@@ -130,6 +133,20 @@ struct Args {
     /// link-local addresses); later ones are grouped by their own address.
     #[arg(long, value_name = "N", default_value_t = Limits::default().max_lan_group)]
     max_lan_group: usize,
+    /// Redis shared by several nodes of one service (redis://[user:password@]host:port[/db]):
+    /// codes unique across nodes, nearby groups spanning them, signals to peers on other
+    /// nodes. Without it, this server is alone and keeps everything in memory.
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "PEERDROP_REDIS",
+        hide_env_values = true
+    )]
+    redis: Option<String>,
+    /// (With --redis) Seconds a peer's presence outlives its node's last refresh: the peers
+    /// of a node that died vanish from the others within this.
+    #[arg(long, value_name = "SECS", env = "PEERDROP_PRESENCE_TTL", default_value_t = DEFAULT_PRESENCE_TTL.as_secs())]
+    presence_ttl: u64,
 }
 
 impl Args {
@@ -160,6 +177,10 @@ impl Args {
                 max_lan_group: self.max_lan_group,
                 ..Limits::default()
             },
+            cluster: self.redis.map(|redis_url| ClusterConfig {
+                redis_url,
+                presence_ttl: Duration::from_secs(self.presence_ttl),
+            }),
             ..ServerConfig::default()
         }
     }
@@ -242,6 +263,8 @@ mod tests {
             ("PEERDROP_TURN_TTL", "300"),
             ("PEERDROP_TRUSTED_PROXY", "127.0.0.1,::1"),
             ("PEERDROP_ALLOW_ORIGIN", "https://drop.test"),
+            ("PEERDROP_REDIS", "redis://127.0.0.1:6390"),
+            ("PEERDROP_PRESENCE_TTL", "7"),
         ] {
             std::env::set_var(key, value);
         }
@@ -256,6 +279,9 @@ mod tests {
         let proxies: Vec<IpAddr> = vec!["127.0.0.1".parse().unwrap(), "::1".parse().unwrap()];
         assert_eq!(config.trusted_proxies, proxies);
         assert_eq!(config.allowed_origins, ["https://drop.test"]);
+        let cluster = config.cluster.expect("a cluster node");
+        assert_eq!(cluster.redis_url, "redis://127.0.0.1:6390");
+        assert_eq!(cluster.presence_ttl, Duration::from_secs(7));
 
         let flagged = Args::try_parse_from(["peerdrop-signal", "--listen", "127.0.0.1:0"])
             .unwrap()

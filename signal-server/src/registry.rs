@@ -22,6 +22,13 @@
 //!
 //! Every pair that exchanged a signal is remembered as "partners", so when one side leaves
 //! the other gets `peer_gone` at once.
+//!
+//! With several nodes ([`crate::cluster`]) this registry still holds only the peers connected
+//! to this node; what it knows of peers elsewhere is where they are (`remote_nodes`) and the
+//! members on other nodes of its own nearby groups (`remote_groups`), both kept up to date by
+//! the Redis link. The same rules then span nodes: a peer may signal a member of its group on
+//! another node, or whoever it resolved by code there; the message leaves through the
+//! [`Bus`] (queued, never awaited under the lock) and the other node delivers it.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::IpAddr;
@@ -35,6 +42,8 @@ use tokio::sync::{mpsc, Notify};
 use uuid::Uuid;
 
 use crate::addr::{GroupKey, NearbyGroup};
+use crate::cluster::wire::{Envelope, NodeId, PeerRecord};
+use crate::cluster::{Bus, LocalPresence};
 use crate::config::Limits;
 use crate::device::Role;
 use crate::rate::TokenBucket;
@@ -163,6 +172,9 @@ struct Peer {
     partners: HashSet<PeerId>,
     /// The last few partners that left (newest last).
     gone_partners: VecDeque<PeerId>,
+    /// When it joined, in milliseconds since the Unix epoch (its rank in a group spanning
+    /// nodes).
+    since_ms: u64,
 }
 
 #[derive(Default)]
@@ -176,6 +188,12 @@ struct Inner {
     /// Code look-up budgets per address, kept after disconnect until they refill.
     resolve_budgets: HashMap<GroupKey, TokenBucket>,
     last_sweep: Option<Instant>,
+    /// (Cluster) The node of every peer elsewhere that a local peer may address or is a
+    /// partner of, or that is in a local group.
+    remote_nodes: HashMap<PeerId, NodeId>,
+    /// (Cluster) Members on other nodes of the nearby groups that have local members, in
+    /// their join order.
+    remote_groups: HashMap<NearbyGroup, Vec<PeerInfo>>,
 }
 
 /// The server's view of everyone online.
@@ -184,17 +202,27 @@ pub(crate) struct Registry {
     resolve_per_minute_per_ip: u32,
     max_lan_group: usize,
     device_endpoint: bool,
+    /// How other nodes are reached ([`Bus::Local`] on a server alone).
+    bus: Bus,
 }
 
 impl Registry {
     /// An empty registry with the look-up budget and LAN group bound of `limits`; with
     /// `device_endpoint`, following the owner/guest rules instead of nearby groups.
+    #[cfg(test)]
     pub(crate) fn new(limits: &Limits, device_endpoint: bool) -> Self {
+        Self::with_bus(limits, device_endpoint, Bus::Local)
+    }
+
+    /// [`Registry::new`], one node of a cluster reached through `bus` (device endpoints
+    /// are always alone: [`Bus::Local`]).
+    pub(crate) fn with_bus(limits: &Limits, device_endpoint: bool, bus: Bus) -> Self {
         Self {
             inner: Mutex::new(Inner::default()),
             resolve_per_minute_per_ip: limits.resolve_per_minute_per_ip,
             max_lan_group: limits.max_lan_group,
             device_endpoint,
+            bus,
         }
     }
 
@@ -223,23 +251,81 @@ impl Registry {
     /// list to it and to every other member of its group (on a device endpoint: to it, and
     /// when it is the owner, to every guest).
     pub(crate) fn join(&self, who: Joining, mailbox: Mailbox) -> Result<Joined, JoinError> {
-        debug_assert_eq!(self.device_endpoint, who.role != Role::Peer);
         let mut inner = self.lock();
-        if who.role == Role::Owner && inner.owner.is_some() {
-            return Err(JoinError::OwnerTaken);
-        }
         let mut id = Uuid::new_v4();
         while inner.peers.contains_key(&id) {
             id = Uuid::new_v4();
         }
         let code = inner.fresh_code().ok_or(JoinError::NoCodeAvailable)?;
+        self.insert(&mut inner, who, mailbox, id, code)
+    }
+
+    /// A code no peer of this node holds, for a connection to claim in the cluster before
+    /// [`Registry::join_claimed`].
+    pub(crate) fn candidate_code(&self) -> Option<String> {
+        self.lock().fresh_code()
+    }
+
+    /// [`Registry::join`] with the id and code this connection already claimed in the
+    /// cluster; the peer is then announced on the bus.
+    pub(crate) fn join_claimed(
+        &self,
+        who: Joining,
+        mailbox: Mailbox,
+        id: PeerId,
+        code: String,
+    ) -> Result<Joined, JoinError> {
+        let mut inner = self.lock();
+        if inner.peers.contains_key(&id) || inner.codes.contains_key(&code) {
+            return Err(JoinError::NoCodeAvailable);
+        }
+        let joined = self.insert(&mut inner, who, mailbox, id, code)?;
+        if let Some(presence) = self.presence_of(&inner, id) {
+            self.bus.joined(presence);
+        }
+        Ok(joined)
+    }
+
+    /// What the cluster must know of local peer `id` (`None` alone, or for a stranger).
+    fn presence_of(&self, inner: &Inner, id: PeerId) -> Option<LocalPresence> {
+        let node = self.bus.node()?;
+        let peer = inner.peers.get(&id)?;
+        Some(presence(node, peer))
+    }
+
+    /// Every peer of this node as the cluster must know it (for the periodic refresh).
+    pub(crate) fn local_presences(&self) -> Vec<LocalPresence> {
+        let Some(node) = self.bus.node() else {
+            return Vec::new();
+        };
+        let inner = self.lock();
+        inner
+            .peers
+            .values()
+            .map(|peer| presence(node, peer))
+            .collect()
+    }
+
+    /// Registers a peer under `id` and `code` (both free) and sends the nearby lists.
+    fn insert(
+        &self,
+        inner: &mut Inner,
+        who: Joining,
+        mailbox: Mailbox,
+        id: PeerId,
+        code: String,
+    ) -> Result<Joined, JoinError> {
+        debug_assert_eq!(self.device_endpoint, who.role != Role::Peer);
+        if who.role == Role::Owner && inner.owner.is_some() {
+            return Err(JoinError::OwnerTaken);
+        }
         let info = PeerInfo {
             id,
             name: who.name,
             kind: who.kind,
             fingerprint: who.fingerprint,
         };
-        let group = (who.role == Role::Peer).then(|| self.nearby_group_for(&inner, who.client));
+        let group = (who.role == Role::Peer).then(|| self.nearby_group_for(inner, who.client));
         inner.codes.insert(code.clone(), id);
         inner.peers.insert(
             id,
@@ -253,6 +339,7 @@ impl Registry {
                 resolved_by: HashSet::new(),
                 partners: HashSet::new(),
                 gone_partners: VecDeque::new(),
+                since_ms: unix_millis(),
             },
         );
         match who.role {
@@ -306,7 +393,14 @@ impl Registry {
             return;
         };
         inner.codes.remove(&peer.code);
+        if let Some(node) = self.bus.node() {
+            self.bus.left(presence(node, &peer));
+        }
         for partner in &peer.partners {
+            if let Some(node) = inner.remote_nodes.get(partner) {
+                let gone = Envelope::Gone { to: *partner, id };
+                self.bus.send(node, &gone);
+            }
             if let Some(other) = inner.peers.get_mut(partner) {
                 other.partners.remove(&id);
                 other.may_address.remove(&id);
@@ -332,6 +426,7 @@ impl Registry {
                 members.retain(|m| *m != id);
                 if members.is_empty() {
                     inner.groups.remove(&group);
+                    inner.remote_groups.remove(&group);
                 }
             }
             inner.broadcast_nearby(group);
@@ -373,6 +468,21 @@ impl Registry {
         inner.peers.get(&target_id).map(|p| p.info.clone())
     }
 
+    /// (Cluster) `requester` resolved a code held on another node by `record`: from now on
+    /// it may signal that peer. `None` when the record claims to be of this node (a stale
+    /// record of a peer that has left) or the requester is gone.
+    pub(crate) fn resolve_remote(&self, requester: PeerId, record: PeerRecord) -> Option<PeerInfo> {
+        let node = self.bus.node()?;
+        if *record.node == **node || record.info.id == requester {
+            return None;
+        }
+        let mut inner = self.lock();
+        let target = record.info.id;
+        inner.peers.get_mut(&requester)?.may_address.insert(target);
+        inner.remote_nodes.insert(target, record.node.into());
+        Some(record.info)
+    }
+
     /// Relays `data` from `from` to `to`, stamped with the sender's registered identity, if
     /// `to` is reachable by `from`; remembers the pair for `peer_gone`.
     pub(crate) fn relay(
@@ -384,6 +494,14 @@ impl Registry {
         let mut inner = self.lock();
         if from == to {
             return Err(RelayError::UnknownPeer);
+        }
+        if !inner.peers.contains_key(&to) {
+            return self.relay_remote(&mut inner, from, to, |sender, node| Envelope::Signal {
+                to,
+                from: sender.info.clone(),
+                node,
+                data,
+            });
         }
         let (sender_info, reachable) = match (inner.peers.get(&from), inner.peers.get(&to)) {
             (Some(sender), Some(target)) => (sender.info.clone(), may_reach(sender, target)),
@@ -428,6 +546,22 @@ impl Registry {
         let Some(sender) = inner.peers.get(&from) else {
             return Err(RelayError::UnknownPeer);
         };
+        // A partner that left is gone (frames in flight), wherever it was.
+        if !inner.peers.contains_key(&to)
+            && inner.remote_nodes.contains_key(&to)
+            && !sender.gone_partners.contains(&to)
+        {
+            let ServerMsg::Relay { session, data, .. } = msg else {
+                return Err(RelayError::UnknownPeer);
+            };
+            return self.relay_remote(&mut inner, from, to, |_, node| Envelope::Relay {
+                to,
+                from,
+                node,
+                session,
+                data,
+            });
+        }
         let Some(target) = inner.peers.get(&to) else {
             return Err(if sender.gone_partners.contains(&to) {
                 RelayError::Gone
@@ -452,6 +586,214 @@ impl Registry {
         }
         Ok(())
     }
+
+    /// (Cluster) Sends what `envelope` builds from the sender and this node's id to `to`, a
+    /// peer on another node, if `from` may reach it; remembers the pair for `peer_gone`. A
+    /// full bus queue is `Busy`; Redis down makes every other node unreachable.
+    fn relay_remote(
+        &self,
+        inner: &mut Inner,
+        from: PeerId,
+        to: PeerId,
+        envelope: impl FnOnce(&Peer, String) -> Envelope,
+    ) -> Result<(), RelayError> {
+        let (Some(me), Some(sender), Some(node)) = (
+            self.bus.node(),
+            inner.peers.get(&from),
+            inner.remote_nodes.get(&to),
+        ) else {
+            return Err(RelayError::UnknownPeer);
+        };
+        if !self.bus.is_up() || !inner.may_reach_remote(sender, to) {
+            return Err(RelayError::UnknownPeer);
+        }
+        if !self.bus.send(node, &envelope(sender, me.to_string())) {
+            return Err(RelayError::Busy);
+        }
+        if let Some(sender) = inner.peers.get_mut(&from) {
+            sender.partners.insert(to);
+        }
+        Ok(())
+    }
+
+    /// (Cluster) Delivers what another node sent to one of this node's peers. Its node
+    /// already checked that the sender may reach the addressee; the addressee may answer, and
+    /// both become partners. An addressee that has left is reported back as gone.
+    pub(crate) fn deliver_remote(&self, envelope: Envelope) {
+        let mut inner = self.lock();
+        let (to, from, node, msg) = match envelope {
+            Envelope::Gone { to, id } => {
+                if let Some(peer) = inner.peers.get_mut(&to) {
+                    partner_gone(peer, id);
+                }
+                return;
+            }
+            Envelope::Signal {
+                to,
+                from,
+                node,
+                data,
+            } => (to, from.id, node, ServerMsg::Signal { from, data }),
+            Envelope::Relay {
+                to,
+                from,
+                node,
+                session,
+                data,
+            } => (
+                to,
+                from,
+                node,
+                ServerMsg::Relay {
+                    from,
+                    session,
+                    data,
+                },
+            ),
+        };
+        let Some(target) = inner.peers.get_mut(&to) else {
+            self.bus.send(&node, &Envelope::Gone { to: from, id: to });
+            return;
+        };
+        // As for a local sender: a full outbox drops the message, never kicks the addressee.
+        if let Err(mpsc::error::TrySendError::Full(_)) = target.mailbox.outbox.try_send(msg.into())
+        {
+            tracing::debug!(peer = %to, "outbox full, message from another node dropped");
+            return;
+        }
+        target.may_address.insert(from);
+        target.partners.insert(from);
+        inner.remote_nodes.insert(from, node.into());
+    }
+
+    /// Whether `group` has members on this node (only such groups are followed in Redis).
+    pub(crate) fn has_local_members(&self, group: NearbyGroup) -> bool {
+        self.lock().groups.contains_key(&group)
+    }
+
+    /// The nearby groups with members on this node.
+    pub(crate) fn local_groups(&self) -> Vec<NearbyGroup> {
+        self.lock().groups.keys().copied().collect()
+    }
+
+    /// (Cluster) The members of `group` on other nodes, as just read from Redis, in join
+    /// order. When they changed, every local member gets a new `nearby` list.
+    pub(crate) fn set_remote_group(&self, group: NearbyGroup, members: Vec<(PeerInfo, NodeId)>) {
+        let mut inner = self.lock();
+        if !inner.groups.contains_key(&group) {
+            inner.remote_groups.remove(&group);
+            return;
+        }
+        let mut infos = Vec::with_capacity(members.len());
+        for (info, node) in members {
+            inner.remote_nodes.insert(info.id, node);
+            infos.push(info);
+        }
+        let known = inner
+            .remote_groups
+            .get(&group)
+            .map_or(&[][..], Vec::as_slice);
+        if known == infos.as_slice() {
+            return;
+        }
+        if infos.is_empty() {
+            inner.remote_groups.remove(&group);
+        } else {
+            inner.remote_groups.insert(group, infos);
+        }
+        inner.broadcast_nearby(group);
+    }
+
+    /// (Cluster) Peers elsewhere whose presence has expired (their node died, or left without
+    /// telling): they leave every group, and their partners here get `peer_gone`.
+    pub(crate) fn forget_remote(&self, gone: &HashSet<PeerId>) {
+        if gone.is_empty() {
+            return;
+        }
+        let mut inner = self.lock();
+        for id in gone {
+            inner.remote_nodes.remove(id);
+        }
+        let mut changed = Vec::new();
+        inner.remote_groups.retain(|group, members| {
+            let before = members.len();
+            members.retain(|info| !gone.contains(&info.id));
+            if members.len() != before {
+                changed.push(*group);
+            }
+            !members.is_empty()
+        });
+        for peer in inner.peers.values_mut() {
+            let lost: Vec<PeerId> = peer
+                .partners
+                .iter()
+                .filter(|p| gone.contains(p))
+                .copied()
+                .collect();
+            for id in lost {
+                partner_gone(peer, id);
+            }
+            peer.may_address.retain(|p| !gone.contains(p));
+        }
+        for group in changed {
+            inner.broadcast_nearby(group);
+        }
+    }
+
+    /// (Cluster) Every peer elsewhere this node still has a reason to know (in a local group,
+    /// addressable by or a partner of a local peer), after forgetting the others: the ones
+    /// whose presence the Redis link checks.
+    pub(crate) fn remote_ids(&self) -> Vec<PeerId> {
+        let mut inner = self.lock();
+        let inner = &mut *inner;
+        let mut wanted: HashSet<PeerId> = inner
+            .remote_groups
+            .values()
+            .flatten()
+            .map(|info| info.id)
+            .collect();
+        for peer in inner.peers.values() {
+            wanted.extend(peer.partners.iter().chain(&peer.may_address));
+        }
+        inner.remote_nodes.retain(|id, _| wanted.contains(id));
+        inner.remote_nodes.keys().copied().collect()
+    }
+}
+
+/// Partner `id` of `peer` has left: forget it (keeping it among the recently gone, for relay
+/// frames in flight) and tell `peer`.
+fn partner_gone(peer: &mut Peer, id: PeerId) {
+    if !peer.partners.remove(&id) {
+        peer.may_address.remove(&id);
+        return;
+    }
+    peer.may_address.remove(&id);
+    if peer.gone_partners.len() >= GONE_PARTNERS {
+        peer.gone_partners.pop_front();
+    }
+    peer.gone_partners.push_back(id);
+    deliver(peer, ServerMsg::PeerGone { id }.into());
+}
+
+/// What the cluster must know of `peer`, a peer of node `node`.
+fn presence(node: &NodeId, peer: &Peer) -> LocalPresence {
+    LocalPresence {
+        id: peer.info.id,
+        code: peer.code.clone(),
+        group: peer.group,
+        since_ms: peer.since_ms,
+        record: PeerRecord {
+            node: node.to_string(),
+            info: peer.info.clone(),
+        },
+    }
+}
+
+/// Now, in milliseconds since the Unix epoch.
+fn unix_millis() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
 }
 
 impl Inner {
@@ -497,7 +839,18 @@ impl Inner {
             return;
         };
         let present: Vec<&Peer> = members.iter().filter_map(|id| self.peers.get(id)).collect();
-        let infos = Arc::new(present.iter().map(|p| p.info.clone()).collect::<Vec<_>>());
+        // Members on other nodes come after this node's own (skip positions stay valid).
+        let remote = self
+            .remote_groups
+            .get(&group)
+            .map_or(&[][..], Vec::as_slice);
+        let infos = Arc::new(
+            present
+                .iter()
+                .map(|p| p.info.clone())
+                .chain(remote.iter().cloned())
+                .collect::<Vec<_>>(),
+        );
         for (skip, peer) in (0u32..).zip(present) {
             deliver(
                 peer,
@@ -520,6 +873,19 @@ impl Inner {
         self.last_sweep = Some(now);
         self.resolve_budgets
             .retain(|_, bucket| !bucket.is_full(now));
+    }
+}
+
+impl Inner {
+    /// (Cluster) Whether `sender` may signal `target`, a peer on another node: a member of
+    /// its nearby group there, or one it may address (resolved it, or was signalled by it).
+    fn may_reach_remote(&self, sender: &Peer, target: PeerId) -> bool {
+        sender.role == Role::Peer
+            && (sender.may_address.contains(&target)
+                || sender
+                    .group
+                    .and_then(|group| self.remote_groups.get(&group))
+                    .is_some_and(|members| members.iter().any(|m| m.id == target)))
     }
 }
 
@@ -791,6 +1157,114 @@ mod tests {
             .unwrap();
         // A's single slot holds its first nearby list; the second one overflows.
         assert!(futures_util::FutureExt::now_or_never(kick.notified()).is_some());
+    }
+
+    fn info(n: u128, name: &str) -> PeerInfo {
+        PeerInfo {
+            id: Uuid::from_u128(n),
+            name: name.into(),
+            kind: DeviceKind::Phone,
+            fingerprint: None,
+        }
+    }
+
+    #[test]
+    fn members_on_other_nodes_join_the_nearby_list_until_they_expire() {
+        let registry = registry(30);
+        let (mb_a, mut rx_a, _) = mailbox(8);
+        let a = registry
+            .join(peer("203.0.113.9", "A", DeviceKind::Desktop), mb_a)
+            .unwrap();
+        drain(&mut rx_a);
+        let group = NearbyGroup::of(ip("203.0.113.9"));
+        let node: NodeId = "other".into();
+        let (x, y) = (info(1, "X"), info(2, "Y"));
+        registry.set_remote_group(
+            group,
+            vec![(x.clone(), node.clone()), (y.clone(), node.clone())],
+        );
+        assert_eq!(
+            ids(&drain(&mut rx_a)),
+            vec![vec![x.id, y.id]],
+            "after the local members (none but A itself)"
+        );
+        // The same members again: nothing new to say.
+        registry.set_remote_group(
+            group,
+            vec![(x.clone(), node.clone()), (y.clone(), node.clone())],
+        );
+        assert!(drain(&mut rx_a).is_empty());
+        // A group with no member here is not followed.
+        registry.set_remote_group(
+            NearbyGroup::of(ip("198.18.0.1")),
+            vec![(x.clone(), node.clone())],
+        );
+        assert!(drain(&mut rx_a).is_empty());
+        // X signals A from its node: they are partners, so X expiring is a `peer_gone` too.
+        registry.deliver_remote(Envelope::Signal {
+            to: a.info.id,
+            from: x.clone(),
+            node: "other".into(),
+            data: SignalData::Bye {
+                session: Uuid::nil(),
+                reason: "x".into(),
+            },
+        });
+        assert!(matches!(&drain(&mut rx_a)[..], [ServerMsg::Signal { from, .. }] if *from == x));
+        let mut remote = registry.remote_ids();
+        remote.sort();
+        assert_eq!(remote, vec![x.id, y.id]);
+        registry.forget_remote(&HashSet::from([x.id]));
+        assert_eq!(
+            drain(&mut rx_a),
+            vec![
+                ServerMsg::PeerGone { id: x.id },
+                ServerMsg::Nearby {
+                    peers: vec![y.clone()]
+                }
+            ]
+        );
+        assert_eq!(registry.remote_ids(), vec![y.id]);
+    }
+
+    #[test]
+    fn a_partner_leaving_another_node_is_peer_gone_here() {
+        let registry = registry(30);
+        let (mb_a, mut rx_a, _) = mailbox(8);
+        let a = registry
+            .join(peer("203.0.113.9", "A", DeviceKind::Desktop), mb_a)
+            .unwrap();
+        drain(&mut rx_a);
+        let x = info(1, "X");
+        let gone = Envelope::Gone {
+            to: a.info.id,
+            id: x.id,
+        };
+        registry.deliver_remote(gone.clone());
+        assert!(
+            drain(&mut rx_a).is_empty(),
+            "not a partner: nothing to tell"
+        );
+        registry.deliver_remote(Envelope::Relay {
+            to: a.info.id,
+            from: x.id,
+            node: "other".into(),
+            session: Uuid::nil(),
+            data: "AQI=".into(),
+        });
+        assert_eq!(drain(&mut rx_a).len(), 1);
+        registry.deliver_remote(gone);
+        assert_eq!(drain(&mut rx_a), vec![ServerMsg::PeerGone { id: x.id }]);
+        // Frames A still had in flight to X are no fault of A's.
+        let frame = ServerMsg::Relay {
+            from: a.info.id,
+            session: Uuid::nil(),
+            data: "AQI=".into(),
+        };
+        assert_eq!(
+            registry.relay_frame(a.info.id, x.id, frame),
+            Err(RelayError::Gone)
+        );
     }
 
     #[test]

@@ -25,6 +25,8 @@ use peerdrop_proto::signal::ErrorCode;
 use peerdrop_proto::PROTOCOL_VERSION;
 
 use crate::addr::{client_ip, GroupKey};
+use crate::cluster::redis_link::RedisLink;
+use crate::cluster::Bus;
 use crate::config::ServerConfig;
 use crate::connection::{self, Shared};
 use crate::device::{self, Role};
@@ -40,6 +42,9 @@ use crate::slots::{Slot, SlotError, Slots};
 /// thousands of them (16 KiB made 10,000 peers cost ~390 MiB; larger frames still work, they
 /// are just read in more steps).
 const WS_READ_BUFFER: usize = 4 * 1024;
+
+/// Longest wait on shutdown for the cluster link to write that this node's peers left.
+const CLUSTER_FLUSH: Duration = Duration::from_secs(1);
 
 /// A bound signaling server, ready to [`run`](SignalServer::run).
 ///
@@ -77,8 +82,20 @@ impl SignalServer {
             .iter()
             .filter_map(|o| Origin::parse(o))
             .collect();
+        let bus = match &config.cluster {
+            Some(cluster) => Bus::Redis(
+                RedisLink::new(cluster)
+                    .map_err(|err| ServerError::InvalidConfig(format!("--redis: {err}")))?,
+            ),
+            None => Bus::Local,
+        };
         let shared = Arc::new(Shared {
-            registry: Registry::new(limits, config.is_device_endpoint()),
+            registry: Arc::new(Registry::with_bus(
+                limits,
+                config.is_device_endpoint(),
+                bus.clone(),
+            )),
+            bus,
             slots: Arc::new(Slots::new(
                 limits.max_connections_per_ip,
                 limits.max_connections,
@@ -131,7 +148,17 @@ impl SignalServer {
         let (stop_tx, stop_rx) = watch::channel(false);
         let mut tasks = JoinSet::new();
         tokio::pin!(shutdown);
-        tracing::info!(%local_addr, "signal server listening");
+        // The cluster link's tasks live as long as this loop (dropping the set aborts them).
+        let cluster_tasks = shared
+            .bus
+            .link()
+            .map(|link| link.spawn(Arc::clone(&shared.registry)));
+        match shared.bus.node() {
+            Some(node) => {
+                tracing::info!(%local_addr, %node, "signal server listening (cluster node)")
+            }
+            None => tracing::info!(%local_addr, "signal server listening"),
+        }
         loop {
             tokio::select! {
                 _ = &mut shutdown => break,
@@ -173,6 +200,11 @@ impl SignalServer {
             tasks.abort_all();
             while tasks.join_next().await.is_some() {}
         }
+        // The peers that just left vanish from the other nodes now, not when their TTL ends.
+        if let Some(link) = shared.bus.link() {
+            link.flush(CLUSTER_FLUSH).await;
+        }
+        drop(cluster_tasks);
         tracing::info!("signal server stopped");
         Ok(())
     }
@@ -386,14 +418,28 @@ async fn upgrade(
     let response = match route {
         Route::WebSocket => None,
         Route::Health => {
-            let body = serde_json::json!({
+            let mut body = serde_json::json!({
                 "status": "ok",
                 "v": PROTOCOL_VERSION,
                 "peers": shared.registry.len(),
                 "connections": shared.slots.total(),
                 "refused_origins": shared.refused_origins.load(Ordering::Relaxed),
             });
-            Some(("200 OK", "application/json", format!("{body}\n")))
+            let mut status = "200 OK";
+            // A node that lost Redis refuses new peers: 503 sends load balancers elsewhere.
+            if let Some(cluster) = shared.bus.link().map(|link| link.health()) {
+                if !cluster.redis_up {
+                    status = "503 Service Unavailable";
+                    body["status"] = "degraded".into();
+                }
+                body["cluster"] = serde_json::json!({
+                    "node": cluster.node,
+                    "redis": if cluster.redis_up { "up" } else { "down" },
+                    "for_secs": cluster.for_secs,
+                    "error": cluster.last_error,
+                });
+            }
+            Some((status, "application/json", format!("{body}\n")))
         }
         Route::Metrics => {
             let (peers_by_kind, nearby_groups) = shared.registry.stats();

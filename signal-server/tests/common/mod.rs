@@ -3,6 +3,8 @@
 //! Every wait is bounded ([`STEP`]), so a broken server fails a test instead of hanging it.
 #![allow(dead_code)] // each test file uses a different subset
 
+pub mod redis;
+
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -150,6 +152,17 @@ impl Client {
         (client, welcome)
     }
 
+    /// Connects to the server (e.g. a node process) at `addr`, trusting 127.0.0.1 as its proxy,
+    /// as if from `address` (`X-Forwarded-For`), and completes `hello`.
+    pub async fn joined_at(addr: SocketAddr, address: &str, name: &str) -> (Client, Welcome) {
+        let mut client =
+            Self::try_connect(addr, "/ws", "127.0.0.1", &[("X-Forwarded-For", address)])
+                .await
+                .expect("websocket connects");
+        let welcome = client.hello(name).await;
+        (client, welcome)
+    }
+
     /// Connects from `source` and completes `hello`.
     pub async fn joined_from(
         server: &RunningServer,
@@ -233,6 +246,11 @@ impl Client {
         timeout(STEP, self.next_event_unbounded())
             .await
             .expect("server answered in time")
+    }
+
+    /// Next server message or close within `within`; `None` if nothing came.
+    pub async fn next_event_within(&mut self, within: Duration) -> Option<Event> {
+        timeout(within, self.next_event_unbounded()).await.ok()
     }
 
     async fn next_event_unbounded(&mut self) -> Event {
