@@ -78,6 +78,19 @@ impl Redis {
         Some(line)
     }
 
+    /// `GET key`: the value (a bulk-string reply), `None` if the key does not exist.
+    pub fn get(&self, key: &str) -> Option<String> {
+        let mut tcp = TcpStream::connect(("127.0.0.1", self.port)).ok()?;
+        tcp.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+        tcp.write_all(format!("GET {key}\r\n").as_bytes()).ok()?;
+        let mut lines = BufReader::new(tcp).lines();
+        let head = lines.next()?.ok()?;
+        if !head.starts_with('$') || head == "$-1" {
+            return None;
+        }
+        lines.next()?.ok()
+    }
+
     /// Kills Redis (SIGKILL: no goodbye to its clients) and waits for it to be gone.
     pub fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {
