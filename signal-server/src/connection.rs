@@ -122,12 +122,14 @@ impl End {
         }
     }
 
+    /// The server is draining (SIGTERM, a rolling restart): close 1012 "service restart"
+    /// tells clients to reconnect, through the load balancer to another node.
     fn shutdown() -> Self {
         End::with_error(
             ErrorCode::Unavailable,
-            "server is shutting down",
-            CloseCode::Away,
-            "server shutting down",
+            "server is restarting; reconnect",
+            CloseCode::Restart,
+            "service restart",
         )
     }
 }

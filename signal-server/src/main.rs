@@ -8,7 +8,8 @@
 //! ```
 //! After binding it prints exactly one line, `listening on <addr>`, to stdout (tests start it
 //! with `--listen 127.0.0.1:0` and read the port from it). Logs go to stderr (`RUST_LOG`,
-//! default `info`). Ctrl-C or SIGTERM shut it down gracefully.
+//! default `info`). Ctrl-C or SIGTERM drain it: no new connections, every client closed with
+//! 1012 "service restart" (reconnect elsewhere), exit 0 within `--shutdown-grace`.
 //!
 //! The settings a deployment sets also come from the environment (`PEERDROP_LISTEN`,
 //! `PEERDROP_STUN_URL`, `PEERDROP_TURN_URL`, `PEERDROP_TURN_SECRET`, `PEERDROP_TURN_TTL`,
@@ -147,6 +148,10 @@ struct Args {
     /// of a node that died vanish from the others within this.
     #[arg(long, value_name = "SECS", env = "PEERDROP_PRESENCE_TTL", default_value_t = DEFAULT_PRESENCE_TTL.as_secs())]
     presence_ttl: u64,
+    /// Seconds a SIGTERM waits for connections to close (each told 1012 "service restart")
+    /// before dropping them; keep it below systemd's TimeoutStopSec (15 in the packaged unit).
+    #[arg(long, value_name = "SECS", env = "PEERDROP_SHUTDOWN_GRACE", default_value_t = ServerConfig::default().shutdown_grace.as_secs())]
+    shutdown_grace: u64,
 }
 
 impl Args {
@@ -177,6 +182,7 @@ impl Args {
                 max_lan_group: self.max_lan_group,
                 ..Limits::default()
             },
+            shutdown_grace: Duration::from_secs(self.shutdown_grace),
             cluster: self.redis.map(|redis_url| ClusterConfig {
                 redis_url,
                 presence_ttl: Duration::from_secs(self.presence_ttl),

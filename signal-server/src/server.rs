@@ -3,9 +3,13 @@
 //! One TCP port serves both plain HTTP (`GET /health`) and the WebSocket (`/ws`). Each
 //! accepted TCP connection gets its own task: read the request head (bounded in size and
 //! time), route it, and for `/ws` check the page origin ([`crate::origin`]), complete the
-//! upgrade, take a connection slot and hand over to the connection handler. On shutdown the listener closes, every connection is told
-//! `unavailable` and closed, and stragglers are dropped after
-//! [`crate::ServerConfig::shutdown_grace`].
+//! upgrade, take a connection slot and hand over to the connection handler.
+//!
+//! **Draining** (SIGTERM, e.g. a rolling restart behind a load balancer): the listener closes
+//! at once (new connections go to other nodes), every connection is told `unavailable` and
+//! closed with 1012 "service restart" (clients reconnect), stragglers are dropped after
+//! [`crate::ServerConfig::shutdown_grace`], and a cluster node then writes to Redis that its
+//! peers left, so they vanish from the other nodes at once instead of after their TTL.
 
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};

@@ -90,7 +90,7 @@ async fn shutdown_tells_clients_and_frees_the_port() {
     client.expect_error(ErrorCode::Unavailable).await;
     assert_eq!(
         client.expect_closed().await.expect("close frame").code,
-        CloseCode::Away
+        CloseCode::Restart
     );
     stopping.await.unwrap().unwrap();
     // Well under the 3 s grace period: nobody had to be dropped.

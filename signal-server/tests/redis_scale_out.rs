@@ -287,7 +287,7 @@ async fn a_killed_nodes_peers_vanish_from_the_others_within_the_ttl() {
         "the dead node's codes are free"
     );
     // Node A and its own peers are unharmed.
-    let (_, eve_w) = join(&a, "198.18.5.6", "Eve").await;
+    let (_eve, eve_w) = join(&a, "198.18.5.6", "Eve").await;
     assert_eq!(resolve(&mut ana, &eve_w.code).await.unwrap().id, eve_w.id);
     assert_eq!(health(&a)["cluster"]["redis"], "up");
 }
@@ -359,4 +359,40 @@ async fn nodes_survive_a_redis_restart() {
     let (mut lou, lou_w) = join(&a, "198.18.9.5", "Lou").await;
     offer_and_answer(&mut lou, lou_w.id, &mut kim, &kim_w).await;
     assert!(waited < Duration::from_secs(5));
+}
+
+#[tokio::test]
+async fn sigterm_drains_a_node_with_close_1012_and_its_peers_vanish_at_once() {
+    let redis = Redis::start();
+    // A long TTL: whatever vanishes quickly below was removed by the drain, not expired.
+    let ttl = 30;
+    let grace = Duration::from_secs(2);
+    let extra = ["--trusted-proxy", "127.0.0.1", "--shutdown-grace", "2"];
+    let mut a = Node::start(Path::new(BIN), &redis, ttl, &extra);
+    let b = Node::start(Path::new(BIN), &redis, ttl, &extra);
+    let (mut ana, ana_w) = join(&a, "203.0.113.30", "Ana").await;
+    let (mut ben, ben_w) = join(&b, "203.0.113.30", "Ben").await;
+    wait_nearby(&mut ben, &[ana_w.id], Duration::from_secs(3)).await;
+    wait_nearby(&mut ana, &[ben_w.id], Duration::from_secs(3)).await;
+    // A client that never reads again must not hold the drain up past the grace.
+    let (_deaf, _) = join(&a, "198.18.7.7", "deaf").await;
+
+    a.signal(15); // SIGTERM
+    let sent = Instant::now();
+    ana.expect_error(ErrorCode::Unavailable).await;
+    let frame = ana.expect_closed().await.expect("a close frame");
+    assert_eq!(frame.code, CloseCode::Restart, "1012: reconnect elsewhere");
+    let status = a
+        .wait_exit(grace + Duration::from_secs(2))
+        .expect("node A exits within the grace period");
+    assert!(status.success(), "exit status {status:?}");
+    assert!(sent.elapsed() < grace + Duration::from_secs(2));
+
+    // Ana is gone from node B long before her 30 s TTL, and her code is free.
+    wait_nearby(&mut ben, &[], Duration::from_secs(3)).await;
+    assert_eq!(
+        resolve(&mut ben, &ana_w.code).await,
+        Err(ErrorCode::UnknownCode)
+    );
+    assert!(redis.get(&format!("peerdrop:peer:{}", ana_w.id)).is_none());
 }
