@@ -8,7 +8,7 @@
 //! ```
 //! After binding it prints exactly one line, `listening on <addr>`, to stdout (tests start it
 //! with `--listen 127.0.0.1:0` and read the port from it). Logs go to stderr (`RUST_LOG`,
-//! default `info`). Ctrl-C or SIGTERM drain it: no new connections, every client closed with
+//! default `info`; `--log-format json` for one JSON object per line). Ctrl-C or SIGTERM drain it: no new connections, every client closed with
 //! 1012 "service restart" (reconnect elsewhere), exit 0 within `--shutdown-grace`.
 //!
 //! The settings a deployment sets also come from the environment (`PEERDROP_LISTEN`,
@@ -152,9 +152,37 @@ struct Args {
     /// before dropping them; keep it below systemd's TimeoutStopSec (15 in the packaged unit).
     #[arg(long, value_name = "SECS", env = "PEERDROP_SHUTDOWN_GRACE", default_value_t = ServerConfig::default().shutdown_grace.as_secs())]
     shutdown_grace: u64,
+    /// How logs are written to stderr: `text` for people, `json` (one object per line) for
+    /// log collectors.
+    #[arg(long, value_name = "FORMAT", env = "PEERDROP_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+}
+
+/// The shape of the log lines (`--log-format`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum LogFormat {
+    /// Human-readable lines (coloured on a terminal).
+    Text,
+    /// One JSON object per line: `timestamp`, `level`, `fields` (with `message`), `target`
+    /// and the current `span` (a connection's client and peer).
+    Json,
+}
+
+/// Installs the global log subscriber: `RUST_LOG` filters (default `info`), stderr, `format`.
+fn init_logs(format: LogFormat) {
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => logs.with_ansi(std::io::stderr().is_terminal()).init(),
+        LogFormat::Json => logs.json().with_current_span(true).init(),
+    }
 }
 
 impl Args {
+    /// The server's configuration (everything but how logs are written).
     fn into_config(self) -> ServerConfig {
         ServerConfig {
             listen: self.listen,
@@ -195,13 +223,7 @@ impl Args {
 #[tokio::main]
 async fn main() -> ExitCode {
     let args = Args::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .init();
+    init_logs(args.log_format);
 
     let server = match SignalServer::bind(args.into_config()).await {
         Ok(server) => server,
@@ -271,12 +293,15 @@ mod tests {
             ("PEERDROP_ALLOW_ORIGIN", "https://drop.test"),
             ("PEERDROP_REDIS", "redis://127.0.0.1:6390"),
             ("PEERDROP_PRESENCE_TTL", "7"),
+            ("PEERDROP_SHUTDOWN_GRACE", "9"),
+            ("PEERDROP_LOG_FORMAT", "json"),
         ] {
             std::env::set_var(key, value);
         }
-        let config = Args::try_parse_from(["peerdrop-signal"])
-            .unwrap()
-            .into_config();
+        let args = Args::try_parse_from(["peerdrop-signal"]).unwrap();
+        assert_eq!(args.log_format, LogFormat::Json);
+        let config = args.into_config();
+        assert_eq!(config.shutdown_grace, Duration::from_secs(9));
         assert_eq!(config.listen, "127.0.0.1:9797".parse().unwrap());
         assert_eq!(config.stun_urls, ["stun:a.test:3478", "stun:b.test:3478"]);
         assert_eq!(config.turn_urls, ["turn:a.test:3478?transport=udp"]);
@@ -289,9 +314,15 @@ mod tests {
         assert_eq!(cluster.redis_url, "redis://127.0.0.1:6390");
         assert_eq!(cluster.presence_ttl, Duration::from_secs(7));
 
-        let flagged = Args::try_parse_from(["peerdrop-signal", "--listen", "127.0.0.1:0"])
-            .unwrap()
-            .into_config();
-        assert_eq!(flagged.listen, "127.0.0.1:0".parse().unwrap());
+        let flagged = Args::try_parse_from([
+            "peerdrop-signal",
+            "--listen",
+            "127.0.0.1:0",
+            "--log-format",
+            "text",
+        ])
+        .unwrap();
+        assert_eq!(flagged.log_format, LogFormat::Text);
+        assert_eq!(flagged.into_config().listen, "127.0.0.1:0".parse().unwrap());
     }
 }

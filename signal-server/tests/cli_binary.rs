@@ -167,9 +167,86 @@ fn help_lists_the_contract_flags() {
         "--turn-credentials-per-ip",
         "--relay-bytes-per-sec-per-ip",
         "--relay-frames-per-sec",
+        "--redis",
+        "--presence-ttl",
+        "--shutdown-grace",
+        "--log-format",
     ] {
         assert!(help.contains(flag), "missing {flag} in\n{help}");
     }
+}
+
+/// Starts the binary with `log_env` and `args`, sends it SIGTERM once it listens, and returns
+/// its stderr lines.
+fn log_lines(args: &[&str], log_env: &[(&str, &str)]) -> Vec<String> {
+    let mut cmd = Command::new(BIN);
+    cmd.args(["--listen", "127.0.0.1:0"])
+        .args(args)
+        .env("RUST_LOG", "info")
+        .env_remove("PEERDROP_LOG_FORMAT");
+    for (k, v) in log_env {
+        cmd.env(k, v);
+    }
+    let mut child = Server(
+        cmd.stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let mut line = String::new();
+    BufReader::new(child.0.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert!(line.starts_with("listening on "), "{line:?}");
+    let status = Command::new("kill")
+        .args(["-TERM", &child.0.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let status = wait_for_exit(&mut child, Duration::from_secs(5));
+    assert!(status.success(), "{status:?}");
+    let mut stderr = String::new();
+    child
+        .0
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    stderr.lines().map(str::to_string).collect()
+}
+
+#[test]
+fn json_logs_are_one_object_per_line() {
+    for (args, env) in [
+        (&["--log-format", "json"][..], &[][..]),
+        (&[][..], &[("PEERDROP_LOG_FORMAT", "json")][..]),
+    ] {
+        let lines = log_lines(args, env);
+        assert!(lines.len() >= 2, "{lines:?}");
+        let events: Vec<serde_json::Value> = lines
+            .iter()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l:?}")))
+            .collect();
+        let listening = events
+            .iter()
+            .find(|e| e["fields"]["message"] == "signal server listening")
+            .unwrap_or_else(|| panic!("no listening event in {lines:?}"));
+        assert_eq!(listening["level"], "INFO");
+        assert!(listening["fields"]["local_addr"]
+            .as_str()
+            .is_some_and(|a| a.starts_with("127.0.0.1:")));
+        assert!(listening["timestamp"].is_string());
+        assert!(events
+            .iter()
+            .any(|e| e["fields"]["message"] == "SIGTERM received"));
+    }
+    // Text stays the default: no line is JSON.
+    let text = log_lines(&[], &[]);
+    assert!(text.iter().any(|l| l.contains("signal server listening")));
+    assert!(text
+        .iter()
+        .all(|l| serde_json::from_str::<serde_json::Value>(l).is_err()));
 }
 
 /// The upgrade a page at `origin` sends to `addr`: `Ok` if accepted, else the HTTP status.
