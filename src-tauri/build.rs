@@ -23,6 +23,11 @@ const COMMANDS: &[&str] = &[
     "answer_changed_identity",
     "open_folder",
     "take_launch_requests",
+    "history",
+    "clear_history",
+    "open_history_item",
+    "trusted_devices",
+    "forget_trusted_device",
 ];
 
 fn ensure_frontend_dist() {

@@ -37,7 +37,7 @@ pub use engine::{
     Incoming, LanRole, Node, NodeConfig, OnChangedIdentity, Recipient, TransferReport, Via,
 };
 pub use error::CoreError;
-pub use machine::receiver::{Decision, OfferSummary};
+pub use machine::receiver::{Decision, OfferSummary, Verification};
 pub use machine::Outcome;
 pub use rtc::RtcSettings;
 pub use store::SendPlan;

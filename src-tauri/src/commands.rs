@@ -11,8 +11,8 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use peerdrop_app_ipc::{
-    FolderToOpen, ItemHandle, LaunchRequest, NodeUpdate, Picked, SendTarget, SettingsUpdate,
-    SettingsView,
+    FolderToOpen, HistoryEntry, ItemHandle, LaunchRequest, NodeUpdate, Picked, SendTarget,
+    SettingsUpdate, SettingsView, TrustedDevice,
 };
 use peerdrop_proto::events::TransferEvent;
 use tauri::ipc::Channel;
@@ -22,7 +22,7 @@ use tauri_plugin_opener::OpenerExt;
 use crate::error::{AppError, AppResult};
 use crate::pick::{self, PickKind};
 use crate::server::preferred_builtin_url;
-use crate::{node, transfer, Shared};
+use crate::{node, transfer, OfferAnswer, Shared};
 
 async fn settings_view(shared: &Shared) -> SettingsView {
     let builtin = shared
@@ -66,17 +66,23 @@ pub async fn start_node(
     Ok(())
 }
 
-/// Accepts or declines the offer shown in the dialog.
+/// Accepts or declines the offer shown in the dialog; `always` (with accept: "Always accept
+/// from …" was ticked) trusts the sender's certificate from now on (never a changed one).
 #[tauri::command]
-pub async fn respond_incoming(accept: bool, shared: State<'_, Arc<Shared>>) -> AppResult<()> {
+pub async fn respond_incoming(
+    accept: bool,
+    always: Option<bool>,
+    shared: State<'_, Arc<Shared>>,
+) -> AppResult<()> {
     let answer = shared.pending_answer.lock().expect("answer lock").take();
     let answer = answer.ok_or(AppError::NoPendingOffer)?;
-    tracing::info!(accept, "user answered the offer");
-    answer.send(accept).map_err(|_| AppError::NoPendingOffer)
+    let always = accept && always.unwrap_or(false);
+    tracing::info!(accept, always, "user answered the offer");
+    answer
+        .send(OfferAnswer { accept, always })
+        .map_err(|_| AppError::NoPendingOffer)
 }
 
-/// Answers the running send's "identity changed" warning: `send_anyway` goes on, anything
-/// else ends the send with nothing sent.
 #[tauri::command]
 pub async fn answer_changed_identity(
     send_anyway: bool,
@@ -187,6 +193,59 @@ pub fn folder_to_open(shared: &Shared, folder: FolderToOpen) -> AppResult<std::p
 #[tauri::command]
 pub async fn take_launch_requests(shared: State<'_, Arc<Shared>>) -> AppResult<Vec<LaunchRequest>> {
     Ok(shared.launches.take())
+}
+
+/// The devices whose offers are accepted without asking (Settings lists them).
+#[tauri::command]
+pub async fn trusted_devices(shared: State<'_, Arc<Shared>>) -> AppResult<Vec<TrustedDevice>> {
+    Ok(shared.trusted.list())
+}
+
+/// Stops accepting the device with `fingerprint` without asking.
+#[tauri::command]
+pub async fn forget_trusted_device(
+    fingerprint: String,
+    shared: State<'_, Arc<Shared>>,
+) -> AppResult<Vec<TrustedDevice>> {
+    tracing::info!(%fingerprint, "device no longer trusted");
+    shared.trusted.forget(&fingerprint)?;
+    Ok(shared.trusted.list())
+}
+
+/// The transfer history, newest first.
+#[tauri::command]
+pub async fn history(shared: State<'_, Arc<Shared>>) -> AppResult<Vec<HistoryEntry>> {
+    Ok(shared.history.list())
+}
+
+/// Forgets the whole history (the person pressed "Clear history" and confirmed).
+#[tauri::command]
+pub async fn clear_history(shared: State<'_, Arc<Shared>>) -> AppResult<()> {
+    tracing::info!("history cleared");
+    shared.history.clear()
+}
+
+/// Shows what a received history entry saved, selected in the file manager. The page names
+/// the entry, not a path. It is shown rather than opened on purpose: opening a received file
+/// runs whatever its sender named it as (a `.desktop` launcher, a script).
+#[tauri::command]
+pub async fn open_history_item(
+    id: u64,
+    app: AppHandle,
+    shared: State<'_, Arc<Shared>>,
+) -> AppResult<()> {
+    let entry = shared
+        .history
+        .get(id)
+        .ok_or_else(|| AppError::Invalid("that transfer is no longer in the history".into()))?;
+    let location = crate::history::saved_location(&entry)?;
+    let opened = if location.is_dir() && entry.saved_item.is_none() {
+        app.opener()
+            .open_path(location.display().to_string(), None::<&str>)
+    } else {
+        app.opener().reveal_item_in_dir(&location)
+    };
+    opened.map_err(|e| AppError::Platform(format!("could not show {}: {e}", location.display())))
 }
 
 #[cfg(test)]

@@ -87,7 +87,7 @@ impl Hub {
                 {
                     snap.offer = None;
                 }
-                NodeUpdate::Event(_) => {}
+                NodeUpdate::Event(_) | NodeUpdate::History(_) => {}
             }
         }
         let channel = self.channel.lock().expect("hub lock").clone();

@@ -17,9 +17,13 @@
 //! - [`grants`]: the paths the person handed over (dialog, drop, launch), by opaque handle;
 //!   the UI never sends a path.
 //! - [`dropped`]: files dropped on the window, taken from the window's own event.
+//! - [`history`]: the persisted list of finished transfers, and the recorder that makes its
+//!   entries from a transfer's events.
 //! - [`hub`]: the node channel to the UI, with a replayable snapshot.
 //! - [`launch`]: files and `peerdrop://` links handed over by the OS, a second launch or the
 //!   Android share sheet.
+//! - [`trust`]: the devices whose offers are accepted without asking.
+//! - [`json_file`]: atomic writes of the app's small JSON files.
 //! - [`error`]: [`error::AppError`], the one line a command reports.
 
 pub mod commands;
@@ -27,7 +31,9 @@ pub mod dropped;
 pub mod error;
 pub mod failover;
 pub mod grants;
+pub mod history;
 pub mod hub;
+pub mod json_file;
 pub mod launch;
 pub mod local_owner;
 pub mod node;
@@ -35,6 +41,7 @@ pub mod pick;
 pub mod server;
 pub mod settings;
 pub mod transfer;
+pub mod trust;
 
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
@@ -46,10 +53,12 @@ use tauri::Manager;
 use tokio::sync::{oneshot, Notify};
 
 use crate::grants::Grants;
+use crate::history::HistoryStore;
 use crate::hub::Hub;
 use crate::launch::Launches;
 use crate::server::BuiltinServer;
 use crate::settings::{Defaults, SettingsStore};
+use crate::trust::TrustedDevices;
 
 /// Everything the commands and background tasks share.
 pub struct Shared {
@@ -74,7 +83,7 @@ pub struct Shared {
     /// Whether the supervisor runs.
     pub started: AtomicBool,
     /// The answer the open Accept/Decline dialog is waiting for.
-    pub pending_answer: Mutex<Option<oneshot::Sender<bool>>>,
+    pub pending_answer: Mutex<Option<oneshot::Sender<OfferAnswer>>>,
     /// The answer the "identity changed" warning of the running send is waiting for.
     pub changed_identity_answer: Arc<Mutex<Option<oneshot::Sender<bool>>>>,
     /// Cancels the running receive.
@@ -87,6 +96,19 @@ pub struct Shared {
     pub grants: Grants,
     /// Where the last completed receive saved its files ("Open folder").
     pub last_received: Mutex<Option<PathBuf>>,
+    /// Finished transfers, both ways (the History page).
+    pub history: HistoryStore,
+    /// Devices whose offers are accepted without asking.
+    pub trusted: TrustedDevices,
+}
+
+/// The person's answer to an incoming offer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OfferAnswer {
+    /// Accept (or decline).
+    pub accept: bool,
+    /// "Always accept from this device" was ticked.
+    pub always: bool,
 }
 
 impl Shared {
@@ -109,7 +131,21 @@ impl Shared {
             launches: Launches::default(),
             grants: Grants::default(),
             last_received: Mutex::new(None),
+            history: HistoryStore::in_memory(),
+            trusted: TrustedDevices::in_memory(),
         }
+    }
+
+    /// The same, keeping trusted devices in `trusted` (the app's data folder).
+    pub fn with_trusted(mut self, trusted: TrustedDevices) -> Self {
+        self.trusted = trusted;
+        self
+    }
+
+    /// The same, keeping the history in `history` (the app's data folder) instead of memory.
+    pub fn with_history(mut self, history: HistoryStore) -> Self {
+        self.history = history;
+        self
     }
 
     /// The same, doing `lan` on the local network.
@@ -188,17 +224,23 @@ pub fn run() {
             let config_dir = paths.app_config_dir()?;
             let defaults = Defaults::detect(paths.download_dir().ok(), paths.home_dir().ok());
             let settings = SettingsStore::load(&config_dir, defaults);
-            let identity = match paths.app_data_dir() {
-                Ok(dir) => Identity::load_or_create(&dir)
+            let data_dir = paths
+                .app_data_dir()
+                .inspect_err(|e| tracing::warn!(error = %e, "no app data folder"))
+                .ok();
+            let identity = data_dir.as_deref().and_then(|dir| {
+                Identity::load_or_create(dir)
                     .inspect_err(
                         |e| tracing::warn!(error = %e, "no device identity in the app folder"),
                     )
-                    .ok(),
-                Err(e) => {
-                    tracing::warn!(error = %e, "no app data folder");
-                    None
-                }
-            };
+                    .ok()
+            });
+            let history = data_dir
+                .as_deref()
+                .map_or_else(HistoryStore::in_memory, HistoryStore::load);
+            let trusted = data_dir
+                .as_deref()
+                .map_or_else(TrustedDevices::in_memory, TrustedDevices::load);
             tracing::info!(config = %config_dir.display(), "PeerDrop starting");
             for kind in [pick::PickKind::Files, pick::PickKind::DownloadDir] {
                 if pick::test_pick(kind).is_some() {
@@ -216,7 +258,11 @@ pub fn run() {
             let lan = lan_role_from_env();
             tracing::info!(?lan, "LAN discovery");
             app.manage(Arc::new(
-                Shared::new(settings, identity).with_tls(tls).with_lan(lan),
+                Shared::new(settings, identity)
+                    .with_tls(tls)
+                    .with_lan(lan)
+                    .with_history(history)
+                    .with_trusted(trusted),
             ));
             // `peerdrop-app FILE...` and links the OS started us with.
             #[cfg(desktop)]
@@ -243,6 +289,11 @@ pub fn run() {
             commands::answer_changed_identity,
             commands::open_folder,
             commands::take_launch_requests,
+            commands::history,
+            commands::clear_history,
+            commands::open_history_item,
+            commands::trusted_devices,
+            commands::forget_trusted_device,
         ])
         .run(tauri::generate_context!("../tauri.conf.json"));
     if let Err(e) = result {

@@ -19,9 +19,10 @@ use peerdrop_proto::signal::DeviceKind;
 use tokio::sync::oneshot;
 
 use crate::failover::{Backoff, Failover, Failure, Meanwhile};
-use crate::hub::TrackedSink;
+use crate::history::{self, Recorder};
 use crate::local_owner;
 use crate::server::{preferred_builtin_url, BUILTIN_PORT, CONNECT_TIMEOUT};
+use crate::OfferAnswer;
 use crate::Shared;
 
 /// This device's kind as others see it.
@@ -453,7 +454,9 @@ fn start_receive(shared: &Arc<Shared>, incoming: Incoming) {
     let shared = shared.clone();
     tauri::async_runtime::spawn(async move {
         let hub = shared.clone();
-        let events = TrackedSink::new(move |event| hub.hub.emit(NodeUpdate::Event(event)));
+        let events = history::recording(shared.clone(), Recorder::receiving(), move |event| {
+            hub.hub.emit(NodeUpdate::Event(event))
+        });
         let result = match shared.settings.download_dir() {
             Ok(dir) => {
                 let decider = UiDecider {
@@ -492,16 +495,49 @@ struct UiDecider {
 #[async_trait::async_trait]
 impl Decider for UiDecider {
     async fn decide(&mut self, offer: &OfferSummary) -> Decision {
+        if self.shared.trusted.accepts(offer.verification.as_ref()) {
+            tracing::info!(from = %offer.from, "a trusted device: accepting without asking");
+            return Decision::Accept;
+        }
         let (tx, rx) = oneshot::channel();
         *self.shared.pending_answer.lock().expect("answer lock") = Some(tx);
         tracing::info!(from = %offer.from, files = offer.files.len(), "asking the user");
         match rx.await {
-            Ok(true) => Decision::Accept,
-            Ok(false) => {
+            Ok(OfferAnswer {
+                accept: true,
+                always,
+            }) => {
+                if always {
+                    self.trust_sender(offer);
+                }
+                Decision::Accept
+            }
+            Ok(OfferAnswer { accept: false, .. }) => {
                 let me = self.shared.settings.effective().device_name;
                 Decision::Decline(format!("{me} declined the transfer"))
             }
             Err(_) => Decision::Decline("the receiver did not answer".into()),
+        }
+    }
+}
+
+impl UiDecider {
+    /// "Always accept from …" was ticked: trust the sender's certificate (never a changed one).
+    fn trust_sender(&self, offer: &OfferSummary) {
+        let Some(verification) = &offer.verification else {
+            tracing::warn!(from = %offer.from, "not trusted: the sender's certificate is unknown");
+            return;
+        };
+        let now_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or(0);
+        match self.shared.trusted.trust(verification, &offer.from, now_ms) {
+            Ok(true) => {
+                tracing::info!(from = %offer.from, "device trusted: its offers are accepted without asking")
+            }
+            Ok(false) => tracing::warn!(from = %offer.from, "not trusted: its identity changed"),
+            Err(e) => tracing::warn!(error = %e, "could not save the trusted device"),
         }
     }
 }

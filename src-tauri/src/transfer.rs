@@ -16,6 +16,7 @@ use tokio::sync::oneshot;
 
 use crate::error::{AppError, AppResult};
 use crate::failover::Failure;
+use crate::history::{self, describe_offer, Recorder};
 use crate::hub::TrackedSink;
 use crate::{node, Shared};
 
@@ -48,7 +49,12 @@ pub async fn send(
         *slot = Some(cancel.clone());
     }
     let _guard = SlotGuard(shared.clone());
-    let events = TrackedSink::new(move |event| {
+    let what = describe_offer(
+        paths
+            .iter()
+            .map(|p| p.file_name().and_then(|n| n.to_str()).unwrap_or("a file")),
+    );
+    let events = history::recording(shared.clone(), Recorder::sending(what), move |event| {
         if let Err(e) = channel.send(event) {
             tracing::debug!(error = %e, "send channel closed");
         }

@@ -134,6 +134,8 @@ pub enum NodeUpdate {
     /// Something happened: this device's code, nearby devices, or an incoming transfer and its
     /// progress (receiving is driven by the other side, so its events arrive here).
     Event(TransferEvent),
+    /// A transfer (either way) ended and was added to the history.
+    History(HistoryEntry),
 }
 
 /// Whom to send to: a device from the nearby list, or a code typed by the user.
@@ -271,6 +273,97 @@ pub struct LaunchRequest {
     /// One line per argument that could not be used (a missing file, a bad link).
     pub problems: Vec<String>,
 }
+
+/// A device whose offers this app accepts without asking ("Always accept from …", ticked in
+/// the incoming dialog). Keyed by its certificate, never by its name: a device that only
+/// takes the name gets asked, and a changed identity is never trusted.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct TrustedDevice {
+    /// Its certificate fingerprint (`sha-256`, lowercase hex with colons).
+    pub fingerprint: String,
+    /// The name it had when it was trusted (for display).
+    pub name: String,
+    /// When it was trusted, milliseconds since the Unix epoch.
+    pub since_ms: u64,
+}
+
+/// Which way a transfer in the history went.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    /// From this device.
+    Sent,
+    /// To this device.
+    Received,
+}
+
+/// How a transfer in the history ended.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum HistoryOutcome {
+    /// Everything arrived and was verified.
+    Done,
+    /// It failed (the entry's `reason` says why).
+    Failed,
+    /// The receiver declined.
+    Declined,
+    /// One side cancelled.
+    Cancelled,
+}
+
+/// One finished transfer as the History page lists it, kept (the last
+/// [`HISTORY_LIMIT`]) in the app's data folder until the person clears it.
+///
+/// The UI names an entry by `id` to open or reveal what it saved; the path itself stays on
+/// the Rust side (`saved_to` is for display only), as with every other path.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct HistoryEntry {
+    /// Stable within this history (never reused): what `open_history_item` takes.
+    pub id: u64,
+    /// Sent or received.
+    pub direction: Direction,
+    /// The other device's name.
+    pub peer: String,
+    /// Whether the other device's identity had been verified before (pinned), so the entry
+    /// can say "verified device".
+    pub peer_verified: bool,
+    /// What moved, in a few words: a file name, "holiday (12 files)", "a text".
+    pub what: String,
+    /// Files verified (0 for a text).
+    pub files: u32,
+    /// Bytes moved (the text's length for a text).
+    pub bytes: u64,
+    /// The text, when it was a text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+    /// How it ended.
+    pub outcome: HistoryOutcome,
+    /// Why it did not end well.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// Received: the folder the files were saved in (shown, not sent back).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub saved_to: Option<String>,
+    /// Received: the first thing saved, relative to `saved_to` — the file of a one-file
+    /// transfer, the top folder of a folder — which "Show in folder" points at.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub saved_item: Option<String>,
+    /// When it ended, milliseconds since the Unix epoch.
+    pub finished_at_ms: u64,
+    /// Seconds from accept to the end (0 when it never started).
+    pub seconds: f64,
+}
+
+impl HistoryEntry {
+    /// Average speed over the whole transfer, bytes per second, when it moved anything.
+    pub fn average_bytes_per_sec(&self) -> Option<f64> {
+        (self.outcome == HistoryOutcome::Done && self.seconds > 0.0 && self.bytes > 0)
+            .then(|| self.bytes as f64 / self.seconds)
+    }
+}
+
+/// How many finished transfers the history keeps (oldest dropped first).
+pub const HISTORY_LIMIT: usize = 100;
 
 #[cfg(test)]
 mod tests {
