@@ -7,8 +7,8 @@
 //! ([`ItemHandle`]), and the download folder changes only through its native dialog.
 
 use peerdrop_app_ipc::{
-    FolderToOpen, ItemHandle, LaunchRequest, NodeUpdate, Picked, SendTarget, SettingsUpdate,
-    SettingsView,
+    FolderToOpen, HistoryEntry, ItemHandle, LaunchRequest, NodeUpdate, Picked, SendTarget,
+    SettingsUpdate, SettingsView, TrustedDevice,
 };
 use peerdrop_proto::events::TransferEvent;
 use serde::Serialize;
@@ -39,13 +39,28 @@ pub async fn start_node(on_update: impl FnMut(NodeUpdate) + 'static) -> Result<(
     call_with_channel("start_node", &[("onUpdate", channel.js().clone())]).await
 }
 
-/// Answers the pending incoming offer.
-pub async fn respond_incoming(accept: bool) -> Result<(), String> {
+/// Answers the pending incoming offer; `always` also trusts the sender from now on.
+pub async fn respond_incoming(accept: bool, always: bool) -> Result<(), String> {
     #[derive(Serialize)]
     struct Args {
         accept: bool,
+        always: bool,
     }
-    call("respond_incoming", &Args { accept }).await
+    call("respond_incoming", &Args { accept, always }).await
+}
+
+/// The devices whose offers are accepted without asking.
+pub async fn trusted_devices() -> Result<Vec<TrustedDevice>, String> {
+    call("trusted_devices", &NoArgs {}).await
+}
+
+/// Stops trusting the device with `fingerprint`; returns the list left.
+pub async fn forget_trusted_device(fingerprint: &str) -> Result<Vec<TrustedDevice>, String> {
+    #[derive(Serialize)]
+    struct Args<'a> {
+        fingerprint: &'a str,
+    }
+    call("forget_trusted_device", &Args { fingerprint }).await
 }
 
 /// Stops the running receive.
@@ -117,4 +132,23 @@ pub async fn open_folder(folder: FolderToOpen) -> Result<(), String> {
 /// line, a second launch, "Open with", the share sheet, `peerdrop://` links).
 pub async fn take_launch_requests() -> Result<Vec<LaunchRequest>, String> {
     call("take_launch_requests", &NoArgs {}).await
+}
+
+/// The transfer history, newest first.
+pub async fn history() -> Result<Vec<HistoryEntry>, String> {
+    call("history", &NoArgs {}).await
+}
+
+/// Forgets the whole history.
+pub async fn clear_history() -> Result<(), String> {
+    call("clear_history", &NoArgs {}).await
+}
+
+/// Shows what history entry `id` saved, selected in the file manager.
+pub async fn open_history_item(id: u64) -> Result<(), String> {
+    #[derive(Serialize)]
+    struct Args {
+        id: u64,
+    }
+    call("open_history_item", &Args { id }).await
 }

@@ -7,6 +7,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::spawn_local;
 
 use crate::components::Icon;
+use crate::pages::history::HistoryPage;
 use crate::pages::receive::{IncomingDialog, ReceivePage};
 use crate::pages::send::{add_to_selection, SendPage};
 use crate::pages::settings::SettingsPage;
@@ -67,6 +68,10 @@ fn boot(state: AppState, dragging: Signal<bool>) {
             Ok(view) => state.settings.set(Some(view)),
             Err(e) => state.notify(e, true),
         }
+        match api::history().await {
+            Ok(entries) => state.history.set(entries),
+            Err(e) => state.notify(format!("Could not load the history: {e}"), true),
+        }
         if let Err(e) = api::start_node(move |update| state.apply_node_update(update)).await {
             state.notify(format!("Could not start: {e}"), true);
         }
@@ -113,7 +118,7 @@ fn boot(state: AppState, dragging: Signal<bool>) {
     });
 }
 
-/// Clears the toast a few seconds after it was shown.
+/// Clears an information toast a few seconds after it was shown.
 fn schedule_toast_clear(state: AppState, serial: u32) {
     let clear = Closure::once_into_js(move || {
         if state
@@ -194,8 +199,13 @@ pub fn App() -> View {
     provide_context(state);
     let dragging = create_signal(false);
     boot(state, dragging);
+    // Information fades after a few seconds; an error stays until it is dismissed, so a
+    // person who looked away still learns what went wrong.
     create_effect(move || {
-        if let Some(serial) = state.toast.with(|t| t.as_ref().map(|t| t.serial)) {
+        if let Some(serial) = state
+            .toast
+            .with(|t| t.as_ref().filter(|t| !t.error).map(|t| t.serial))
+        {
             schedule_toast_clear(state, serial);
         }
     });
@@ -212,6 +222,7 @@ pub fn App() -> View {
                 div(class="nav-items") {
                     NavItem(tab=Tab::Receive, svg=icons::receive())
                     NavItem(tab=Tab::Send, svg=icons::send())
+                    NavItem(tab=Tab::History, svg=icons::history())
                     NavItem(tab=Tab::Settings, svg=icons::settings())
                 }
                 StatusPill()
@@ -220,6 +231,7 @@ pub fn App() -> View {
                 (match state.tab.get() {
                     Tab::Receive => view! { ReceivePage() },
                     Tab::Send => view! { SendPage() },
+                    Tab::History => view! { HistoryPage() },
                     Tab::Settings => view! { SettingsPage() },
                 })
             }
@@ -236,9 +248,18 @@ pub fn App() -> View {
             } else { view! {} })
             (match state.toast.get_clone() {
                 Some(t) => view! {
-                    div(class=if t.error { "toast error" } else { "toast" }, role="status", id="toast", data-testid="toast") {
+                    div(class=if t.error { "toast error" } else { "toast" }, role=if t.error { "alert" } else { "status" },
+                        id="toast", data-testid="toast") {
                         Icon(svg=if t.error { icons::alert() } else { icons::check() })
                         span { (t.text.clone()) }
+                        (if t.error {
+                            view! {
+                                button(class="icon-btn toast-close", id="toast-close", title="Dismiss", aria-label="Dismiss",
+                                       on:click=move |_| state.toast.set(None)) {
+                                    Icon(svg=icons::close())
+                                }
+                            }
+                        } else { view! {} })
                     }
                 },
                 None => view! {},

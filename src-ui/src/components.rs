@@ -36,9 +36,15 @@ pub fn device_label(kind: DeviceKind) -> &'static str {
 
 /// A horizontal progress bar, `percent` in 0–100.
 #[component(inline_props)]
-pub fn ProgressBar(percent: ReadSignal<f64>, #[prop(default)] testid: &'static str) -> View {
+/// `label` is its accessible name ("Total progress", a file's name): a screen reader says
+/// what is progressing, not only how far.
+pub fn ProgressBar(
+    percent: ReadSignal<f64>,
+    label: String,
+    #[prop(default)] testid: &'static str,
+) -> View {
     view! {
-        div(class="bar", role="progressbar", aria-valuemin="0", aria-valuemax="100",
+        div(class="bar", role="progressbar", aria-valuemin="0", aria-valuemax="100", aria-label=label,
             aria-valuenow=format!("{:.0}", percent.get()), data-testid=testid) {
             div(class="bar-fill", style=format!("width: {:.2}%", percent.get()))
         }
@@ -62,6 +68,7 @@ fn headline(t: &Transfer, sending: bool) -> String {
     };
     match (&t.phase, sending) {
         (Phase::Idle, _) => String::new(),
+        (Phase::Offered, _) if t.text.is_some() => format!("{peer} wants to send you a text"),
         (Phase::Offered, _) => format!("{peer} wants to send you files"),
         (Phase::Connecting, _) => format!("Connecting to {peer}…"),
         (Phase::AwaitingAnswer, _) => format!("Waiting for {peer} to accept…"),
@@ -94,16 +101,28 @@ pub fn humanize(reason: &str) -> String {
 /// Detail line under the headline for finished transfers.
 fn outcome_detail(t: &Transfer) -> Option<String> {
     match &t.phase {
+        Phase::Done { .. } if t.text.is_some() => Some("A text".to_string()),
         Phase::Done { seconds, .. } => Some(format!(
-            "{} · {} in {}, every file verified",
+            "{} · {} in {} ({} average), every file verified",
             format::files(t.files.len().max(1) as u64),
             format::bytes(t.total),
-            format::duration(*seconds)
+            format::duration(*seconds),
+            format::speed(average_speed(t.total, *seconds)),
         )),
         Phase::Declined(reason) | Phase::Failed(reason) | Phase::Cancelled(reason) => {
             Some(humanize(reason))
         }
         _ => None,
+    }
+}
+
+/// Bytes per second over a whole transfer (what a summary shows, rather than the last
+/// sample); 0 when it took no measurable time.
+fn average_speed(bytes: u64, seconds: f64) -> f64 {
+    if seconds > 0.0 {
+        bytes as f64 / seconds
+    } else {
+        0.0
     }
 }
 
@@ -205,13 +224,38 @@ pub fn TransferCard(transfer: Signal<Transfer>, sending: bool) -> View {
                          data-testid="path-badge") { (path_label(p)) }
                 }))
             }
-            (if transfer.with(|t| matches!(t.phase, Phase::Running | Phase::Done { .. })) {
+            (match transfer.with(|t| t.text.clone().filter(|_| !sending && matches!(t.phase, Phase::Done { .. }))) {
+                // Text nodes are escaped: a received text is shown, never run.
+                Some(text) => {
+                    let copied = text.clone();
+                    let copy = move |_| {
+                        if let Some(clipboard) = web_sys::window().map(|w| w.navigator().clipboard()) {
+                            let _ = clipboard.write_text(&copied);
+                            state.notify("Text copied", false);
+                        }
+                    };
+                    view! {
+                        pre(class="offered-text", id="received-text", data-testid="received-text") { (text) }
+                        div(class="actions") {
+                            button(class="btn btn-primary", id="copy-text", data-testid="copy-text", on:click=copy) {
+                                Icon(svg=icons::copy()) "Copy"
+                            }
+                        }
+                    }
+                }
+                None => view! {},
+            })
+            (if transfer.with(|t| t.text.is_none() && matches!(t.phase, Phase::Running | Phase::Done { .. })) {
                 view! {
-                    ProgressBar(percent=percent, testid="total-bar")
+                    ProgressBar(percent=percent, label=if sending { "Sending, total".to_string() } else { "Receiving, total".to_string() }, testid="total-bar")
                     div(class="stats") {
                         span(class="stat") { strong { (format::bytes(transfer.with(|t| t.done))) } " of " (format::bytes(transfer.with(|t| t.total))) }
                         span(class="stat", data-testid="speed") {
-                            (transfer.with(|t| if t.bytes_per_sec > 0.0 { format::speed(t.bytes_per_sec) } else { "measuring speed…".to_string() }))
+                            (transfer.with(|t| match t.phase {
+                                Phase::Done { seconds, .. } => format!("{} average", format::speed(average_speed(t.total, seconds))),
+                                _ if t.bytes_per_sec > 0.0 => format::speed(t.bytes_per_sec),
+                                _ => "measuring speed…".to_string(),
+                            }))
                         }
                         span(class="stat", data-testid="eta") {
                             (transfer.with(|t| match (&t.phase, t.eta_secs) {
@@ -242,6 +286,7 @@ pub fn TransferCard(transfer: Signal<Transfer>, sending: bool) -> View {
                             let pct = create_signal(format::percent(f.done, f.size.max(f.done)));
                             let title = f.path.clone();
                             let name = f.path.clone();
+                            let bar_label = f.path.clone();
                             let size = format::bytes(f.size.max(f.done));
                             let verified = f.verified;
                             view! {
@@ -252,7 +297,7 @@ pub fn TransferCard(transfer: Signal<Transfer>, sending: bool) -> View {
                                             span(class="file-name", title=title) { (name) }
                                             span(class="file-size muted") { (size) }
                                         }
-                                        (if !verified { view! { ProgressBar(percent=*pct) } } else { view! {} })
+                                        (if !verified { view! { ProgressBar(percent=*pct, label=bar_label.clone()) } } else { view! {} })
                                     }
                                 }
                             }
@@ -266,7 +311,7 @@ pub fn TransferCard(transfer: Signal<Transfer>, sending: bool) -> View {
                 (if transfer.with(|t| t.phase.is_active() && t.phase != Phase::Offered) {
                     view! { button(class="btn btn-ghost", id=format!("cancel-{role}"), on:click=cancel) { "Cancel" } }
                 } else { view! {} })
-                (if !sending && transfer.with(|t| matches!(t.phase, Phase::Done { .. })) {
+                (if !sending && transfer.with(|t| t.text.is_none() && matches!(t.phase, Phase::Done { .. })) {
                     view! {
                         button(class="btn btn-primary", id="open-folder", on:click=open) {
                             Icon(svg=icons::folder()) "Open folder"

@@ -46,9 +46,11 @@ pub fn eta(secs: Option<f64>) -> String {
     }
 }
 
-/// Formats an elapsed time in seconds: `0.4 s`, `12 s`, `3 min 10 s`.
+/// Formats an elapsed time in seconds: `under 0.1 s`, `0.4 s`, `12 s`, `3 min 10 s`.
 pub fn duration(secs: f64) -> String {
-    if secs < 10.0 {
+    if secs < 0.05 {
+        "under 0.1 s".to_string()
+    } else if secs < 10.0 {
         format!("{secs:.1} s")
     } else {
         eta(Some(secs))
@@ -99,6 +101,7 @@ mod tests {
         assert_eq!(eta(Some(125.0)), "2 min 05 s");
         assert_eq!(eta(Some(3840.0)), "1 h 04 min");
         assert_eq!(duration(0.42), "0.4 s");
+        assert_eq!(duration(0.003), "under 0.1 s");
     }
 
     #[test]

@@ -27,6 +27,11 @@ pub fn settings() -> String {
     )
 }
 
+/// Clock: History.
+pub fn history() -> String {
+    icon(r#"<circle cx="12" cy="12" r="9"/><polyline points="12 7 12 12 15.5 14"/>"#)
+}
+
 /// Laptop: a desktop device.
 pub fn laptop() -> String {
     icon(

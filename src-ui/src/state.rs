@@ -3,20 +3,24 @@
 //! One [`AppState`] is created by the shell; node updates from the Rust side are folded in by
 //! [`AppState::apply_node_update`]. Signals are `Copy`, so the whole struct is too.
 
-use peerdrop_app_ipc::{NodeState, NodeStatus, NodeUpdate, PickedItem, SendTarget, SettingsView};
+use peerdrop_app_ipc::{
+    HistoryEntry, NodeState, NodeStatus, NodeUpdate, PickedItem, SendTarget, SettingsView,
+};
 use peerdrop_proto::events::TransferEvent;
 use peerdrop_proto::signal::PeerInfo;
 use sycamore::prelude::*;
 
 use crate::model::{Phase, Transfer};
 
-/// The three pages.
+/// The pages.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Tab {
     /// Show the code and wait for files.
     Receive,
     /// Pick files and a device.
     Send,
+    /// Finished transfers, both ways.
+    History,
     /// Server, name, download folder.
     Settings,
 }
@@ -27,6 +31,7 @@ impl Tab {
         match self {
             Tab::Receive => "Receive",
             Tab::Send => "Send",
+            Tab::History => "History",
             Tab::Settings => "Settings",
         }
     }
@@ -36,6 +41,7 @@ impl Tab {
         match self {
             Tab::Receive => "receive",
             Tab::Send => "send",
+            Tab::History => "history",
             Tab::Settings => "settings",
         }
     }
@@ -86,6 +92,8 @@ pub struct AppState {
     pub toast: Signal<Option<Toast>>,
     /// Where the last send went (target and display name), for "Try again".
     pub last_target: Signal<Option<(SendTarget, String)>>,
+    /// Finished transfers, newest first (loaded at start, then added to as they end).
+    pub history: Signal<Vec<HistoryEntry>>,
 }
 
 impl AppState {
@@ -107,6 +115,7 @@ impl AppState {
             settings: create_signal(None),
             toast: create_signal(None),
             last_target: create_signal(None),
+            history: create_signal(Vec::new()),
         }
     }
 
@@ -129,6 +138,10 @@ impl AppState {
                 self.lan_addresses.set(addresses);
                 self.lan_blocked.set(blocked);
             }
+            NodeUpdate::History(entry) => self.history.update(|list| {
+                list.insert(0, entry);
+                list.truncate(peerdrop_app_ipc::HISTORY_LIMIT);
+            }),
             NodeUpdate::Event(event) => {
                 if matches!(event, TransferEvent::Incoming { .. }) {
                     // An offer is answered in a dialog over any page; progress lives on Receive.

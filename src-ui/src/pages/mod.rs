@@ -1,5 +1,6 @@
-//! The three pages of the app.
+//! The pages of the app.
 
+pub mod history;
 pub mod receive;
 pub mod send;
 pub mod settings;

@@ -170,32 +170,120 @@ fn HowItWorks() -> View {
     }
 }
 
+/// The incoming dialog's element id.
+const DIALOG_ID: &str = "incoming-dialog";
+
+/// Keyboard focus for a modal dialog: where it was, moving it in, keeping Tab inside.
+mod dialog_focus {
+    use wasm_bindgen::prelude::*;
+    use wasm_bindgen::JsCast;
+
+    fn document() -> Option<web_sys::Document> {
+        web_sys::window()?.document()
+    }
+
+    /// The element that has the keyboard focus now.
+    pub fn active_element() -> Option<web_sys::HtmlElement> {
+        document()?.active_element()?.dyn_into().ok()
+    }
+
+    /// Focuses the element `id` once it is in the page (after this render).
+    pub fn focus_later(id: &'static str) {
+        let focus = Closure::once_into_js(move || {
+            if let Some(el) = document()
+                .and_then(|d| d.get_element_by_id(id))
+                .and_then(|el| el.dyn_into::<web_sys::HtmlElement>().ok())
+            {
+                let _ = el.focus();
+            }
+        });
+        if let Some(window) = web_sys::window() {
+            let _ = window
+                .set_timeout_with_callback_and_timeout_and_arguments_0(focus.unchecked_ref(), 0);
+        }
+    }
+
+    /// On Tab from the last button (or Shift+Tab from the first, or from the dialog itself),
+    /// wraps around to the other end instead of leaving the dialog.
+    pub fn trap_tab(id: &str, e: &web_sys::KeyboardEvent) {
+        let Some(dialog) = document().and_then(|d| d.get_element_by_id(id)) else {
+            return;
+        };
+        let Ok(buttons) = dialog.query_selector_all("button:not([disabled])") else {
+            return;
+        };
+        let nth = |i: u32| {
+            buttons
+                .item(i)
+                .and_then(|n| n.dyn_into::<web_sys::HtmlElement>().ok())
+        };
+        let (Some(first), Some(last)) = (nth(0), nth(buttons.length().saturating_sub(1))) else {
+            return;
+        };
+        let active = active_element();
+        let on = |el: &web_sys::HtmlElement| active.as_ref().is_some_and(|a| a == el);
+        let on_dialog = active.as_ref().is_some_and(|a| a.id() == id);
+        if e.shift_key() && (on(&first) || on_dialog) {
+            e.prevent_default();
+            let _ = last.focus();
+        } else if !e.shift_key() && (on(&last) || on_dialog) {
+            e.prevent_default();
+            let _ = first.focus();
+        }
+    }
+}
+
 /// The Accept/Decline prompt for an incoming transfer: who sends, what, and how much.
 #[component]
 pub fn IncomingDialog() -> View {
     let state = use_context::<AppState>();
     let busy = create_signal(false);
+    // "Always accept from …": offered for a verified (not changed) sender, off each time.
+    let always = create_signal(false);
     let answer = move |accept: bool| {
         busy.set(true);
+        let always = accept && always.get_untracked();
         spawn_local(async move {
-            if let Err(e) = api::respond_incoming(accept).await {
+            if let Err(e) = api::respond_incoming(accept, always).await {
                 state.notify(e, true);
             }
             busy.set(false);
         });
     };
     let files = create_memo(move || state.receive.with(|t| t.files.clone()));
+    // Focus moves into the dialog when it opens (onto the dialog itself, so a stray Enter
+    // accepts nothing) and back to where it was when it closes.
+    let return_focus = std::rc::Rc::new(std::cell::RefCell::new(None::<web_sys::HtmlElement>));
+    create_effect(move || {
+        if state.offer_pending() {
+            always.set(false);
+            *return_focus.borrow_mut() = dialog_focus::active_element();
+            dialog_focus::focus_later(DIALOG_ID);
+        } else if let Some(previous) = return_focus.borrow_mut().take() {
+            let _ = previous.focus();
+        }
+    });
+    // Escape declines (the safe answer); Tab and Shift+Tab stay inside the dialog.
+    let keydown = move |e: web_sys::KeyboardEvent| match e.key().as_str() {
+        "Escape" if !busy.get_untracked() => {
+            e.prevent_default();
+            answer(false);
+        }
+        "Tab" => dialog_focus::trap_tab(DIALOG_ID, &e),
+        _ => {}
+    };
 
     view! {
         (if state.offer_pending() {
             view! {
                 div(class="scrim") {
                     div(class="dialog", role="dialog", aria-modal="true", aria-labelledby="incoming-title",
-                        id="incoming-dialog", data-testid="incoming-dialog") {
+                        aria-describedby="incoming-summary", tabindex="-1", on:keydown=keydown,
+                        id=DIALOG_ID, data-testid="incoming-dialog") {
                         div(class="dialog-head") {
                             div(class="avatar") { Icon(svg=icons::receive()) }
                             div {
-                                h2(id="incoming-title") { "Incoming files" }
+                                h2(id="incoming-title") { (state.receive.with(|t| if t.text.is_some() { "Incoming text" } else { "Incoming files" })) }
                                 p(class="muted") {
                                     strong(id="incoming-from", data-testid="incoming-from") { (state.receive.with(|t| t.peer.clone())) }
                                     " wants to send you "
@@ -255,6 +343,18 @@ pub fn IncomingDialog() -> View {
                                     span { "Only accept files you expect. Nothing is opened automatically." }
                                 }
                             },
+                        })
+                        (match state.receive.with(|t| t.verify.clone().filter(|v| !v.changed)) {
+                            Some(_) => {
+                                let label = format!("Always accept from {} (this device only, not others using its name)", state.receive.with(|t| t.peer.clone()));
+                                view! {
+                                    label(class="check-row small", r#for="always-accept") {
+                                        input(r#type="checkbox", id="always-accept", data-testid="always-accept", bind:checked=always)
+                                        span { (label) }
+                                    }
+                                }
+                            }
+                            None => view! {},
                         })
                         div(class="dialog-actions") {
                             button(class="btn btn-ghost", id="decline", data-testid="decline",

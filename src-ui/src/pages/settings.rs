@@ -4,7 +4,7 @@
 //! The download folder is shown, not typed: "Choose…" opens the native folder dialog on the
 //! Rust side, which stores the choice itself. Save sends only the server and the name.
 
-use peerdrop_app_ipc::{NodeState, SettingsUpdate};
+use peerdrop_app_ipc::{NodeState, SettingsUpdate, TrustedDevice};
 use sycamore::prelude::*;
 use wasm_bindgen_futures::spawn_local;
 
@@ -152,6 +152,66 @@ pub fn SettingsPage() -> View {
                     dd(class="mono small") { (state.settings.with(|s| s.as_ref().map(|s| s.config_path.clone()).unwrap_or_default())) }
                 }
             }
+            TrustedDevicesCard()
+        }
+    }
+}
+
+/// The devices whose offers arrive without a prompt, each with "Stop trusting".
+#[component]
+fn TrustedDevicesCard() -> View {
+    let state = use_context::<AppState>();
+    let devices = create_signal(Vec::<TrustedDevice>::new());
+    spawn_local(async move {
+        match api::trusted_devices().await {
+            Ok(list) => devices.set(list),
+            Err(e) => state.notify(e, true),
+        }
+    });
+    view! {
+        section(class="card about", id="trusted-devices") {
+            h2 { "Trusted devices" }
+            p(class="muted small") {
+                "Files and texts from these devices are accepted without asking (tick \"Always accept\" when you accept from a verified device). They are recognised by their certificate, not their name; a device whose identity changed is always asked about."
+            }
+            (if devices.with(Vec::is_empty) {
+                view! { p(class="muted small", id="trusted-none") { "None yet." } }
+            } else {
+                view! {
+                    ul(class="trusted-list", id="trusted-list") {
+                        Keyed(
+                            list=move || devices.get_clone(),
+                            view=move |device| {
+                                let fingerprint = device.fingerprint.clone();
+                                let short = fingerprint.chars().take(23).collect::<String>();
+                                let forget = move |_| {
+                                    let fingerprint = fingerprint.clone();
+                                    spawn_local(async move {
+                                        match api::forget_trusted_device(&fingerprint).await {
+                                            Ok(list) => devices.set(list),
+                                            Err(e) => state.notify(e, true),
+                                        }
+                                    });
+                                };
+                                let name = device.name.clone();
+                                view! {
+                                    li(class="trusted-device", data-testid="trusted-device") {
+                                        Icon(svg=icons::shield())
+                                        div(class="trusted-main") {
+                                            strong { (name) }
+                                            span(class="muted small mono") { (short) "…" }
+                                        }
+                                        button(class="btn btn-secondary btn-small", data-testid="forget-device", on:click=forget) {
+                                            "Stop trusting"
+                                        }
+                                    }
+                                }
+                            },
+                            key=|device| device.fingerprint.clone(),
+                        )
+                    }
+                }
+            })
         }
     }
 }
