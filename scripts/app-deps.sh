@@ -2,7 +2,8 @@
 # Installs what building and end-to-end testing the PeerDrop app needs, skipping whatever is
 # already there (safe to run again):
 #   - Debian packages: WebKitGTK/GTK dev files, Xvfb, WebKitWebDriver, ImageMagick, dbus-daemon
-#     (each e2e test gives its app a private session bus for the single-instance hand-over)
+#     (each e2e test gives its app a private session bus for the single-instance hand-over),
+#     xsel (reads the X clipboard the app's Copy buttons write)
 #   - the wasm32-unknown-unknown Rust target
 #   - wasm-bindgen-cli of exactly the wasm-bindgen version in Cargo.lock
 #   - tauri-driver 2.x
@@ -12,7 +13,7 @@ cd "$(dirname "$0")/.."
 
 packages=(libwebkit2gtk-4.1-dev libgtk-3-dev librsvg2-dev libayatana-appindicator3-dev libsoup-3.0-dev
   build-essential pkg-config libssl-dev xvfb xauth webkit2gtk-driver imagemagick dbus-daemon
-  procps)
+  procps xsel)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -18,6 +18,7 @@ use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
@@ -290,8 +291,13 @@ pub struct App {
     /// The WebDriver session.
     pub client: Client,
     driver: Child,
-    /// Isolated XDG folders (config, data, cache) of this app instance.
-    pub home: tempfile::TempDir,
+    /// Isolated XDG folders (config, data, cache) of this app instance (shared with the
+    /// instance [`App::restart`] starts).
+    pub home: Arc<tempfile::TempDir>,
+    /// The signaling server it was started with.
+    server: String,
+    /// The extra environment it was started with.
+    extra: Vec<(String, String)>,
     /// Environment the app runs with (XDG folders, bus, server), for [`App::launch_again`].
     env: Vec<(String, String)>,
     /// This app's session bus; dropped after the driver (field order), so the app never loses
@@ -311,11 +317,33 @@ impl App {
         env: &[(&str, String)],
         args: &[String],
     ) -> Result<Self> {
-        let app_bin = binary("PEERDROP_APP_BIN", "peerdrop-app");
-        let home = tempfile::tempdir()?;
+        let home = Arc::new(tempfile::tempdir()?);
         for sub in ["config", "data", "cache"] {
             std::fs::create_dir_all(home.path().join(sub))?;
         }
+        let extra: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.clone()))
+            .collect();
+        Self::launch_in(home, server, extra, args).await
+    }
+
+    /// Quits the app (as closing its window does) and starts it again with the same user
+    /// folders, server and environment: what a person sees after a restart.
+    pub async fn restart(self) -> Result<Self> {
+        let (home, server, extra) = (self.home.clone(), self.server.clone(), self.extra.clone());
+        self.close().await?;
+        Self::launch_in(home, &server, extra, &[]).await
+    }
+
+    /// Starts the app with `home` as its user folders.
+    async fn launch_in(
+        home: Arc<tempfile::TempDir>,
+        server: &str,
+        extra: Vec<(String, String)>,
+        args: &[String],
+    ) -> Result<Self> {
+        let app_bin = binary("PEERDROP_APP_BIN", "peerdrop-app");
         let bus = SessionBus::start()?;
         let mut app_env: Vec<(String, String)> = vec![
             ("PEERDROP_SERVER".into(), server.into()),
@@ -337,7 +365,7 @@ impl App {
                 "info,rtc=error,webrtc=error,rtc_ice=error,rtc_sctp=error,rtc_dtls=error".into()
             }),
         ));
-        app_env.extend(env.iter().map(|(k, v)| (k.to_string(), v.clone())));
+        app_env.extend(extra.iter().cloned());
         let (port, native_port) = (free_port(), free_port());
         let mut cmd = Command::new("tauri-driver");
         cmd.args([
@@ -388,6 +416,8 @@ impl App {
             client,
             driver,
             home,
+            server: server.to_string(),
+            extra,
             env: app_env,
             _bus: bus,
         };

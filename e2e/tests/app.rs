@@ -891,3 +891,306 @@ async fn a_changed_identity_gets_nothing_without_confirmation_in_the_app() -> Re
     ensure!(blake3_file(&fake_inbox.join("contract.pdf"))? == blake3_file(&source)?);
     app.close().await
 }
+
+/// What the X clipboard holds now (the app's Copy buttons write it), read with `xsel`.
+fn clipboard() -> Result<String> {
+    let out = std::process::Command::new("xsel")
+        .args(["--clipboard", "--output"])
+        .output()
+        .context("run xsel (scripts/app-deps.sh installs it)")?;
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// The `id` of the element that has the keyboard focus.
+async fn focused_id(app: &App) -> Result<String> {
+    let id = app
+        .client
+        .execute(
+            "return document.activeElement ? document.activeElement.id : ''",
+            vec![],
+        )
+        .await?;
+    Ok(id.as_str().unwrap_or_default().to_string())
+}
+
+/// What the History page lists, newest first: (what, outcome) per entry.
+async fn history_rows(app: &App) -> Result<Vec<(String, String)>> {
+    let mut rows = Vec::new();
+    for entry in app
+        .client
+        .find_all(fantoccini::Locator::Css("[data-testid=history-entry]"))
+        .await?
+    {
+        let what = entry
+            .find(fantoccini::Locator::Css(".history-what"))
+            .await?
+            .prop("textContent")
+            .await?
+            .unwrap_or_default();
+        rows.push((what, entry.attr("data-outcome").await?.unwrap_or_default()));
+    }
+    Ok(rows)
+}
+
+/// Waits until the History page lists exactly `want`.
+async fn wait_history(app: &App, want: &[(&str, &str)]) -> Result<()> {
+    let deadline = std::time::Instant::now() + UI_TIMEOUT;
+    let mut rows = Vec::new();
+    while std::time::Instant::now() < deadline {
+        rows = history_rows(app).await?;
+        if rows.len() == want.len()
+            && rows
+                .iter()
+                .zip(want)
+                .all(|((what, outcome), (w, o))| what == w && outcome == o)
+        {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    anyhow::bail!("the history shows {rows:?}, not {want:?}")
+}
+
+#[tokio::test]
+async fn a_text_shows_and_copies_the_history_survives_a_restart_and_escape_declines() -> Result<()>
+{
+    let _one = SERIAL.lock().await;
+    let server = SignalServer::start()?;
+    let work = tempfile::tempdir()?;
+    let inbox = work.path().join("inbox");
+    let source = work.path().join("report.pdf");
+    write_random_file(&source, 200_000, 11)?;
+    let app = App::launch(&server.url, &[download_dir_pick(&inbox)]).await?;
+    configure(&app, "Ana's laptop", &inbox, None).await?;
+    let code = my_code(&app).await?;
+    let source_arg = source.display().to_string();
+    // Ben's phone: one device (one identity) for every send.
+    let ben = work.path().join("ben-home");
+
+    // A file, accepted.
+    let sender = Cli::start_in_home(
+        &server.url,
+        &["send", "--name", "Ben's phone", "--to", &code, &source_arg],
+        &ben,
+    )?;
+    app.wait_css("#incoming-dialog", Duration::from_secs(60))
+        .await?;
+    app.click("#accept").await?;
+    let phase = app
+        .wait_phase(
+            "receive-transfer",
+            &["done", "failed"],
+            Duration::from_secs(60),
+        )
+        .await?;
+    ensure!(phase == "done", "the file ended {phase}");
+    let (ok, stderr) = sender.wait(Duration::from_secs(30))?;
+    ensure!(ok, "peerdrop send failed: {stderr}");
+
+    // A text (markup in it stays text): shown in the dialog, then copied from the card.
+    let text = "Meet at https://example.org/peerdrop?room=7 <b>not bold</b>";
+    let sender = Cli::start_in_home(
+        &server.url,
+        &[
+            "send",
+            "--name",
+            "Ben's phone",
+            "--to",
+            &code,
+            "--text",
+            text,
+        ],
+        &ben,
+    )?;
+    app.wait_css("#incoming-dialog", Duration::from_secs(60))
+        .await?;
+    wait_text(&app, "#incoming-title", "Incoming text").await?;
+    wait_text(&app, "#incoming-text", text).await?;
+    app.screenshot("receive-text").await?;
+    app.click("#accept").await?;
+    wait_text(&app, "#received-text", text).await?;
+    app.click("#copy-text").await?;
+    let deadline = std::time::Instant::now() + UI_TIMEOUT;
+    while clipboard()? != text {
+        ensure!(
+            std::time::Instant::now() < deadline,
+            "the clipboard holds {:?}, not the text",
+            clipboard()?
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let (ok, stderr) = sender.wait(Duration::from_secs(30))?;
+    ensure!(ok, "peerdrop send --text failed: {stderr}");
+
+    // Both in the history, newest first, and still there after a restart.
+    app.click("#nav-history").await?;
+    wait_history(&app, &[("a text", "received"), ("report.pdf", "received")]).await?;
+    let app = app.restart().await?;
+    app.click("#nav-history").await?;
+    wait_history(&app, &[("a text", "received"), ("report.pdf", "received")]).await?;
+    wait_text(&app, "[data-testid=history-text]", text).await?;
+    app.screenshot("history").await?;
+
+    // Escape declines an offer: focus was moved into the dialog and comes back after.
+    app.click("#nav-receive").await?;
+    app.wait_css("#my-code", UI_TIMEOUT).await?;
+    let code = my_code(&app).await?;
+    app.click("#nav-history").await?;
+    let sender = Cli::start_in_home(
+        &server.url,
+        &["send", "--name", "Ben's phone", "--to", &code, &source_arg],
+        &ben,
+    )?;
+    app.wait_css("#incoming-dialog", Duration::from_secs(60))
+        .await?;
+    let deadline = std::time::Instant::now() + UI_TIMEOUT;
+    while focused_id(&app).await? != "incoming-dialog" {
+        ensure!(
+            std::time::Instant::now() < deadline,
+            "the dialog did not take the focus (it is on {:?})",
+            focused_id(&app).await?
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Tab stays inside the dialog: from the last button it wraps to the first.
+    app.client
+        .active_element()
+        .await?
+        .send_keys(&fantoccini::key::Key::Tab.to_string())
+        .await?;
+    let first = focused_id(&app).await?;
+    ensure!(first == "decline", "Tab from the dialog went to {first:?}");
+    app.client
+        .active_element()
+        .await?
+        .send_keys(&fantoccini::key::Key::Escape.to_string())
+        .await?;
+    app.wait_gone("#incoming-dialog", UI_TIMEOUT).await?;
+    let back = focused_id(&app).await?;
+    ensure!(
+        back == "nav-history",
+        "focus went to {back:?}, not back to where it was"
+    );
+    let (ok, stderr) = sender.wait(Duration::from_secs(30))?;
+    ensure!(
+        !ok && stderr.contains("declined"),
+        "the sender was not declined: {stderr}"
+    );
+    app.click("#nav-history").await?;
+    wait_history(
+        &app,
+        &[
+            ("report.pdf", "declined"),
+            ("a text", "received"),
+            ("report.pdf", "received"),
+        ],
+    )
+    .await?;
+
+    // Clearing asks once more, then forgets.
+    app.click("#history-clear").await?;
+    app.click("#history-clear-confirm").await?;
+    app.wait_css("#history-empty", UI_TIMEOUT).await?;
+    app.close().await
+}
+
+#[tokio::test]
+async fn a_trusted_device_is_accepted_without_a_prompt_and_nobody_else_is() -> Result<()> {
+    let _one = SERIAL.lock().await;
+    let server = SignalServer::start()?;
+    let work = tempfile::tempdir()?;
+    let inbox = work.path().join("inbox");
+    let app = App::launch(&server.url, &[download_dir_pick(&inbox)]).await?;
+    configure(&app, "Ana's laptop", &inbox, None).await?;
+    let code = my_code(&app).await?;
+    let ben = work.path().join("ben-home");
+    let send_as = |home: &std::path::Path, file: &std::path::Path| {
+        Cli::start_in_home(
+            &server.url,
+            &[
+                "send",
+                "--name",
+                "Ben's phone",
+                "--to",
+                &code,
+                &file.display().to_string(),
+            ],
+            home,
+        )
+    };
+    let file = |name: &str, seed: u64| -> Result<std::path::PathBuf> {
+        let path = work.path().join(name);
+        write_random_file(&path, 150_000, seed)?;
+        Ok(path)
+    };
+
+    // First offer: asked; "Always accept" ticked.
+    let first = file("first.bin", 1)?;
+    let sender = send_as(&ben, &first)?;
+    app.wait_css("#incoming-dialog", Duration::from_secs(60))
+        .await?;
+    app.click("#always-accept").await?;
+    app.click("#accept").await?;
+    let (ok, stderr) = sender.wait(Duration::from_secs(60))?;
+    ensure!(ok, "the first send failed: {stderr}");
+
+    // Second offer from the same device: nobody clicks, it arrives and is verified.
+    let second = file("second.bin", 2)?;
+    let sender = send_as(&ben, &second)?;
+    let (ok, stderr) = sender.wait(Duration::from_secs(60))?;
+    ensure!(ok, "the trusted device's send failed: {stderr}");
+    ensure!(
+        blake3_file(&inbox.join("second.bin"))? == blake3_file(&second)?,
+        "the trusted device's file differs"
+    );
+    let phase = app
+        .wait_phase("receive-transfer", &["done", "failed"], UI_TIMEOUT)
+        .await?;
+    ensure!(phase == "done", "the trusted receive shows {phase}");
+
+    // Another device calling itself "Ben's phone": asked, warned, and not offered trust.
+    let impostor = work.path().join("impostor-home");
+    let third = file("third.bin", 3)?;
+    let sender = send_as(&impostor, &third)?;
+    app.wait_css("#incoming-dialog", Duration::from_secs(60))
+        .await?;
+    app.wait_css("#incoming-verify", UI_TIMEOUT).await?;
+    ensure!(
+        app.client
+            .find(fantoccini::Locator::Css("#always-accept"))
+            .await
+            .is_err(),
+        "a changed identity was offered \"Always accept\""
+    );
+    app.click("#decline").await?;
+    let (ok, _) = sender.wait(Duration::from_secs(60))?;
+    ensure!(!ok, "the impostor's send succeeded");
+    ensure!(
+        !inbox.join("third.bin").exists(),
+        "the impostor's file arrived"
+    );
+
+    // Settings lists the trusted device; after "Stop trusting" it is asked about again.
+    app.click("#nav-settings").await?;
+    app.wait_text("[data-testid=trusted-device]", "Ben's phone", |t| {
+        t.contains("Ben's phone")
+    })
+    .await?;
+    app.client
+        .execute(
+            "document.getElementById('trusted-devices').scrollIntoView()",
+            vec![],
+        )
+        .await?;
+    app.screenshot("settings-trusted").await?;
+    app.click("[data-testid=forget-device]").await?;
+    app.wait_css("#trusted-none", UI_TIMEOUT).await?;
+    let fourth = file("fourth.bin", 4)?;
+    let sender = send_as(&ben, &fourth)?;
+    app.wait_css("#incoming-dialog", Duration::from_secs(60))
+        .await?;
+    app.click("#decline").await?;
+    let (ok, _) = sender.wait(Duration::from_secs(60))?;
+    ensure!(!ok, "an untrusted send went through without a prompt");
+    app.close().await
+}
