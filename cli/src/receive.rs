@@ -1,8 +1,11 @@
 //! `peerdrop receive`: register (with the server, on the LAN, or both), print the code,
 //! accept one transfer (or more with `--keep`).
 
+use std::time::Duration;
+
 use anyhow::{Context, Result};
-use peerdrop_core::{AutoAccept, CancellationToken, LanRole, Node};
+use peerdrop_core::signaling::SignalError;
+use peerdrop_core::{AutoAccept, CancellationToken, CoreError, LanRole, Node};
 use peerdrop_proto::events::TransferEvent;
 
 use crate::args::ReceiveArgs;
@@ -10,9 +13,94 @@ use crate::lan;
 use crate::output;
 use crate::prompt::{TerminalDecider, TrustedOrAsk};
 
+/// Longest wait between two attempts to reach the server again.
+const RECONNECT_MAX_WAIT: Duration = Duration::from_secs(30);
+
 /// Runs the command; `Ok` only when every accepted file was received and verified.
+///
+/// A receiver that loses its server while waiting (a server restart answers 1012 "service
+/// restart", a network drop) connects again — after 1 s, then doubling up to 30 s, until
+/// Ctrl-C — and prints its new code, so a rolling restart of the service does not end it.
 pub async fn run(args: ReceiveArgs) -> Result<()> {
-    let node = Node::connect(args.common.node_config(LanRole::Discoverable)).await?;
+    std::fs::create_dir_all(&args.dir)
+        .with_context(|| format!("cannot create {}", args.dir.display()))?;
+    let dir = std::fs::canonicalize(&args.dir)
+        .with_context(|| format!("cannot open {}", args.dir.display()))?;
+    let events = output::sink_with(args.common.json, args.stdout);
+    let cancel = CancellationToken::new();
+    spawn_ctrl_c(cancel.clone());
+    let mut node = Node::connect(args.common.node_config(LanRole::Discoverable)).await?;
+    announce(&node, &args)?;
+    loop {
+        let incoming = tokio::select! {
+            incoming = node.next_incoming() => incoming,
+            _ = cancel.cancelled() => anyhow::bail!("cancelled"),
+        };
+        let incoming = match incoming {
+            Ok(incoming) => incoming,
+            Err(CoreError::Signal(SignalError::Disconnected)) if args.common.server.is_some() => {
+                drop(node);
+                node = reconnect(&args, &cancel).await?;
+                announce(&node, &args)?;
+                continue;
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let result = if args.yes {
+            incoming
+                .receive(dir.clone(), AutoAccept, events.clone(), cancel.clone())
+                .await
+        } else if args.trusted {
+            incoming
+                .receive(dir.clone(), TrustedOrAsk, events.clone(), cancel.clone())
+                .await
+        } else {
+            incoming
+                .receive(dir.clone(), TerminalDecider, events.clone(), cancel.clone())
+                .await
+        };
+        match result {
+            Ok(_) if args.keep => continue,
+            Ok(_) => return Ok(()),
+            Err(e) if args.keep => eprintln!("peerdrop: {e}"),
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+/// Connects again after the server went away, waiting longer after each failure; a refused
+/// certificate or any other error that retrying cannot fix ends the command.
+async fn reconnect(args: &ReceiveArgs, cancel: &CancellationToken) -> Result<Node> {
+    let mut wait = Duration::from_secs(1);
+    loop {
+        if !args.common.json {
+            eprintln!(
+                "peerdrop: lost the connection to the server; connecting again in {} s",
+                wait.as_secs()
+            );
+        }
+        tracing::info!(
+            wait_secs = wait.as_secs(),
+            "server connection lost; reconnecting"
+        );
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            _ = cancel.cancelled() => anyhow::bail!("cancelled"),
+        }
+        match Node::connect(args.common.node_config(LanRole::Discoverable)).await {
+            Ok(node) => return Ok(node),
+            Err(CoreError::Signal(SignalError::Unreachable { reason, .. })) => {
+                tracing::info!(%reason, "server still unreachable");
+                wait = (wait * 2).min(RECONNECT_MAX_WAIT);
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+/// Prints how to reach this receiver: its code (a `code` event with `--json`), its LAN
+/// addresses, and the QR code when asked for.
+fn announce(node: &Node, args: &ReceiveArgs) -> Result<()> {
     let addresses = node
         .lan_port()
         .map(peerdrop_core::lan::typed_addresses)
@@ -48,7 +136,7 @@ pub async fn run(args: ReceiveArgs) -> Result<()> {
         }
     }
     if node.lan_port().is_some() {
-        warn_when_multicast_is_blocked(&node, args.common.json, addresses.clone());
+        warn_when_multicast_is_blocked(node, args.common.json, addresses);
     }
     if args.qr {
         crate::qr::show(
@@ -57,38 +145,7 @@ pub async fn run(args: ReceiveArgs) -> Result<()> {
             args.common.json,
         )?;
     }
-    std::fs::create_dir_all(&args.dir)
-        .with_context(|| format!("cannot create {}", args.dir.display()))?;
-    let dir = std::fs::canonicalize(&args.dir)
-        .with_context(|| format!("cannot open {}", args.dir.display()))?;
-    let events = output::sink_with(args.common.json, args.stdout);
-    let cancel = CancellationToken::new();
-    spawn_ctrl_c(cancel.clone());
-    loop {
-        let incoming = tokio::select! {
-            incoming = node.next_incoming() => incoming?,
-            _ = cancel.cancelled() => anyhow::bail!("cancelled"),
-        };
-        let result = if args.yes {
-            incoming
-                .receive(dir.clone(), AutoAccept, events.clone(), cancel.clone())
-                .await
-        } else if args.trusted {
-            incoming
-                .receive(dir.clone(), TrustedOrAsk, events.clone(), cancel.clone())
-                .await
-        } else {
-            incoming
-                .receive(dir.clone(), TerminalDecider, events.clone(), cancel.clone())
-                .await
-        };
-        match result {
-            Ok(_) if args.keep => continue,
-            Ok(_) => return Ok(()),
-            Err(e) if args.keep => eprintln!("peerdrop: {e}"),
-            Err(e) => return Err(e.into()),
-        }
-    }
+    Ok(())
 }
 
 /// Tells the person (once, when the probe times out) that other devices cannot discover

@@ -50,3 +50,52 @@ fn a_file_sent_through_node_b_arrives_at_a_receiver_on_node_a() {
     assert!(ok, "receiver on node A failed: {stderr}");
     assert_eq!(hash_tree(dest.path()), hash_tree(src.path()));
 }
+
+#[test]
+fn a_waiting_receiver_reconnects_when_its_node_restarts() {
+    let redis = Redis::start();
+    let bin = signal_bin();
+    let mut a = Node::start(&bin, &redis, 5, &[]);
+    let b = Node::start(&bin, &redis, 5, &[]);
+    let listen = a.addr.to_string();
+    let (node_a, node_b) = (
+        Signal::external(&listen),
+        Signal::external(&b.addr.to_string()),
+    );
+    let dest = tempfile::tempdir().unwrap();
+    let mut receiver = Receiver::spawn(&node_a, dest.path(), &["--yes"]);
+    let first_code = receiver.code.clone();
+
+    // A rolling restart of node A: SIGTERM (clients told 1012 "service restart"), then the
+    // same service back on the same address, as systemd's restart does.
+    a.signal(15);
+    let status = a
+        .wait_exit(Duration::from_secs(5))
+        .expect("node A stops in time");
+    assert!(status.success());
+    let _a_again = Node::start_on(&bin, &listen, &redis, 5, &[]);
+
+    // The receiver registers again and says so with a new code event...
+    let line = receiver.wait_for(r#""event":"code""#, Duration::from_secs(20));
+    let event: serde_json::Value = serde_json::from_str(&line).unwrap();
+    let code = event["code"].as_str().unwrap().to_string();
+    assert!(
+        receiver.child.try_wait().unwrap().is_none(),
+        "still running"
+    );
+    assert!(redis.get(&format!("peerdrop:code:{code}")).is_some());
+    assert!(
+        code == first_code || redis.get(&format!("peerdrop:code:{first_code}")).is_none(),
+        "the old code is not held by anyone anymore"
+    );
+
+    // ...and a sender on node B reaches it under that code.
+    let src = tempfile::tempdir().unwrap();
+    let file = src.path().join("after-restart.bin");
+    random_file(&file, 700_000, 21);
+    let sent = send(&node_b, &code, &[&file], &["--json"]);
+    assert_success(&sent, "peerdrop send after node A restarted");
+    let (ok, stderr) = receiver.finish(Duration::from_secs(60));
+    assert!(ok, "receiver failed: {stderr}");
+    assert_eq!(hash_tree(dest.path()), hash_tree(src.path()));
+}

@@ -281,6 +281,9 @@ struct Shared {
     relays: RelayMap,
     claims: ClaimMap,
     offers_tx: mpsc::Sender<IncomingOffer>,
+    /// Cancelled when the connection task ends, so waiting for offers ends too (the sender
+    /// above lives as long as the client and never closes the queue by itself).
+    closed: tokio_util::sync::CancellationToken,
     nearby_tx: watch::Sender<Vec<PeerInfo>>,
     resolve_reply: Mutex<Option<oneshot::Sender<Result<PeerInfo, SignalError>>>>,
     outbox: mpsc::UnboundedSender<ClientMsg>,
@@ -378,6 +381,7 @@ impl SignalClient {
             relays: Arc::default(),
             claims: Arc::default(),
             offers_tx,
+            closed: tokio_util::sync::CancellationToken::new(),
             nearby_tx,
             resolve_reply: Mutex::new(None),
             outbox,
@@ -476,8 +480,19 @@ impl SignalClient {
     }
 
     /// Waits for the next offer from a sender; `None` once the server connection is gone.
+    /// Offers that arrived before the connection ended are still handed out first.
     pub async fn next_offer(&self) -> Option<IncomingOffer> {
-        self.offers.lock().await.recv().await
+        let mut offers = self.offers.lock().await;
+        tokio::select! {
+            biased;
+            offer = offers.recv() => offer,
+            _ = self.shared.closed.cancelled() => offers.try_recv().ok(),
+        }
+    }
+
+    /// Whether the connection to the server has ended.
+    pub fn is_closed(&self) -> bool {
+        self.shared.closed.is_cancelled()
     }
 }
 
@@ -542,6 +557,7 @@ async fn run_connection(
     if let Ok(mut claims) = shared.claims.lock() {
         claims.clear();
     }
+    shared.closed.cancel();
 }
 
 /// Why opening the WebSocket failed: a refused certificate or a failed TLS handshake is told
