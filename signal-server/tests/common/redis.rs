@@ -132,8 +132,20 @@ impl Node {
     /// Starts `bin --listen 127.0.0.1:0 --redis URL --presence-ttl SECS` plus `extra`, reads
     /// its `listening on` line and waits until `/health` says its Redis link is up.
     pub fn start(bin: &Path, redis: &Redis, presence_ttl_secs: u64, extra: &[&str]) -> Node {
+        Self::start_on(bin, "127.0.0.1:0", redis, presence_ttl_secs, extra)
+    }
+
+    /// [`Node::start`] listening on `listen` (e.g. the port of a node that just stopped: a
+    /// restart on the same host).
+    pub fn start_on(
+        bin: &Path,
+        listen: &str,
+        redis: &Redis,
+        presence_ttl_secs: u64,
+        extra: &[&str],
+    ) -> Node {
         let mut child = Command::new(bin)
-            .args(["--listen", "127.0.0.1:0", "--redis"])
+            .args(["--listen", listen, "--redis"])
             .arg(redis.url())
             .arg("--presence-ttl")
             .arg(presence_ttl_secs.to_string())
