@@ -60,7 +60,10 @@ cargo fmt --all --check
 step "build + clippy -D warnings: UI (wasm32) and the whole workspace (host), once"
 build_workspace
 
-step "cargo test: unit, integration and doc tests (proto, core, signal-server, cli, app, bench)"
+step "protocol crate (machine/) has no I/O dependencies and builds for wasm32"
+./scripts/check-machine-purity.sh
+
+step "cargo test: unit, integration and doc tests (proto, machine, core, signal-server, cli, app, bench)"
 # shellcheck disable=SC2046 # one word per line
 cargo test --locked "${WORKSPACE_SELECTION[@]}" --lib --bins $(integration_test_args)
 cargo test --locked "${WORKSPACE_SELECTION[@]}" --doc

@@ -26,7 +26,8 @@ pub mod fallback;
 pub mod identity;
 pub mod lan;
 pub mod log_noise;
-pub mod machine;
+/// The protocol's pure state machines, from their own crate (`peerdrop-machine`).
+pub use peerdrop_machine as machine;
 pub mod rtc;
 pub mod signaling;
 pub mod store;

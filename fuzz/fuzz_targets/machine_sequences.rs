@@ -13,20 +13,8 @@ use libfuzzer_sys::fuzz_target;
 use peerdrop_proto::transfer::{ByteRange, ControlMsg, FileEntry, ResumeEntry};
 use uuid::Uuid;
 
-// The machines are pure files of peerdrop-core, included by path (as sanitize_path.rs does)
-// under the module paths they use, so fuzzing does not build WebRTC with sanitizers.
-#[allow(dead_code)]
-#[path = "machine_sequences/identity.rs"]
-mod identity;
-#[allow(dead_code, unused_imports)]
-#[path = "../../core/src/machine/mod.rs"]
-mod machine;
-#[allow(dead_code)]
-#[path = "machine_sequences/store.rs"]
-mod store;
-
-use machine::receiver::{Decision, ReceiverMachine, RxAction, RxInput, MAX_RANGES_PER_FILE};
-use machine::sender::{SenderMachine, TxAction, TxInput};
+use peerdrop_machine::receiver::{Decision, ReceiverMachine, RxAction, RxInput, MAX_RANGES_PER_FILE};
+use peerdrop_machine::sender::{SenderMachine, TxAction, TxInput};
 use peerdrop_proto::transfer::MAX_FILES_PER_TRANSFER;
 
 const NONCE_S: &str = "0101010101010101010101010101010101010101010101010101010101010101";
@@ -100,7 +88,7 @@ fn control(b: &mut Bytes) -> ControlMsg {
     match b.u8() % 14 {
         0 => ControlMsg::SasCommit {
             commit: if b.u8() % 2 == 0 {
-                identity::sas::commitment(NONCE_S)
+                peerdrop_machine::sas::commitment(NONCE_S)
             } else {
                 b.text()
             },
@@ -214,7 +202,7 @@ fn receiver_input(b: &mut Bytes) -> RxInput {
 }
 
 fn drive_receiver(b: &mut Bytes) {
-    let mut rx = ReceiverMachine::new(store::names::Platform::Unix, NONCE_R.into());
+    let mut rx = ReceiverMachine::new(peerdrop_machine::names::Platform::Unix, NONCE_R.into());
     let mut asked = false;
     let mut accepted = false;
     let mut finished = false;

@@ -8,13 +8,7 @@
 use libfuzzer_sys::fuzz_target;
 use std::path::{Component, Path};
 
-// The sanitizer is a pure function in one file; included here so fuzzing does not have to build
-// peerdrop-core (and WebRTC) with sanitizers.
-#[allow(dead_code)]
-#[path = "../../core/src/store/names.rs"]
-mod names;
-
-use names::{
+use peerdrop_machine::names::{
     sanitize_relative_path, terminal_safe, Platform, MAX_COMPONENT_BYTES, MAX_DEPTH, MAX_PATH_BYTES,
 };
 

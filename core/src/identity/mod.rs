@@ -17,11 +17,10 @@
 //! Fingerprints are written as the SDP `a=fingerprint` value: SHA-256 of the certificate's
 //! DER, lowercase hex bytes joined with `:`.
 
-mod fingerprint;
 pub mod known;
 pub mod nonce;
-pub mod sas;
-mod words;
+/// The verification phrase lives with the machines that run its handshake.
+pub use peerdrop_machine::sas;
 
 use std::fs;
 use std::io::{self, Write};
@@ -31,8 +30,8 @@ use thiserror::Error;
 use webrtc::peer_connection::crypto::{default_provider, HashAlgorithm, SignatureScheme};
 use webrtc::peer_connection::RTCCertificate;
 
-pub use fingerprint::normalize_fingerprint;
 pub use known::{KnownDevices, Recognition};
+pub use peerdrop_machine::fingerprint::normalize_fingerprint;
 pub mod proof;
 pub use sas::phrase;
 

@@ -49,7 +49,8 @@
 
 mod dir;
 pub mod incoming;
-pub mod names;
+/// Safe names live with the machines that check them (`peerdrop-machine`).
+pub use peerdrop_machine::names;
 pub mod outgoing;
 mod sys;
 

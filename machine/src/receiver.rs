@@ -20,8 +20,8 @@ use uuid::Uuid;
 
 use super::ranges::RangeSet;
 use super::Outcome;
-use crate::identity::sas;
-use crate::store::names::{sanitize_relative_path, Platform, SafePath};
+use crate::names::{sanitize_relative_path, Platform, SafePath};
+use crate::sas;
 
 /// Most bytes of path names one file list may hold (64 MiB: a million files with 64-byte
 /// paths). Held before the person is asked, so it bounds what a stranger can make this device
@@ -225,7 +225,7 @@ pub struct ReceiverMachine {
 
 impl ReceiverMachine {
     /// A receiver waiting for an offer; names are checked for `platform`. `sas_nonce` is a
-    /// fresh random verification nonce ([`crate::identity::nonce::new_nonce`]).
+    /// fresh random verification nonce (`peerdrop-core`'s `identity::nonce::new_nonce`).
     pub fn new(platform: Platform, sas_nonce: String) -> Self {
         Self {
             state: State::AwaitingOffer,
@@ -649,7 +649,7 @@ impl ReceiverMachine {
             if !seen_files.insert(key) {
                 return Err(format!(
                     "file name \"{}\" appears twice",
-                    crate::store::names::quote(&path.display_string())
+                    crate::names::quote(&path.display_string())
                 ));
             }
             files.push(RxFile {

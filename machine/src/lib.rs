@@ -2,16 +2,26 @@
 //!
 //! [`sender::SenderMachine`] and [`receiver::ReceiverMachine`] hold every protocol decision —
 //! what to send when, which frames are acceptable, when a file is complete, when the transfer
-//! is over and how it ended. The async drivers in [`crate::engine`] only move bytes between
-//! these machines, the data channels and the disk. That split is what lets every edge case
+//! is over and how it ended. The async drivers in `peerdrop-core`'s `engine` only move bytes
+//! between these machines, the data channels and the disk.
+//!
+//! This crate is its own so that "pure" is enforced, not a convention: it depends on no async
+//! runtime, no WebRTC, no file or socket I/O and reads no clock, and it builds for
+//! `wasm32-unknown-unknown` (the browser peer runs the same protocol). Beside the machines
+//! live the pure pieces they decide with: byte ranges ([`ranges`]), safe names ([`names`]),
+//! the verification phrase ([`sas`]) and the fingerprint form it hashes ([`fingerprint`]). That split is what lets every edge case
 //! (decline, cancel mid-file, peer gone, duplicate frame, hash mismatch, hostile names) be a
 //! fast unit test with no sockets.
 
 use peerdrop_proto::events::TransferEvent;
 
+pub mod fingerprint;
+pub mod names;
 pub mod ranges;
 pub mod receiver;
+pub mod sas;
 pub mod sender;
+mod words;
 
 /// How a transfer ended, seen from either side.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -20,7 +20,7 @@ use uuid::Uuid;
 use super::ranges::RangeSet;
 use super::receiver::{control_name, REFUSED_PREFIX};
 use super::Outcome;
-use crate::identity::sas;
+use crate::sas;
 
 /// Budget for one `files` message, leaving headroom under the 64 KiB message limit.
 const FILES_CHUNK_BUDGET: usize = MAX_MESSAGE_BYTES - 4 * 1024;
@@ -117,7 +117,7 @@ pub struct SenderMachine {
 
 impl SenderMachine {
     /// A sender offering `files` (indices must be `0..n` in order). `sas_nonce` is this
-    /// transfer's fresh random verification nonce ([`crate::identity::nonce::new_nonce`]).
+    /// transfer's fresh random verification nonce (`peerdrop-core`'s `identity::nonce::new_nonce`).
     pub fn new(
         transfer_id: Uuid,
         sender_name: String,

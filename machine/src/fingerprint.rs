@@ -1,5 +1,5 @@
-//! The canonical text form of certificate fingerprints. Pure, so the verification phrase
-//! ([`super::sas`]) that uses it also builds alone in the machine fuzz target.
+//! The canonical text form of certificate fingerprints, which the verification phrase
+//! ([`crate::sas`]) hashes.
 
 /// Canonical form of a SHA-256 fingerprint: 32 bytes as lowercase hex joined with `:`.
 /// `None` for anything else (wrong length, not hex).

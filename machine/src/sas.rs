@@ -14,8 +14,8 @@
 //! commit, so its chance of matching phrases is 2^-32 per attempt, which a person notices
 //! long before it succeeds.
 
-//! Pure (no I/O, no randomness): fresh nonces come from [`super::nonce`], so this file also
-//! builds alone inside the machine fuzz target (`fuzz/fuzz_targets/machine_sequences.rs`).
+//! Pure (no I/O, no randomness): fresh nonces come from the driver (`peerdrop-core`'s
+//! `identity::nonce`), which hands them to the machines.
 
 use super::words::WORDS;
 
@@ -104,17 +104,25 @@ fn phrase_with_context(local_fp: &str, remote_fp: &str, context: &[u8]) -> Strin
 }
 
 fn canonical(fp: &str) -> String {
-    super::fingerprint::normalize_fingerprint(fp).unwrap_or_else(|| fp.trim().to_ascii_lowercase())
+    crate::fingerprint::normalize_fingerprint(fp).unwrap_or_else(|| fp.trim().to_ascii_lowercase())
 }
 
-pub(crate) fn hex(bytes: &[u8]) -> String {
+/// Lowercase hex of `bytes` (how nonces travel).
+pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::identity::nonce::new_nonce;
+
+    /// Distinct well-formed nonces; the tests need different values, not secret ones.
+    fn new_nonce() -> String {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static NEXT: AtomicU64 = AtomicU64::new(1);
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        blake3::hash(&n.to_le_bytes()).to_hex().to_string()
+    }
     use std::collections::HashSet;
 
     fn fp(seed: u8) -> String {

@@ -8,7 +8,7 @@ use super::ranges::RangeSet;
 use super::receiver::{Decision, ReceiverMachine, RxAction, RxInput};
 use super::sender::{SenderMachine, StreamJob, TxAction, TxInput};
 use super::Outcome;
-use crate::store::names::Platform;
+use crate::names::Platform;
 
 const HASH_A: &str = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
 const HASH_B: &str = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
@@ -71,7 +71,7 @@ fn receiver() -> ReceiverMachine {
 fn announced(file_count: u32, total_size: u64) -> ReceiverMachine {
     let mut rx = receiver();
     rx.handle(RxInput::Control(ControlMsg::SasCommit {
-        commit: crate::identity::sas::commitment(NONCE_S),
+        commit: crate::sas::commitment(NONCE_S),
     }));
     rx.handle(RxInput::Control(ControlMsg::Offer {
         v: peerdrop_proto::PROTOCOL_VERSION,
@@ -611,7 +611,7 @@ fn verification_handshake_comes_before_the_prompt() {
     let mut rx = receiver();
     let start = sent(&tx.handle(TxInput::Start));
     assert!(
-        matches!(&start[0], ControlMsg::SasCommit { commit } if *commit == crate::identity::sas::commitment(NONCE_S)),
+        matches!(&start[0], ControlMsg::SasCommit { commit } if *commit == crate::sas::commitment(NONCE_S)),
         "the commitment goes first: {start:?}"
     );
     let mut rx_out = Vec::new();
@@ -970,7 +970,7 @@ fn a_text_offer_that_also_announces_files_or_is_too_long_is_refused_before_askin
     let offer = |file_count, total_size, text: String| {
         let mut rx = receiver();
         rx.handle(RxInput::Control(ControlMsg::SasCommit {
-            commit: crate::identity::sas::commitment(NONCE_S),
+            commit: crate::sas::commitment(NONCE_S),
         }));
         rx.handle(RxInput::Control(ControlMsg::Offer {
             v: peerdrop_proto::PROTOCOL_VERSION,
