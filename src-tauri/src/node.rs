@@ -281,10 +281,21 @@ async fn return_to_configured(
     }
 }
 
+/// What the status line says when the server connection ends: a plain loss in one sentence,
+/// anything else with the server's or the stack's reason.
+fn lost_server_message(reason: &CoreError) -> String {
+    match reason {
+        CoreError::Signal(SignalError::Disconnected) => {
+            "Lost the connection to the signaling server. Reconnecting…".to_string()
+        }
+        other => format!("Lost the signaling server: {other}. Reconnecting…"),
+    }
+}
+
 /// How serving one registration ended.
 enum Ended {
     /// The server connection failed.
-    Lost(String),
+    Lost(CoreError),
     /// Settings changed.
     Restart,
     /// The configured server was tried again while the built-in one stood in.
@@ -367,9 +378,7 @@ pub async fn supervise(shared: Arc<Shared>) {
             Ended::Lost(reason) => {
                 let lost = NodeStatus {
                     state: NodeState::Offline,
-                    message: Some(format!(
-                        "Lost the signaling server: {reason}. Reconnecting…"
-                    )),
+                    message: Some(lost_server_message(&reason)),
                     ..online
                 };
                 tracing::warn!(message = ?lost.message, "node offline");
@@ -389,7 +398,7 @@ async fn pause(shared: &Shared, wait: Duration) {
 }
 
 /// Serves one registration until it fails; returns why.
-async fn serve(shared: Arc<Shared>, node: Arc<Node>) -> String {
+async fn serve(shared: Arc<Shared>, node: Arc<Node>) -> CoreError {
     let mut nearby = node.devices();
     let hub_shared = shared.clone();
     let forward = tokio::spawn(async move {
@@ -411,7 +420,7 @@ async fn serve(shared: Arc<Shared>, node: Arc<Node>) -> String {
     let reason = loop {
         match node.next_incoming().await {
             Ok(incoming) => start_receive(&shared, incoming),
-            Err(e) => break e.to_string(),
+            Err(e) => break e,
         }
     };
     forward.abort();
@@ -557,6 +566,20 @@ mod tests {
         };
         let settings = SettingsStore::load(dir, defaults);
         Shared::new(settings, Some(Identity::ephemeral().expect("identity")))
+    }
+
+    #[test]
+    fn a_lost_connection_is_said_once_and_other_reasons_are_kept() {
+        let lost = lost_server_message(&CoreError::Signal(SignalError::Disconnected));
+        assert_eq!(
+            lost,
+            "Lost the connection to the signaling server. Reconnecting…"
+        );
+        let timeout = lost_server_message(&CoreError::Signal(SignalError::Timeout));
+        assert!(
+            timeout.starts_with("Lost the signaling server: ") && timeout.contains("in time"),
+            "{timeout}"
+        );
     }
 
     /// A loopback port nobody listens on: bind one, note it, close it.
