@@ -6,15 +6,20 @@
 //! - what it holds stays within its caps (files declared, pieces per file, bytes received);
 //! - the sender streams only declared files, only non-empty ranges inside them;
 //! - once finished, neither machine asks for anything but messages and events;
+//! - time passes in jumps the fuzzer picks; after `handle_timeout(now)` no timer is still due
+//!   (the machine finished, or its next deadline is later), and a finished machine wants no
+//!   wake-up;
 //! - nothing panics.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
+use std::time::Duration;
 use peerdrop_proto::transfer::{ByteRange, ControlMsg, FileEntry, ResumeEntry};
 use uuid::Uuid;
 
 use peerdrop_machine::receiver::{Decision, ReceiverMachine, RxAction, RxInput, MAX_RANGES_PER_FILE};
 use peerdrop_machine::sender::{SenderMachine, TxAction, TxInput};
+use peerdrop_machine::time::Timestamp;
 use peerdrop_proto::transfer::MAX_FILES_PER_TRANSFER;
 
 const NONCE_S: &str = "0101010101010101010101010101010101010101010101010101010101010101";
@@ -35,6 +40,10 @@ impl Bytes<'_> {
             }
             None => 0,
         }
+    }
+    /// Whether this step lets time pass (and fires what is due) instead of an input, and by how much.
+    fn wait(&mut self) -> Option<Duration> {
+        (self.u8() % 8 == 7).then(|| Duration::from_millis(u64::from(self.u16()) * 4))
     }
     fn u16(&mut self) -> u16 {
         u16::from_le_bytes([self.u8(), self.u8()])
@@ -202,13 +211,27 @@ fn receiver_input(b: &mut Bytes) -> RxInput {
 }
 
 fn drive_receiver(b: &mut Bytes) {
-    let mut rx = ReceiverMachine::new(peerdrop_machine::names::Platform::Unix, NONCE_R.into());
+    let mut now = Timestamp::ZERO;
+    let mut rx = ReceiverMachine::new(now, peerdrop_machine::names::Platform::Unix, NONCE_R.into());
     let mut asked = false;
     let mut accepted = false;
     let mut finished = false;
     let mut steps = 0;
     while !b.done() && steps < 512 {
         steps += 1;
+        if let Some(wait) = b.wait() {
+            now = now + wait;
+            for action in rx.handle_timeout(now) {
+                match action {
+                    RxAction::Finish(_) => finished = true,
+                    RxAction::Send(_) | RxAction::Emit(_) => {}
+                    other => panic!("a timer only ends the transfer, not {other:?}"),
+                }
+            }
+            assert!(rx.poll_timeout().is_none_or(|at| at > now), "nothing left due");
+            assert!(!rx.is_finished() || rx.poll_timeout().is_none());
+            continue;
+        }
         let input = receiver_input(b);
         if matches!(input, RxInput::Decided(Decision::Accept)) && asked {
             accepted = true;
@@ -217,7 +240,7 @@ fn drive_receiver(b: &mut Bytes) {
             RxInput::Data { index, offset, len } => Some((*index, *offset, *len)),
             _ => None,
         };
-        let actions = rx.handle(input);
+        let actions = rx.handle(now, input);
         let entries = rx.entries();
         assert!(entries.len() <= MAX_FILES_PER_TRANSFER as usize);
         for action in &actions {
@@ -274,6 +297,7 @@ fn sender_input(b: &mut Bytes) -> TxInput {
             0 => TxInput::PeerGone,
             1 => TxInput::Fail(b.text()),
             2 => TxInput::Start,
+            3 if b.u8() % 2 == 0 => TxInput::PeerLeft,
             _ => TxInput::LocalCancel(b.text()),
         },
     }
@@ -289,11 +313,12 @@ fn drive_sender(b: &mut Bytes) {
         })
         .collect();
     let mut tx = SenderMachine::new(Uuid::nil(), "sender".into(), files.clone(), NONCE_S.into());
+    let mut now = Timestamp::ZERO;
     let mut finished = false;
     let mut steps = 0;
     let mut input = TxInput::Start;
     loop {
-        for action in tx.handle(input) {
+        for action in tx.handle(now, input) {
             match action {
                 TxAction::Stream(jobs) => {
                     assert!(!finished, "no streaming after the end");
@@ -319,6 +344,18 @@ fn drive_sender(b: &mut Bytes) {
         steps += 1;
         if b.done() || steps >= 512 {
             break;
+        }
+        while let Some(wait) = b.wait() {
+            now = now + wait;
+            for action in tx.handle_timeout(now) {
+                match action {
+                    TxAction::Finish(_) => finished = true,
+                    TxAction::Send(_) | TxAction::Emit(_) => {}
+                    other => panic!("a timer only ends the transfer, not {other:?}"),
+                }
+            }
+            assert!(tx.poll_timeout().is_none_or(|at| at > now), "nothing left due");
+            assert!(!tx.is_finished() || tx.poll_timeout().is_none());
         }
         input = sender_input(b);
     }

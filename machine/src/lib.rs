@@ -12,8 +12,14 @@
 //! the verification phrase ([`sas`]) and the fingerprint form it hashes ([`fingerprint`]). That split is what lets every edge case
 //! (decline, cancel mid-file, peer gone, duplicate frame, hash mismatch, hostile names) be a
 //! fast unit test with no sockets.
+//!
+//! The machines own their timers but not the clock ([`time`]): each input comes with `now`,
+//! `poll_timeout()` says when to wake them and `handle_timeout(now)` fires what is due, so a
+//! simulated clock runs whole transfers — cuts, reconnection windows, a silent peer — in
+//! microseconds (the `sim` tests).
 
 use peerdrop_proto::events::TransferEvent;
+use std::time::Duration;
 
 pub mod fingerprint;
 pub mod names;
@@ -21,7 +27,12 @@ pub mod ranges;
 pub mod receiver;
 pub mod sas;
 pub mod sender;
+pub mod time;
 mod words;
+
+/// How long either side keeps a cut transfer alive, waiting for a new connection to the same
+/// device (the sender dialling again, the receiver waiting for it) before it gives up.
+pub const RECONNECT_WINDOW: Duration = Duration::from_secs(120);
 
 /// How a transfer ended, seen from either side.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -66,5 +77,7 @@ impl Outcome {
     }
 }
 
+#[cfg(test)]
+mod sim;
 #[cfg(test)]
 mod tests;

@@ -9,6 +9,11 @@
 //! show the phrase. A connection lost while receiving moves to `AwaitingReoffer`: the sender
 //! connects again and re-offers the *same* transfer (same id, same file list), which is
 //! accepted without asking again, with the ranges already held, so only the rest is sent.
+//!
+//! The machine owns two timers: the sender must complete its offer within [`OFFER_DEADLINE`]
+//! of the connection, and a cut sender must be back (its re-offer complete) within
+//! [`RECONNECT_WINDOW`]. The driver passes `now` with every input, sleeps until
+//! [`ReceiverMachine::poll_timeout`] and then calls [`ReceiverMachine::handle_timeout`].
 
 use peerdrop_proto::events::{FileSummary, TransferEvent};
 use peerdrop_proto::transfer::{
@@ -16,12 +21,21 @@ use peerdrop_proto::transfer::{
 };
 use peerdrop_proto::PROTOCOL_VERSION;
 use std::collections::HashSet;
+use std::time::Duration;
 use uuid::Uuid;
 
 use super::ranges::RangeSet;
 use super::Outcome;
 use crate::names::{sanitize_relative_path, Platform, SafePath};
 use crate::sas;
+use crate::time::{earliest, Timestamp};
+use crate::RECONNECT_WINDOW;
+
+/// How long a sender has, from the moment the connection is up, to complete its offer (the
+/// verification handshake and the whole file list). A peer that sends half an offer and then
+/// nothing must not keep the receiver busy — and unable to take another transfer — forever.
+/// A real sender needs milliseconds; 30 s leaves room for a huge list on a slow relay.
+pub const OFFER_DEADLINE: Duration = Duration::from_secs(30);
 
 /// Most bytes of path names one file list may hold (64 MiB: a million files with 64-byte
 /// paths). Held before the person is asked, so it bounds what a stranger can make this device
@@ -221,12 +235,17 @@ pub struct ReceiverMachine {
     pending_ask: Option<OfferSummary>,
     /// File list of a re-offer after a reconnection, compared with the original.
     reoffer: Vec<FileEntry>,
+    /// Until the person is asked, the sender is on the clock ([`OFFER_DEADLINE`]).
+    offer_until: Option<Timestamp>,
+    /// After a cut, until the sender's re-offer is complete ([`RECONNECT_WINDOW`]).
+    reconnect_until: Option<Timestamp>,
 }
 
 impl ReceiverMachine {
-    /// A receiver waiting for an offer; names are checked for `platform`. `sas_nonce` is a
-    /// fresh random verification nonce (`peerdrop-core`'s `identity::nonce::new_nonce`).
-    pub fn new(platform: Platform, sas_nonce: String) -> Self {
+    /// A receiver waiting for an offer on a connection that came up at `now`; names are
+    /// checked for `platform`. `sas_nonce` is a fresh random verification nonce
+    /// (`peerdrop-core`'s `identity::nonce::new_nonce`).
+    pub fn new(now: Timestamp, platform: Platform, sas_nonce: String) -> Self {
         Self {
             state: State::AwaitingOffer,
             platform,
@@ -240,6 +259,8 @@ impl ReceiverMachine {
             sas_done: false,
             pending_ask: None,
             reoffer: Vec::new(),
+            offer_until: Some(now + OFFER_DEADLINE),
+            reconnect_until: None,
         }
     }
 
@@ -294,8 +315,38 @@ impl ReceiverMachine {
         self.files.get(index as usize).map(|f| &f.path)
     }
 
-    /// Advances the machine by one input.
-    pub fn handle(&mut self, input: RxInput) -> Vec<RxAction> {
+    /// When the machine next wants [`ReceiverMachine::handle_timeout`] (`None`: no timer runs).
+    pub fn poll_timeout(&self) -> Option<Timestamp> {
+        if self.state == State::Finished {
+            return None;
+        }
+        earliest([self.offer_until, self.reconnect_until])
+    }
+
+    /// Fires every timer due at `now`: a sender that did not complete its offer, or did not
+    /// come back after a cut, ends the transfer.
+    pub fn handle_timeout(&mut self, now: Timestamp) -> Vec<RxAction> {
+        if self.state == State::Finished {
+            return Vec::new();
+        }
+        if self.offer_until.is_some_and(|at| at <= now) {
+            self.offer_until = None;
+            return self.fail(format!(
+                "the sender did not complete its offer within {} s",
+                OFFER_DEADLINE.as_secs()
+            ));
+        }
+        if self.reconnect_until.is_some_and(|at| at <= now) {
+            return self.finish(Outcome::Disconnected(format!(
+                "peer disconnected: the sender did not come back within {} s",
+                RECONNECT_WINDOW.as_secs()
+            )));
+        }
+        Vec::new()
+    }
+
+    /// Advances the machine by one input, which happened at `now`.
+    pub fn handle(&mut self, now: Timestamp, input: RxInput) -> Vec<RxAction> {
         if self.state == State::Finished {
             return Vec::new();
         }
@@ -314,23 +365,21 @@ impl ReceiverMachine {
                 actions
             }
             RxInput::PeerGone => self.finish(Outcome::Disconnected("peer disconnected".into())),
-            RxInput::Fail(reason) => {
-                let mut actions = vec![RxAction::Send(ControlMsg::Error {
-                    message: reason.clone(),
-                })];
-                actions.extend(self.finish(Outcome::Failed(reason)));
-                actions
-            }
+            RxInput::Fail(reason) => self.fail(reason),
             RxInput::ConnectionLost(reason) => match self.state {
                 State::Receiving => {
                     self.state = State::AwaitingReoffer;
+                    self.reconnect_until = Some(now + RECONNECT_WINDOW);
                     vec![
                         RxAction::Emit(TransferEvent::Reconnecting { reason }),
                         RxAction::AwaitReconnect,
                     ]
                 }
                 State::AwaitingReoffer | State::CollectingReoffer => {
+                    // The sender's new connection failed too; it tries again, with a window
+                    // of its own from this cut, and so does this side.
                     self.state = State::AwaitingReoffer;
+                    self.reconnect_until = Some(now + RECONNECT_WINDOW);
                     self.reoffer.clear();
                     vec![RxAction::AwaitReconnect]
                 }
@@ -345,6 +394,15 @@ impl ReceiverMachine {
                 actions
             }
         }
+    }
+
+    /// Tells the sender why and ends the transfer as failed.
+    fn fail(&mut self, reason: String) -> Vec<RxAction> {
+        let mut actions = vec![RxAction::Send(ControlMsg::Error {
+            message: reason.clone(),
+        })];
+        actions.extend(self.finish(Outcome::Failed(reason)));
+        actions
     }
 
     fn on_control(&mut self, msg: ControlMsg) -> Vec<RxAction> {
@@ -568,6 +626,8 @@ impl ReceiverMachine {
         let Some(summary) = self.pending_ask.take() else {
             return Vec::new();
         };
+        // The offer is complete: the person may take as long as they need.
+        self.offer_until = None;
         vec![
             RxAction::Emit(TransferEvent::Incoming {
                 transfer_id: summary.transfer_id,
@@ -610,6 +670,7 @@ impl ReceiverMachine {
         }
         self.reoffer.clear();
         self.state = State::Receiving;
+        self.reconnect_until = None;
         let mut actions = vec![RxAction::Send(ControlMsg::Accept {
             resume: self.resume_entries(),
         })];

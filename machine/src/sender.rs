@@ -10,17 +10,30 @@
 //! A connection lost while sending is not the end: the machine moves to `Reconnecting`, the
 //! driver sets up a new connection to the same device (same verified certificate), and
 //! [`TxInput::Reconnected`] re-offers the same transfer; the receiver's automatic accept says
-//! what it already holds and only the rest is sent.
+//! what it already holds and only the rest is sent. The machine owns that window
+//! ([`RECONNECT_WINDOW`](crate::RECONNECT_WINDOW)) and the grace after the server says the
+//! receiver left ([`PEER_GONE_GRACE`]): the driver passes `now` with every input, sleeps until
+//! [`SenderMachine::poll_timeout`] and then calls [`SenderMachine::handle_timeout`].
 
 use peerdrop_proto::events::TransferEvent;
 use peerdrop_proto::transfer::{ByteRange, ControlMsg, FileEntry, MAX_MESSAGE_BYTES};
 use peerdrop_proto::PROTOCOL_VERSION;
+use std::time::Duration;
 use uuid::Uuid;
 
 use super::ranges::RangeSet;
 use super::receiver::{control_name, REFUSED_PREFIX};
 use super::Outcome;
 use crate::sas;
+use crate::time::{earliest, Timestamp};
+use crate::RECONNECT_WINDOW;
+
+/// How long the sender keeps reading the control channel after the server said the receiver
+/// left ([`TxInput::PeerLeft`]): a receiver that verified the last file answers `file_ok` and
+/// then says `bye` through the server, and the `bye` can overtake the `file_ok` still on its
+/// way up the data channel stack. Without the grace a complete transfer could end as "peer
+/// disconnected".
+pub const PEER_GONE_GRACE: Duration = Duration::from_millis(500);
 
 /// Budget for one `files` message, leaving headroom under the 64 KiB message limit.
 const FILES_CHUNK_BUDGET: usize = MAX_MESSAGE_BYTES - 4 * 1024;
@@ -50,8 +63,11 @@ pub enum TxInput {
     },
     /// Reading a source file failed (vanished, shrank, unreadable).
     SourceError(String),
-    /// The peer is gone for good (left the server, or no new connection could be made).
+    /// The peer is gone for good (no new connection could be made, or the way to it is gone).
     PeerGone,
+    /// The server said the receiver left. Its last messages may still be on their way, so the
+    /// transfer ends [`PEER_GONE_GRACE`] later unless they complete it first.
+    PeerLeft,
     /// The peer-to-peer connection failed, but the peer may still be reachable: try again.
     ConnectionLost(String),
     /// A new connection to the same device is up (after [`TxAction::Reconnect`]).
@@ -111,6 +127,10 @@ pub struct SenderMachine {
     sas_revealed: bool,
     /// Accepted once already: a new `accept` (after a reconnection) resumes without the user.
     resuming: bool,
+    /// When the receiver's leave stops being a race with its last messages ([`TxInput::PeerLeft`]).
+    gone_at: Option<Timestamp>,
+    /// When reconnecting stops being worth it ([`RECONNECT_WINDOW`] after the cut).
+    reconnect_until: Option<Timestamp>,
     /// A text offered instead of files ([`SenderMachine::new_text`]).
     text: Option<String>,
 }
@@ -137,6 +157,8 @@ impl SenderMachine {
             sas_nonce,
             sas_revealed: false,
             resuming: false,
+            gone_at: None,
+            reconnect_until: None,
             text: None,
         }
     }
@@ -175,8 +197,34 @@ impl SenderMachine {
         self.skipped_bytes
     }
 
-    /// Advances the machine by one input.
-    pub fn handle(&mut self, input: TxInput) -> Vec<TxAction> {
+    /// When the machine next wants [`SenderMachine::handle_timeout`] (`None`: no timer runs).
+    pub fn poll_timeout(&self) -> Option<Timestamp> {
+        if self.state == State::Finished {
+            return None;
+        }
+        earliest([self.gone_at, self.reconnect_until])
+    }
+
+    /// Fires every timer due at `now`: the receiver that left is given up on, or the
+    /// reconnection window is over.
+    pub fn handle_timeout(&mut self, now: Timestamp) -> Vec<TxAction> {
+        if self.state == State::Finished {
+            return Vec::new();
+        }
+        if self.gone_at.is_some_and(|at| at <= now) {
+            return self.finish(Outcome::Disconnected("peer disconnected".into()));
+        }
+        if self.reconnect_until.is_some_and(|at| at <= now) {
+            return self.finish(Outcome::Disconnected(format!(
+                "peer disconnected: no new connection within {} s",
+                RECONNECT_WINDOW.as_secs()
+            )));
+        }
+        Vec::new()
+    }
+
+    /// Advances the machine by one input, which happened at `now`.
+    pub fn handle(&mut self, now: Timestamp, input: TxInput) -> Vec<TxAction> {
         if self.state == State::Finished {
             return Vec::new();
         }
@@ -200,6 +248,10 @@ impl SenderMachine {
                 actions
             }
             TxInput::PeerGone => self.finish(Outcome::Disconnected("peer disconnected".into())),
+            TxInput::PeerLeft => {
+                self.gone_at.get_or_insert(now + PEER_GONE_GRACE);
+                Vec::new()
+            }
             TxInput::Fail(reason) => {
                 let mut actions = vec![TxAction::Send(ControlMsg::Error {
                     message: reason.clone(),
@@ -208,8 +260,12 @@ impl SenderMachine {
                 actions
             }
             TxInput::ConnectionLost(reason) => {
-                if self.state == State::Sending {
+                // Resuming is reconnecting until the receiver has accepted again: a second
+                // cut during the re-offer is one more reason to try again, not the end.
+                let resuming_offer = self.state == State::AwaitingDecision && self.resuming;
+                if self.state == State::Sending || resuming_offer {
                     self.state = State::Reconnecting;
+                    self.reconnect_until = Some(now + RECONNECT_WINDOW);
                     vec![
                         TxAction::Emit(TransferEvent::Reconnecting { reason }),
                         TxAction::Reconnect,
@@ -227,6 +283,7 @@ impl SenderMachine {
                     return Vec::new();
                 }
                 self.resuming = true;
+                self.reconnect_until = None;
                 self.offer()
             }
             TxInput::LocalCancel(reason) => {

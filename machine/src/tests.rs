@@ -9,6 +9,10 @@ use super::receiver::{Decision, ReceiverMachine, RxAction, RxInput};
 use super::sender::{SenderMachine, StreamJob, TxAction, TxInput};
 use super::Outcome;
 use crate::names::Platform;
+use crate::time::Timestamp;
+
+/// These scenarios never let time pass; the timer scenarios are in `sim`.
+const T0: Timestamp = Timestamp::ZERO;
 
 const HASH_A: &str = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
 const HASH_B: &str = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
@@ -63,24 +67,30 @@ fn sender(files: Vec<FileEntry>) -> SenderMachine {
 }
 
 fn receiver() -> ReceiverMachine {
-    ReceiverMachine::new(Platform::Unix, NONCE_R.into())
+    ReceiverMachine::new(T0, Platform::Unix, NONCE_R.into())
 }
 
 /// A receiver that has the sender's commitment and an offer of `file_count` files and
 /// `total_size` bytes, waiting for the file list (what a hostile sender controls next).
 fn announced(file_count: u32, total_size: u64) -> ReceiverMachine {
     let mut rx = receiver();
-    rx.handle(RxInput::Control(ControlMsg::SasCommit {
-        commit: crate::sas::commitment(NONCE_S),
-    }));
-    rx.handle(RxInput::Control(ControlMsg::Offer {
-        v: peerdrop_proto::PROTOCOL_VERSION,
-        transfer_id: Uuid::nil(),
-        sender_name: "x".into(),
-        file_count,
-        total_size,
-        text: None,
-    }));
+    rx.handle(
+        T0,
+        RxInput::Control(ControlMsg::SasCommit {
+            commit: crate::sas::commitment(NONCE_S),
+        }),
+    );
+    rx.handle(
+        T0,
+        RxInput::Control(ControlMsg::Offer {
+            v: peerdrop_proto::PROTOCOL_VERSION,
+            transfer_id: Uuid::nil(),
+            sender_name: "x".into(),
+            file_count,
+            total_size,
+            text: None,
+        }),
+    );
     rx
 }
 
@@ -89,11 +99,11 @@ fn announced(file_count: u32, total_size: u64) -> ReceiverMachine {
 /// receiver. Returns every action of the receiver (the accept/decline prompt among them).
 fn deliver_offer(tx: &mut SenderMachine, rx: &mut ReceiverMachine) -> Vec<RxAction> {
     let mut out = Vec::new();
-    let mut to_rx = sent(&tx.handle(TxInput::Start));
+    let mut to_rx = sent(&tx.handle(T0, TxInput::Start));
     while !to_rx.is_empty() {
         let mut to_tx = Vec::new();
         for msg in std::mem::take(&mut to_rx) {
-            let actions = rx.handle(RxInput::Control(msg));
+            let actions = rx.handle(T0, RxInput::Control(msg));
             to_tx.extend(
                 rx_sent(&actions)
                     .into_iter()
@@ -102,7 +112,7 @@ fn deliver_offer(tx: &mut SenderMachine, rx: &mut ReceiverMachine) -> Vec<RxActi
             out.extend(actions);
         }
         for msg in to_tx {
-            to_rx.extend(sent(&tx.handle(TxInput::Control(msg))));
+            to_rx.extend(sent(&tx.handle(T0, TxInput::Control(msg))));
         }
     }
     out
@@ -119,14 +129,14 @@ fn offered(files: Vec<FileEntry>) -> (SenderMachine, ReceiverMachine, Vec<RxActi
 fn to_tx(tx: &mut SenderMachine, actions: &[RxAction]) -> Vec<TxAction> {
     rx_sent(actions)
         .into_iter()
-        .flat_map(|m| tx.handle(TxInput::Control(m)))
+        .flat_map(|m| tx.handle(T0, TxInput::Control(m)))
         .collect()
 }
 
 fn to_rx(rx: &mut ReceiverMachine, actions: &[TxAction]) -> Vec<RxAction> {
     sent(actions)
         .into_iter()
-        .flat_map(|m| rx.handle(RxInput::Control(m)))
+        .flat_map(|m| rx.handle(T0, RxInput::Control(m)))
         .collect()
 }
 
@@ -154,11 +164,11 @@ fn happy_path_two_files_end_to_end() {
     assert_eq!(summary.total_size, 10);
     assert_eq!(summary.files.len(), 2);
 
-    let accept = rx.handle(RxInput::Decided(Decision::Accept));
+    let accept = rx.handle(T0, RxInput::Decided(Decision::Accept));
     let accept_msgs = rx_sent(&accept);
     assert_eq!(accept_msgs, vec![ControlMsg::Accept { resume: vec![] }]);
 
-    let stream = tx.handle(TxInput::Control(accept_msgs[0].clone()));
+    let stream = tx.handle(T0, TxInput::Control(accept_msgs[0].clone()));
     let jobs = stream
         .iter()
         .find_map(|a| match a {
@@ -181,30 +191,39 @@ fn happy_path_two_files_end_to_end() {
     );
 
     // Data for file 0 arrives in two frames; file_done may overtake data (separate channels).
-    let done0 = sent(&tx.handle(TxInput::FileSent {
-        index: 0,
-        blake3: HASH_A.into(),
-    }));
+    let done0 = sent(&tx.handle(
+        T0,
+        TxInput::FileSent {
+            index: 0,
+            blake3: HASH_A.into(),
+        },
+    ));
     assert!(
-        rx.handle(RxInput::Control(done0[0].clone())).is_empty(),
+        rx.handle(T0, RxInput::Control(done0[0].clone())).is_empty(),
         "not complete yet"
     );
     assert_eq!(
-        rx.handle(RxInput::Data {
-            index: 0,
-            offset: 0,
-            len: 4
-        }),
+        rx.handle(
+            T0,
+            RxInput::Data {
+                index: 0,
+                offset: 0,
+                len: 4
+            }
+        ),
         vec![RxAction::Write {
             index: 0,
             offset: 0
         }]
     );
-    let last = rx.handle(RxInput::Data {
-        index: 0,
-        offset: 4,
-        len: 6,
-    });
+    let last = rx.handle(
+        T0,
+        RxInput::Data {
+            index: 0,
+            offset: 4,
+            len: 6,
+        },
+    );
     assert!(matches!(
         last[1],
         RxAction::Verify {
@@ -215,30 +234,39 @@ fn happy_path_two_files_end_to_end() {
     ));
 
     // The empty file needs no data at all.
-    let done1 = sent(&tx.handle(TxInput::FileSent {
-        index: 1,
-        blake3: HASH_B.into(),
-    }));
-    let verify1 = rx.handle(RxInput::Control(done1[0].clone()));
+    let done1 = sent(&tx.handle(
+        T0,
+        TxInput::FileSent {
+            index: 1,
+            blake3: HASH_B.into(),
+        },
+    ));
+    let verify1 = rx.handle(T0, RxInput::Control(done1[0].clone()));
     assert!(
         matches!(&verify1[0], RxAction::Verify { index: 1, size: 0, path, .. } if path.display_string() == "dir/b.bin")
     );
 
-    let ok0 = rx.handle(RxInput::Verified {
-        index: 0,
-        result: Ok("a.txt".into()),
-    });
+    let ok0 = rx.handle(
+        T0,
+        RxInput::Verified {
+            index: 0,
+            result: Ok("a.txt".into()),
+        },
+    );
     assert_eq!(rx_finish(&ok0), None);
-    let ok1 = rx.handle(RxInput::Verified {
-        index: 1,
-        result: Ok("dir/b.bin".into()),
-    });
+    let ok1 = rx.handle(
+        T0,
+        RxInput::Verified {
+            index: 1,
+            result: Ok("dir/b.bin".into()),
+        },
+    );
     assert_eq!(rx_finish(&ok1), Some(Outcome::Completed));
     assert!(rx.is_finished());
 
     let mut tx_out = Vec::new();
     for msg in rx_sent(&ok0).into_iter().chain(rx_sent(&ok1)) {
-        tx_out.extend(tx.handle(TxInput::Control(msg)));
+        tx_out.extend(tx.handle(T0, TxInput::Control(msg)));
     }
     assert_eq!(tx_finish(&tx_out), Some(Outcome::Completed));
     let verified = tx_out
@@ -251,9 +279,9 @@ fn happy_path_two_files_end_to_end() {
 #[test]
 fn decline_reaches_sender_with_reason() {
     let (mut tx, mut rx, _) = offered(vec![entry(0, "a", 1)]);
-    let out = rx.handle(RxInput::Decided(Decision::Decline("not now".into())));
+    let out = rx.handle(T0, RxInput::Decided(Decision::Decline("not now".into())));
     assert_eq!(rx_finish(&out), Some(Outcome::Declined("not now".into())));
-    let tx_out = tx.handle(TxInput::Control(rx_sent(&out)[0].clone()));
+    let tx_out = tx.handle(T0, TxInput::Control(rx_sent(&out)[0].clone()));
     match tx_finish(&tx_out) {
         Some(Outcome::Declined(reason)) => {
             assert!(reason.contains("declined") && reason.contains("not now"))
@@ -291,7 +319,7 @@ fn hostile_paths_are_refused_before_asking_the_user() {
         assert!(
             matches!(&refusal[0], ControlMsg::Error { message } if message.contains("unsafe file name"))
         );
-        let tx_out = tx.handle(TxInput::Control(refusal[0].clone()));
+        let tx_out = tx.handle(T0, TxInput::Control(refusal[0].clone()));
         assert!(matches!(tx_finish(&tx_out), Some(Outcome::Refused(r)) if r.contains("refused")));
     }
 }
@@ -309,12 +337,15 @@ fn duplicate_and_file_folder_clashes_are_refused() {
 #[test]
 fn data_past_end_of_file_is_a_protocol_error() {
     let (_, mut rx, _) = offered(vec![entry(0, "a", 10)]);
-    rx.handle(RxInput::Decided(Decision::Accept));
-    let out = rx.handle(RxInput::Data {
-        index: 0,
-        offset: 8,
-        len: 4,
-    });
+    rx.handle(T0, RxInput::Decided(Decision::Accept));
+    let out = rx.handle(
+        T0,
+        RxInput::Data {
+            index: 0,
+            offset: 8,
+            len: 4,
+        },
+    );
     assert!(matches!(rx_finish(&out), Some(Outcome::Failed(r)) if r.contains("past the end")));
     assert!(
         !out.iter().any(|a| matches!(a, RxAction::Write { .. })),
@@ -326,16 +357,19 @@ fn data_past_end_of_file_is_a_protocol_error() {
 fn one_byte_frames_at_descending_offsets_cannot_fragment_a_file_without_bound() {
     let size = 1 << 20;
     let (_, mut rx, _) = offered(vec![entry(0, "a", size)]);
-    rx.handle(RxInput::Decided(Decision::Accept));
+    rx.handle(T0, RxInput::Decided(Decision::Accept));
     // Every other byte, from the end down: each frame is a new hole-separated range at the
     // front of the set. Refused once the cap is passed, long before the million frames.
     let mut refused_after = None;
     for (n, offset) in (0..size).rev().step_by(2).enumerate() {
-        let out = rx.handle(RxInput::Data {
-            index: 0,
-            offset,
-            len: 1,
-        });
+        let out = rx.handle(
+            T0,
+            RxInput::Data {
+                index: 0,
+                offset,
+                len: 1,
+            },
+        );
         if let Some(outcome) = rx_finish(&out) {
             assert!(
                 matches!(&outcome, Outcome::Failed(r) if r.contains("separate pieces")),
@@ -358,22 +392,28 @@ fn one_byte_frames_at_descending_offsets_cannot_fragment_a_file_without_bound() 
 #[test]
 fn data_before_accept_and_for_unknown_files_is_rejected() {
     let (_, mut rx, _) = offered(vec![entry(0, "a", 10)]);
-    let early = rx.handle(RxInput::Data {
-        index: 0,
-        offset: 0,
-        len: 1,
-    });
+    let early = rx.handle(
+        T0,
+        RxInput::Data {
+            index: 0,
+            offset: 0,
+            len: 1,
+        },
+    );
     assert!(
         matches!(rx_finish(&early), Some(Outcome::Failed(r)) if r.contains("before the transfer was accepted"))
     );
 
     let (_, mut rx, _) = offered(vec![entry(0, "a", 10)]);
-    rx.handle(RxInput::Decided(Decision::Accept));
-    let unknown = rx.handle(RxInput::Data {
-        index: 5,
-        offset: 0,
-        len: 1,
-    });
+    rx.handle(T0, RxInput::Decided(Decision::Accept));
+    let unknown = rx.handle(
+        T0,
+        RxInput::Data {
+            index: 5,
+            offset: 0,
+            len: 1,
+        },
+    );
     assert!(
         matches!(rx_finish(&unknown), Some(Outcome::Failed(r)) if r.contains("unknown file 5"))
     );
@@ -382,85 +422,112 @@ fn data_before_accept_and_for_unknown_files_is_rejected() {
 #[test]
 fn duplicate_frames_are_harmless() {
     let (_, mut rx, _) = offered(vec![entry(0, "a", 10)]);
-    rx.handle(RxInput::Decided(Decision::Accept));
-    rx.handle(RxInput::Data {
-        index: 0,
-        offset: 0,
-        len: 5,
-    });
-    rx.handle(RxInput::Data {
-        index: 0,
-        offset: 0,
-        len: 5,
-    });
+    rx.handle(T0, RxInput::Decided(Decision::Accept));
+    rx.handle(
+        T0,
+        RxInput::Data {
+            index: 0,
+            offset: 0,
+            len: 5,
+        },
+    );
+    rx.handle(
+        T0,
+        RxInput::Data {
+            index: 0,
+            offset: 0,
+            len: 5,
+        },
+    );
     assert_eq!(rx.bytes_received(), 5);
-    rx.handle(RxInput::Control(ControlMsg::FileDone {
-        index: 0,
-        blake3: HASH_A.into(),
-    }));
-    let out = rx.handle(RxInput::Data {
-        index: 0,
-        offset: 5,
-        len: 5,
-    });
+    rx.handle(
+        T0,
+        RxInput::Control(ControlMsg::FileDone {
+            index: 0,
+            blake3: HASH_A.into(),
+        }),
+    );
+    let out = rx.handle(
+        T0,
+        RxInput::Data {
+            index: 0,
+            offset: 5,
+            len: 5,
+        },
+    );
     assert!(out.iter().any(|a| matches!(a, RxAction::Verify { .. })));
     // A late duplicate after verification started changes nothing.
     assert!(rx
-        .handle(RxInput::Data {
-            index: 0,
-            offset: 0,
-            len: 5
-        })
+        .handle(
+            T0,
+            RxInput::Data {
+                index: 0,
+                offset: 0,
+                len: 5
+            }
+        )
         .is_empty());
 }
 
 #[test]
 fn hash_mismatch_fails_transfer_on_both_sides() {
     let (mut tx, mut rx, _) = offered(vec![entry(0, "a", 3)]);
-    let accept = rx_sent(&rx.handle(RxInput::Decided(Decision::Accept)));
-    tx.handle(TxInput::Control(accept[0].clone()));
-    let done = sent(&tx.handle(TxInput::FileSent {
-        index: 0,
-        blake3: HASH_A.into(),
-    }));
-    rx.handle(RxInput::Data {
-        index: 0,
-        offset: 0,
-        len: 3,
-    });
-    rx.handle(RxInput::Control(done[0].clone()));
-    let out = rx.handle(RxInput::Verified {
-        index: 0,
-        result: Err("BLAKE3 mismatch".into()),
-    });
+    let accept = rx_sent(&rx.handle(T0, RxInput::Decided(Decision::Accept)));
+    tx.handle(T0, TxInput::Control(accept[0].clone()));
+    let done = sent(&tx.handle(
+        T0,
+        TxInput::FileSent {
+            index: 0,
+            blake3: HASH_A.into(),
+        },
+    ));
+    rx.handle(
+        T0,
+        RxInput::Data {
+            index: 0,
+            offset: 0,
+            len: 3,
+        },
+    );
+    rx.handle(T0, RxInput::Control(done[0].clone()));
+    let out = rx.handle(
+        T0,
+        RxInput::Verified {
+            index: 0,
+            result: Err("BLAKE3 mismatch".into()),
+        },
+    );
     assert!(matches!(rx_finish(&out), Some(Outcome::Failed(r)) if r.contains("mismatch")));
-    let tx_out = tx.handle(TxInput::Control(rx_sent(&out)[0].clone()));
+    let tx_out = tx.handle(T0, TxInput::Control(rx_sent(&out)[0].clone()));
     assert!(matches!(tx_finish(&tx_out), Some(Outcome::Failed(r)) if r.contains("mismatch")));
 }
 
 #[test]
 fn cancel_mid_file_from_either_side() {
     let (mut tx, mut rx, _) = offered(vec![entry(0, "a", 100)]);
-    let accept = rx_sent(&rx.handle(RxInput::Decided(Decision::Accept)));
-    tx.handle(TxInput::Control(accept[0].clone()));
-    rx.handle(RxInput::Data {
-        index: 0,
-        offset: 0,
-        len: 50,
-    });
+    let accept = rx_sent(&rx.handle(T0, RxInput::Decided(Decision::Accept)));
+    tx.handle(T0, TxInput::Control(accept[0].clone()));
+    rx.handle(
+        T0,
+        RxInput::Data {
+            index: 0,
+            offset: 0,
+            len: 50,
+        },
+    );
 
-    let tx_cancel = tx.handle(TxInput::LocalCancel("user pressed cancel".into()));
+    let tx_cancel = tx.handle(T0, TxInput::LocalCancel("user pressed cancel".into()));
     assert!(matches!(tx_finish(&tx_cancel), Some(Outcome::Cancelled(_))));
-    let rx_out = rx.handle(RxInput::Control(sent(&tx_cancel)[0].clone()));
+    let rx_out = rx.handle(T0, RxInput::Control(sent(&tx_cancel)[0].clone()));
     assert!(
         matches!(rx_finish(&rx_out), Some(Outcome::Cancelled(r)) if r.contains("sender cancelled"))
     );
 
     let (mut tx, mut rx, _) = offered(vec![entry(0, "a", 100)]);
-    let accept = rx_sent(&rx.handle(RxInput::Decided(Decision::Accept)));
-    tx.handle(TxInput::Control(accept[0].clone()));
-    let rx_cancel = rx.handle(RxInput::LocalCancel("changed my mind".into()));
-    let tx_out = tx.handle(TxInput::Control(rx_sent(&rx_cancel)[0].clone()));
+    let accept = rx_sent(&rx.handle(T0, RxInput::Decided(Decision::Accept)));
+    tx.handle(T0, TxInput::Control(accept[0].clone()));
+    let rx_cancel = rx.handle(T0, RxInput::LocalCancel("changed my mind".into()));
+    let tx_out = tx.handle(T0, TxInput::Control(rx_sent(&rx_cancel)[0].clone()));
     assert!(
         matches!(tx_finish(&tx_out), Some(Outcome::Cancelled(r)) if r.contains("receiver cancelled"))
     );
@@ -470,13 +537,13 @@ fn cancel_mid_file_from_either_side() {
 fn peer_gone_ends_both_machines() {
     let (mut tx, mut rx, _) = offered(vec![entry(0, "a", 100)]);
     assert!(
-        matches!(tx_finish(&tx.handle(TxInput::PeerGone)), Some(Outcome::Disconnected(r)) if r == "peer disconnected")
+        matches!(tx_finish(&tx.handle(T0, TxInput::PeerGone)), Some(Outcome::Disconnected(r)) if r == "peer disconnected")
     );
     assert!(
-        matches!(rx_finish(&rx.handle(RxInput::PeerGone)), Some(Outcome::Disconnected(r)) if r == "peer disconnected")
+        matches!(rx_finish(&rx.handle(T0, RxInput::PeerGone)), Some(Outcome::Disconnected(r)) if r == "peer disconnected")
     );
     assert!(
-        tx.handle(TxInput::Control(ControlMsg::FileOk { index: 0 }))
+        tx.handle(T0, TxInput::Control(ControlMsg::FileOk { index: 0 }))
             .is_empty(),
         "finished machines stay quiet"
     );
@@ -486,8 +553,8 @@ fn peer_gone_ends_both_machines() {
 fn resume_sends_only_missing_ranges() {
     let (mut tx, mut rx, _) = offered(vec![entry(0, "a", 100)]);
     rx.set_already_have(0, RangeSet::from_ranges(&[ByteRange { start: 0, end: 60 }]));
-    let accept = rx_sent(&rx.handle(RxInput::Decided(Decision::Accept)));
-    let out = tx.handle(TxInput::Control(accept[0].clone()));
+    let accept = rx_sent(&rx.handle(T0, RxInput::Decided(Decision::Accept)));
+    let out = tx.handle(T0, TxInput::Control(accept[0].clone()));
     assert!(out.contains(&TxAction::Stream(vec![StreamJob {
         index: 0,
         ranges: vec![ByteRange {
@@ -504,7 +571,7 @@ fn large_file_lists_are_chunked_under_the_message_limit() {
         .map(|i| entry(i, &format!("folder/file-{i:05}.dat"), 1))
         .collect();
     let mut tx = sender(files);
-    let msgs = sent(&tx.handle(TxInput::Start));
+    let msgs = sent(&tx.handle(T0, TxInput::Start));
     assert!(msgs.len() > 2, "5000 entries need several chunks");
     for m in &msgs {
         assert!(
@@ -516,12 +583,12 @@ fn large_file_lists_are_chunked_under_the_message_limit() {
     let mut rx = receiver();
     let mut nonce = Vec::new();
     for m in msgs {
-        nonce.extend(rx_sent(&rx.handle(RxInput::Control(m))));
+        nonce.extend(rx_sent(&rx.handle(T0, RxInput::Control(m))));
     }
     assert_eq!(rx.file_count(), 5000);
-    let reveal = sent(&tx.handle(TxInput::Control(nonce[0].clone())));
+    let reveal = sent(&tx.handle(T0, TxInput::Control(nonce[0].clone())));
     let asked = rx
-        .handle(RxInput::Control(reveal[0].clone()))
+        .handle(T0, RxInput::Control(reveal[0].clone()))
         .iter()
         .any(|a| matches!(a, RxAction::AskUser(_)));
     assert!(asked);
@@ -530,9 +597,12 @@ fn large_file_lists_are_chunked_under_the_message_limit() {
 #[test]
 fn wrong_total_size_is_refused() {
     let mut rx = announced(1, 5);
-    let out = rx.handle(RxInput::Control(ControlMsg::Files {
-        entries: vec![entry(0, "a", 6)],
-    }));
+    let out = rx.handle(
+        T0,
+        RxInput::Control(ControlMsg::Files {
+            entries: vec![entry(0, "a", 6)],
+        }),
+    );
     assert!(matches!(rx_finish(&out), Some(Outcome::Failed(r)) if r.contains("add up")));
 }
 
@@ -540,13 +610,16 @@ fn wrong_total_size_is_refused() {
 fn file_sizes_that_overflow_never_show_a_small_total() {
     // 2^63 + 2^63 + 5 wraps to 5 in unchecked release arithmetic.
     let mut rx = announced(3, 5);
-    let out = rx.handle(RxInput::Control(ControlMsg::Files {
-        entries: vec![
-            entry(0, "a", 1 << 63),
-            entry(1, "b", 1 << 63),
-            entry(2, "c", 5),
-        ],
-    }));
+    let out = rx.handle(
+        T0,
+        RxInput::Control(ControlMsg::Files {
+            entries: vec![
+                entry(0, "a", 1 << 63),
+                entry(1, "b", 1 << 63),
+                entry(2, "c", 5),
+            ],
+        }),
+    );
     assert!(
         matches!(rx_finish(&out), Some(Outcome::Failed(r)) if r.contains("more than 2^64")),
         "{out:?}"
@@ -589,7 +662,7 @@ fn a_manifest_of_huge_deep_paths_is_refused_before_the_prompt() {
         let entries = (chunk_start..(chunk_start + 1000).min(count))
             .map(|i| entry(i as u32, &long, 1))
             .collect();
-        let out = rx.handle(RxInput::Control(ControlMsg::Files { entries }));
+        let out = rx.handle(T0, RxInput::Control(ControlMsg::Files { entries }));
         assert!(
             !out.iter().any(|a| matches!(a, RxAction::AskUser(_))),
             "never asked"
@@ -609,14 +682,14 @@ fn a_manifest_of_huge_deep_paths_is_refused_before_the_prompt() {
 fn verification_handshake_comes_before_the_prompt() {
     let mut tx = sender(vec![entry(0, "a", 1)]);
     let mut rx = receiver();
-    let start = sent(&tx.handle(TxInput::Start));
+    let start = sent(&tx.handle(T0, TxInput::Start));
     assert!(
         matches!(&start[0], ControlMsg::SasCommit { commit } if *commit == crate::sas::commitment(NONCE_S)),
         "the commitment goes first: {start:?}"
     );
     let mut rx_out = Vec::new();
     for m in start {
-        rx_out.extend(rx.handle(RxInput::Control(m)));
+        rx_out.extend(rx.handle(T0, RxInput::Control(m)));
     }
     assert!(
         !rx_out.iter().any(|a| matches!(a, RxAction::AskUser(_))),
@@ -648,13 +721,16 @@ fn verification_handshake_comes_before_the_prompt() {
 fn a_reveal_that_does_not_match_its_commitment_is_refused() {
     let mut tx = sender(vec![entry(0, "a", 1)]);
     let mut rx = receiver();
-    for m in sent(&tx.handle(TxInput::Start)) {
-        rx.handle(RxInput::Control(m));
+    for m in sent(&tx.handle(T0, TxInput::Start)) {
+        rx.handle(T0, RxInput::Control(m));
     }
     // A man in the middle who swaps the nonce after seeing ours cannot open the commitment.
-    let out = rx.handle(RxInput::Control(ControlMsg::SasReveal {
-        nonce: NONCE_R.into(),
-    }));
+    let out = rx.handle(
+        T0,
+        RxInput::Control(ControlMsg::SasReveal {
+            nonce: NONCE_R.into(),
+        }),
+    );
     assert!(
         matches!(rx_finish(&out), Some(Outcome::Failed(r)) if r.contains("verification handshake failed"))
     );
@@ -664,21 +740,24 @@ fn a_reveal_that_does_not_match_its_commitment_is_refused() {
 #[test]
 fn an_offer_without_the_handshake_or_an_early_accept_is_refused() {
     let mut rx = receiver();
-    let out = rx.handle(RxInput::Control(ControlMsg::Offer {
-        v: peerdrop_proto::PROTOCOL_VERSION,
-        transfer_id: Uuid::nil(),
-        sender_name: "x".into(),
-        file_count: 1,
-        total_size: 1,
-        text: None,
-    }));
+    let out = rx.handle(
+        T0,
+        RxInput::Control(ControlMsg::Offer {
+            v: peerdrop_proto::PROTOCOL_VERSION,
+            transfer_id: Uuid::nil(),
+            sender_name: "x".into(),
+            file_count: 1,
+            total_size: 1,
+            text: None,
+        }),
+    );
     assert!(
         matches!(rx_finish(&out), Some(Outcome::Failed(r)) if r.contains("verification handshake"))
     );
 
     let mut tx = sender(vec![entry(0, "a", 1)]);
-    tx.handle(TxInput::Start);
-    let out = tx.handle(TxInput::Control(ControlMsg::Accept { resume: vec![] }));
+    tx.handle(T0, TxInput::Start);
+    let out = tx.handle(T0, TxInput::Control(ControlMsg::Accept { resume: vec![] }));
     assert!(
         matches!(tx_finish(&out), Some(Outcome::Failed(r)) if r.contains("before the verification"))
     );
@@ -687,7 +766,7 @@ fn an_offer_without_the_handshake_or_an_early_accept_is_refused() {
 /// Both machines are accepted and streaming a 100-byte and a 10-byte file.
 fn streaming() -> (SenderMachine, ReceiverMachine) {
     let (mut tx, mut rx, _) = offered(vec![entry(0, "big.bin", 100), entry(1, "small.txt", 10)]);
-    let accept = rx.handle(RxInput::Decided(Decision::Accept));
+    let accept = rx.handle(T0, RxInput::Decided(Decision::Accept));
     let out = to_tx(&mut tx, &accept);
     assert_eq!(jobs(&out).len(), 2);
     (tx, rx)
@@ -697,47 +776,62 @@ fn streaming() -> (SenderMachine, ReceiverMachine) {
 fn a_lost_connection_resumes_with_only_the_missing_bytes() {
     let (mut tx, mut rx) = streaming();
     // File 1 arrives whole and is verified; file 0 gets 40 bytes, then the network drops.
-    rx.handle(RxInput::Data {
-        index: 1,
-        offset: 0,
-        len: 10,
-    });
-    let done1 = tx.handle(TxInput::FileSent {
-        index: 1,
-        blake3: HASH_B.into(),
-    });
+    rx.handle(
+        T0,
+        RxInput::Data {
+            index: 1,
+            offset: 0,
+            len: 10,
+        },
+    );
+    let done1 = tx.handle(
+        T0,
+        TxInput::FileSent {
+            index: 1,
+            blake3: HASH_B.into(),
+        },
+    );
     assert!(matches!(
         to_rx(&mut rx, &done1)[0],
         RxAction::Verify { index: 1, .. }
     ));
-    rx.handle(RxInput::Data {
-        index: 0,
-        offset: 0,
-        len: 40,
-    });
-    let lost_tx = tx.handle(TxInput::ConnectionLost("ICE failed".into()));
+    rx.handle(
+        T0,
+        RxInput::Data {
+            index: 0,
+            offset: 0,
+            len: 40,
+        },
+    );
+    let lost_tx = tx.handle(T0, TxInput::ConnectionLost("ICE failed".into()));
     assert!(lost_tx.contains(&TxAction::Reconnect));
     assert!(tx_finish(&lost_tx).is_none(), "not the end");
-    let lost_rx = rx.handle(RxInput::ConnectionLost("ICE failed".into()));
+    let lost_rx = rx.handle(T0, RxInput::ConnectionLost("ICE failed".into()));
     assert!(lost_rx.contains(&RxAction::AwaitReconnect));
     // The disk finishes verifying file 1 meanwhile: nobody to tell yet, and not the end.
-    let verified = rx.handle(RxInput::Verified {
-        index: 1,
-        result: Ok("small.txt".into()),
-    });
+    let verified = rx.handle(
+        T0,
+        RxInput::Verified {
+            index: 1,
+            result: Ok("small.txt".into()),
+        },
+    );
     assert!(rx_sent(&verified).is_empty());
     assert!(rx_finish(&verified).is_none());
     // A frame still queued from the old connection is dropped, not an error.
     assert!(rx
-        .handle(RxInput::Data {
-            index: 0,
-            offset: 40,
-            len: 5
-        })
+        .handle(
+            T0,
+            RxInput::Data {
+                index: 0,
+                offset: 40,
+                len: 5
+            }
+        )
         .is_empty());
 
     // New connection: same offer again, accepted without asking, with what is held.
-    let reoffer = tx.handle(TxInput::Reconnected);
+    let reoffer = tx.handle(T0, TxInput::Reconnected);
     assert!(
         !sent(&reoffer)
             .iter()
@@ -777,30 +871,42 @@ fn a_lost_connection_resumes_with_only_the_missing_bytes() {
     })));
 
     // File 1's hash again → file_ok now; file 0 completes normally.
-    let again1 = tx.handle(TxInput::FileSent {
-        index: 1,
-        blake3: HASH_B.into(),
-    });
+    let again1 = tx.handle(
+        T0,
+        TxInput::FileSent {
+            index: 1,
+            blake3: HASH_B.into(),
+        },
+    );
     let ok1 = to_rx(&mut rx, &again1);
     assert_eq!(rx_sent(&ok1), vec![ControlMsg::FileOk { index: 1 }]);
     to_tx(&mut tx, &ok1);
-    rx.handle(RxInput::Data {
-        index: 0,
-        offset: 40,
-        len: 60,
-    });
-    let done0 = tx.handle(TxInput::FileSent {
-        index: 0,
-        blake3: HASH_A.into(),
-    });
+    rx.handle(
+        T0,
+        RxInput::Data {
+            index: 0,
+            offset: 40,
+            len: 60,
+        },
+    );
+    let done0 = tx.handle(
+        T0,
+        TxInput::FileSent {
+            index: 0,
+            blake3: HASH_A.into(),
+        },
+    );
     assert!(matches!(
         to_rx(&mut rx, &done0)[0],
         RxAction::Verify { index: 0, .. }
     ));
-    let ok0 = rx.handle(RxInput::Verified {
-        index: 0,
-        result: Ok("big.bin".into()),
-    });
+    let ok0 = rx.handle(
+        T0,
+        RxInput::Verified {
+            index: 0,
+            result: Ok("big.bin".into()),
+        },
+    );
     assert_eq!(rx_finish(&ok0), Some(Outcome::Completed));
     assert_eq!(tx_finish(&to_tx(&mut tx, &ok0)), Some(Outcome::Completed));
 }
@@ -808,27 +914,33 @@ fn a_lost_connection_resumes_with_only_the_missing_bytes() {
 #[test]
 fn a_resume_with_another_transfer_or_file_list_is_refused() {
     let (mut tx, mut rx) = streaming();
-    tx.handle(TxInput::ConnectionLost("cut".into()));
-    rx.handle(RxInput::ConnectionLost("cut".into()));
-    let reoffer = sent(&tx.handle(TxInput::Reconnected));
-    rx.handle(RxInput::Control(reoffer[0].clone()));
-    let out = rx.handle(RxInput::Control(ControlMsg::Files {
-        entries: vec![entry(0, "other.bin", 100), entry(1, "small.txt", 10)],
-    }));
+    tx.handle(T0, TxInput::ConnectionLost("cut".into()));
+    rx.handle(T0, RxInput::ConnectionLost("cut".into()));
+    let reoffer = sent(&tx.handle(T0, TxInput::Reconnected));
+    rx.handle(T0, RxInput::Control(reoffer[0].clone()));
+    let out = rx.handle(
+        T0,
+        RxInput::Control(ControlMsg::Files {
+            entries: vec![entry(0, "other.bin", 100), entry(1, "small.txt", 10)],
+        }),
+    );
     assert!(
         matches!(rx_finish(&out), Some(Outcome::Failed(r)) if r.contains("changed the file list"))
     );
 
     let (_tx, mut rx) = streaming();
-    rx.handle(RxInput::ConnectionLost("cut".into()));
-    let out = rx.handle(RxInput::Control(ControlMsg::Offer {
-        v: peerdrop_proto::PROTOCOL_VERSION,
-        transfer_id: Uuid::new_v4(),
-        sender_name: "x".into(),
-        file_count: 2,
-        total_size: 110,
-        text: None,
-    }));
+    rx.handle(T0, RxInput::ConnectionLost("cut".into()));
+    let out = rx.handle(
+        T0,
+        RxInput::Control(ControlMsg::Offer {
+            v: peerdrop_proto::PROTOCOL_VERSION,
+            transfer_id: Uuid::new_v4(),
+            sender_name: "x".into(),
+            file_count: 2,
+            total_size: 110,
+            text: None,
+        }),
+    );
     assert!(
         matches!(rx_finish(&out), Some(Outcome::Failed(r)) if r.contains("different transfer"))
     );
@@ -838,10 +950,10 @@ fn a_resume_with_another_transfer_or_file_list_is_refused() {
 fn a_connection_lost_before_accepting_is_a_failure() {
     let (mut tx, mut rx, _) = offered(vec![entry(0, "a", 1)]);
     assert!(
-        matches!(tx_finish(&tx.handle(TxInput::ConnectionLost("x".into()))), Some(Outcome::Disconnected(r)) if r.contains("disconnected"))
+        matches!(tx_finish(&tx.handle(T0, TxInput::ConnectionLost("x".into()))), Some(Outcome::Disconnected(r)) if r.contains("disconnected"))
     );
     assert!(
-        matches!(rx_finish(&rx.handle(RxInput::ConnectionLost("x".into()))), Some(Outcome::Disconnected(r)) if r.contains("disconnected"))
+        matches!(rx_finish(&rx.handle(T0, RxInput::ConnectionLost("x".into()))), Some(Outcome::Disconnected(r)) if r.contains("disconnected"))
     );
 }
 
@@ -852,7 +964,7 @@ fn files_saved_by_an_earlier_run_are_confirmed_by_hash_only() {
     rx.set_already_saved(0, HASH_A, "a.bin");
     rx.set_already_have(1, RangeSet::from_ranges(&[ByteRange { start: 0, end: 20 }]));
     assert_eq!(rx.bytes_received(), 120);
-    let accept = rx.handle(RxInput::Decided(Decision::Accept));
+    let accept = rx.handle(T0, RxInput::Decided(Decision::Accept));
     assert!(accept.contains(&RxAction::Emit(TransferEvent::Resumed {
         file: "b.bin".into(),
         offset: 20,
@@ -874,10 +986,13 @@ fn files_saved_by_an_earlier_run_are_confirmed_by_hash_only() {
     );
     let ok = to_rx(
         &mut rx,
-        &tx.handle(TxInput::FileSent {
-            index: 0,
-            blake3: HASH_A.into(),
-        }),
+        &tx.handle(
+            T0,
+            TxInput::FileSent {
+                index: 0,
+                blake3: HASH_A.into(),
+            },
+        ),
     );
     assert_eq!(rx_sent(&ok), vec![ControlMsg::FileOk { index: 0 }]);
     assert!(ok.iter().any(
@@ -887,13 +1002,16 @@ fn files_saved_by_an_earlier_run_are_confirmed_by_hash_only() {
     // The sender's file changed since: the saved copy is not confirmed.
     let (mut tx, mut rx, _) = offered(vec![entry(0, "a.bin", 100)]);
     rx.set_already_saved(0, HASH_A, "a.bin");
-    to_tx(&mut tx, &rx.handle(RxInput::Decided(Decision::Accept)));
+    to_tx(&mut tx, &rx.handle(T0, RxInput::Decided(Decision::Accept)));
     let out = to_rx(
         &mut rx,
-        &tx.handle(TxInput::FileSent {
-            index: 0,
-            blake3: HASH_B.into(),
-        }),
+        &tx.handle(
+            T0,
+            TxInput::FileSent {
+                index: 0,
+                blake3: HASH_B.into(),
+            },
+        ),
     );
     assert!(matches!(rx_finish(&out), Some(Outcome::Failed(r)) if r.contains("different now")));
 }
@@ -902,15 +1020,21 @@ fn files_saved_by_an_earlier_run_are_confirmed_by_hash_only() {
 fn an_accept_before_the_question_was_asked_is_ignored() {
     // Offer and file list are in, but the verification phrase is not: nobody was asked yet.
     let mut rx = announced(1, 5);
-    rx.handle(RxInput::Control(ControlMsg::Files {
-        entries: vec![entry(0, "f0", 5)],
-    }));
-    assert!(rx.handle(RxInput::Decided(Decision::Accept)).is_empty());
-    let frame = rx.handle(RxInput::Data {
-        index: 0,
-        offset: 0,
-        len: 5,
-    });
+    rx.handle(
+        T0,
+        RxInput::Control(ControlMsg::Files {
+            entries: vec![entry(0, "f0", 5)],
+        }),
+    );
+    assert!(rx.handle(T0, RxInput::Decided(Decision::Accept)).is_empty());
+    let frame = rx.handle(
+        T0,
+        RxInput::Data {
+            index: 0,
+            offset: 0,
+            len: 5,
+        },
+    );
     assert!(
         !frame.iter().any(|a| matches!(a, RxAction::Write { .. })),
         "nothing is written before the person was asked: {frame:?}"
@@ -936,7 +1060,7 @@ fn a_text_is_asked_about_and_received_on_accept_with_nothing_streamed() {
     assert_eq!(asked.total_size, 0);
     assert!(!opening.iter().any(|a| matches!(a, RxAction::Write { .. })));
 
-    let accepted = rx.handle(RxInput::Decided(Decision::Accept));
+    let accepted = rx.handle(T0, RxInput::Decided(Decision::Accept));
     assert!(accepted
         .iter()
         .any(|a| matches!(a, RxAction::Emit(TransferEvent::Text { text: t }) if *t == text)));
@@ -954,7 +1078,7 @@ fn a_declined_text_is_declined_on_both_sides() {
     let mut tx = SenderMachine::new_text(Uuid::new_v4(), "Ben".into(), "hi".into(), NONCE_S.into());
     let mut rx = receiver();
     deliver_offer(&mut tx, &mut rx);
-    let out = rx.handle(RxInput::Decided(Decision::Decline("no".into())));
+    let out = rx.handle(T0, RxInput::Decided(Decision::Decline("no".into())));
     assert!(!out
         .iter()
         .any(|a| matches!(a, RxAction::Emit(TransferEvent::Text { .. }))));
@@ -969,17 +1093,23 @@ fn a_declined_text_is_declined_on_both_sides() {
 fn a_text_offer_that_also_announces_files_or_is_too_long_is_refused_before_asking() {
     let offer = |file_count, total_size, text: String| {
         let mut rx = receiver();
-        rx.handle(RxInput::Control(ControlMsg::SasCommit {
-            commit: crate::sas::commitment(NONCE_S),
-        }));
-        rx.handle(RxInput::Control(ControlMsg::Offer {
-            v: peerdrop_proto::PROTOCOL_VERSION,
-            transfer_id: Uuid::nil(),
-            sender_name: "x".into(),
-            file_count,
-            total_size,
-            text: Some(text),
-        }))
+        rx.handle(
+            T0,
+            RxInput::Control(ControlMsg::SasCommit {
+                commit: crate::sas::commitment(NONCE_S),
+            }),
+        );
+        rx.handle(
+            T0,
+            RxInput::Control(ControlMsg::Offer {
+                v: peerdrop_proto::PROTOCOL_VERSION,
+                transfer_id: Uuid::nil(),
+                sender_name: "x".into(),
+                file_count,
+                total_size,
+                text: Some(text),
+            }),
+        )
     };
     let with_files = offer(1, 10, "hi".into());
     assert!(

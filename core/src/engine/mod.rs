@@ -1,6 +1,7 @@
 //! The async drivers that run the pure machines of [`crate::machine`] over real sockets,
 //! data channels and disks, and the [`Node`] facade front ends use.
 //!
+//! - [`clock`]: the runtime's clock as the machines' timestamps, and their deadlines back.
 //! - [`changed`]: what a sender does when the receiver's identity changed since it was pinned.
 //! - [`connection`]: WebRTC setup over a signaling session (offerer/answerer) and upkeep.
 //! - [`channels`]: one pump per data channel, bounded queues for backpressure.
@@ -11,6 +12,7 @@
 
 pub mod changed;
 pub mod channels;
+pub mod clock;
 pub mod connection;
 pub mod devices;
 pub mod in_flight;

@@ -14,7 +14,7 @@
 //! covers the whole file, old bytes and new. Partial data is kept on every ending except a
 //! decline or a cancel (see [`crate::store`]). A connection that fails mid-transfer is replaced
 //! when the same sender (same certificate) offers a new one within
-//! [`super::send::RECONNECT_WINDOW`].
+//! [`crate::machine::RECONNECT_WINDOW`] (a timer the machine owns).
 
 use bytes::BytesMut;
 use peerdrop_proto::events::TransferEvent;
@@ -29,9 +29,10 @@ use tracing::warn;
 use uuid::Uuid;
 
 use super::channels::ChannelEvent;
+use super::clock::{sleep_until_or_never, Clock};
 use super::connection::{connect_answerer, Background, Connection};
 use super::progress::{eta_secs, RateMeter};
-use super::send::{PROGRESS_INTERVAL, RECONNECT_WINDOW};
+use super::send::PROGRESS_INTERVAL;
 use super::{CancellationToken, EventSink, TransferReport};
 use crate::error::CoreError;
 use crate::identity::nonce::new_nonce;
@@ -49,10 +50,8 @@ use crate::store::{FileResume, IncomingTransfer, Journal, Platform, SafePath, Sa
 const DISK_QUEUE: usize = 64;
 
 /// How long a sender has, from the moment the connection is up, to complete its offer (the
-/// verification handshake and the whole file list). A peer that sends half an offer and then
-/// nothing must not keep the receiver busy — and unable to take another transfer — forever.
-/// A real sender needs milliseconds; 30 s leaves room for a huge list on a slow relay.
-pub const OFFER_DEADLINE: Duration = Duration::from_secs(30);
+/// machine's timer; re-exported for the tests that name it).
+pub use crate::machine::receiver::OFFER_DEADLINE;
 
 /// The journal is rewritten after this many new bytes... Each checkpoint fsyncs the parts:
 /// every 8 MiB that was ≈ 8% of a fast receiver's CPU (perf, 1 GiB on loopback) and 8% of its
@@ -552,6 +551,8 @@ struct ReceiveRun {
     dest: PathBuf,
     decider: Option<Box<dyn Decider>>,
     events: EventSink,
+    /// The machine's clock; its epoch is when the connection came up.
+    clock: Clock,
     machine: ReceiverMachine,
     session: Session,
     verification: Option<Verification>,
@@ -578,11 +579,13 @@ enum Gave {
 impl ReceiveRun {
     fn new(dest: PathBuf, decider: Box<dyn Decider>, events: EventSink, session: Session) -> Self {
         let (disk_report_tx, disk_report_rx) = mpsc::unbounded_channel();
+        let clock = Clock::start();
         Self {
             dest,
             decider: Some(decider),
             events,
-            machine: ReceiverMachine::new(Platform::current(), new_nonce()),
+            clock,
+            machine: ReceiverMachine::new(clock.now(), Platform::current(), new_nonce()),
             session,
             verification: None,
             staging: None,
@@ -707,10 +710,6 @@ impl ReceiveRun {
         let mut stored_total: u64 = 0;
         let mut stored_at_connect: u64 = 0;
         let mut pending_offer: Option<IncomingOffer> = None;
-        // Until the offer is complete (the person is asked, or it is accepted), the sender is
-        // on the clock ([`OFFER_DEADLINE`]). A re-offer after a cut comes only after that.
-        let offer_deadline = tokio::time::Instant::now() + OFFER_DEADLINE;
-        let mut offer_complete = false;
 
         let outcome = 'driver: loop {
             let mut lost: Option<String> = None;
@@ -752,7 +751,6 @@ impl ReceiveRun {
                         (self.events)(event);
                     }
                     RxAction::AskUser(summary) => {
-                        offer_complete = true;
                         let summary = self.prepare_prompt(summary).await;
                         if let Some(mut decider) = self.decider.take() {
                             let tx = decision_tx.clone();
@@ -773,9 +771,10 @@ impl ReceiveRun {
                             })
                             .await
                         {
-                            actions = self
-                                .machine
-                                .handle(RxInput::DiskError("disk worker stopped".into()));
+                            actions = self.machine.handle(
+                                self.clock.now(),
+                                RxInput::DiskError("disk worker stopped".into()),
+                            );
                             continue 'driver;
                         }
                     }
@@ -795,18 +794,14 @@ impl ReceiveRun {
                             })
                             .await
                         {
-                            actions = self
-                                .machine
-                                .handle(RxInput::DiskError("disk worker stopped".into()));
+                            actions = self.machine.handle(
+                                self.clock.now(),
+                                RxInput::DiskError("disk worker stopped".into()),
+                            );
                             continue 'driver;
                         }
                     }
-                    RxAction::Emit(event) => {
-                        if matches!(event, TransferEvent::Accepted) {
-                            offer_complete = true;
-                        }
-                        (self.events)(event)
-                    }
+                    RxAction::Emit(event) => (self.events)(event),
                     RxAction::AwaitReconnect => {
                         if self.disk.is_some() {
                             self.send_disk(DiskCmd::Checkpoint).await;
@@ -814,7 +809,15 @@ impl ReceiveRun {
                         if let Some(old) = conn.take() {
                             old.abandon().await;
                         }
-                        let waited = self.await_reconnect(pending_offer.take(), &cancel).await;
+                        // The machine's reconnection window bounds the wait.
+                        let window_end = self.clock.instant(self.machine.poll_timeout());
+                        let waited = tokio::select! {
+                            waited = self.await_reconnect(pending_offer.take(), &cancel) => waited,
+                            _ = sleep_until_or_never(window_end) => {
+                                actions = self.machine.handle_timeout(self.clock.now());
+                                continue 'driver;
+                            }
+                        };
                         let input = match waited {
                             Ok(mut fresh) => {
                                 (self.events)(TransferEvent::Connected {
@@ -836,18 +839,20 @@ impl ReceiveRun {
                                 RxInput::LocalCancel("cancelled by receiver".into())
                             }
                         };
-                        actions = self.machine.handle(input);
+                        actions = self.machine.handle(self.clock.now(), input);
                         continue 'driver;
                     }
                     RxAction::Finish(outcome) => break 'driver outcome,
                 }
             }
             if let Some(why) = lost {
-                actions = self.machine.handle(RxInput::ConnectionLost(why));
+                actions = self
+                    .machine
+                    .handle(self.clock.now(), RxInput::ConnectionLost(why));
                 continue;
             }
             let Some(c) = conn.as_mut() else {
-                actions = self.machine.handle(RxInput::PeerGone);
+                actions = self.machine.handle(self.clock.now(), RxInput::PeerGone);
                 continue;
             };
             let input = tokio::select! {
@@ -918,12 +923,9 @@ impl ReceiveRun {
                     Background::Quiet => continue,
                 },
                 _ = cancel.cancelled() => RxInput::LocalCancel("cancelled by receiver".into()),
-                _ = tokio::time::sleep_until(offer_deadline), if !offer_complete => {
-                    offer_complete = true;
-                    RxInput::Fail(format!(
-                        "the sender did not complete its offer within {} s",
-                        OFFER_DEADLINE.as_secs()
-                    ))
+                _ = sleep_until_or_never(self.clock.instant(self.machine.poll_timeout())) => {
+                    actions = self.machine.handle_timeout(self.clock.now());
+                    continue;
                 }
                 _ = tick.tick() => {
                     if started.is_some() {
@@ -932,7 +934,7 @@ impl ReceiveRun {
                     continue;
                 }
             };
-            actions = self.machine.handle(input);
+            actions = self.machine.handle(self.clock.now(), input);
         };
 
         let seconds = started.map_or(0.0, |s| s.elapsed().as_secs_f64());
@@ -1001,7 +1003,6 @@ impl ReceiveRun {
         mut pending: Option<IncomingOffer>,
         cancel: &CancellationToken,
     ) -> Result<Connection, Gave> {
-        let deadline = tokio::time::Instant::now() + RECONNECT_WINDOW;
         // Hears `peer_gone` for the sender (and our own disconnection) while waiting.
         let mut watch = self.session.client.open_session(Uuid::new_v4());
         loop {
@@ -1021,9 +1022,6 @@ impl ReceiveRun {
                         }
                         _ => continue,
                     },
-                    _ = tokio::time::sleep_until(deadline) => {
-                        return Err(Gave::Up(format!("the sender did not come back within {} s", RECONNECT_WINDOW.as_secs())));
-                    }
                     _ = cancel.cancelled() => return Err(Gave::Cancelled),
                 },
             };

@@ -11,7 +11,7 @@
 //! device again — after a crash, a reboot, a closed laptop — offers the same transfer and the
 //! receiver's journal answers with what it already holds. If the connection fails mid-transfer
 //! while the receiver is still online, the driver connects again (up to
-//! [`RECONNECT_WINDOW`]), insists on the *same* receiver certificate, and resumes.
+//! [`RECONNECT_WINDOW`], the machine's timer), insists on the *same* receiver certificate, and resumes.
 
 use bytes::{BufMut, Bytes, BytesMut};
 use peerdrop_proto::device_name::display_form;
@@ -26,6 +26,7 @@ use uuid::Uuid;
 
 use super::changed::{IdentityChange, OnChangedIdentity};
 use super::channels::ChannelEvent;
+use super::clock::{sleep_until_or_never, Clock};
 use super::connection::{connect_offerer, Background, Connection};
 use super::progress::{eta_secs, RateMeter};
 use super::store_window::StoreWindow;
@@ -43,17 +44,12 @@ use crate::store::{SendPlan, SourceReader};
 /// How often progress is reported.
 pub const PROGRESS_INTERVAL: Duration = Duration::from_millis(250);
 
-/// How long a sender keeps trying to reach a receiver again after the connection failed.
-pub const RECONNECT_WINDOW: Duration = Duration::from_secs(120);
+/// How long a sender keeps trying to reach a receiver again after the connection failed
+/// (the machine's timer; re-exported for the drivers and tests that name it).
+pub use crate::machine::RECONNECT_WINDOW;
 
 /// Pause between reconnection attempts that failed fast.
 const RECONNECT_PAUSE: Duration = Duration::from_secs(1);
-
-/// How long the sender keeps reading the control channel after the server said the receiver
-/// left: a receiver that verified the last file answers `file_ok` and then says `bye` through
-/// the server, and the `bye` can overtake the `file_ok` still on its way up the data channel
-/// stack. Without the grace a complete transfer could end as "peer disconnected".
-const PEER_GONE_GRACE: Duration = Duration::from_millis(500);
 
 /// Blocks read ahead of the network.
 const READ_AHEAD_BLOCKS: usize = 4;
@@ -272,14 +268,14 @@ async fn run(
     let mut started: Option<Instant> = None;
     let mut meter = RateMeter::new();
     let mut tick = tokio::time::interval(PROGRESS_INTERVAL);
-    let mut actions = machine.handle(TxInput::Start);
+    let clock = Clock::start();
+    let mut actions = machine.handle(clock.now(), TxInput::Start);
     let (mut control_rx, _data_rx) = conn.take_receivers();
     let mut conn = Some(conn);
     // What the receiver has stored of this connection's bytes ([`StoreWindow`]).
     let mut window = StoreWindow::new();
-    // Set when the server reported the receiver gone: the transfer ends at this instant
-    // unless the control channel completes it first (see [`PEER_GONE_GRACE`]).
-    let mut gone_at: Option<tokio::time::Instant> = None;
+    // Set once the server reported the receiver gone (the machine's grace timer runs then).
+    let mut peer_left = false;
 
     let outcome = 'driver: loop {
         let mut lost: Option<String> = None;
@@ -353,7 +349,16 @@ async fn run(
                     if let Some(old) = conn.take() {
                         old.abandon().await;
                     }
-                    let input = match reconnect(&link, &cancel).await {
+                    // The machine's reconnection window bounds the attempts.
+                    let window_end = clock.instant(machine.poll_timeout());
+                    let reconnected = tokio::select! {
+                        r = reconnect(&link, &cancel) => r,
+                        _ = sleep_until_or_never(window_end) => {
+                            actions = machine.handle_timeout(clock.now());
+                            continue 'driver;
+                        }
+                    };
+                    let input = match reconnected {
                         Ok(mut fresh) => {
                             events(TransferEvent::Connected {
                                 peer: link.to.name.clone(),
@@ -371,19 +376,19 @@ async fn run(
                         Err(Gave::Fatal(why)) => TxInput::Fail(why),
                         Err(Gave::Cancelled) => TxInput::LocalCancel("cancelled by sender".into()),
                     };
-                    actions = machine.handle(input);
+                    actions = machine.handle(clock.now(), input);
                     continue 'driver;
                 }
                 TxAction::Finish(outcome) => break 'driver outcome,
             }
         }
         if let Some(why) = lost {
-            actions = machine.handle(TxInput::ConnectionLost(why));
+            actions = machine.handle(clock.now(), TxInput::ConnectionLost(why));
             continue;
         }
         let Some(c) = conn.as_mut() else {
             // Only while reconnecting, which is handled inline above.
-            actions = machine.handle(TxInput::PeerGone);
+            actions = machine.handle(clock.now(), TxInput::PeerGone);
             continue;
         };
         let input = tokio::select! {
@@ -412,10 +417,10 @@ async fn run(
                 }
                 None => TxInput::PeerGone,
             },
-            bg = c.next_background(), if gone_at.is_none() => match bg {
+            bg = c.next_background(), if !peer_left => match bg {
                 Background::PeerGone(_) => {
-                    gone_at = Some(tokio::time::Instant::now() + PEER_GONE_GRACE);
-                    continue;
+                    peer_left = true;
+                    TxInput::PeerLeft
                 }
                 Background::Lost(why) => {
                     if c.signaling_closed() {
@@ -427,7 +432,10 @@ async fn run(
                 Background::Refused(why) => TxInput::Fail(why),
                 Background::Quiet => continue,
             },
-            _ = sleep_until_or_never(gone_at) => TxInput::PeerGone,
+            _ = sleep_until_or_never(clock.instant(machine.poll_timeout())) => {
+                actions = machine.handle_timeout(clock.now());
+                continue;
+            }
             _ = cancel.cancelled() => TxInput::LocalCancel("cancelled by sender".into()),
             _ = tick.tick() => {
                 if started.is_some() {
@@ -436,7 +444,7 @@ async fn run(
                 continue;
             }
         };
-        actions = machine.handle(input);
+        actions = machine.handle(clock.now(), input);
     };
 
     if let Some(task) = streamer {
@@ -486,28 +494,20 @@ enum Gave {
     Cancelled,
 }
 
-/// Connects to the receiver again, until [`RECONNECT_WINDOW`] is over; accepts only a
-/// connection that proves the certificate the transfer started with.
+/// Connects to the receiver again, attempt after attempt, until it works, cannot work, or the
+/// caller stops waiting (the machine's [`RECONNECT_WINDOW`]); accepts only a connection that
+/// proves the certificate the transfer started with.
 async fn reconnect(link: &Link<'_>, cancel: &CancellationToken) -> Result<Connection, Gave> {
-    let deadline = Instant::now() + RECONNECT_WINDOW;
     let mut attempt = 0u32;
     loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return Err(Gave::Up(format!(
-                "no new connection within {} s",
-                RECONNECT_WINDOW.as_secs()
-            )));
-        }
         attempt += 1;
         tracing::info!(attempt, "reconnecting to {}", link.to.name);
         let tried = tokio::select! {
-            r = tokio::time::timeout(left, connect_offerer(link.client, link.to, link.rtc, link.rtc.data_channels)) => r,
+            r = connect_offerer(link.client, link.to, link.rtc, link.rtc.data_channels) => r,
             _ = cancel.cancelled() => return Err(Gave::Cancelled),
         };
         match tried {
-            Err(_) => continue,
-            Ok(Ok(conn)) if link.binding.is_some() || conn.channel_binding().is_some() => {
+            Ok(conn) if link.binding.is_some() || conn.channel_binding().is_some() => {
                 conn.close("cannot re-verify").await;
                 return Err(Gave::Fatal(
                     "the connection runs over the relay, where the receiver cannot be re-verified: \
@@ -515,7 +515,7 @@ async fn reconnect(link: &Link<'_>, cancel: &CancellationToken) -> Result<Connec
                         .into(),
                 ));
             }
-            Ok(Ok(conn)) => match conn.remote_fingerprint().await {
+            Ok(conn) => match conn.remote_fingerprint().await {
                 Ok(fp) if fp == link.remote_fp => return Ok(conn),
                 Ok(fp) => {
                     conn.close("identity changed").await;
@@ -529,22 +529,14 @@ async fn reconnect(link: &Link<'_>, cancel: &CancellationToken) -> Result<Connec
                     conn.abandon().await;
                 }
             },
-            Ok(Err(CoreError::PeerUnavailable(why))) => return Err(Gave::Up(why)),
-            Ok(Err(CoreError::Signal(e))) => return Err(Gave::Up(e.to_string())),
-            Ok(Err(e)) => tracing::debug!("reconnection attempt {attempt} failed: {e}"),
+            Err(CoreError::PeerUnavailable(why)) => return Err(Gave::Up(why)),
+            Err(CoreError::Signal(e)) => return Err(Gave::Up(e.to_string())),
+            Err(e) => tracing::debug!("reconnection attempt {attempt} failed: {e}"),
         }
         tokio::select! {
             _ = tokio::time::sleep(RECONNECT_PAUSE) => {}
             _ = cancel.cancelled() => return Err(Gave::Cancelled),
         }
-    }
-}
-
-/// Sleeps until `at`, or forever when there is no `at`.
-async fn sleep_until_or_never(at: Option<tokio::time::Instant>) {
-    match at {
-        Some(at) => tokio::time::sleep_until(at).await,
-        None => std::future::pending().await,
     }
 }
 
