@@ -60,8 +60,11 @@ cargo fmt --all --check
 step "build + clippy -D warnings: UI (wasm32) and the whole workspace (host), once"
 build_workspace
 
-step "protocol crate (machine/) has no I/O dependencies and builds for wasm32"
+step "protocol crate (machine/) has no I/O dependencies or clock reads and builds for wasm32"
 ./scripts/check-machine-purity.sh
+
+step "configuration is read at the edge: no library reads the environment"
+./scripts/check-config-at-edge.sh
 
 step "cargo test: unit, integration and doc tests (proto, machine, core, signal-server, cli, app, bench)"
 # shellcheck disable=SC2046 # one word per line

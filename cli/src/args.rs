@@ -77,7 +77,8 @@ impl Common {
             server_url,
             name,
             kind: DeviceKind::Cli,
-            rtc: RtcSettings::default(),
+            rtc: RtcSettings::from_vars(&|name| std::env::var(name).ok()),
+            home: peerdrop_core::identity::home_from_vars(&|name| std::env::var(name).ok()),
             lan: if self.no_lan { LanRole::Off } else { lan },
         }
     }

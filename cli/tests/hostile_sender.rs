@@ -49,6 +49,7 @@ fn hostile_paths_are_refused_and_nothing_is_written() {
         let result = runtime.block_on(async {
             let rtc = RtcSettings {
                 udp_bind: vec!["127.0.0.1:0".into()],
+                identity: Some(peerdrop_core::identity::Identity::ephemeral().unwrap()),
                 ..RtcSettings::default()
             };
             let config = NodeConfig {
@@ -58,6 +59,7 @@ fn hostile_paths_are_refused_and_nothing_is_written() {
                 name: "mallory".into(),
                 kind: DeviceKind::Cli,
                 rtc,
+                home: None,
             };
             let node = Node::connect(config).await.unwrap();
             let peer = node.resolve(&receiver.code).await.unwrap();

@@ -32,6 +32,7 @@ pub mod rtc;
 pub mod signaling;
 pub mod store;
 pub mod tls;
+pub mod vars;
 
 pub use engine::{
     AutoAccept, CancellationToken, ConfirmChange, Decider, Device, EventSink, IdentityChange,

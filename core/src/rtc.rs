@@ -17,11 +17,13 @@ use webrtc::peer_connection::{
     RTCPeerConnectionState, SettingEngineBuilder,
 };
 
+use crate::vars::{parsed, Vars};
+
 /// Tunables for a peer connection. The defaults are what the benchmarks found fastest.
 #[derive(Clone, Debug)]
 pub struct RtcSettings {
     /// Local UDP addresses to bind. `0.0.0.0:0` means every non-loopback interface; tests and
-    /// single-machine setups use `127.0.0.1:0`. Overridable with `PEERDROP_BIND`.
+    /// single-machine setups use `127.0.0.1:0` (`PEERDROP_BIND`, [`RtcSettings::from_vars`]).
     pub udp_bind: Vec<String>,
     /// SCTP receive window (bytes the peer may send before this side reads them). 4 MiB: twice
     /// the send buffer, so it never limits a sender; larger windows only let a receiver whose
@@ -55,6 +57,9 @@ pub struct RtcSettings {
     pub stripes: usize,
     /// Size of the dedicated reactor thread pool for connection drivers (0 = share tokio's).
     pub reactor_pool: usize,
+    /// When the Noise relay through the signaling server replaces a WebRTC connection that
+    /// does not come up.
+    pub fallback: crate::fallback::FallbackPolicy,
     /// Kernel UDP socket buffer (`SO_RCVBUF`/`SO_SNDBUF`) requested for every socket of a
     /// peer connection, bytes; 0 keeps the system default. See [`sockets`] for why.
     pub udp_socket_buffer: usize,
@@ -73,31 +78,57 @@ pub const DEFAULT_STRIPES: usize = 1;
 /// How often ICE connectivity checks are sent while connecting.
 const ICE_CHECK_INTERVAL: Duration = Duration::from_millis(25);
 
-/// Reads a tuning knob from the environment (benchmarks use these to compare settings).
-fn env_knob<T: std::str::FromStr>(name: &str) -> Option<T> {
-    std::env::var(name).ok().and_then(|v| v.trim().parse().ok())
+impl Default for RtcSettings {
+    /// The settings the benchmarks found fastest, with no knob applied.
+    fn default() -> Self {
+        Self {
+            udp_bind: vec!["0.0.0.0:0".to_string()],
+            sctp_receive_buffer: 4 * 1024 * 1024,
+            send_buffer_limit: 2 * 1024 * 1024,
+            cap_in_flight: true,
+            sctp_mtu: None,
+            max_message_bytes: peerdrop_proto::transfer::MAX_DATA_FRAME_BYTES as u32,
+            data_channels: 1,
+            stripes: DEFAULT_STRIPES,
+            reactor_pool: 0,
+            udp_socket_buffer: DEFAULT_UDP_SOCKET_BUFFER,
+            fallback: crate::fallback::FallbackPolicy::default(),
+            identity: None,
+        }
+    }
 }
 
-impl Default for RtcSettings {
-    fn default() -> Self {
-        let udp_bind = match std::env::var("PEERDROP_BIND") {
-            Ok(list) if !list.trim().is_empty() => {
+impl RtcSettings {
+    /// The defaults with the `PEERDROP_*` tuning knobs of `vars` applied (benchmarks and tests
+    /// compare settings with them; the front ends pass the process environment, read once):
+    /// `PEERDROP_BIND` (comma-separated), `PEERDROP_SCTP_RECV_BUF`, `PEERDROP_SEND_BUF`,
+    /// `PEERDROP_IN_FLIGHT_CAP=0`, `PEERDROP_SCTP_MTU`, `PEERDROP_MAX_MESSAGE`,
+    /// `PEERDROP_DATA_CHANNELS`, `PEERDROP_STRIPES`, `PEERDROP_REACTORS`, `PEERDROP_UDP_BUF`,
+    /// and the fallback's ([`crate::fallback::FallbackPolicy::from_vars`]).
+    pub fn from_vars(vars: Vars<'_>) -> Self {
+        let defaults = Self::default();
+        let udp_bind = match vars("PEERDROP_BIND") {
+            Some(list) if !list.trim().is_empty() => {
                 list.split(',').map(|s| s.trim().to_string()).collect()
             }
-            _ => vec!["0.0.0.0:0".to_string()],
+            _ => defaults.udp_bind.clone(),
         };
         Self {
             udp_bind,
-            sctp_receive_buffer: env_knob("PEERDROP_SCTP_RECV_BUF").unwrap_or(4 * 1024 * 1024),
-            send_buffer_limit: env_knob("PEERDROP_SEND_BUF").unwrap_or(2 * 1024 * 1024),
-            cap_in_flight: env_knob::<u8>("PEERDROP_IN_FLIGHT_CAP").is_none_or(|v| v != 0),
-            sctp_mtu: env_knob("PEERDROP_SCTP_MTU"),
-            max_message_bytes: env_knob("PEERDROP_MAX_MESSAGE")
-                .unwrap_or(peerdrop_proto::transfer::MAX_DATA_FRAME_BYTES as u32),
-            data_channels: env_knob("PEERDROP_DATA_CHANNELS").unwrap_or(1),
-            stripes: env_knob("PEERDROP_STRIPES").unwrap_or(DEFAULT_STRIPES),
-            reactor_pool: env_knob("PEERDROP_REACTORS").unwrap_or(0),
-            udp_socket_buffer: env_knob("PEERDROP_UDP_BUF").unwrap_or(DEFAULT_UDP_SOCKET_BUFFER),
+            sctp_receive_buffer: parsed(vars, "PEERDROP_SCTP_RECV_BUF")
+                .unwrap_or(defaults.sctp_receive_buffer),
+            send_buffer_limit: parsed(vars, "PEERDROP_SEND_BUF")
+                .unwrap_or(defaults.send_buffer_limit),
+            cap_in_flight: parsed::<u8>(vars, "PEERDROP_IN_FLIGHT_CAP").is_none_or(|v| v != 0),
+            sctp_mtu: parsed(vars, "PEERDROP_SCTP_MTU"),
+            max_message_bytes: parsed(vars, "PEERDROP_MAX_MESSAGE")
+                .unwrap_or(defaults.max_message_bytes),
+            data_channels: parsed(vars, "PEERDROP_DATA_CHANNELS").unwrap_or(defaults.data_channels),
+            stripes: parsed(vars, "PEERDROP_STRIPES").unwrap_or(defaults.stripes),
+            reactor_pool: parsed(vars, "PEERDROP_REACTORS").unwrap_or(defaults.reactor_pool),
+            udp_socket_buffer: parsed(vars, "PEERDROP_UDP_BUF")
+                .unwrap_or(defaults.udp_socket_buffer),
+            fallback: crate::fallback::FallbackPolicy::from_vars(vars),
             identity: None,
         }
     }
@@ -308,6 +339,26 @@ mod tests {
             username: None,
             credential: None,
         }
+    }
+
+    #[test]
+    fn knobs_apply_over_the_defaults_and_nothing_else_is_read() {
+        let plain = RtcSettings::from_vars(&crate::vars::none);
+        assert_eq!(plain.udp_bind, vec!["0.0.0.0:0".to_string()]);
+        assert!(plain.cap_in_flight);
+        assert_eq!(plain.stripes, DEFAULT_STRIPES);
+        let tuned = RtcSettings::from_vars(&crate::vars::from_pairs(&[
+            ("PEERDROP_BIND", "127.0.0.1:0, 127.0.0.2:0"),
+            ("PEERDROP_IN_FLIGHT_CAP", "0"),
+            ("PEERDROP_MAX_MESSAGE", "65536"),
+            ("PEERDROP_STRIPES", "two"),
+            ("PEERDROP_FALLBACK", "off"),
+        ]));
+        assert_eq!(tuned.udp_bind, vec!["127.0.0.1:0", "127.0.0.2:0"]);
+        assert!(!tuned.cap_in_flight);
+        assert_eq!(tuned.max_message_bytes, 65536);
+        assert_eq!(tuned.stripes, DEFAULT_STRIPES, "unparsable: the default");
+        assert!(!tuned.fallback.enabled);
     }
 
     #[test]

@@ -29,7 +29,11 @@ async fn a_sender_that_stops_after_the_first_message_does_not_keep_the_receiver_
         tls: ClientTls::none(),
         name: "receiver".into(),
         kind: DeviceKind::Cli,
-        rtc: RtcSettings::default(),
+        rtc: RtcSettings {
+            identity: Some(peerdrop_core::identity::Identity::ephemeral().unwrap()),
+            ..RtcSettings::default()
+        },
+        home: None,
     })
     .await
     .unwrap();

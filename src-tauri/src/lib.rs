@@ -48,7 +48,7 @@ use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 
 use peerdrop_core::identity::Identity;
-use peerdrop_core::{CancellationToken, ClientTls, LanRole, Node};
+use peerdrop_core::{CancellationToken, ClientTls, LanRole, Node, RtcSettings};
 use tauri::Manager;
 use tokio::sync::{oneshot, Notify};
 
@@ -67,6 +67,9 @@ pub struct Shared {
     /// This device's persistent certificate (kept in the app's data folder), so other devices
     /// recognise it next time; `None` lets the engine use its default location.
     pub identity: Option<Identity>,
+    /// WebRTC tunables, from the `PEERDROP_*` knobs read once at start (tests bind loopback
+    /// with `PEERDROP_BIND`); the identity is `identity`'s.
+    pub rtc: RtcSettings,
     /// The certificate authorities `wss://` servers are checked against, read once at start.
     pub tls: ClientTls,
     /// What the node does on the LAN: discoverable (mDNS record + LAN endpoint) unless
@@ -117,6 +120,7 @@ impl Shared {
         Self {
             settings,
             identity,
+            rtc: RtcSettings::default(),
             tls: ClientTls::none(),
             lan: LanRole::Discoverable,
             builtin: BuiltinServer::default(),
@@ -145,6 +149,12 @@ impl Shared {
     /// The same, keeping the history in `history` (the app's data folder) instead of memory.
     pub fn with_history(mut self, history: HistoryStore) -> Self {
         self.history = history;
+        self
+    }
+
+    /// The same, connecting with `rtc` (its identity is ignored: the device's is used).
+    pub fn with_rtc(mut self, rtc: RtcSettings) -> Self {
+        self.rtc = rtc;
         self
     }
 
@@ -228,13 +238,24 @@ pub fn run() {
                 .app_data_dir()
                 .inspect_err(|e| tracing::warn!(error = %e, "no app data folder"))
                 .ok();
-            let identity = data_dir.as_deref().and_then(|dir| {
-                Identity::load_or_create(dir)
-                    .inspect_err(
-                        |e| tracing::warn!(error = %e, "no device identity in the app folder"),
-                    )
-                    .ok()
-            });
+            // Configuration from the environment, read here once.
+            let env = |name: &str| std::env::var(name).ok();
+            let identity = data_dir
+                .as_deref()
+                .and_then(|dir| {
+                    Identity::load_or_create(dir)
+                        .inspect_err(
+                            |e| tracing::warn!(error = %e, "no device identity in the app folder"),
+                        )
+                        .ok()
+                })
+                .or_else(|| {
+                    let home = peerdrop_core::identity::home_from_vars(&env)?;
+                    Identity::load_or_create(&home)
+                        .inspect_err(|e| tracing::warn!(error = %e, "no device identity"))
+                        .ok()
+                });
+            let rtc = RtcSettings::from_vars(&env);
             let history = data_dir
                 .as_deref()
                 .map_or_else(HistoryStore::in_memory, HistoryStore::load);
@@ -259,6 +280,7 @@ pub fn run() {
             tracing::info!(?lan, "LAN discovery");
             app.manage(Arc::new(
                 Shared::new(settings, identity)
+                    .with_rtc(rtc)
                     .with_tls(tls)
                     .with_lan(lan)
                     .with_history(history)

@@ -50,8 +50,9 @@ pub(crate) async fn connect_to(
         kind: device_kind(),
         rtc: RtcSettings {
             identity: shared.identity.clone(),
-            ..RtcSettings::default()
+            ..shared.rtc.clone()
         },
+        home: None,
     };
     match tokio::time::timeout(CONNECT_TIMEOUT, Node::connect(config)).await {
         Ok(Ok(node)) => Ok(node),

@@ -206,6 +206,7 @@ mod tests {
                 identity: Some(Identity::ephemeral().unwrap()),
                 ..RtcSettings::default()
             },
+            home: None,
         })
         .await
         .unwrap();

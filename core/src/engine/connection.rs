@@ -583,7 +583,7 @@ pub async fn connect_offerer(
         plane: DataPlane::new(client, settings, data),
         refusal: None,
     };
-    let fallback = crate::fallback::FallbackPolicy::from_env();
+    let fallback = settings.fallback;
     let fallback_at = tokio::time::Instant::now() + fallback.after;
     let mut opening = Opening {
         control_open: false,
@@ -687,7 +687,7 @@ pub async fn connect_answerer(
     let mut data: Vec<Arc<dyn DataChannel>> = Vec::new();
     let mut rtc_events = rtc_events;
     let mut link = link;
-    let fallback = crate::fallback::FallbackPolicy::from_env();
+    let fallback = settings.fallback;
     // Candidates that arrive before the channels: apply immediately (remote is set).
     let relay_hello = tokio::time::timeout(CONNECT_TIMEOUT, async {
         while control.is_none() || data.is_empty() {

@@ -66,8 +66,11 @@ pub struct NodeConfig {
     /// Device kind others see.
     pub kind: DeviceKind,
     /// WebRTC tunables. `rtc.identity` is this device's persistent certificate; when it is
-    /// `None`, [`Node::connect`] loads (or creates) the one in [`crate::identity::default_home`].
+    /// `None`, [`Node::connect`] loads (or creates) the one in `home`.
     pub rtc: RtcSettings,
+    /// Where this device's identity and pinned devices live when `rtc.identity` is `None`;
+    /// the front end resolves it ([`crate::identity::home_from_vars`]).
+    pub home: Option<PathBuf>,
     /// What this node does on the LAN.
     pub lan: LanRole,
 }
@@ -119,9 +122,17 @@ impl Node {
         let mut rtc = config.rtc;
         let identity = match rtc.identity.clone() {
             Some(identity) => identity,
-            None => tokio::task::spawn_blocking(Identity::load_default)
-                .await
-                .map_err(|e| CoreError::Connect(format!("loading the device identity: {e}")))??,
+            None => {
+                let home = config
+                    .home
+                    .clone()
+                    .ok_or(crate::identity::IdentityError::NoHome)?;
+                tokio::task::spawn_blocking(move || Identity::load_or_create(&home))
+                    .await
+                    .map_err(|e| {
+                        CoreError::Connect(format!("loading the device identity: {e}"))
+                    })??
+            }
         };
         let trust = Arc::new(Trust::load(identity.clone())?);
         rtc.identity = Some(identity);

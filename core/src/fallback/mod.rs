@@ -97,19 +97,17 @@ impl Default for FallbackPolicy {
 }
 
 impl FallbackPolicy {
-    /// From the environment: `PEERDROP_FALLBACK=off|auto|force` (default `auto`) and
-    /// `PEERDROP_FALLBACK_AFTER_MS` (auto mode's patience).
-    pub fn from_env() -> Self {
+    /// From configuration variables (the front end passes the environment, read once):
+    /// `PEERDROP_FALLBACK=off|auto|force` (default `auto`) and `PEERDROP_FALLBACK_AFTER_MS`
+    /// (auto mode's patience).
+    pub fn from_vars(vars: crate::vars::Vars<'_>) -> Self {
         let mut policy = Self::default();
-        match std::env::var("PEERDROP_FALLBACK").as_deref() {
-            Ok("off") => policy.enabled = false,
-            Ok("force") => policy.after = Duration::ZERO,
+        match vars("PEERDROP_FALLBACK").as_deref() {
+            Some("off") => policy.enabled = false,
+            Some("force") => policy.after = Duration::ZERO,
             _ => {}
         }
-        if let Some(ms) = std::env::var("PEERDROP_FALLBACK_AFTER_MS")
-            .ok()
-            .and_then(|v| v.parse::<u64>().ok())
-        {
+        if let Some(ms) = crate::vars::parsed::<u64>(vars, "PEERDROP_FALLBACK_AFTER_MS") {
             policy.after = Duration::from_millis(ms);
         }
         policy

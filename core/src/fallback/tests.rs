@@ -142,6 +142,25 @@ fn policy_defaults_to_auto_after_ten_seconds() {
     let p = FallbackPolicy::default();
     assert!(p.enabled);
     assert_eq!(p.after, Duration::from_secs(10));
+    assert_eq!(FallbackPolicy::from_vars(&crate::vars::none), p);
+}
+
+#[test]
+fn policy_knobs_come_from_the_variables_given() {
+    let vars = |pairs| FallbackPolicy::from_vars(&crate::vars::from_pairs(pairs));
+    assert!(!vars(&[("PEERDROP_FALLBACK", "off")]).enabled);
+    assert_eq!(
+        vars(&[("PEERDROP_FALLBACK", "force")]).after,
+        Duration::ZERO
+    );
+    let patient = vars(&[("PEERDROP_FALLBACK_AFTER_MS", " 2500 ")]);
+    assert_eq!(patient.after, Duration::from_millis(2500));
+    assert!(patient.enabled);
+    // Nonsense reads as unset, not as zero.
+    assert_eq!(
+        vars(&[("PEERDROP_FALLBACK_AFTER_MS", "soon")]).after,
+        Duration::from_secs(10)
+    );
 }
 
 #[test]

@@ -3,7 +3,7 @@
 //!
 //! - [`Identity`]: the device's own certificate (ECDSA P-256, self-signed), kept in
 //!   `<home>/identity.pem` (0600; home is `$PEERDROP_HOME`, else the platform's config folder,
-//!   see [`default_home`]). Every peer connection presents it, so the other side sees the same
+//!   see [`home_from_vars`]). Every peer connection presents it, so the other side sees the same
 //!   fingerprint on every transfer.
 //! - [`sas`]: the short authentication string. Both sides hash *both* DTLS fingerprints (their
 //!   own, and the one the other side's DTLS handshake actually proved) together with two
@@ -38,7 +38,7 @@ pub use sas::phrase;
 /// File name of the device certificate (with its private key) inside the home folder.
 pub const IDENTITY_FILE: &str = "identity.pem";
 
-/// Environment variable that overrides the home folder.
+/// Variable that overrides the home folder ([`home_from_vars`]).
 pub const HOME_ENV: &str = "PEERDROP_HOME";
 
 /// Why the identity could not be loaded or created.
@@ -67,7 +67,7 @@ pub enum IdentityError {
     /// Certificate generation or hashing failed.
     #[error("cannot create a device certificate: {0}")]
     Crypto(String),
-    /// No home folder could be determined (no `PEERDROP_HOME`, no `HOME`).
+    /// No home folder was given, and none could be determined (no `PEERDROP_HOME`, no `HOME`).
     #[error("no folder to keep the device identity in: set PEERDROP_HOME")]
     NoHome,
 }
@@ -135,12 +135,6 @@ impl Identity {
                 source: e,
             }),
         }
-    }
-
-    /// Loads or creates the identity in [`default_home`].
-    pub fn load_default() -> Result<Identity, IdentityError> {
-        let home = default_home().ok_or(IdentityError::NoHome)?;
-        Self::load_or_create(&home)
     }
 
     /// A throw-away identity that lives only in memory (tests, or a device without storage).
@@ -313,13 +307,10 @@ impl Trust {
 /// Where the identity and the pinned devices live: `$PEERDROP_HOME`, else `%APPDATA%\peerdrop`
 /// on Windows, `~/Library/Application Support/peerdrop` on macOS, and
 /// `$XDG_CONFIG_HOME/peerdrop` or `~/.config/peerdrop` elsewhere. Mobile apps pass their own
-/// app-private folder to [`Identity::load_or_create`] instead.
-pub fn default_home() -> Option<PathBuf> {
-    let env = |name: &str| {
-        std::env::var_os(name)
-            .filter(|v| !v.is_empty())
-            .map(PathBuf::from)
-    };
+/// app-private folder to [`Identity::load_or_create`] instead. `vars` is the environment,
+/// read by the front end ([`crate::vars`]).
+pub fn home_from_vars(vars: crate::vars::Vars<'_>) -> Option<PathBuf> {
+    let env = |name: &str| vars(name).filter(|v| !v.is_empty()).map(PathBuf::from);
     if let Some(home) = env(HOME_ENV) {
         return Some(home);
     }
@@ -453,6 +444,27 @@ pub(crate) fn write_private_file(path: &Path, bytes: &[u8]) -> Result<(), Identi
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_home_folder_comes_from_the_variables_given() {
+        let home = |pairs| home_from_vars(&crate::vars::from_pairs(pairs));
+        assert_eq!(
+            home(&[(HOME_ENV, "/srv/pd"), ("HOME", "/home/ann")]),
+            Some(PathBuf::from("/srv/pd"))
+        );
+        assert_eq!(home(&[]), None);
+        if cfg!(all(unix, not(target_os = "macos"))) {
+            assert_eq!(
+                home(&[(HOME_ENV, ""), ("HOME", "/home/ann")]),
+                Some(PathBuf::from("/home/ann/.config/peerdrop")),
+                "an empty override is no override"
+            );
+            assert_eq!(
+                home(&[("XDG_CONFIG_HOME", "/cfg"), ("HOME", "/home/ann")]),
+                Some(PathBuf::from("/cfg/peerdrop"))
+            );
+        }
+    }
 
     #[test]
     fn identity_persists_and_is_private() {
