@@ -7,6 +7,8 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use peerdrop_testkit::{spawn_listening, KillOnDrop};
+
 use crate::payload;
 use crate::report::ToolRun;
 use crate::watch::{Pair, Watched};
@@ -26,32 +28,15 @@ pub enum Where<'a> {
     },
 }
 
-/// Kills the child on drop so a failed run leaves nothing behind.
-struct Guard(std::process::Child);
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn start_signal(bin_dir: &Path) -> Result<(Guard, String)> {
-    let mut signal = Guard(
+/// A fresh `peerdrop-signal` on loopback (killed on drop, so a failed run leaves nothing
+/// behind) and its `ws://` URL.
+fn start_signal(bin_dir: &Path) -> Result<(KillOnDrop, String)> {
+    let (signal, addr) = spawn_listening(
         Command::new(bin_dir.join("peerdrop-signal"))
             .args(["--listen", "127.0.0.1:0"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .context("starting peerdrop-signal (build with --release first)")?,
-    );
-    let mut line = String::new();
-    BufReader::new(signal.0.stdout.take().context("signal stdout")?).read_line(&mut line)?;
-    let addr = line
-        .trim()
-        .strip_prefix("listening on ")
-        .context("signal server address")?
-        .to_string();
+            .stderr(Stdio::null()),
+    )
+    .context("starting peerdrop-signal (build with --release first)")?;
     Ok((signal, format!("ws://{addr}/ws")))
 }
 

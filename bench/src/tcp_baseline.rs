@@ -161,16 +161,7 @@ pub fn run(source: &Path, digest: &str, dest: &Path, place: &Placement) -> Resul
             .stderr(Stdio::inherit()),
         "tcp receiver",
     )?;
-    let mut line = String::new();
-    std::io::BufRead::read_line(
-        &mut std::io::BufReader::new(receiver.child().stdout.take().context("stdout")?),
-        &mut line,
-    )?;
-    let addr = line
-        .trim()
-        .strip_prefix("listening on ")
-        .with_context(|| format!("tcp receiver said {line:?}"))?
-        .to_string();
+    let addr = peerdrop_testkit::read_listening_line(receiver.child(), "tcp receiver")?;
     let t0 = Instant::now();
     let sender = Watched::spawn(
         helper(place.sender_ns.as_deref())?

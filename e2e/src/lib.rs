@@ -63,21 +63,10 @@ pub fn free_port() -> u16 {
         .expect("free port")
 }
 
-/// Sends SIGTERM and reaps the process (tauri-driver then stops WebKitWebDriver cleanly).
+/// Sends SIGTERM and reaps the process (tauri-driver then stops WebKitWebDriver cleanly);
+/// killed after 5 s.
 fn terminate(child: &mut Child) {
-    // SAFETY: kill(2) on the pid of a child we own and have not reaped yet.
-    unsafe {
-        libc::kill(child.id() as libc::pid_t, libc::SIGTERM);
-    }
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while Instant::now() < deadline {
-        if let Ok(Some(_)) = child.try_wait() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let _ = child.kill();
-    let _ = child.wait();
+    peerdrop_testkit::terminate(child, Duration::from_secs(5));
 }
 
 /// A `peerdrop-signal` process on an ephemeral loopback port.
@@ -102,13 +91,7 @@ impl SignalServer {
             .stderr(Stdio::inherit())
             .spawn()
             .context("start peerdrop-signal")?;
-        let stdout = child.stdout.take().expect("piped stdout");
-        let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line)?;
-        let addr = line
-            .trim()
-            .strip_prefix("listening on ")
-            .context("unexpected first line from peerdrop-signal")?;
+        let addr = peerdrop_testkit::read_listening_line(&mut child, "peerdrop-signal")?;
         Ok(Self {
             child,
             url: format!("ws://{addr}/ws"),

@@ -2,7 +2,7 @@
 
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
@@ -113,14 +113,8 @@ pub fn in_ns(ns: &str, program: impl AsRef<std::ffi::OsStr>) -> Command {
 }
 
 /// A child process killed (and reaped) on drop.
-pub struct Guard(pub Child);
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+pub use peerdrop_testkit::KillOnDrop as Guard;
+pub use peerdrop_testkit::{blake3_file, random_file, wait_timeout};
 
 /// A random secret shared by coturn and the signaling server (never written to disk).
 pub fn random_secret() -> String {
@@ -219,22 +213,10 @@ impl Signal {
             cmd.args(["--turn-url", &turn.url])
                 .env("PEERDROP_TURN_SECRET", &turn.secret);
         }
-        let mut child = cmd
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn peerdrop-signal");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("stdout"))
-            .read_line(&mut line)
-            .expect("read listening line");
-        let addr = line
-            .trim()
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-            .to_string();
+        let (child, addr) = peerdrop_testkit::spawn_listening(cmd.stderr(Stdio::null()))
+            .unwrap_or_else(|e| panic!("{e}"));
         Signal {
-            _child: Guard(child),
+            _child: child,
             addr,
         }
     }
@@ -319,42 +301,6 @@ pub fn slurp(pipe: impl Read + Send + 'static) -> std::thread::JoinHandle<String
         let _ = pipe.read_to_string(&mut text);
         text
     })
-}
-
-/// Waits for `child` up to `timeout`; kills it when late.
-pub fn wait_timeout(child: &mut Child, timeout: Duration) -> Option<std::process::ExitStatus> {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if let Some(status) = child.try_wait().expect("try_wait") {
-            return Some(status);
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            return None;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-/// Writes `len` pseudo-random bytes (xorshift, seeded) to `path`.
-pub fn random_file(path: &Path, len: usize, seed: u64) {
-    let mut state = seed | 1;
-    let mut data = Vec::with_capacity(len + 8);
-    while data.len() < len {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        data.extend_from_slice(&state.to_le_bytes());
-    }
-    data.truncate(len);
-    std::fs::write(path, data).expect("write test file");
-}
-
-/// BLAKE3 (hex) of a file.
-pub fn blake3_file(path: &Path) -> String {
-    let data = std::fs::read(path).unwrap_or_default();
-    blake3::hash(&data).to_hex().to_string()
 }
 
 /// A `peerdrop` process on a LAN with no server: no `PEERDROP_SERVER`, LAN discovery on,

@@ -21,10 +21,9 @@ use clap::Parser;
 use futures_util::{SinkExt, StreamExt};
 use peerdrop_proto::signal::{ClientMsg, DeviceKind, PeerId, ServerMsg, SignalData};
 use peerdrop_proto::PROTOCOL_VERSION;
-use std::io::{BufRead, BufReader};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
@@ -74,14 +73,7 @@ fn micros_since_epoch() -> u64 {
 }
 
 /// A child process (a node, or Redis), killed on drop.
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use peerdrop_testkit::KillOnDrop as Server;
 
 fn rss_kib(pid: u32, field: &str) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
@@ -303,19 +295,9 @@ fn start_node(
     if let Some(url) = redis {
         cmd.args(["--redis", url]);
     }
-    let mut child = cmd
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
+    let (server, addr) = peerdrop_testkit::spawn_listening(cmd.stderr(Stdio::null()))
         .context("starting peerdrop-signal (build it with --release)")?;
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().context("stdout")?).read_line(&mut line)?;
-    let server = Server(child);
-    let addr: SocketAddr = line
-        .trim()
-        .trim_start_matches("listening on ")
-        .parse()
-        .context("server address")?;
+    let addr: SocketAddr = addr.parse().context("server address")?;
     Ok((server, addr))
 }
 

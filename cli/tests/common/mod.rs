@@ -29,9 +29,13 @@ pub fn signal_bin() -> PathBuf {
     path
 }
 
+#[allow(unused_imports)] // each test binary uses a different subset
+pub use peerdrop_testkit::{random_file, wait_timeout};
+use peerdrop_testkit::{spawn_listening, KillOnDrop};
+
 /// A running signaling server, killed on drop.
 pub struct Signal {
-    child: Option<Child>,
+    _child: Option<KillOnDrop>,
     /// `ws://127.0.0.1:PORT/ws`.
     pub url: String,
     /// `127.0.0.1:PORT`.
@@ -46,24 +50,15 @@ impl Signal {
 
     /// Same, with extra flags.
     pub fn start_with(extra: &[&str]) -> Signal {
-        let mut child = Command::new(signal_bin())
-            .args(["--listen", "127.0.0.1:0"])
-            .args(extra)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn peerdrop-signal");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .expect("read listening line");
-        let addr = line
-            .trim()
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-            .to_string();
+        let (child, addr) = spawn_listening(
+            Command::new(signal_bin())
+                .args(["--listen", "127.0.0.1:0"])
+                .args(extra)
+                .stderr(Stdio::null()),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
         Signal {
-            child: Some(child),
+            _child: Some(child),
             url: format!("ws://{addr}/ws"),
             addr,
         }
@@ -72,18 +67,9 @@ impl Signal {
     /// A server this harness did not start (e.g. a proxy in front of a real one at `addr`).
     pub fn external(addr: &str) -> Signal {
         Signal {
-            child: None,
+            _child: None,
             url: format!("ws://{addr}/ws"),
             addr: addr.to_string(),
-        }
-    }
-}
-
-impl Drop for Signal {
-    fn drop(&mut self) {
-        if let Some(child) = &mut self.child {
-            let _ = child.kill();
-            let _ = child.wait();
         }
     }
 }
@@ -261,22 +247,6 @@ impl Drop for Receiver {
     }
 }
 
-/// Polls `child` until it exits or `timeout` passes (then kills it and returns None).
-pub fn wait_timeout(child: &mut Child, timeout: Duration) -> Option<std::process::ExitStatus> {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return Some(status);
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            return None;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
 /// Runs `peerdrop send --to CODE PATHS...` to completion (with a generous timeout).
 pub fn send(signal: &Signal, code: &str, paths: &[&Path], extra: &[&str]) -> Output {
     send_with(signal, code, paths, extra, &[])
@@ -323,23 +293,6 @@ pub fn send_with(
         stdout,
         stderr,
     }
-}
-
-/// Writes `len` pseudo-random bytes (xorshift, seeded) to `path`.
-pub fn random_file(path: &Path, len: usize, seed: u64) {
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent).unwrap();
-    }
-    let mut state = seed | 1;
-    let mut data = Vec::with_capacity(len + 8);
-    while data.len() < len {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        data.extend_from_slice(&state.to_le_bytes());
-    }
-    data.truncate(len);
-    std::fs::write(path, data).unwrap();
 }
 
 /// BLAKE3 of every regular file under `root`, keyed by `/`-separated relative path.
