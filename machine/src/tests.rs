@@ -73,6 +73,16 @@ fn receiver() -> ReceiverMachine {
 /// A receiver that has the sender's commitment and an offer of `file_count` files and
 /// `total_size` bytes, waiting for the file list (what a hostile sender controls next).
 fn announced(file_count: u32, total_size: u64) -> ReceiverMachine {
+    offer_to_fresh_receiver(file_count, total_size, None).0
+}
+
+/// A fresh receiver given the sender's commitment and an offer (`text` for a text offer), and
+/// what it did with the offer.
+fn offer_to_fresh_receiver(
+    file_count: u32,
+    total_size: u64,
+    text: Option<String>,
+) -> (ReceiverMachine, Vec<RxAction>) {
     let mut rx = receiver();
     rx.handle(
         T0,
@@ -80,7 +90,7 @@ fn announced(file_count: u32, total_size: u64) -> ReceiverMachine {
             commit: crate::sas::commitment(NONCE_S),
         }),
     );
-    rx.handle(
+    let actions = rx.handle(
         T0,
         RxInput::Control(ControlMsg::Offer {
             v: peerdrop_proto::PROTOCOL_VERSION,
@@ -88,10 +98,10 @@ fn announced(file_count: u32, total_size: u64) -> ReceiverMachine {
             sender_name: "x".into(),
             file_count,
             total_size,
-            text: None,
+            text,
         }),
     );
-    rx
+    (rx, actions)
 }
 
 /// Runs the opening of a transfer: the sender's commitment, offer and file list reach the
@@ -1092,24 +1102,7 @@ fn a_declined_text_is_declined_on_both_sides() {
 #[test]
 fn a_text_offer_that_also_announces_files_or_is_too_long_is_refused_before_asking() {
     let offer = |file_count, total_size, text: String| {
-        let mut rx = receiver();
-        rx.handle(
-            T0,
-            RxInput::Control(ControlMsg::SasCommit {
-                commit: crate::sas::commitment(NONCE_S),
-            }),
-        );
-        rx.handle(
-            T0,
-            RxInput::Control(ControlMsg::Offer {
-                v: peerdrop_proto::PROTOCOL_VERSION,
-                transfer_id: Uuid::nil(),
-                sender_name: "x".into(),
-                file_count,
-                total_size,
-                text: Some(text),
-            }),
-        )
+        offer_to_fresh_receiver(file_count, total_size, Some(text)).1
     };
     let with_files = offer(1, 10, "hi".into());
     assert!(
