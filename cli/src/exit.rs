@@ -6,7 +6,7 @@ use peerdrop_core::{CoreError, Outcome};
 
 /// Every file was sent (or received) and verified.
 pub const OK: u8 = 0;
-/// Any other failure (a file that cannot be read, a full disk, a hash mismatch, …).
+/// Any other failure (a file that cannot be read, a protocol error, …).
 pub const FAILED: u8 = 1;
 /// The receiver declined.
 pub const DECLINED: u8 = 3;
@@ -19,17 +19,24 @@ pub const DISCONNECTED: u8 = 5;
 pub const REFUSED: u8 = 6;
 /// Cancelled by either side (Ctrl-C here, or the other person).
 pub const CANCELLED: u8 = 7;
+/// The receiving disk is full (on either side of the transfer: the receiver's own disk, or the
+/// receiver said so). What arrived is kept: free some space and send again to resume.
+pub const DISK_FULL: u8 = 8;
+/// A file arrived whole but did not match its BLAKE3 (corrupted in transit); it was not kept.
+pub const HASH_MISMATCH: u8 = 9;
 
 /// Every exit code with its meaning, for the manual page (`peerdrop man`).
-pub const DOCUMENTED: [(u8, &str); 8] = [
+pub const DOCUMENTED: [(u8, &str); 10] = [
     (OK, "Every file was sent (or received) and verified."),
-    (FAILED, "Any other failure: a file that cannot be read, a full disk, a hash mismatch."),
+    (FAILED, "Any other failure: a file that cannot be read, a protocol error."),
     (2, "The command line was wrong."),
     (DECLINED, "The receiver declined."),
     (UNREACHABLE, "No such device or code, or it could not be reached (server or peer)."),
     (DISCONNECTED, "The connection to the peer was lost and could not be resumed."),
     (REFUSED, "Refused for safety: the receiver's identity changed since it was trusted, or the receiver refused unsafe names or sizes."),
     (CANCELLED, "Cancelled by either side (Ctrl-C here, or the other person)."),
+    (DISK_FULL, "The receiving disk is full; what arrived is kept: free space and send again to resume."),
+    (HASH_MISMATCH, "A file did not match its hash (corrupted in transit) and was not kept."),
 ];
 
 /// A core error with advice for the person, printed after the reason; its exit code is the
@@ -65,6 +72,8 @@ fn code_for_core(error: &CoreError) -> u8 {
             Outcome::Disconnected(_) => DISCONNECTED,
             Outcome::Refused(_) => REFUSED,
             Outcome::Failed(_) => FAILED,
+            Outcome::DiskFull(_) => DISK_FULL,
+            Outcome::HashMismatch(_) => HASH_MISMATCH,
         },
         CoreError::NotFound { .. }
         | CoreError::AmbiguousName { .. }
@@ -97,6 +106,14 @@ mod tests {
         );
         assert_eq!(code_for(&transfer(Outcome::Refused("x".into()))), REFUSED);
         assert_eq!(code_for(&transfer(Outcome::Failed("x".into()))), FAILED);
+        assert_eq!(
+            code_for(&transfer(Outcome::DiskFull("x".into()))),
+            DISK_FULL
+        );
+        assert_eq!(
+            code_for(&transfer(Outcome::HashMismatch("x".into()))),
+            HASH_MISMATCH
+        );
         let hinted = anyhow::Error::new(CoreError::BadCode("zz".into())).context("while sending");
         assert_eq!(code_for(&hinted), UNREACHABLE, "found through context");
         assert_eq!(code_for(&anyhow::anyhow!("disk on fire")), FAILED);
@@ -121,9 +138,17 @@ mod tests {
             DISCONNECTED,
             REFUSED,
             CANCELLED,
+            DISK_FULL,
+            HASH_MISMATCH,
         ];
         let mut unique = codes.to_vec();
+        unique.sort();
         unique.dedup();
         assert_eq!(unique.len(), codes.len());
+        assert_eq!(
+            DOCUMENTED.map(|(code, _)| code),
+            codes,
+            "the manual lists every code"
+        );
     }
 }

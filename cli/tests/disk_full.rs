@@ -85,11 +85,24 @@ fn disk_full_fails_both_sides_and_keeps_the_part_for_resume() {
     ];
 
     let receiver = Receiver::spawn_with(&signal, &dest, &["--yes"], &rx_env);
-    let sent = send_with(&signal, &receiver.code, &[&file], &[], &tx_env);
-    let (ok, rx_stderr) = receiver.finish(Duration::from_secs(30));
+    let sent = send_with(&signal, &receiver.code, &[&file], &["--json"], &tx_env);
+    let (rx_status, rx_stderr, rx_lines) = receiver.finish_status(Duration::from_secs(30));
     let tx_stderr = String::from_utf8_lossy(&sent.stderr);
-    assert!(!sent.status.success(), "the sender must not report success");
-    assert!(!ok, "the receiver must not report success");
+    // A full disk is its own ending on both sides: exit code 8, and the `failed` event says
+    // `disk_full` (scripts and the app answer it with "free space and send again").
+    assert_eq!(sent.status.code(), Some(8), "sender: {tx_stderr}");
+    assert_eq!(rx_status.code(), Some(8), "receiver: {rx_stderr}");
+    for (side, lines) in [
+        (
+            "sender",
+            json_events(&String::from_utf8_lossy(&sent.stdout)),
+        ),
+        ("receiver", json_events(&rx_lines.join("\n"))),
+    ] {
+        let failed = events_of(&lines, "failed");
+        assert_eq!(failed.len(), 1, "{side}: {lines:#?}");
+        assert_eq!(failed[0]["cause"], "disk_full", "{side}: {failed:#?}");
+    }
     assert!(
         rx_stderr.contains("disk full"),
         "receiver says why: {rx_stderr}"

@@ -94,10 +94,6 @@ fn not_found_text(
 fn outcome_text(outcome: &Outcome) -> String {
     match outcome {
         Outcome::Completed => "completed".into(),
-        Outcome::Declined(r)
-        | Outcome::Cancelled(r)
-        | Outcome::Disconnected(r)
-        | Outcome::Refused(r)
-        | Outcome::Failed(r) => r.clone(),
+        other => other.reason().to_string(),
     }
 }

@@ -14,10 +14,12 @@
 
 use libfuzzer_sys::fuzz_target;
 use std::time::Duration;
-use peerdrop_proto::transfer::{ByteRange, ControlMsg, FileEntry, ResumeEntry};
+use peerdrop_proto::transfer::{ByteRange, ControlMsg, FailureCause, FileEntry, ResumeEntry};
 use uuid::Uuid;
 
-use peerdrop_machine::receiver::{Decision, ReceiverMachine, RxAction, RxInput, MAX_RANGES_PER_FILE};
+use peerdrop_machine::receiver::{
+    Decision, ReceiverMachine, RxAction, RxInput, Unsaved, MAX_RANGES_PER_FILE,
+};
 use peerdrop_machine::sender::{SenderMachine, TxAction, TxInput};
 use peerdrop_machine::time::Timestamp;
 use peerdrop_proto::transfer::MAX_FILES_PER_TRANSFER;
@@ -39,6 +41,14 @@ impl Bytes<'_> {
                 *b
             }
             None => 0,
+        }
+    }
+    /// A typed failure cause, or none.
+    fn cause(&mut self) -> Option<FailureCause> {
+        match self.u8() % 3 {
+            0 => None,
+            1 => Some(FailureCause::DiskFull),
+            _ => Some(FailureCause::HashMismatch),
         }
     }
     /// Whether this step lets time pass (and fires what is due) instead of an input, and by how much.
@@ -157,11 +167,15 @@ fn control(b: &mut Bytes) -> ControlMsg {
         8 => ControlMsg::FileFailed {
             index: b.index(),
             reason: b.text(),
+            cause: b.cause(),
         },
         9 => ControlMsg::Stored { bytes: b.size() },
         10 => ControlMsg::Decline { reason: b.text() },
         11 => ControlMsg::Cancel { reason: b.text() },
-        12 => ControlMsg::Error { message: b.text() },
+        12 => ControlMsg::Error {
+            message: b.text(),
+            cause: b.cause(),
+        },
         _ => {
             // Any JSON the parser takes, to reach shapes the generator above does not make.
             let len = usize::from(b.u8());
@@ -196,12 +210,18 @@ fn receiver_input(b: &mut Bytes) -> RxInput {
             result: if b.u8() % 2 == 0 {
                 Ok(b.text())
             } else {
-                Err(b.text())
+                Err(Unsaved {
+                    reason: b.text(),
+                    cause: b.cause(),
+                })
             },
         },
         8 => RxInput::ConnectionLost(b.text()),
         9 => RxInput::BadFrame(b.text()),
-        10 => RxInput::DiskError(b.text()),
+        10 => RxInput::DiskError {
+            full: b.u8() % 2 == 0,
+            reason: b.text(),
+        },
         _ => match b.u8() % 3 {
             0 => RxInput::PeerGone,
             1 => RxInput::Fail(b.text()),

@@ -19,6 +19,7 @@
 //! microseconds (the `sim` tests).
 
 use peerdrop_proto::events::TransferEvent;
+use peerdrop_proto::transfer::FailureCause;
 use std::time::Duration;
 
 pub mod fingerprint;
@@ -49,6 +50,11 @@ pub enum Outcome {
     Refused(String),
     /// Something went wrong; the string is the one line a user needs.
     Failed(String),
+    /// The receiving device ran out of space ([`FailureCause::DiskFull`]); what arrived is
+    /// kept for a resume.
+    DiskFull(String),
+    /// Every file that failed did not match its hash ([`FailureCause::HashMismatch`]).
+    HashMismatch(String),
 }
 
 impl Outcome {
@@ -71,8 +77,38 @@ impl Outcome {
             Outcome::Disconnected(reason) | Outcome::Refused(reason) | Outcome::Failed(reason) => {
                 Some(TransferEvent::Failed {
                     reason: reason.clone(),
+                    cause: None,
                 })
             }
+            Outcome::DiskFull(reason) | Outcome::HashMismatch(reason) => {
+                Some(TransferEvent::Failed {
+                    reason: reason.clone(),
+                    cause: self.cause(),
+                })
+            }
+        }
+    }
+
+    /// The typed cause of a failure, when it has one.
+    pub fn cause(&self) -> Option<FailureCause> {
+        match self {
+            Outcome::DiskFull(_) => Some(FailureCause::DiskFull),
+            Outcome::HashMismatch(_) => Some(FailureCause::HashMismatch),
+            _ => None,
+        }
+    }
+
+    /// The one line to show, whatever the ending ("" for success).
+    pub fn reason(&self) -> &str {
+        match self {
+            Outcome::Completed => "",
+            Outcome::Declined(r)
+            | Outcome::Cancelled(r)
+            | Outcome::Disconnected(r)
+            | Outcome::Refused(r)
+            | Outcome::Failed(r)
+            | Outcome::DiskFull(r)
+            | Outcome::HashMismatch(r) => r,
         }
     }
 }

@@ -17,7 +17,7 @@
 
 use peerdrop_proto::events::{FileSummary, TransferEvent};
 use peerdrop_proto::transfer::{
-    ControlMsg, FileEntry, ResumeEntry, MAX_FILES_PER_TRANSFER, MAX_TEXT_BYTES,
+    ControlMsg, FailureCause, FileEntry, ResumeEntry, MAX_FILES_PER_TRANSFER, MAX_TEXT_BYTES,
 };
 use peerdrop_proto::PROTOCOL_VERSION;
 use std::collections::HashSet;
@@ -114,11 +114,16 @@ pub enum RxInput {
     Verified {
         /// File index.
         index: u32,
-        /// `Ok(saved relative path)` or `Err(reason)`.
-        result: Result<String, String>,
+        /// `Ok(saved relative path)` or why it was not kept.
+        result: Result<String, Unsaved>,
     },
     /// Writing to disk failed; the transfer cannot go on.
-    DiskError(String),
+    DiskError {
+        /// The disk is full (the sender is told so, and the part is kept for a resume).
+        full: bool,
+        /// What failed, for display.
+        reason: String,
+    },
     /// The peer is gone for good (left the server, or did not come back in time).
     PeerGone,
     /// The peer-to-peer connection failed; the sender may connect again and resume.
@@ -128,6 +133,26 @@ pub enum RxInput {
     Fail(String),
     /// The local user cancelled.
     LocalCancel(String),
+}
+
+/// Why a file that arrived whole was not kept.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Unsaved {
+    /// For display.
+    pub reason: String,
+    /// The typed cause, when there is one ([`FailureCause::HashMismatch`], a full disk while
+    /// placing it).
+    pub cause: Option<FailureCause>,
+}
+
+impl Unsaved {
+    /// A file not kept for `reason`, with no cause to act on.
+    pub fn other(reason: impl Into<String>) -> Self {
+        Unsaved {
+            reason: reason.into(),
+            cause: None,
+        }
+    }
 }
 
 /// Actions the driver must carry out, in order.
@@ -194,7 +219,7 @@ struct RxFile {
     status: FileStatus,
     /// Where it was saved (relative display form), once verified.
     saved_as: Option<String>,
-    failure: Option<String>,
+    failure: Option<Unsaved>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -227,7 +252,8 @@ pub struct ReceiverMachine {
     /// Bytes of path names in `entries` so far (bounded by [`MAX_MANIFEST_PATH_BYTES`]).
     manifest_bytes: usize,
     files: Vec<RxFile>,
-    failures: Vec<String>,
+    /// Files not kept: `path: reason` and the typed cause.
+    failures: Vec<(String, Option<FailureCause>)>,
     sas_nonce: String,
     sas_commit: Option<String>,
     sas_done: bool,
@@ -356,12 +382,18 @@ impl ReceiverMachine {
             RxInput::BadFrame(why) => self.protocol_error(format!("malformed message: {why}")),
             RxInput::Decided(decision) => self.on_decision(decision),
             RxInput::Verified { index, result } => self.on_verified(index, result),
-            RxInput::DiskError(why) => {
-                let reason = format!("receiver could not write: {why}");
+            RxInput::DiskError { full, reason } => {
+                let reason = format!("receiver could not write: {reason}");
+                let cause = full.then_some(FailureCause::DiskFull);
                 let mut actions = vec![RxAction::Send(ControlMsg::Error {
                     message: reason.clone(),
+                    cause,
                 })];
-                actions.extend(self.finish(Outcome::Failed(reason)));
+                actions.extend(self.finish(if full {
+                    Outcome::DiskFull(reason)
+                } else {
+                    Outcome::Failed(reason)
+                }));
                 actions
             }
             RxInput::PeerGone => self.finish(Outcome::Disconnected("peer disconnected".into())),
@@ -400,6 +432,7 @@ impl ReceiverMachine {
     fn fail(&mut self, reason: String) -> Vec<RxAction> {
         let mut actions = vec![RxAction::Send(ControlMsg::Error {
             message: reason.clone(),
+            cause: None,
         })];
         actions.extend(self.finish(Outcome::Failed(reason)));
         actions
@@ -492,7 +525,7 @@ impl ReceiverMachine {
             (_, ControlMsg::Cancel { reason }) => {
                 self.finish(Outcome::Cancelled(format!("sender cancelled: {reason}")))
             }
-            (_, ControlMsg::Error { message }) => self.finish(Outcome::Failed(format!(
+            (_, ControlMsg::Error { message, .. }) => self.finish(Outcome::Failed(format!(
                 "sender reported an error: {message}"
             ))),
             (State::Receiving, ControlMsg::FileDone { index, blake3 }) => {
@@ -548,6 +581,7 @@ impl ReceiverMachine {
         let message = format!("{REFUSED_PREFIX}{reason}");
         let mut actions = vec![RxAction::Send(ControlMsg::Error {
             message: message.clone(),
+            cause: None,
         })];
         actions.extend(self.finish(Outcome::Refused(message)));
         actions
@@ -872,11 +906,14 @@ impl ReceiverMachine {
                         file.saved_as.clone().unwrap_or_default()
                     );
                     file.status = FileStatus::Failed;
-                    file.failure = Some(reason.clone());
+                    file.failure = Some(Unsaved::other(reason.clone()));
                     self.failures
-                        .push(format!("{}: {reason}", file.path.display_string()));
-                    let mut actions =
-                        vec![RxAction::Send(ControlMsg::FileFailed { index, reason })];
+                        .push((format!("{}: {reason}", file.path.display_string()), None));
+                    let mut actions = vec![RxAction::Send(ControlMsg::FileFailed {
+                        index,
+                        reason,
+                        cause: None,
+                    })];
                     actions.extend(self.finish_if_all_done());
                     return actions;
                 }
@@ -905,9 +942,12 @@ impl ReceiverMachine {
                     actions
                 }
                 FileStatus::Failed => {
-                    let reason = file.failure.clone().unwrap_or_default();
-                    let mut actions =
-                        vec![RxAction::Send(ControlMsg::FileFailed { index, reason })];
+                    let failure = file.failure.clone().unwrap_or(Unsaved::other(""));
+                    let mut actions = vec![RxAction::Send(ControlMsg::FileFailed {
+                        index,
+                        reason: failure.reason,
+                        cause: failure.cause,
+                    })];
                     actions.extend(self.finish_if_all_done());
                     actions
                 }
@@ -943,7 +983,7 @@ impl ReceiverMachine {
         }
     }
 
-    fn on_verified(&mut self, index: u32, result: Result<String, String>) -> Vec<RxAction> {
+    fn on_verified(&mut self, index: u32, result: Result<String, Unsaved>) -> Vec<RxAction> {
         let Some(file) = self.files.get_mut(index as usize) else {
             return Vec::new();
         };
@@ -967,13 +1007,19 @@ impl ReceiverMachine {
                     blake3: file.expected_hash.clone().unwrap_or_default(),
                 }));
             }
-            Err(reason) => {
+            Err(unsaved) => {
                 file.status = FileStatus::Failed;
-                file.failure = Some(reason.clone());
-                self.failures
-                    .push(format!("{}: {reason}", file.path.display_string()));
+                file.failure = Some(unsaved.clone());
+                self.failures.push((
+                    format!("{}: {}", file.path.display_string(), unsaved.reason),
+                    unsaved.cause,
+                ));
                 if connected {
-                    actions.push(RxAction::Send(ControlMsg::FileFailed { index, reason }));
+                    actions.push(RxAction::Send(ControlMsg::FileFailed {
+                        index,
+                        reason: unsaved.reason,
+                        cause: unsaved.cause,
+                    }));
                 }
             }
         }
@@ -996,11 +1042,13 @@ impl ReceiverMachine {
             let outcome = if self.failures.is_empty() {
                 Outcome::Completed
             } else {
-                Outcome::Failed(format!(
+                let reasons: Vec<&str> = self.failures.iter().map(|(r, _)| r.as_str()).collect();
+                let reason = format!(
                     "{} file(s) failed verification: {}",
                     self.failures.len(),
-                    self.failures.join("; ")
-                ))
+                    reasons.join("; ")
+                );
+                outcome_of_failures(self.failures.iter().map(|(_, c)| *c), reason)
             };
             actions.extend(self.finish(outcome));
         }
@@ -1010,6 +1058,7 @@ impl ReceiverMachine {
     fn protocol_error(&mut self, reason: String) -> Vec<RxAction> {
         let mut actions = vec![RxAction::Send(ControlMsg::Error {
             message: reason.clone(),
+            cause: None,
         })];
         actions.extend(self.finish(Outcome::Failed(format!("protocol error: {reason}"))));
         actions
@@ -1022,6 +1071,28 @@ impl ReceiverMachine {
         let mut actions: Vec<RxAction> = outcome.event().into_iter().map(RxAction::Emit).collect();
         actions.push(RxAction::Finish(outcome));
         actions
+    }
+}
+
+/// How files that were not kept end a transfer: with their common cause when they all share
+/// one (every one a hash mismatch, or a full disk), else as a plain failure. Both sides decide
+/// it the same way from the same `file_failed` causes.
+pub(crate) fn outcome_of_failures(
+    causes: impl Iterator<Item = Option<FailureCause>>,
+    reason: String,
+) -> Outcome {
+    let mut common: Option<Option<FailureCause>> = None;
+    for cause in causes {
+        match common {
+            None => common = Some(cause),
+            Some(c) if c == cause => {}
+            Some(_) => return Outcome::Failed(reason),
+        }
+    }
+    match common.flatten() {
+        Some(FailureCause::HashMismatch) => Outcome::HashMismatch(reason),
+        Some(FailureCause::DiskFull) => Outcome::DiskFull(reason),
+        None => Outcome::Failed(reason),
     }
 }
 

@@ -16,13 +16,13 @@
 //! [`SenderMachine::poll_timeout`] and then calls [`SenderMachine::handle_timeout`].
 
 use peerdrop_proto::events::TransferEvent;
-use peerdrop_proto::transfer::{ByteRange, ControlMsg, FileEntry, MAX_MESSAGE_BYTES};
+use peerdrop_proto::transfer::{ByteRange, ControlMsg, FailureCause, FileEntry, MAX_MESSAGE_BYTES};
 use peerdrop_proto::PROTOCOL_VERSION;
 use std::time::Duration;
 use uuid::Uuid;
 
 use super::ranges::RangeSet;
-use super::receiver::{control_name, REFUSED_PREFIX};
+use super::receiver::{control_name, outcome_of_failures, REFUSED_PREFIX};
 use super::Outcome;
 use crate::sas;
 use crate::time::{earliest, Timestamp};
@@ -121,7 +121,8 @@ pub struct SenderMachine {
     files: Vec<FileEntry>,
     hashes: Vec<Option<String>>,
     confirmed: Vec<bool>,
-    failures: Vec<String>,
+    /// Files the receiver could not keep: `path: reason` and the typed cause.
+    failures: Vec<(String, Option<FailureCause>)>,
     skipped_bytes: u64,
     sas_nonce: String,
     sas_revealed: bool,
@@ -255,6 +256,7 @@ impl SenderMachine {
             TxInput::Fail(reason) => {
                 let mut actions = vec![TxAction::Send(ControlMsg::Error {
                     message: reason.clone(),
+                    cause: None,
                 })];
                 actions.extend(self.finish(Outcome::Failed(reason)));
                 actions
@@ -358,20 +360,25 @@ impl SenderMachine {
                 self.finish(Outcome::Declined(format!("declined by receiver: {reason}")))
             }
             (State::Sending, ControlMsg::FileOk { index }) => self.on_file_result(index, None),
-            (State::Sending, ControlMsg::FileFailed { index, reason }) => {
-                self.on_file_result(index, Some(reason))
-            }
+            (
+                State::Sending,
+                ControlMsg::FileFailed {
+                    index,
+                    reason,
+                    cause,
+                },
+            ) => self.on_file_result(index, Some((reason, cause))),
             (_, ControlMsg::Cancel { reason }) => {
                 self.finish(Outcome::Cancelled(format!("receiver cancelled: {reason}")))
             }
-            (_, ControlMsg::Error { message }) => {
+            (_, ControlMsg::Error { message, cause }) => {
                 let reason = format!("the receiver stopped the transfer: {message}");
                 // An offer the receiver found unsafe (names, sizes) is refused, not failed:
                 // its error starts with [`REFUSED_PREFIX`] (docs/protocol.md).
                 self.finish(if message.starts_with(REFUSED_PREFIX) {
                     Outcome::Refused(reason)
                 } else {
-                    Outcome::Failed(reason)
+                    outcome_of_failures(std::iter::once(cause), reason)
                 })
             }
             (_, other) => self.protocol_error(format!(
@@ -384,6 +391,7 @@ impl SenderMachine {
     fn protocol_error(&mut self, reason: String) -> Vec<TxAction> {
         let mut actions = vec![TxAction::Send(ControlMsg::Error {
             message: reason.clone(),
+            cause: None,
         })];
         actions.extend(self.finish(Outcome::Failed(format!("protocol error: {reason}"))));
         actions
@@ -433,7 +441,11 @@ impl SenderMachine {
         actions
     }
 
-    fn on_file_result(&mut self, index: u32, failure: Option<String>) -> Vec<TxAction> {
+    fn on_file_result(
+        &mut self,
+        index: u32,
+        failure: Option<(String, Option<FailureCause>)>,
+    ) -> Vec<TxAction> {
         let i = index as usize;
         if i >= self.files.len() || self.confirmed[i] {
             return Vec::new();
@@ -452,17 +464,21 @@ impl SenderMachine {
                 size: file.size,
                 blake3: hash,
             })),
-            Some(reason) => self.failures.push(format!("{}: {reason}", file.path)),
+            Some((reason, cause)) => self
+                .failures
+                .push((format!("{}: {reason}", file.path), cause)),
         }
         if self.confirmed.iter().all(|c| *c) {
             let outcome = if self.failures.is_empty() {
                 Outcome::Completed
             } else {
-                Outcome::Failed(format!(
+                let reasons: Vec<&str> = self.failures.iter().map(|(r, _)| r.as_str()).collect();
+                let reason = format!(
                     "receiver could not save {} file(s): {}",
                     self.failures.len(),
-                    self.failures.join("; ")
-                ))
+                    reasons.join("; ")
+                );
+                outcome_of_failures(self.failures.iter().map(|(_, c)| *c), reason)
             };
             actions.extend(self.finish(outcome));
         }

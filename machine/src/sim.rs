@@ -329,7 +329,10 @@ impl Sim {
                     let result = if complete && blake3 == file_hash(index) {
                         Ok(path.display_string())
                     } else {
-                        Err("hash mismatch".to_string())
+                        Err(crate::receiver::Unsaved {
+                            reason: "hash mismatch".into(),
+                            cause: Some(peerdrop_proto::transfer::FailureCause::HashMismatch),
+                        })
                     };
                     self.schedule(
                         self.now,

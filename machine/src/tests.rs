@@ -1,11 +1,11 @@
 //! Scenario tests for the two machines, wired to each other by a tiny in-memory "driver".
 
 use peerdrop_proto::events::TransferEvent;
-use peerdrop_proto::transfer::{ByteRange, ControlMsg, FileEntry, MAX_MESSAGE_BYTES};
+use peerdrop_proto::transfer::{ByteRange, ControlMsg, FailureCause, FileEntry, MAX_MESSAGE_BYTES};
 use uuid::Uuid;
 
 use super::ranges::RangeSet;
-use super::receiver::{Decision, ReceiverMachine, RxAction, RxInput};
+use super::receiver::{Decision, ReceiverMachine, RxAction, RxInput, Unsaved};
 use super::sender::{SenderMachine, StreamJob, TxAction, TxInput};
 use super::Outcome;
 use crate::names::Platform;
@@ -327,7 +327,7 @@ fn hostile_paths_are_refused_before_asking_the_user() {
             .filter(|m| !matches!(m, ControlMsg::SasNonce { .. }))
             .collect();
         assert!(
-            matches!(&refusal[0], ControlMsg::Error { message } if message.contains("unsafe file name"))
+            matches!(&refusal[0], ControlMsg::Error { message, .. } if message.contains("unsafe file name"))
         );
         let tx_out = tx.handle(T0, TxInput::Control(refusal[0].clone()));
         assert!(matches!(tx_finish(&tx_out), Some(Outcome::Refused(r)) if r.contains("refused")));
@@ -504,12 +504,92 @@ fn hash_mismatch_fails_transfer_on_both_sides() {
         T0,
         RxInput::Verified {
             index: 0,
-            result: Err("BLAKE3 mismatch".into()),
+            result: Err(Unsaved {
+                reason: "BLAKE3 mismatch".into(),
+                cause: Some(FailureCause::HashMismatch),
+            }),
         },
     );
-    assert!(matches!(rx_finish(&out), Some(Outcome::Failed(r)) if r.contains("mismatch")));
+    // Both sides end with the typed cause (the CLI's exit code, the app's message).
+    assert!(matches!(rx_finish(&out), Some(Outcome::HashMismatch(r)) if r.contains("mismatch")));
+    assert!(matches!(
+        &rx_sent(&out)[0],
+        ControlMsg::FileFailed {
+            cause: Some(FailureCause::HashMismatch),
+            ..
+        }
+    ));
     let tx_out = tx.handle(T0, TxInput::Control(rx_sent(&out)[0].clone()));
-    assert!(matches!(tx_finish(&tx_out), Some(Outcome::Failed(r)) if r.contains("mismatch")));
+    assert!(matches!(tx_finish(&tx_out), Some(Outcome::HashMismatch(r)) if r.contains("mismatch")));
+    assert!(tx_out.iter().any(|a| matches!(
+        a,
+        TxAction::Emit(TransferEvent::Failed {
+            cause: Some(FailureCause::HashMismatch),
+            ..
+        })
+    )));
+}
+
+#[test]
+fn a_full_disk_is_its_own_ending_on_both_sides_and_other_disk_errors_are_not() {
+    for (full, disk_full) in [(true, true), (false, false)] {
+        let (mut tx, mut rx, _) = offered(vec![entry(0, "a", 100)]);
+        let accept = rx_sent(&rx.handle(T0, RxInput::Decided(Decision::Accept)));
+        tx.handle(T0, TxInput::Control(accept[0].clone()));
+        let out = rx.handle(
+            T0,
+            RxInput::DiskError {
+                full,
+                reason: "disk full while writing x.part".into(),
+            },
+        );
+        let rx_end = rx_finish(&out).unwrap();
+        let tx_end = tx_finish(&tx.handle(T0, TxInput::Control(rx_sent(&out)[0].clone()))).unwrap();
+        for end in [&rx_end, &tx_end] {
+            assert_eq!(matches!(end, Outcome::DiskFull(_)), disk_full, "{end:?}");
+            assert_eq!(matches!(end, Outcome::Failed(_)), !disk_full, "{end:?}");
+            assert!(end.reason().contains("disk full while writing"));
+        }
+        assert_eq!(tx_end.cause(), full.then_some(FailureCause::DiskFull));
+    }
+}
+
+#[test]
+fn files_that_fail_for_different_causes_end_as_a_plain_failure() {
+    let (mut tx, mut rx, _) = offered(vec![entry(0, "a", 0), entry(1, "b", 0)]);
+    let accept = rx_sent(&rx.handle(T0, RxInput::Decided(Decision::Accept)));
+    tx.handle(T0, TxInput::Control(accept[0].clone()));
+    let mut to_sender = Vec::new();
+    for (index, cause) in [(0, Some(FailureCause::HashMismatch)), (1, None)] {
+        for msg in sent(&tx.handle(
+            T0,
+            TxInput::FileSent {
+                index,
+                blake3: HASH_A.into(),
+            },
+        )) {
+            rx.handle(T0, RxInput::Control(msg));
+        }
+        let out = rx.handle(
+            T0,
+            RxInput::Verified {
+                index,
+                result: Err(Unsaved {
+                    reason: "no".into(),
+                    cause,
+                }),
+            },
+        );
+        to_sender.extend(rx_sent(&out));
+        if index == 1 {
+            assert!(matches!(rx_finish(&out), Some(Outcome::Failed(_))));
+        }
+    }
+    let mut tx_end = None;
+    for msg in to_sender {
+        tx_end = tx_end.or(tx_finish(&tx.handle(T0, TxInput::Control(msg))));
+    }
+    assert!(matches!(tx_end, Some(Outcome::Failed(_))), "{tx_end:?}");
 }
 
 #[test]
@@ -650,7 +730,7 @@ fn a_huge_hostile_name_gets_a_short_refusal() {
     let message = sent
         .iter()
         .find_map(|m| match m {
-            ControlMsg::Error { message } => Some(message.clone()),
+            ControlMsg::Error { message, .. } => Some(message.clone()),
             _ => None,
         })
         .unwrap_or_else(|| panic!("expected a refusal, got {sent:?}"));

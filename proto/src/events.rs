@@ -189,6 +189,10 @@ pub enum TransferEvent {
     Failed {
         /// Why.
         reason: String,
+        /// The reason as a cause a front end answers in its own way (a full disk, a file that
+        /// did not verify); absent for every other failure.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        cause: Option<crate::transfer::FailureCause>,
     },
     /// The transfer was cancelled by one side.
     Cancelled {

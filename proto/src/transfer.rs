@@ -173,6 +173,10 @@ pub enum ControlMsg {
         index: u32,
         /// Why.
         reason: String,
+        /// The reason as a cause the sender can act on, when it is one (absent from peers
+        /// that predate it).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        cause: Option<FailureCause>,
     },
     /// Receiver → sender: payload bytes received on this connection that are now written to
     /// disk, in total (sent every [`STORE_ACK_EVERY`] bytes). The sender keeps at most
@@ -192,7 +196,24 @@ pub enum ControlMsg {
     Error {
         /// Why, for display.
         message: String,
+        /// The reason as a cause the other side can act on, when it is one (absent from peers
+        /// that predate it).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        cause: Option<FailureCause>,
     },
+}
+
+/// Why a transfer (or one file of it) failed, when the reason calls for its own answer rather
+/// than "something went wrong": the app shows its own message, the CLI exits with its own code,
+/// and the other side is told the same cause.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum FailureCause {
+    /// The receiving device ran out of space. What arrived is kept: free some space and send
+    /// again to resume.
+    DiskFull,
+    /// A file arrived whole but its BLAKE3 did not match the sender's: it was not kept.
+    HashMismatch,
 }
 
 impl ControlMsg {

@@ -247,7 +247,7 @@ impl Recorder {
                     saved_to.clone(),
                 ))
             }
-            TransferEvent::Failed { reason } => {
+            TransferEvent::Failed { reason, .. } => {
                 return Some(self.ended(HistoryOutcome::Failed, reason))
             }
             TransferEvent::Declined { reason } => {
@@ -459,6 +459,7 @@ mod tests {
         let mut rec = Recorder::sending(what.into());
         rec.observe(&TransferEvent::Failed {
             reason: "gone".into(),
+            cause: None,
         })
         .unwrap()
     }

@@ -138,7 +138,10 @@ impl TrackedSink {
     /// Ends the transfer with `failed` unless the engine already reported an outcome.
     pub fn fail_unless_finished(&self, reason: String) {
         if !self.finished.load(Ordering::SeqCst) {
-            self.emit(TransferEvent::Failed { reason });
+            self.emit(TransferEvent::Failed {
+                reason,
+                cause: None,
+            });
         }
     }
 }

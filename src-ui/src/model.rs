@@ -6,6 +6,7 @@
 //! event.
 
 use peerdrop_proto::events::{FileSummary, PathKind, TransferEvent};
+use peerdrop_proto::transfer::FailureCause;
 
 /// Where a transfer stands.
 #[derive(Clone, Debug, PartialEq)]
@@ -292,9 +293,9 @@ impl Transfer {
                     saved_to: saved_to.clone(),
                 };
             }
-            TransferEvent::Failed { reason } => {
+            TransferEvent::Failed { reason, cause } => {
                 if !self.phase.is_finished() {
-                    self.phase = Phase::Failed(reason.clone());
+                    self.phase = Phase::Failed(failure_text(reason, *cause));
                 }
             }
             TransferEvent::Cancelled { reason } => {
@@ -367,6 +368,20 @@ fn row(file: &FileSummary) -> FileRow {
         size: file.size,
         done: 0,
         verified: false,
+    }
+}
+
+/// What a failure says to the person: its own sentence for a cause that calls for its own
+/// answer (chosen by the engine's typed cause, never by reading the reason), else the reason.
+pub fn failure_text(reason: &str, cause: Option<FailureCause>) -> String {
+    match cause {
+        Some(FailureCause::DiskFull) => "The receiving device is out of space. What arrived is \
+            kept: free some space and send again to continue where it stopped."
+            .to_string(),
+        Some(FailureCause::HashMismatch) => "A file was damaged on the way (it did not match \
+            its checksum) and was not kept. Send it again."
+            .to_string(),
+        None => reason.to_string(),
     }
 }
 
@@ -494,9 +509,29 @@ mod tests {
         });
         t.apply(&TransferEvent::Failed {
             reason: "connection closed".into(),
+            cause: None,
         });
         assert_eq!(t.phase, Phase::Declined("declined by Ana".into()));
         assert!(!t.phase.is_active());
+    }
+
+    #[test]
+    fn a_full_disk_and_a_damaged_file_say_what_to_do_by_their_cause() {
+        for (cause, says) in [
+            (Some(FailureCause::DiskFull), "out of space"),
+            (Some(FailureCause::HashMismatch), "damaged on the way"),
+            (None, "receiver could not write: disk full while writing x"),
+        ] {
+            let mut t = Transfer::default();
+            t.apply(&TransferEvent::Failed {
+                reason: "receiver could not write: disk full while writing x".into(),
+                cause,
+            });
+            match &t.phase {
+                Phase::Failed(text) => assert!(text.contains(says), "{cause:?}: {text}"),
+                other => panic!("{other:?}"),
+            }
+        }
     }
 
     #[test]

@@ -224,7 +224,16 @@ impl Receiver {
     }
 
     /// Waits for exit; returns (success, stderr, every stdout line).
-    pub fn finish_lines(mut self, timeout: Duration) -> (bool, String, Vec<String>) {
+    pub fn finish_lines(self, timeout: Duration) -> (bool, String, Vec<String>) {
+        let (status, stderr, lines) = self.finish_status(timeout);
+        (status.success(), stderr, lines)
+    }
+
+    /// Waits for exit; returns (exit status, stderr, every stdout line).
+    pub fn finish_status(
+        mut self,
+        timeout: Duration,
+    ) -> (std::process::ExitStatus, String, Vec<String>) {
         let status = wait_timeout(&mut self.child, timeout).expect("receiver did not exit in time");
         let mut stderr = String::new();
         self.child
@@ -236,7 +245,7 @@ impl Receiver {
         while let Ok(line) = self.lines.recv_timeout(Duration::from_millis(200)) {
             self.seen.push(line);
         }
-        (status.success(), stderr, std::mem::take(&mut self.seen))
+        (status, stderr, std::mem::take(&mut self.seen))
     }
 }
 

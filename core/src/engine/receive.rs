@@ -19,7 +19,9 @@
 use bytes::BytesMut;
 use peerdrop_proto::events::TransferEvent;
 use peerdrop_proto::signal::{PeerInfo, SignalData};
-use peerdrop_proto::transfer::{ControlMsg, DataFrame, DATA_HEADER_BYTES, STORE_ACK_EVERY};
+use peerdrop_proto::transfer::{
+    ControlMsg, DataFrame, FailureCause, DATA_HEADER_BYTES, STORE_ACK_EVERY,
+};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -39,12 +41,14 @@ use crate::identity::nonce::new_nonce;
 use crate::identity::Trust;
 use crate::machine::ranges::RangeSet;
 use crate::machine::receiver::{
-    Decision, OfferSummary, ReceiverMachine, RxAction, RxInput, Verification,
+    Decision, OfferSummary, ReceiverMachine, RxAction, RxInput, Unsaved, Verification,
 };
 use crate::machine::Outcome;
 use crate::rtc::RtcSettings;
 use crate::signaling::{IncomingOffer, OfferClaim, SignalClient};
-use crate::store::{FileResume, IncomingTransfer, Journal, Platform, SafePath, SavedFile};
+use crate::store::{
+    FileResume, IncomingTransfer, Journal, Platform, SafePath, SavedFile, StoreError,
+};
 
 /// Frames queued for the disk worker (256 KiB each at most; the store window bounds the total).
 const DISK_QUEUE: usize = 64;
@@ -250,9 +254,10 @@ enum DiskCmd {
 enum DiskReport {
     Verified {
         index: u32,
-        result: Result<(String, PathBuf), String>,
+        result: Result<(String, PathBuf), Unsaved>,
     },
-    Failed(String),
+    /// Writing failed; `full` when the disk is out of space.
+    Failed { full: bool, reason: String },
     /// Payload bytes written so far, in total (every [`STORE_ACK_EVERY`] bytes).
     Stored(u64),
 }
@@ -356,7 +361,7 @@ impl Progress {
             || (self.unrecorded > 0 && self.last.elapsed() >= CHECKPOINT_INTERVAL)
     }
 
-    fn checkpoint(&mut self, store: &mut IncomingTransfer) -> Result<(), String> {
+    fn checkpoint(&mut self, store: &mut IncomingTransfer) -> Result<(), StoreError> {
         for entry in &mut self.journal.files {
             entry.have = self
                 .have
@@ -366,7 +371,7 @@ impl Progress {
         }
         self.unrecorded = 0;
         self.last = Instant::now();
-        store.checkpoint(&self.journal).map_err(|e| e.to_string())
+        store.checkpoint(&self.journal)
     }
 
     fn saved(&mut self, index: u32, saved: Option<SavedFile>) {
@@ -388,14 +393,14 @@ fn disk_worker(
     let mut store = match IncomingTransfer::open(&dest, staging) {
         Ok(store) => store,
         Err(e) => {
-            let _ = report.send(DiskReport::Failed(e.to_string()));
+            let _ = report.send(DiskReport::failed(&e));
             return;
         }
     };
     let mut progress = Progress::new(journal);
     // Record the offer at once: even if the disk fills up right away, a resume knows it.
     if let Err(e) = progress.checkpoint(&mut store) {
-        let _ = report.send(DiskReport::Failed(e));
+        let _ = report.send(DiskReport::failed(&e));
     }
     let mut hashes: HashMap<u32, RunningHash> = HashMap::new();
     let mut read_back = vec![0u8; READ_BACK_BUF];
@@ -414,7 +419,7 @@ fn disk_worker(
                 }
                 if let Err(e) = store.write_at(index, offset, &data) {
                     broken = true;
-                    let _ = report.send(DiskReport::Failed(e.to_string()));
+                    let _ = report.send(DiskReport::failed(&e));
                     continue;
                 }
                 let len = data.len() as u64;
@@ -443,7 +448,7 @@ fn disk_worker(
                 if progress.due() {
                     if let Err(e) = progress.checkpoint(&mut store) {
                         broken = true;
-                        let _ = report.send(DiskReport::Failed(e));
+                        let _ = report.send(DiskReport::failed(&e));
                     }
                 }
             }
@@ -469,8 +474,8 @@ fn disk_worker(
                         }
                         progress.saved(index, Some(saved));
                     }
-                    Err(reason) => {
-                        warn!("file #{index} failed: {reason}");
+                    Err(unsaved) => {
+                        warn!("file #{index} failed: {}", unsaved.reason);
                         let _ = store.remove_part(index);
                         progress.saved(index, None);
                         if !broken {
@@ -520,23 +525,44 @@ fn verify_and_place(
     path: &SafePath,
     size: u64,
     running: Option<RunningHash>,
-) -> Result<PathBuf, String> {
+) -> Result<PathBuf, Unsaved> {
     if size == 0 {
-        store.create_empty(index).map_err(|e| e.to_string())?;
+        store.create_empty(index).map_err(|e| unsaved(&e))?;
     }
     let actual = match running {
         Some(r) if r.usable && r.next == size => r.hasher.finalize(),
         None if size == 0 => blake3::hash(&[]),
         // Bytes written twice, or never fully seen: hash the whole part as it is on disk.
-        _ => store.hash_part(index).map_err(|e| e.to_string())?,
+        _ => store.hash_part(index).map_err(|e| unsaved(&e))?,
     };
     if actual.to_hex().as_str() != expected {
-        return Err(format!(
-            "BLAKE3 mismatch (expected {expected}, got {}): corrupted in transit",
-            actual.to_hex()
-        ));
+        return Err(Unsaved {
+            reason: format!(
+                "BLAKE3 mismatch (expected {expected}, got {}): corrupted in transit",
+                actual.to_hex()
+            ),
+            cause: Some(FailureCause::HashMismatch),
+        });
     }
-    store.finalize(index, path).map_err(|e| e.to_string())
+    store.finalize(index, path).map_err(|e| unsaved(&e))
+}
+
+/// A store error as the machine's reason for not keeping a file (a full disk keeps its cause).
+fn unsaved(e: &StoreError) -> Unsaved {
+    Unsaved {
+        reason: e.to_string(),
+        cause: matches!(e, StoreError::DiskFull { .. }).then_some(FailureCause::DiskFull),
+    }
+}
+
+impl DiskReport {
+    /// A write that failed with `e`, typed so a full disk reaches both sides as one.
+    fn failed(e: &StoreError) -> DiskReport {
+        DiskReport::Failed {
+            full: matches!(e, StoreError::DiskFull { .. }),
+            reason: e.to_string(),
+        }
+    }
 }
 
 fn relative_display(dest: &Path, abs: &Path) -> String {
@@ -773,7 +799,10 @@ impl ReceiveRun {
                         {
                             actions = self.machine.handle(
                                 self.clock.now(),
-                                RxInput::DiskError("disk worker stopped".into()),
+                                RxInput::DiskError {
+                                    full: false,
+                                    reason: "disk worker stopped".into(),
+                                },
                             );
                             continue 'driver;
                         }
@@ -796,7 +825,10 @@ impl ReceiveRun {
                         {
                             actions = self.machine.handle(
                                 self.clock.now(),
-                                RxInput::DiskError("disk worker stopped".into()),
+                                RxInput::DiskError {
+                                    full: false,
+                                    reason: "disk worker stopped".into(),
+                                },
                             );
                             continue 'driver;
                         }
@@ -881,7 +913,7 @@ impl ReceiveRun {
                         let result = result.map(|(shown, abs)| { self.saved.push(abs); shown });
                         RxInput::Verified { index, result }
                     }
-                    Some(DiskReport::Failed(why)) => RxInput::DiskError(why),
+                    Some(DiskReport::Failed { full, reason }) => RxInput::DiskError { full, reason },
                     Some(DiskReport::Stored(total)) => {
                         // Per connection: the sender counts what it sent on this one.
                         stored_total = total;
@@ -942,7 +974,10 @@ impl ReceiveRun {
         let last = match &outcome {
             Outcome::Completed => DiskCmd::Finish,
             Outcome::Declined(_) | Outcome::Cancelled(_) | Outcome::Refused(_) => DiskCmd::Discard,
-            Outcome::Disconnected(_) | Outcome::Failed(_) => DiskCmd::Keep,
+            Outcome::Disconnected(_)
+            | Outcome::Failed(_)
+            | Outcome::DiskFull(_)
+            | Outcome::HashMismatch(_) => DiskCmd::Keep,
         };
         if let Some(disk) = self.disk.take() {
             let _ = disk.send(last).await;

@@ -399,7 +399,7 @@ async fn run(
                         continue;
                     }
                     Some(msg) => TxInput::Control(msg),
-                    None => TxInput::Control(ControlMsg::Error { message: "unreadable control message".into() }),
+                    None => TxInput::Control(ControlMsg::Error { message: "unreadable control message".into(), cause: None }),
                 },
                 Some(ChannelEvent::Open) => continue,
                 Some(ChannelEvent::Closed) | None => match c.refusal() {

@@ -56,9 +56,12 @@ fn start_send(state: AppState, target: SendTarget, peer_name: String) {
         })
         .await;
         if let Err(reason) = result {
-            state
-                .send
-                .update(|t| t.apply(&peerdrop_proto::events::TransferEvent::Failed { reason }));
+            state.send.update(|t| {
+                t.apply(&peerdrop_proto::events::TransferEvent::Failed {
+                    reason,
+                    cause: None,
+                })
+            });
         }
         if state.send.with(|t| matches!(t.phase, Phase::Done { .. })) {
             state.selection.set(Vec::new());
