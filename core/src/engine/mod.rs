@@ -6,7 +6,8 @@
 //! - [`connection`]: WebRTC setup over a signaling session (offerer/answerer) and upkeep.
 //! - [`channels`]: one pump per data channel, bounded queues for backpressure.
 //! - [`send`]: streams files (reader thread → frames → data channel) for a [`crate::machine::sender::SenderMachine`].
-//! - [`receive`]: writes frames through a disk worker thread for a [`crate::machine::receiver::ReceiverMachine`].
+//! - [`receive`]: runs a [`crate::machine::receiver::ReceiverMachine`], handing frames to
+//!   `disk_worker` (the thread that owns the destination folder during a transfer).
 //! - [`progress`]: speed and ETA.
 //! - [`transport`]: the [`transport::MessageOut`] seam between drivers and carriers.
 
@@ -15,6 +16,7 @@ pub mod channels;
 pub mod clock;
 pub mod connection;
 pub mod devices;
+mod disk_worker;
 pub mod in_flight;
 pub mod negotiate;
 pub mod nudge;
