@@ -127,9 +127,14 @@ fn average_speed(bytes: u64, seconds: f64) -> f64 {
 }
 
 /// The progress card of a send or a receive: headline, total bar with speed and ETA, one row
-/// per file, and the actions that fit the phase (Cancel, Open folder, Done).
+/// per file, and the actions that fit the phase (Cancel, Open folder, Done, and "Try again"
+/// when the page gives a `retry`: the card does not know how a page starts a transfer).
 #[component(inline_props)]
-pub fn TransferCard(transfer: Signal<Transfer>, sending: bool) -> View {
+pub fn TransferCard(
+    transfer: Signal<Transfer>,
+    sending: bool,
+    retry: Option<fn(AppState)>,
+) -> View {
     let state = use_context::<AppState>();
     let role = if sending { "send" } else { "receive" };
     let percent = create_memo(move || transfer.with(|t| format::percent(t.done, t.total)));
@@ -318,13 +323,14 @@ pub fn TransferCard(transfer: Signal<Transfer>, sending: bool) -> View {
                         }
                     }
                 } else { view! {} })
-                (if sending && transfer.with(|t| matches!(t.phase, Phase::Failed(_) | Phase::Cancelled(_))) {
-                    view! {
-                        button(class="btn btn-primary", id="retry-send", on:click=move |_| crate::pages::send::retry(state)) {
+                (match retry {
+                    Some(retry) if transfer.with(|t| matches!(t.phase, Phase::Failed(_) | Phase::Cancelled(_))) => view! {
+                        button(class="btn btn-primary", id=format!("retry-{role}"), on:click=move |_| retry(state)) {
                             Icon(svg=icons::send()) "Try again"
                         }
-                    }
-                } else { view! {} })
+                    },
+                    _ => view! {},
+                })
                 (if transfer.with(|t| t.phase.is_finished()) {
                     view! { button(class="btn btn-ghost", id=format!("dismiss-{role}"), on:click=dismiss) { "Dismiss" } }
                 } else { view! {} })

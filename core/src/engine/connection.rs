@@ -460,7 +460,9 @@ impl Connection {
                 CoreError::Connect("the peer announced no certificate fingerprint".into())
             });
         }
-        crate::identity::remote_fingerprint(self.pc.as_ref()).await
+        crate::identity::remote_fingerprint(self.pc.as_ref())
+            .await
+            .map_err(|e| CoreError::Connect(e.to_string()))
     }
 
     /// Drops the connection *without* telling the peer through the server: used when a

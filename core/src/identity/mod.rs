@@ -67,6 +67,10 @@ pub enum IdentityError {
     /// Certificate generation or hashing failed.
     #[error("cannot create a device certificate: {0}")]
     Crypto(String),
+    /// The peer's certificate could not be read from the DTLS handshake, or is not the one it
+    /// announced.
+    #[error("{0}")]
+    PeerCertificate(String),
     /// No home folder was given, and none could be determined (no `PEERDROP_HOME`, no `HOME`).
     #[error("no folder to keep the device identity in: set PEERDROP_HOME")]
     NoHome,
@@ -373,27 +377,28 @@ pub fn sdp_fingerprints(sdp: &str) -> Vec<String> {
 /// mismatch; this makes sure the phrase is computed from what was actually authenticated).
 pub async fn remote_fingerprint(
     pc: &dyn webrtc::peer_connection::PeerConnection,
-) -> Result<String, crate::error::CoreError> {
-    use crate::error::CoreError;
-    let sctp = pc.sctp().await.ok_or_else(|| {
-        CoreError::Connect("no SCTP transport to read the peer's certificate from".into())
-    })?;
+) -> Result<String, IdentityError> {
+    let unproved = |why: String| IdentityError::PeerCertificate(why);
+    let sctp = pc
+        .sctp()
+        .await
+        .ok_or_else(|| unproved("no SCTP transport to read the peer's certificate from".into()))?;
     let chain = sctp
         .transport()
         .get_remote_certificates()
         .await
-        .map_err(|e| CoreError::Connect(format!("reading the peer's certificate: {e}")))?;
+        .map_err(|e| unproved(format!("reading the peer's certificate: {e}")))?;
     let der = chain
         .first()
-        .ok_or_else(|| CoreError::Connect("the peer presented no certificate".into()))?;
-    let fingerprint = fingerprint_of_der(der).map_err(|e| CoreError::Connect(e.to_string()))?;
+        .ok_or_else(|| unproved("the peer presented no certificate".into()))?;
+    let fingerprint = fingerprint_of_der(der)?;
     let announced = pc
         .remote_description()
         .await
         .map(|d| sdp_fingerprints(&d.sdp))
         .unwrap_or_default();
     if !announced.is_empty() && !announced.contains(&fingerprint) {
-        return Err(CoreError::Connect(
+        return Err(unproved(
             "the peer's DTLS certificate does not match the fingerprint it announced".into(),
         ));
     }

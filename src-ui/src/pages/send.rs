@@ -141,7 +141,7 @@ pub fn SendPage() -> View {
                 p(class="muted") { "Pick what to send, then tap a device. Files go straight to it, end-to-end encrypted." }
             }
             (if show_transfer() {
-                view! { TransferCard(transfer=state.send, sending=true) }
+                view! { TransferCard(transfer=state.send, sending=true, retry=retry) }
             } else {
                 view! {}
             })
