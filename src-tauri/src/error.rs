@@ -6,9 +6,6 @@ use thiserror::Error;
 /// Why a command failed.
 #[derive(Debug, Error)]
 pub enum AppError {
-    /// The node is not registered on a signaling server (yet, or any more).
-    #[error("not connected to the signaling server yet; try again in a moment")]
-    NotConnected,
     /// Another transfer of the same direction is running.
     #[error("a transfer is already running")]
     Busy,
@@ -26,9 +23,6 @@ pub enum AppError {
         /// The refused handle, shortened.
         handle: String,
     },
-    /// The engine refused or failed.
-    #[error(transparent)]
-    Core(#[from] peerdrop_core::CoreError),
     /// Reading or writing settings or folders failed.
     #[error("{what}: {source}")]
     Io {
