@@ -240,21 +240,20 @@ pub fn run() {
                 .ok();
             // Configuration from the environment, read here once.
             let env = |name: &str| std::env::var(name).ok();
-            let identity = data_dir
-                .as_deref()
-                .and_then(|dir| {
-                    Identity::load_or_create(dir)
-                        .inspect_err(
-                            |e| tracing::warn!(error = %e, "no device identity in the app folder"),
-                        )
-                        .ok()
-                })
-                .or_else(|| {
-                    let home = peerdrop_core::identity::home_from_vars(&env)?;
-                    Identity::load_or_create(&home)
-                        .inspect_err(|e| tracing::warn!(error = %e, "no device identity"))
-                        .ok()
-                });
+            // On a desktop the app is the same device as `peerdrop` on this machine: the
+            // identity lives in the CLI's home (an app identity made earlier is kept and moved
+            // there). Mobile apps keep it in their private data folder.
+            let cli_home = peerdrop_core::identity::home_from_vars(&env).filter(|_| cfg!(desktop));
+            let identity = match (cli_home, data_dir.as_deref()) {
+                (Some(shared), Some(own)) => Identity::load_shared(&shared, own)
+                    .inspect_err(|e| tracing::warn!(error = %e, "cannot share the device identity with the command line"))
+                    .or_else(|_| Identity::load_or_create(own)),
+                (None, Some(own)) => Identity::load_or_create(own),
+                (Some(shared), None) => Identity::load_or_create(&shared),
+                (None, None) => Err(peerdrop_core::identity::IdentityError::NoHome),
+            }
+            .inspect_err(|e| tracing::warn!(error = %e, "no device identity"))
+            .ok();
             let rtc = RtcSettings::from_vars(&env);
             let history = data_dir
                 .as_deref()

@@ -141,6 +141,39 @@ impl Identity {
         }
     }
 
+    /// The identity an app shares with the CLI on the same machine: the one in `shared` (the
+    /// CLI's home, [`home_from_vars`]), so both are one device to everyone else. An app that
+    /// made an identity of its own earlier, in `own`, keeps it — devices that pinned the app
+    /// must see no change: when `shared` has none yet, the app's (with its pinned devices) is
+    /// copied there first; when both exist and differ, the app's own is used and the
+    /// difference logged.
+    pub fn load_shared(shared: &Path, own: &Path) -> Result<Identity, IdentityError> {
+        let own_pem = own.join(IDENTITY_FILE);
+        if !own_pem.exists() {
+            return Self::load_or_create(shared);
+        }
+        if !shared.join(IDENTITY_FILE).exists() {
+            create_private_dir(shared)?;
+            copy_no_replace(&own_pem, &shared.join(IDENTITY_FILE))?;
+            let own_known = own.join(known::KNOWN_DEVICES_FILE);
+            if own_known.exists() {
+                copy_no_replace(&own_known, &shared.join(known::KNOWN_DEVICES_FILE))?;
+            }
+            tracing::info!(from = %own.display(), to = %shared.display(), "device identity now shared with the command line");
+        }
+        let shared_identity = Self::load_or_create(shared)?;
+        let own_identity = Self::load_or_create(own)?;
+        if shared_identity.fingerprint() != own_identity.fingerprint() {
+            tracing::warn!(
+                app = %own.display(),
+                cli = %shared.display(),
+                "the app and the command line have different device identities; the app keeps its own (changing it would make every device that trusts it warn)"
+            );
+            return Ok(own_identity);
+        }
+        Ok(shared_identity)
+    }
+
     /// A throw-away identity that lives only in memory (tests, or a device without storage).
     pub fn ephemeral() -> Result<Identity, IdentityError> {
         Self::from_certificate(generate_certificate()?, None)
@@ -405,6 +438,26 @@ pub async fn remote_fingerprint(
     Ok(fingerprint)
 }
 
+/// Copies `from` to `to` privately, never replacing a `to` that appeared meanwhile (another
+/// process published it first: that one stands).
+fn copy_no_replace(from: &Path, to: &Path) -> Result<(), IdentityError> {
+    let io_err = |op, path: &Path| {
+        let path = path.to_owned();
+        move |source| IdentityError::Io { op, path, source }
+    };
+    let bytes = fs::read(from).map_err(io_err("could not read", from))?;
+    let name = to.file_name().and_then(|n| n.to_str()).unwrap_or("file");
+    let tmp = to.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
+    write_private_file(&tmp, &bytes)?;
+    let published = fs::hard_link(&tmp, to);
+    let _ = fs::remove_file(&tmp);
+    match published {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(io_err("could not save", to)(e)),
+    }
+}
+
 /// Creates `dir` (and parents) private to the owner (0700 on Unix).
 pub(crate) fn create_private_dir(dir: &Path) -> Result<(), IdentityError> {
     let io_err = |source| IdentityError::Io {
@@ -449,6 +502,43 @@ pub(crate) fn write_private_file(path: &Path, bytes: &[u8]) -> Result<(), Identi
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_app_shares_the_command_lines_identity_and_keeps_one_it_already_had() {
+        let root = tempfile::tempdir().unwrap();
+        let (cli, app) = (root.path().join("cli"), root.path().join("app"));
+        // A fresh machine: one identity for both, made in the CLI's home.
+        let shared = Identity::load_shared(&cli, &app).unwrap();
+        assert_eq!(shared.home(), Some(cli.as_path()));
+        let by_cli = Identity::load_or_create(&cli).unwrap();
+        assert_eq!(shared.fingerprint(), by_cli.fingerprint());
+        assert!(!app.join(IDENTITY_FILE).exists());
+
+        // An app that made its own identity before (and pinned a device) keeps both, now shared.
+        let (cli2, app2) = (root.path().join("cli2"), root.path().join("app2"));
+        let before = Identity::load_or_create(&app2).unwrap();
+        fs::write(app2.join(known::KNOWN_DEVICES_FILE), b"[]").unwrap();
+        let after = Identity::load_shared(&cli2, &app2).unwrap();
+        assert_eq!(
+            after.fingerprint(),
+            before.fingerprint(),
+            "peers see no change"
+        );
+        assert_eq!(
+            Identity::load_or_create(&cli2).unwrap().fingerprint(),
+            before.fingerprint(),
+            "the CLI is now the same device"
+        );
+        assert!(cli2.join(known::KNOWN_DEVICES_FILE).exists());
+
+        // Both had one of their own: the app keeps its own.
+        let (cli3, app3) = (root.path().join("cli3"), root.path().join("app3"));
+        let cli_own = Identity::load_or_create(&cli3).unwrap();
+        let app_own = Identity::load_or_create(&app3).unwrap();
+        let chosen = Identity::load_shared(&cli3, &app3).unwrap();
+        assert_eq!(chosen.fingerprint(), app_own.fingerprint());
+        assert_ne!(chosen.fingerprint(), cli_own.fingerprint());
+    }
 
     #[test]
     fn the_home_folder_comes_from_the_variables_given() {
