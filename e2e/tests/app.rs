@@ -116,6 +116,27 @@ async fn app_receives_from_cli_sender() -> Result<()> {
     app.wait_css("#receive-waiting", UI_TIMEOUT).await?;
     let code = my_code(&app).await?;
     app.wait_css("#qr svg", UI_TIMEOUT).await?;
+    // The page follows the system's colour preference (WebKit under Xvfb here reports light):
+    // the body is painted with that theme's background, not a fixed one.
+    let theme = app
+        .client
+        .execute(
+            "return [matchMedia('(prefers-color-scheme: light)').matches, \
+             getComputedStyle(document.body).backgroundColor]",
+            vec![],
+        )
+        .await?;
+    let light = theme[0].as_bool().unwrap_or(false);
+    let background = theme[1].as_str().unwrap_or_default().to_string();
+    let want = if light {
+        "rgb(236, 239, 244)"
+    } else {
+        "rgb(43, 48, 59)"
+    };
+    ensure!(
+        background == want,
+        "prefers light: {light}, body background {background}, want {want}"
+    );
     app.screenshot("receive-waiting").await?;
     phone_screenshot(&app, "receive-phone").await?;
 
