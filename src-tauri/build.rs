@@ -19,6 +19,7 @@ const COMMANDS: &[&str] = &[
     "pick_folder",
     "pick_download_dir",
     "send_files",
+    "send_text",
     "cancel_send",
     "answer_changed_identity",
     "open_folder",

@@ -14,7 +14,7 @@
 //! found in the workspace's `target/debug` unless `PEERDROP_APP_BIN`, `PEERDROP_CLI_BIN` or
 //! `PEERDROP_SIGNAL_BIN` say otherwise.
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -204,6 +204,37 @@ impl Cli {
         }
     }
 
+    /// Waits (at most `timeout`) for a stderr line `<key>: VALUE` and returns the value: with
+    /// `receive --stdout` the status lines, the code among them, go to stderr.
+    pub fn wait_stderr_value(&self, key: &str, timeout: Duration) -> Result<String> {
+        let prefix = format!("{key}: ");
+        let deadline = Instant::now() + timeout;
+        loop {
+            let found = self
+                .stderr
+                .lock()
+                .expect("stderr lock")
+                .iter()
+                .find_map(|l| l.trim().strip_prefix(&prefix).map(str::to_string));
+            if let Some(value) = found {
+                return Ok(value);
+            }
+            if Instant::now() > deadline {
+                bail!("peerdrop printed no {key} on stderr within {timeout:?}");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Everything left on stdout, to its end (call once the process has exited).
+    pub fn rest_of_stdout(&mut self) -> Result<String> {
+        let mut text = String::new();
+        if let Some(stdout) = self.stdout.as_mut() {
+            stdout.read_to_string(&mut text)?;
+        }
+        Ok(text)
+    }
+
     /// What it printed on stderr so far.
     pub fn stderr_so_far(&self) -> String {
         self.stderr.lock().expect("stderr lock").join("\n")
@@ -211,6 +242,11 @@ impl Cli {
 
     /// Waits for the process to exit (at most `timeout`); returns success and stderr.
     pub fn wait(mut self, timeout: Duration) -> Result<(bool, String)> {
+        self.wait_exit(timeout)
+    }
+
+    /// Like [`Cli::wait`], keeping the process's pipes (e.g. for [`Cli::rest_of_stdout`]).
+    pub fn wait_exit(&mut self, timeout: Duration) -> Result<(bool, String)> {
         let deadline = Instant::now() + timeout;
         loop {
             if let Some(status) = self.child.try_wait()? {

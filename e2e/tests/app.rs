@@ -436,6 +436,57 @@ async fn decline_in_app_fails_the_cli_sender() -> Result<()> {
 }
 
 #[tokio::test]
+async fn a_text_typed_in_the_app_reaches_the_cli_exactly() -> Result<()> {
+    let _one = SERIAL.lock().await;
+    let server = SignalServer::start()?;
+    let work = tempfile::tempdir()?;
+    let inbox = work.path().join("in");
+    let mut receiver = Cli::start(
+        &server.url,
+        &[
+            "receive",
+            "--name",
+            "Cy's laptop",
+            "--yes",
+            "--stdout",
+            "--dir",
+            &inbox.display().to_string(),
+        ],
+    )?;
+    let code = receiver.wait_stderr_value("code", Duration::from_secs(30))?;
+
+    let app = App::launch(&server.url, &[]).await?;
+    app.click("#nav-send").await?;
+    let text = "Tickets: https://example.org/t?id=42 — gate B7, 18:05 ✓";
+    app.fill("#send-text", text).await?;
+    app.fill("#code-input", &code).await?;
+    app.click("#send-code").await?;
+    let phase = app
+        .wait_phase(
+            "send-transfer",
+            &["declined", "failed", "done", "cancelled"],
+            Duration::from_secs(60),
+        )
+        .await?;
+    ensure!(
+        phase == "done",
+        "send ended {phase}: {}",
+        app.text("#send-transfer").await?
+    );
+    let (ok, stderr) = receiver.wait_exit(Duration::from_secs(30))?;
+    ensure!(ok, "peerdrop receive failed: {stderr}");
+    let printed = receiver.rest_of_stdout()?;
+    ensure!(printed == text, "the CLI printed {printed:?}, not {text:?}");
+    ensure!(
+        !inbox.exists() || std::fs::read_dir(&inbox)?.next().is_none(),
+        "a text writes no file"
+    );
+    // Sent: the field is cleared for the next one.
+    wait_value(&app, "#send-text", "").await?;
+    app.close().await
+}
+
+#[tokio::test]
 async fn app_sends_by_code_and_shows_the_receivers_decline() -> Result<()> {
     let _one = SERIAL.lock().await;
     let server = SignalServer::start()?;

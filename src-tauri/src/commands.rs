@@ -151,6 +151,17 @@ pub async fn send_files(
     transfer::send(Arc::clone(&shared), target, items, on_event).await
 }
 
+/// Sends a text (or link) to `target`; events arrive on `on_event` as for [`send_files`].
+#[tauri::command]
+pub async fn send_text(
+    target: SendTarget,
+    text: String,
+    on_event: Channel<TransferEvent>,
+    shared: State<'_, Arc<Shared>>,
+) -> AppResult<()> {
+    transfer::send_text(Arc::clone(&shared), target, text, on_event).await
+}
+
 /// Cancels the running send (the receiver is told).
 #[tauri::command]
 pub async fn cancel_send(shared: State<'_, Arc<Shared>>) -> AppResult<()> {

@@ -306,6 +306,7 @@ pub fn run() {
             commands::pick_folder,
             commands::pick_download_dir,
             commands::send_files,
+            commands::send_text,
             commands::cancel_send,
             commands::answer_changed_identity,
             commands::open_folder,

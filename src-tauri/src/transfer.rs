@@ -29,6 +29,14 @@ impl Drop for SlotGuard {
     }
 }
 
+/// What a send carries: the files and folders the person picked, or a text (or link).
+pub enum Payload {
+    /// Paths resolved from the page's handles ([`crate::grants`]).
+    Paths(Vec<PathBuf>),
+    /// A text typed or pasted on the Send page; it travels in the offer.
+    Text(String),
+}
+
 /// Sends the items behind `items` to `target`. Outcomes (done, declined, failed, cancelled)
 /// arrive as events on `channel`; the command itself fails only when a handle was never given
 /// out ([`AppError::UnknownItem`]: nothing is read, nobody is contacted) or a send is already
@@ -40,6 +48,29 @@ pub async fn send(
     channel: Channel<TransferEvent>,
 ) -> AppResult<()> {
     let paths = shared.grants.resolve(&items)?;
+    send_payload(shared, target, Payload::Paths(paths), channel).await
+}
+
+/// Sends `text` to `target`, like [`send`] does files (a text too long for an offer fails
+/// with the engine's reason, as a `failed` event).
+pub async fn send_text(
+    shared: Arc<Shared>,
+    target: SendTarget,
+    text: String,
+    channel: Channel<TransferEvent>,
+) -> AppResult<()> {
+    if text.trim().is_empty() {
+        return Err(AppError::Invalid("type a text or a link to send".into()));
+    }
+    send_payload(shared, target, Payload::Text(text), channel).await
+}
+
+async fn send_payload(
+    shared: Arc<Shared>,
+    target: SendTarget,
+    payload: Payload,
+    channel: Channel<TransferEvent>,
+) -> AppResult<()> {
     let cancel = CancellationToken::new();
     {
         let mut slot = shared.send_cancel.lock().expect("send lock");
@@ -49,17 +80,20 @@ pub async fn send(
         *slot = Some(cancel.clone());
     }
     let _guard = SlotGuard(shared.clone());
-    let what = describe_offer(
-        paths
-            .iter()
-            .map(|p| p.file_name().and_then(|n| n.to_str()).unwrap_or("a file")),
-    );
+    let what = match &payload {
+        Payload::Paths(paths) => describe_offer(
+            paths
+                .iter()
+                .map(|p| p.file_name().and_then(|n| n.to_str()).unwrap_or("a file")),
+        ),
+        Payload::Text(_) => "a text".to_string(),
+    };
     let events = history::recording(shared.clone(), Recorder::sending(what), move |event| {
         if let Err(e) = channel.send(event) {
             tracing::debug!(error = %e, "send channel closed");
         }
     });
-    if let Err(reason) = run(&shared, target, paths, &events, cancel).await {
+    if let Err(reason) = run(&shared, target, payload, &events, cancel).await {
         tracing::info!(%reason, "send ended without success");
         events.fail_unless_finished(reason);
     }
@@ -69,7 +103,7 @@ pub async fn send(
 async fn run(
     shared: &Shared,
     target: SendTarget,
-    paths: Vec<PathBuf>,
+    payload: Payload,
     events: &TrackedSink,
     cancel: CancellationToken,
 ) -> Result<(), String> {
@@ -99,10 +133,13 @@ async fn run(
             }
         }
     };
-    let plan = tokio::task::spawn_blocking(move || SendPlan::from_paths(&paths))
-        .await
-        .map_err(|e| e.to_string())?
-        .map_err(|e| e.to_string())?;
+    let plan = match payload {
+        Payload::Paths(paths) => tokio::task::spawn_blocking(move || SendPlan::from_paths(&paths))
+            .await
+            .map_err(|e| e.to_string())?,
+        Payload::Text(text) => SendPlan::text(text),
+    }
+    .map_err(|e| e.to_string())?;
     tracing::info!(to = %recipient.peer().name, via = ?recipient.via(), "sending");
     let on_changed = ask_the_person(shared.changed_identity_answer.clone());
     match node

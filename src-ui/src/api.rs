@@ -103,6 +103,24 @@ pub async fn send_files(
     .await
 }
 
+/// Sends `text` to `target`, streaming the transfer's events to `on_event`.
+pub async fn send_text(
+    target: &SendTarget,
+    text: &str,
+    on_event: impl FnMut(TransferEvent) + 'static,
+) -> Result<(), String> {
+    let channel = Channel::new(on_event)?;
+    call_with_channel(
+        "send_text",
+        &[
+            ("target", arg(target)?),
+            ("text", arg(&text)?),
+            ("onEvent", channel.js().clone()),
+        ],
+    )
+    .await
+}
+
 /// Answers the running send's "identity changed" warning (`true`: send anyway).
 pub async fn answer_changed_identity(send_anyway: bool) -> Result<(), String> {
     #[derive(Serialize)]

@@ -81,6 +81,8 @@ pub struct AppState {
     pub send: Signal<Transfer>,
     /// What the user picked to send.
     pub selection: Signal<Vec<PickedItem>>,
+    /// A text or link typed on the Send page: sent instead of files when nothing is picked.
+    pub send_text: Signal<String>,
     /// The receiver's code typed on the Send page (or filled in by a `peerdrop://send?to=` link).
     pub send_code: Signal<String>,
     /// The signaling server a `peerdrop://send?to=CODE&server=URL` link named: a send by code
@@ -110,6 +112,7 @@ impl AppState {
             receive: create_signal(Transfer::default()),
             send: create_signal(Transfer::default()),
             selection: create_signal(Vec::new()),
+            send_text: create_signal(String::new()),
             send_code: create_signal(String::new()),
             send_server: create_signal(None),
             settings: create_signal(None),

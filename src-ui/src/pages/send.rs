@@ -35,26 +35,42 @@ pub fn retry(state: AppState) {
     }
 }
 
+/// What a send carries: the picked files and folders, else the typed text.
+enum Payload {
+    Items(Vec<ItemHandle>),
+    Text(String),
+}
+
 fn start_send(state: AppState, target: SendTarget, peer_name: String) {
     let items: Vec<ItemHandle> = state
         .selection
         .with(|s| s.iter().map(|i| i.handle.clone()).collect());
-    if items.is_empty() {
-        state.notify("Choose files or a folder first", true);
+    let text = state.send_text.get_clone();
+    let payload = if !items.is_empty() {
+        Payload::Items(items)
+    } else if !text.trim().is_empty() {
+        Payload::Text(text)
+    } else {
+        state.notify("Choose files or a folder, or type a text, first", true);
         return;
-    }
+    };
     if state.send.with(|t| t.phase.is_active()) {
         state.notify("A transfer is already running", true);
         return;
     }
-    let total = state.selection.with(|s| s.iter().map(|i| i.size).sum());
+    let total = match &payload {
+        Payload::Items(_) => state.selection.with(|s| s.iter().map(|i| i.size).sum()),
+        Payload::Text(text) => text.len() as u64,
+    };
     state.send.set(Transfer::sending(&peer_name, total));
     state.last_target.set(Some((target.clone(), peer_name)));
     spawn_local(async move {
-        let result = api::send_files(&target, &items, move |event| {
-            state.send.update(|t| t.apply(&event))
-        })
-        .await;
+        let on_event = move |event| state.send.update(|t| t.apply(&event));
+        let sent_text = matches!(payload, Payload::Text(_));
+        let result = match &payload {
+            Payload::Items(items) => api::send_files(&target, items, on_event).await,
+            Payload::Text(text) => api::send_text(&target, text, on_event).await,
+        };
         if let Err(reason) = result {
             state.send.update(|t| {
                 t.apply(&peerdrop_proto::events::TransferEvent::Failed {
@@ -64,7 +80,11 @@ fn start_send(state: AppState, target: SendTarget, peer_name: String) {
             });
         }
         if state.send.with(|t| matches!(t.phase, Phase::Done { .. })) {
-            state.selection.set(Vec::new());
+            if sent_text {
+                state.send_text.set(String::new());
+            } else {
+                state.selection.set(Vec::new());
+            }
         }
     });
 }
@@ -129,6 +149,8 @@ pub fn SendPage() -> View {
         })
     };
     let has_selection = move || state.selection.with(|s| !s.is_empty());
+    // Something to send: picked files, or else a typed text.
+    let has_payload = move || has_selection() || state.send_text.with(|t| !t.trim().is_empty());
     let busy = move || state.send.with(|t| t.phase.is_active());
     let show_transfer = move || state.send.with(|t| t.phase != Phase::Idle);
     let selection = state.selection;
@@ -188,6 +210,17 @@ pub fn SendPage() -> View {
                 } else {
                     view! {}
                 })
+                (if has_selection() {
+                    view! {}
+                } else {
+                    view! {
+                        div(class="text-entry") {
+                            label(class="muted small", r#for="send-text") { "…or send a text or a link" }
+                            textarea(class="input", id="send-text", data-testid="send-text", rows="2",
+                                     placeholder="Type or paste a text or a link", bind:value=state.send_text)
+                        }
+                    }
+                })
             }
             section(class="card") {
                 div(class="step-head") {
@@ -240,7 +273,7 @@ pub fn SendPage() -> View {
                                 let kind = device_label(peer.kind);
                                 view! {
                                     button(class="peer", data-testid="peer", data-name=data_name, title=title,
-                                           disabled=!has_selection() || busy(),
+                                           disabled=!has_payload() || busy(),
                                            on:click=move |_| start_send(state, SendTarget::Peer { peer: p2.clone() }, p2.name.clone())) {
                                         div(class="peer-avatar") { Icon(svg=svg) }
                                         span(class="peer-name") { (name) }
@@ -256,7 +289,7 @@ pub fn SendPage() -> View {
                     input(class="input code-input", id="code-input", data-testid="code-input", placeholder="K7QM-2X or 192.168.1.20:8788",
                           autocomplete="off", "spellcheck"="false", maxlength="64", aria-label="Receiver's code or address", bind:value=code)
                     button(class="btn btn-primary", r#type="submit", id="send-code", data-testid="send-code",
-                           disabled=!has_selection() || busy() || code.with(|c| c.trim().is_empty())) {
+                           disabled=!has_payload() || busy() || code.with(|c| c.trim().is_empty())) {
                         Icon(svg=icons::send()) "Send"
                     }
                 }
