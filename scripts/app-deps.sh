@@ -13,7 +13,7 @@ cd "$(dirname "$0")/.."
 
 packages=(libwebkit2gtk-4.1-dev libgtk-3-dev librsvg2-dev libayatana-appindicator3-dev libsoup-3.0-dev
   build-essential pkg-config libssl-dev xvfb xauth webkit2gtk-driver imagemagick dbus-daemon
-  procps xsel)
+  procps xsel dunst)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -21,7 +21,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, ensure, Context, Result};
 use fantoccini::elements::Element;
 use fantoccini::{Client, ClientBuilder, Locator};
 
@@ -277,6 +277,20 @@ pub struct SessionBus {
     child: Child,
     /// The value for `DBUS_SESSION_BUS_ADDRESS`.
     pub address: String,
+    /// A real notification server (dunst, on the test display) owning
+    /// `org.freedesktop.Notifications` on this bus.
+    notifications: Option<Child>,
+}
+
+/// A desktop notification the notification server received.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notification {
+    /// The sending application's name.
+    pub app: String,
+    /// The headline.
+    pub summary: String,
+    /// The text under it.
+    pub body: String,
 }
 
 impl SessionBus {
@@ -295,12 +309,75 @@ impl SessionBus {
             terminate(&mut child);
             bail!("dbus-daemon printed no address");
         }
-        Ok(Self { child, address })
+        let mut bus = Self {
+            child,
+            address,
+            notifications: None,
+        };
+        bus.start_notification_server()?;
+        Ok(bus)
+    }
+
+    /// Starts dunst on this bus (it needs the test display), with an empty configuration,
+    /// and waits until it owns the notifications name.
+    fn start_notification_server(&mut self) -> Result<()> {
+        let config = std::env::temp_dir().join("peerdrop-e2e-dunstrc");
+        std::fs::write(&config, "[global]\n")?;
+        let child = Command::new("dunst")
+            .arg("-config")
+            .arg(&config)
+            .env("DBUS_SESSION_BUS_ADDRESS", &self.address)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .context("start dunst (package dunst; scripts/app-deps.sh installs it)")?;
+        self.notifications = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !self.dunstctl(&["count", "displayed"])?.status.success() {
+            if Instant::now() > deadline {
+                bail!("dunst did not start on the test bus (is DISPLAY set?)");
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Ok(())
+    }
+
+    fn dunstctl(&self, args: &[&str]) -> Result<std::process::Output> {
+        Ok(Command::new("dunstctl")
+            .args(args)
+            .env("DBUS_SESSION_BUS_ADDRESS", &self.address)
+            .output()?)
+    }
+
+    /// Every notification shown on this bus so far (closes them, so the server lists them).
+    pub fn notifications(&self) -> Result<Vec<Notification>> {
+        self.dunstctl(&["close-all"])?;
+        let out = self.dunstctl(&["history"])?;
+        ensure!(out.status.success(), "dunstctl history failed");
+        let history: serde_json::Value = serde_json::from_slice(&out.stdout)?;
+        let field = |n: &serde_json::Value, key: &str| {
+            n[key]["data"].as_str().unwrap_or_default().to_string()
+        };
+        Ok(history["data"][0]
+            .as_array()
+            .map(|list| {
+                list.iter()
+                    .map(|n| Notification {
+                        app: field(n, "appname"),
+                        summary: field(n, "summary"),
+                        body: field(n, "body"),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default())
     }
 }
 
 impl Drop for SessionBus {
     fn drop(&mut self) {
+        if let Some(child) = &mut self.notifications {
+            terminate(child);
+        }
         terminate(&mut self.child);
     }
 }
@@ -319,12 +396,17 @@ pub struct App {
     extra: Vec<(String, String)>,
     /// Environment the app runs with (XDG folders, bus, server), for [`App::launch_again`].
     env: Vec<(String, String)>,
-    /// This app's session bus; dropped after the driver (field order), so the app never loses
-    /// its bus while it runs.
-    _bus: SessionBus,
+    /// This app's session bus (with its notification server); dropped after the driver
+    /// (field order), so the app never loses its bus while it runs.
+    bus: SessionBus,
 }
 
 impl App {
+    /// The desktop notifications the app raised so far.
+    pub fn notifications(&self) -> Result<Vec<Notification>> {
+        self.bus.notifications()
+    }
+
     /// Launches the app against `server`, with extra environment (`PEERDROP_TEST_PICK`, ...).
     pub async fn launch(server: &str, env: &[(&str, String)]) -> Result<Self> {
         Self::launch_with_args(server, env, &[]).await
@@ -438,7 +520,7 @@ impl App {
             server: server.to_string(),
             extra,
             env: app_env,
-            _bus: bus,
+            bus,
         };
         app.wait_css(".shell", UI_TIMEOUT)
             .await

@@ -140,6 +140,9 @@ async fn app_receives_from_cli_sender() -> Result<()> {
     app.screenshot("receive-waiting").await?;
     phone_screenshot(&app, "receive-phone").await?;
 
+    ensure!(app.notifications()?.is_empty(), "nothing to tell yet");
+    // In the background when the offer comes.
+    app.client.minimize_window().await?;
     let sender = Cli::start(
         &server.url,
         &[
@@ -153,6 +156,8 @@ async fn app_receives_from_cli_sender() -> Result<()> {
     )?;
     app.wait_css("#incoming-dialog", Duration::from_secs(60))
         .await?;
+    wait_notifications(&app, 1).await?;
+    app.client.maximize_window().await?;
     wait_text(&app, "#incoming-from", "Ben's phone").await?;
     app.screenshot("receive-incoming").await?;
     app.wait_text("#incoming-files", "the file", |t| {
@@ -179,6 +184,16 @@ async fn app_receives_from_cli_sender() -> Result<()> {
     );
     app.wait_css("#open-folder", UI_TIMEOUT).await?;
     app.screenshot("receive-done").await?;
+    // The offer came while the window was minimised: it was told through the desktop's
+    // notification server (dunst on the test bus). The end came while the window had the
+    // focus again: the window showed it, nothing more was raised.
+    let notified = wait_notifications(&app, 1).await?;
+    ensure!(
+        notified[0].app == "PeerDrop"
+            && notified[0].summary == "Ben's phone wants to send you 1 file"
+            && notified[0].body.contains("holiday-photos.bin"),
+        "{notified:?}"
+    );
 
     let (ok, stderr) = sender.wait(Duration::from_secs(60))?;
     ensure!(ok, "peerdrop send failed: {stderr}");
@@ -188,6 +203,21 @@ async fn app_receives_from_cli_sender() -> Result<()> {
         "received file differs"
     );
     app.close().await
+}
+
+/// The app's desktop notifications, oldest first, once there are `n` (within the UI timeout).
+async fn wait_notifications(app: &App, n: usize) -> Result<Vec<peerdrop_e2e::Notification>> {
+    let deadline = std::time::Instant::now() + UI_TIMEOUT;
+    loop {
+        let mut shown = app.notifications()?;
+        if shown.len() >= n || std::time::Instant::now() > deadline {
+            // dunst lists its history newest first.
+            shown.reverse();
+            ensure!(shown.len() == n, "notifications: {shown:?}");
+            return Ok(shown);
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }
 
 /// Calls the app's command `cmd` from the page itself, as a compromised page could (its

@@ -37,6 +37,7 @@ pub mod json_file;
 pub mod launch;
 pub mod local_owner;
 pub mod node;
+pub mod notify;
 pub mod pick;
 pub mod server;
 pub mod settings;
@@ -75,6 +76,8 @@ pub struct Shared {
     /// What the node does on the LAN: discoverable (mDNS record + LAN endpoint) unless
     /// `PEERDROP_NO_LAN` is set (read once at start).
     pub lan: LanRole,
+    /// Desktop notifications for offers and finished receives while the window is not focused.
+    pub notifier: notify::Notifier,
     /// The built-in signaling server, once started.
     pub builtin: BuiltinServer,
     /// The node channel to the UI.
@@ -121,6 +124,7 @@ impl Shared {
             settings,
             identity,
             rtc: RtcSettings::default(),
+            notifier: notify::Notifier::off(),
             tls: ClientTls::none(),
             lan: LanRole::Discoverable,
             builtin: BuiltinServer::default(),
@@ -149,6 +153,12 @@ impl Shared {
     /// The same, keeping the history in `history` (the app's data folder) instead of memory.
     pub fn with_history(mut self, history: HistoryStore) -> Self {
         self.history = history;
+        self
+    }
+
+    /// The same, notifying through `notifier`.
+    pub fn with_notifier(mut self, notifier: notify::Notifier) -> Self {
+        self.notifier = notifier;
         self
     }
 
@@ -186,6 +196,15 @@ fn lan_role_from_env() -> LanRole {
         }
         _ => LanRole::Discoverable,
     }
+}
+
+/// Notifications while the main window does not have the focus (or cannot be found).
+fn window_notifier(app: tauri::AppHandle) -> notify::Notifier {
+    notify::Notifier::desktop(move || {
+        app.get_webview_window("main")
+            .and_then(|w| w.is_focused().ok())
+            .unwrap_or(false)
+    })
 }
 
 /// Default log filter: our info, and only errors from the chatty WebRTC stack.
@@ -280,6 +299,7 @@ pub fn run() {
             app.manage(Arc::new(
                 Shared::new(settings, identity)
                     .with_rtc(rtc)
+                    .with_notifier(window_notifier(app.handle().clone()))
                     .with_tls(tls)
                     .with_lan(lan)
                     .with_history(history)

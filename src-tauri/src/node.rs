@@ -12,7 +12,7 @@ use peerdrop_app_ipc::{NodeState, NodeStatus, NodeUpdate};
 use peerdrop_core::signaling::SignalError;
 use peerdrop_core::{
     CancellationToken, CoreError, Decider, Decision, Incoming, LanRole, Node, NodeConfig,
-    OfferSummary, RtcSettings,
+    OfferSummary, Outcome, RtcSettings,
 };
 use peerdrop_proto::events::TransferEvent;
 use peerdrop_proto::signal::DeviceKind;
@@ -467,21 +467,28 @@ fn start_receive(shared: &Arc<Shared>, incoming: Incoming) {
         let events = history::recording(shared.clone(), Recorder::receiving(), move |event| {
             hub.hub.emit(NodeUpdate::Event(event))
         });
+        let from = incoming.from().name.clone();
         let result = match shared.settings.download_dir() {
             Ok(dir) => {
                 let decider = UiDecider {
                     shared: shared.clone(),
                 };
-                let saved = incoming
+                let received = incoming
                     .receive(dir.clone(), decider, events.sink(), cancel)
-                    .await
-                    .map(|_| ())
-                    .map_err(|e| e.to_string());
-                if saved.is_ok() {
-                    // "Open folder" on the finished card opens this, by name, not by path.
-                    *shared.last_received.lock().expect("received lock") = Some(dir);
+                    .await;
+                match &received {
+                    Ok(report) => {
+                        // "Open folder" on the finished card opens this, by name, not by path.
+                        *shared.last_received.lock().expect("received lock") = Some(dir);
+                        shared
+                            .notifier
+                            .receive_ended(&from, Ok((report.files, report.bytes)));
+                    }
+                    // Declined or cancelled here: the person knows.
+                    Err(CoreError::Transfer(Outcome::Declined(_) | Outcome::Cancelled(_))) => {}
+                    Err(e) => shared.notifier.receive_ended(&from, Err(&e.to_string())),
                 }
-                saved
+                received.map(|_| ()).map_err(|e| e.to_string())
             }
             Err(e) => {
                 incoming.reject("the receiver cannot save files right now");
@@ -512,6 +519,7 @@ impl Decider for UiDecider {
         let (tx, rx) = oneshot::channel();
         *self.shared.pending_answer.lock().expect("answer lock") = Some(tx);
         tracing::info!(from = %offer.from, files = offer.files.len(), "asking the user");
+        self.shared.notifier.offer_waiting(offer);
         match rx.await {
             Ok(OfferAnswer {
                 accept: true,
