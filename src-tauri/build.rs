@@ -20,6 +20,7 @@ const COMMANDS: &[&str] = &[
     "pick_download_dir",
     "send_files",
     "send_text",
+    "open_link",
     "cancel_send",
     "answer_changed_identity",
     "open_folder",

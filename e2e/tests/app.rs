@@ -1053,6 +1053,97 @@ async fn wait_history(app: &App, want: &[(&str, &str)]) -> Result<()> {
     anyhow::bail!("the history shows {rows:?}, not {want:?}")
 }
 
+/// Sends `text` from a CLI device to the app and accepts it there.
+async fn receive_text_in_app(app: &App, server: &str, text: &str) -> Result<()> {
+    app.click("#nav-receive").await?;
+    let code = my_code(app).await?;
+    let sender = Cli::start(
+        server,
+        &[
+            "send",
+            "--name",
+            "Ben's phone",
+            "--to",
+            &code,
+            "--text",
+            text,
+        ],
+    )?;
+    app.wait_css("#incoming-dialog", Duration::from_secs(60))
+        .await?;
+    app.click("#accept").await?;
+    wait_text(app, "#received-text", text).await?;
+    let (ok, stderr) = sender.wait(Duration::from_secs(30))?;
+    ensure!(ok, "peerdrop send --text failed: {stderr}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_received_web_link_opens_in_the_browser_and_no_other_text_does() -> Result<()> {
+    let _one = SERIAL.lock().await;
+    let server = SignalServer::start()?;
+    let work = tempfile::tempdir()?;
+    let inbox = work.path().join("inbox");
+    // The desktop's browser launcher, as the app finds it on PATH: it records what it was
+    // asked to open (the boundary of this test; no browser runs).
+    let launcher = work.path().join("bin");
+    let opened = work.path().join("opened.txt");
+    std::fs::create_dir_all(&launcher)?;
+    let script = launcher.join("xdg-open");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\nprintf '%s\\n' \"$@\" >> '{}'\n",
+            opened.display()
+        ),
+    )?;
+    std::fs::set_permissions(
+        &script,
+        <std::fs::Permissions as std::os::unix::fs::PermissionsExt>::from_mode(0o755),
+    )?;
+    let path = format!(
+        "{}:{}",
+        launcher.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let app = App::launch(&server.url, &[download_dir_pick(&inbox), ("PATH", path)]).await?;
+    configure(&app, "Ana's laptop", &inbox, None).await?;
+
+    // A text around a link, or another scheme: shown and copied, never opened.
+    for text in [
+        "Meet at https://example.org/peerdrop?room=7",
+        "file:///etc/passwd",
+    ] {
+        receive_text_in_app(&app, &server.url, text).await?;
+        ensure!(
+            app.client
+                .find(fantoccini::Locator::Css("#open-link"))
+                .await
+                .is_err(),
+            "{text:?} offered to open"
+        );
+        app.click("#dismiss-receive").await?;
+    }
+
+    // Exactly one web link: "Open link" hands it to the browser launcher, as sent.
+    let link = "https://example.org/peerdrop?room=7&lang=en";
+    receive_text_in_app(&app, &server.url, link).await?;
+    app.click("#open-link").await?;
+    let deadline = std::time::Instant::now() + UI_TIMEOUT;
+    loop {
+        let got = std::fs::read_to_string(&opened).unwrap_or_default();
+        if got == format!("{link}\n") {
+            break;
+        }
+        ensure!(
+            std::time::Instant::now() < deadline,
+            "the launcher was asked to open {got:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    app.close().await
+}
+
 #[tokio::test]
 async fn a_text_shows_and_copies_the_history_survives_a_restart_and_escape_declines() -> Result<()>
 {

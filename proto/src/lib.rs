@@ -14,6 +14,7 @@
 //! - [`link`]: `peerdrop://send?to=CODE&server=URL` links (the app's QR code, its link
 //!   handler, `peerdrop receive --qr`).
 //! - [`send_to`]: reading what a person typed to send to: a code, `HOST:PORT` or a name.
+//! - [`web_link`]: whether a received text is one web link the app may offer to open.
 //!
 //! The protocol itself is described for humans in `docs/protocol.md`.
 
@@ -24,6 +25,7 @@ pub mod link;
 pub mod send_to;
 pub mod signal;
 pub mod transfer;
+pub mod web_link;
 
 /// Version of both the signaling and the transfer protocol. Bumped on any incompatible change;
 /// peers and server refuse a different major version with a clear error instead of misparsing.

@@ -171,6 +171,18 @@ pub async fn cancel_send(shared: State<'_, Arc<Shared>>) -> AppResult<()> {
     Ok(())
 }
 
+/// Opens a received web link in the default browser. The page's word is not taken: the text
+/// must be exactly one `http(s)://` link ([`peerdrop_proto::web_link::web_link`]), so a hostile
+/// text (`file:`, `javascript:`, a user name before the host) is never opened.
+#[tauri::command]
+pub async fn open_link(link: String, app: AppHandle) -> AppResult<()> {
+    let url = peerdrop_proto::web_link::web_link(&link)
+        .ok_or_else(|| AppError::Invalid("only a web link (http or https) can be opened".into()))?;
+    app.opener()
+        .open_url(url, None::<&str>)
+        .map_err(|e| AppError::Platform(format!("could not open the link: {e}")))
+}
+
 /// Opens the download folder, or where the last receive saved its files, in the file manager.
 /// Only folders the Rust side chose are opened — never a received file, never a path from the
 /// page.

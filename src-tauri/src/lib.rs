@@ -327,6 +327,7 @@ pub fn run() {
             commands::pick_download_dir,
             commands::send_files,
             commands::send_text,
+            commands::open_link,
             commands::cancel_send,
             commands::answer_changed_identity,
             commands::open_folder,

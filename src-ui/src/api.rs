@@ -146,6 +146,15 @@ pub async fn open_folder(folder: FolderToOpen) -> Result<(), String> {
     call("open_folder", &Args { folder }).await
 }
 
+/// Opens a received web link in the browser (the app checks it is one).
+pub async fn open_link(link: &str) -> Result<(), String> {
+    #[derive(Serialize)]
+    struct Args<'a> {
+        link: &'a str,
+    }
+    call("open_link", &Args { link }).await
+}
+
 /// Files and links handed to the app from outside the window since the last call (command
 /// line, a second launch, "Open with", the share sheet, `peerdrop://` links).
 pub async fn take_launch_requests() -> Result<Vec<LaunchRequest>, String> {

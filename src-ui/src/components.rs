@@ -239,9 +239,26 @@ pub fn TransferCard(
                             state.notify("Text copied", false);
                         }
                     };
+                    // A text that is exactly one web link can be opened (the app checks again).
+                    let link = peerdrop_proto::web_link::web_link(&text).map(str::to_string);
                     view! {
                         pre(class="offered-text", id="received-text", data-testid="received-text") { (text) }
                         div(class="actions") {
+                            (match link.clone() {
+                                Some(link) => view! {
+                                    button(class="btn btn-secondary", id="open-link", data-testid="open-link", on:click=move |_| {
+                                        let link = link.clone();
+                                        spawn_local(async move {
+                                            if let Err(e) = api::open_link(&link).await {
+                                                state.notify(e, true);
+                                            }
+                                        });
+                                    }) {
+                                        Icon(svg=icons::send()) "Open link"
+                                    }
+                                },
+                                None => view! {},
+                            })
                             button(class="btn btn-primary", id="copy-text", data-testid="copy-text", on:click=copy) {
                                 Icon(svg=icons::copy()) "Copy"
                             }

@@ -128,6 +128,28 @@ fn HistoryItem(entry: HistoryEntry) -> View {
         },
         None => view! {},
     };
+    // A received text that is exactly one web link can be opened (the app checks again).
+    let link = entry
+        .text
+        .as_deref()
+        .and_then(peerdrop_proto::web_link::web_link)
+        .map(str::to_string);
+    let open_button = match link {
+        Some(link) => view! {
+            button(class="btn btn-secondary btn-small", data-testid="history-open-link",
+                   on:click=move |_| {
+                       let link = link.clone();
+                       spawn_local(async move {
+                           if let Err(e) = api::open_link(&link).await {
+                               state.notify(e, true);
+                           }
+                       });
+                   }) {
+                Icon(svg=icons::send()) "Open link"
+            }
+        },
+        None => view! {},
+    };
     let badge_class = format!("badge badge-{class}");
     let data_id = id.to_string();
     view! {
@@ -152,6 +174,7 @@ fn HistoryItem(entry: HistoryEntry) -> View {
             }
             div(class="history-actions") {
                 (show_button)
+                (open_button)
                 (copy_button)
             }
         }
