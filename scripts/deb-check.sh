@@ -28,31 +28,10 @@ if [[ ! -x "$target_dir/$profile/peerdrop-app" ]]; then
   if [[ "$profile" == release ]]; then scripts/app-build.sh --release >/dev/null; else scripts/app-build.sh >/dev/null; fi
 fi
 
-# The packaging tool (Tauri's bundler as a library, src-tauri/bundle, its own workspace) is
-# installed like the other tools, once per machine: ~/.cargo/bin/peerdrop-app-bundle, rebuilt
-# only when its sources or tauri.conf.json (which its unit test reads) change. Its ≈ 220 crates
-# take 6–9 min to compile on 2 cores; they are no part of the workspace build.
-unset RUSTC_WORKSPACE_WRAPPER CLIPPY_ARGS
-bundler="$HOME/.cargo/bin/peerdrop-app-bundle"
-stamp="$HOME/.cargo/bin/.peerdrop-app-bundle.sha256"
-sources="$( (find src-tauri/bundle -path src-tauri/bundle/target -prune -o -type f -print | sort | xargs sha256sum; sha256sum tauri.conf.json) | sha256sum | cut -d' ' -f1)"
-if [[ ! -x "$bundler" || ! -f "$stamp" || "$(cat "$stamp")" != "$sources" ]]; then
-  echo "==> installing the packaging tool: src-tauri/bundle (tests, then release build)" >&2
-  tools_target="${XDG_CACHE_HOME:-$HOME/.cache}/peerdrop-tools-target"
-  cargo test --locked --release --manifest-path src-tauri/bundle/Cargo.toml --target-dir "$tools_target"
-  cargo build --locked --release --manifest-path src-tauri/bundle/Cargo.toml --target-dir "$tools_target"
-  mkdir -p "$(dirname "$bundler")"
-  install -m 0755 "$tools_target/release/peerdrop-app-bundle" "$bundler"
-  echo "$sources" >"$stamp"
-fi
-
-# Package a stripped copy, as Debian packages ship binaries (the debug build's line tables are
-# a third of its 63 MB, which would only make the package slower to compress and install).
+# shellcheck source=lib/bundle.sh
+source scripts/lib/bundle.sh
 work="$(mktemp -d)"
-strip --strip-debug -o "$work/peerdrop-app" "$target_dir/$profile/peerdrop-app"
-echo "==> bundling the .deb (tauri-bundler)" >&2
-deb="$("$bundler" --root . --profile "$profile" --out-dir "$work" | tail -n 1)"
-[[ -f "$deb" ]] || { echo "no .deb produced" >&2; exit 1; }
+deb="$(bundle_deb "$profile" "$target_dir" "$work")"
 package="$(dpkg-deb -f "$deb" Package)"
 echo "built $deb (package $package, $(du -h "$deb" | cut -f1))" >&2
 dpkg-deb -c "$deb" | awk '{print $6}' >&2

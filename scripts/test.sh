@@ -71,6 +71,9 @@ step "cargo test: unit, integration and doc tests (proto, machine, core, signal-
 cargo test --locked "${WORKSPACE_SELECTION[@]}" --lib --bins $(integration_test_args)
 cargo test --locked "${WORKSPACE_SELECTION[@]}" --doc
 
+step "README command 1 as a non-root person (scripts/run.sh --dry-run)"
+./scripts/run-check.sh
+
 step "UI unit tests (the Sycamore pages' model and wording, on the host)"
 # peerdrop-ui is wasm in the app; its pure parts (transfer model, texts, formats) test natively.
 cargo test --locked -p peerdrop-ui
