@@ -313,11 +313,12 @@ fn sender_input(b: &mut Bytes) -> TxInput {
         6 => TxInput::ConnectionLost(b.text()),
         7 => TxInput::Reconnected,
         8 => TxInput::SourceError(b.text()),
-        _ => match b.u8() % 4 {
+        _ => match b.u8() % 5 {
             0 => TxInput::PeerGone,
             1 => TxInput::Fail(b.text()),
             2 => TxInput::Start,
             3 if b.u8() % 2 == 0 => TxInput::PeerLeft,
+            4 => TxInput::Progress,
             _ => TxInput::LocalCancel(b.text()),
         },
     }

@@ -35,6 +35,17 @@ mod words;
 /// device (the sender dialling again, the receiver waiting for it) before it gives up.
 pub const RECONNECT_WINDOW: Duration = Duration::from_secs(120);
 
+/// How long a connection may carry a transfer with no sign of progress before the side that
+/// waits for it takes the connection for stuck. The sender counts bytes the connection took
+/// from it, bytes the receiver stored and files it confirmed, and then makes a new connection,
+/// resuming where the receiver is; the receiver, while it still expects bytes, counts what
+/// arrives, and then drops the connection and waits for the sender to come back. A path was
+/// seen to make no progress for 150 s with neither side giving up; a slow path still moves
+/// bytes, and a slow disk flushes in far less than this. While the receiver verifies a very
+/// large file after the last byte, a new connection is harmless: it resumes with everything
+/// there, and the answer comes on it.
+pub const STALL_LIMIT: Duration = Duration::from_secs(60);
+
 /// How a transfer ended, seen from either side.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Outcome {

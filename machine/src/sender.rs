@@ -26,7 +26,7 @@ use super::receiver::{control_name, outcome_of_failures, REFUSED_PREFIX};
 use super::Outcome;
 use crate::sas;
 use crate::time::{earliest, Timestamp};
-use crate::RECONNECT_WINDOW;
+use crate::{RECONNECT_WINDOW, STALL_LIMIT};
 
 /// How long the sender keeps reading the control channel after the server said the receiver
 /// left ([`TxInput::PeerLeft`]): a receiver that verified the last file answers `file_ok` and
@@ -72,6 +72,9 @@ pub enum TxInput {
     ConnectionLost(String),
     /// A new connection to the same device is up (after [`TxAction::Reconnect`]).
     Reconnected,
+    /// Progress the machine does not otherwise see — the connection took more bytes, the
+    /// receiver stored more: the connection is not stuck ([`STALL_LIMIT`]).
+    Progress,
     /// The driver must stop the transfer (e.g. the receiver's certificate changed on a
     /// reconnection); the string is the reason.
     Fail(String),
@@ -132,6 +135,9 @@ pub struct SenderMachine {
     gone_at: Option<Timestamp>,
     /// When reconnecting stops being worth it ([`RECONNECT_WINDOW`] after the cut).
     reconnect_until: Option<Timestamp>,
+    /// While sending: when the connection counts as stuck unless progress comes first
+    /// ([`STALL_LIMIT`]).
+    stalled_at: Option<Timestamp>,
     /// A text offered instead of files ([`SenderMachine::new_text`]).
     text: Option<String>,
 }
@@ -160,6 +166,7 @@ impl SenderMachine {
             resuming: false,
             gone_at: None,
             reconnect_until: None,
+            stalled_at: None,
             text: None,
         }
     }
@@ -203,7 +210,8 @@ impl SenderMachine {
         if self.state == State::Finished {
             return None;
         }
-        earliest([self.gone_at, self.reconnect_until])
+        let stall = self.stalled_at.filter(|_| self.state == State::Sending);
+        earliest([self.gone_at, self.reconnect_until, stall])
     }
 
     /// Fires every timer due at `now`: the receiver that left is given up on, or the
@@ -221,6 +229,13 @@ impl SenderMachine {
                 RECONNECT_WINDOW.as_secs()
             )));
         }
+        if self.state == State::Sending && self.stalled_at.is_some_and(|at| at <= now) {
+            let reason = format!(
+                "no progress for {} s: the connection is stuck",
+                STALL_LIMIT.as_secs()
+            );
+            return self.handle(now, TxInput::ConnectionLost(reason));
+        }
         Vec::new()
     }
 
@@ -229,10 +244,29 @@ impl SenderMachine {
         if self.state == State::Finished {
             return Vec::new();
         }
+        // Anything the receiver confirms, and every file this side finished sending, shows the
+        // connection is moving.
+        let moving = matches!(
+            input,
+            TxInput::Progress
+                | TxInput::FileSent { .. }
+                | TxInput::Control(ControlMsg::FileOk { .. } | ControlMsg::FileFailed { .. })
+        );
+        if moving && self.state == State::Sending {
+            self.stalled_at = Some(now + STALL_LIMIT);
+        }
         match input {
+            TxInput::Progress => Vec::new(),
             TxInput::Start if self.state == State::Idle => self.offer(),
             TxInput::Start => Vec::new(),
-            TxInput::Control(msg) => self.on_control(msg),
+            TxInput::Control(msg) => {
+                let actions = self.on_control(msg);
+                if self.state == State::Sending && self.stalled_at.is_none() {
+                    // Just accepted: the connection is on the clock from now.
+                    self.stalled_at = Some(now + STALL_LIMIT);
+                }
+                actions
+            }
             TxInput::FileSent { index, blake3 } => {
                 if self.state != State::Sending || index as usize >= self.files.len() {
                     return Vec::new();
@@ -268,6 +302,7 @@ impl SenderMachine {
                 if self.state == State::Sending || resuming_offer {
                     self.state = State::Reconnecting;
                     self.reconnect_until = Some(now + RECONNECT_WINDOW);
+                    self.stalled_at = None;
                     vec![
                         TxAction::Emit(TransferEvent::Reconnecting { reason }),
                         TxAction::Reconnect,

@@ -14,7 +14,13 @@
 //! - the person accepts `think` after being asked; the disk writes at once and verifies a
 //!   file by checking every byte was written and the announced hash is the file's;
 //! - a receiver that finished leaves the server: the sender hears [`TxInput::PeerLeft`]
-//!   `server_delay` later.
+//!   `server_delay` later;
+//! - the receiver's driver reports every write back as progress ([`TxInput::Progress`], what
+//!   its `stored` messages are); a path can also go silent without anyone noticing (a
+//!   "blackhole": everything on it is lost, no side is told), which only the sender's stall
+//!   timer can detect;
+//! - a sender's new connection reaches the receiver as the driver's "the sender started a new
+//!   connection" before its re-offer.
 
 use peerdrop_proto::events::TransferEvent;
 use peerdrop_proto::transfer::FileEntry;
@@ -28,7 +34,7 @@ use crate::ranges::RangeSet;
 use crate::receiver::{Decision, ReceiverMachine, RxAction, RxInput};
 use crate::sender::{SenderMachine, TxAction, TxInput, PEER_GONE_GRACE};
 use crate::time::Timestamp;
-use crate::{Outcome, RECONNECT_WINDOW};
+use crate::{Outcome, RECONNECT_WINDOW, STALL_LIMIT};
 
 const NONCE_S: &str = "1111111111111111111111111111111111111111111111111111111111111111";
 const NONCE_R: &str = "2222222222222222222222222222222222222222222222222222222222222222";
@@ -64,6 +70,13 @@ struct World {
     cuts: Vec<Duration>,
     /// After this many control messages the sender says nothing more (a hostile or hung peer).
     sender_goes_silent_after: Option<usize>,
+    /// When the connection in use goes silent: everything on it is lost.
+    blackhole_at: Option<Duration>,
+    /// How long until both sides are told that silent connection failed (ICE's connectivity
+    /// checks notice a dead path); `None`: never — the path still answers ICE but carries
+    /// nothing (a peer's full socket buffer, a stuck association), which only the sender's stall
+    /// timer notices.
+    blackhole_noticed_after: Option<Duration>,
     server_delay: Duration,
 }
 
@@ -77,6 +90,8 @@ impl Default for World {
             reconnect_after: vec![Some(ms(2_000))],
             cuts: Vec::new(),
             sender_goes_silent_after: None,
+            blackhole_at: None,
+            blackhole_noticed_after: None,
             server_delay: ms(50),
         }
     }
@@ -87,6 +102,7 @@ enum Event {
     ToRx(Option<u32>, RxInput),
     ToTx(Option<u32>, TxInput),
     Cut,
+    Blackhole,
 }
 
 /// What happened, for the assertions.
@@ -152,6 +168,9 @@ impl Sim {
         for cut in sim.world.cuts.clone() {
             sim.schedule(at(cut), Event::Cut);
         }
+        if let Some(when) = sim.world.blackhole_at {
+            sim.schedule(at(when), Event::Blackhole);
+        }
         sim.schedule(Timestamp::ZERO, Event::ToTx(Some(0), TxInput::Start));
         sim
     }
@@ -211,11 +230,29 @@ impl Sim {
                     self.schedule(when, Event::ToRx(None, RxInput::ConnectionLost(why)));
                 }
             }
+            Event::Blackhole => {
+                if self.conn_up {
+                    self.conn_up = false;
+                    if let Some(after) = self.world.blackhole_noticed_after {
+                        let why = "ICE: the connection failed".to_string();
+                        let when = self.now + after;
+                        self.schedule(
+                            when,
+                            Event::ToTx(None, TxInput::ConnectionLost(why.clone())),
+                        );
+                        self.schedule(when, Event::ToRx(None, RxInput::ConnectionLost(why)));
+                    }
+                }
+            }
             Event::ToTx(conn, input) => {
                 if input == TxInput::Reconnected {
-                    // The new connection is up: the re-offer goes out on it.
+                    // The new connection is up: the re-offer goes out on it. The receiver's
+                    // driver sees the sender's new offer first.
                     self.conn_up = true;
                     self.link_free = self.now;
+                    let lost =
+                        RxInput::ConnectionLost("the sender started a new connection".into());
+                    self.schedule(self.now, Event::ToRx(None, lost));
                 }
                 if self.live(conn) {
                     let actions = self.tx.handle(self.now, input);
@@ -318,6 +355,8 @@ impl Sim {
                     let len = self.last_frame.take().expect("a write answers a frame");
                     self.written[index as usize].insert(offset, offset + len);
                     self.record.bytes_written += len;
+                    let when = self.now + self.world.one_way;
+                    self.schedule(when, Event::ToTx(Some(self.conn), TxInput::Progress));
                 }
                 RxAction::Verify {
                     index,
@@ -437,6 +476,35 @@ fn a_second_cut_during_the_resume_handshake_is_one_more_reconnection() {
     assert_eq!(reconnects, 2);
     assert_eq!(record.streamed.len(), 2, "streamed once, resumed once");
     assert_eq!(record.bytes_written, 8 * MIB);
+}
+
+#[test]
+fn a_path_that_goes_silent_with_nobody_told_is_replaced_after_the_stall_limit() {
+    let world = World {
+        blackhole_at: Some(ms(700)),
+        ..World::default()
+    };
+    let size = 8 * MIB;
+    let (record, _) = Sim::new(world, files(&[size])).run(Duration::from_secs(3600));
+    assert_eq!(outcome(&record.tx_outcome), &Outcome::Completed);
+    assert_eq!(outcome(&record.rx_outcome), &Outcome::Completed);
+    let reasons: Vec<&str> = record
+        .tx_events
+        .iter()
+        .filter_map(|e| match e {
+            TransferEvent::Reconnecting { reason } => Some(reason.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(reasons, ["no progress for 60 s: the connection is stuck"]);
+    // The last progress came just before 0.7 s; stuck at ~60.7 s, back 2 s later.
+    assert!(when(&record.tx_outcome) > STALL_LIMIT + ms(2_700));
+    assert!(when(&record.tx_outcome) < STALL_LIMIT + ms(4_000));
+    assert_eq!(record.streamed.len(), 2, "resumed, not restarted");
+    assert_eq!(
+        record.bytes_written, size,
+        "what arrived before the silence was kept"
+    );
 }
 
 #[test]
@@ -580,12 +648,19 @@ fn many_paths_and_cuts_always_end_and_never_lie_about_success() {
             reconnect_after,
             cuts,
             sender_goes_silent_after: None,
+            blackhole_at: (rng.below(5) == 0).then(|| ms(rng.below(20_000))),
+            // A dead path is noticed by ICE; one that answers ICE but carries nothing is not.
+            blackhole_noticed_after: (rng.below(2) == 0).then(|| ms(5_000 + rng.below(25_000))),
             server_delay: ms(rng.below(100)),
         };
         let total: u64 = sizes.iter().sum();
         let (record, end) =
             Sim::new(world.clone(), files(&sizes)).run(Duration::from_secs(24 * 3600));
         let context = format!("seed {seed}: {world:?} sizes {sizes:?}");
+        assert!(
+            record.tx_outcome.is_some() && record.rx_outcome.is_some(),
+            "{context}: a side never ended: {record:?}"
+        );
         let tx = outcome(&record.tx_outcome);
         let rx = outcome(&record.rx_outcome);
         // Liveness: both ended long before the horizon.
@@ -597,10 +672,13 @@ fn many_paths_and_cuts_always_end_and_never_lie_about_success() {
         if rx.is_success() {
             assert!(record.bytes_written >= total, "{context}");
         }
-        // Ends other than success are the ones a cut explains.
+        // Ends other than success are the ones a cut explains (or a path gone silent before the
+        // offer was through: the receiver's offer deadline).
         for o in [tx, rx] {
+            let offer_cut_short = world.blackhole_at.is_some()
+                && matches!(o, Outcome::Failed(r) if r.contains("did not complete its offer"));
             assert!(
-                o.is_success() || matches!(o, Outcome::Disconnected(_)),
+                o.is_success() || matches!(o, Outcome::Disconnected(_)) || offer_cut_short,
                 "{context}: {o:?}"
             );
         }

@@ -276,6 +276,8 @@ async fn run(
     let mut window = StoreWindow::new();
     // Set once the server reported the receiver gone (the machine's grace timer runs then).
     let mut peer_left = false;
+    // Bytes sent at the previous progress tick.
+    let mut sent_at_last_tick = 0u64;
 
     let outcome = 'driver: loop {
         let mut lost: Option<String> = None;
@@ -396,7 +398,7 @@ async fn run(
                 Some(ChannelEvent::Message { data, .. }) => match std::str::from_utf8(&data).ok().and_then(|t| ControlMsg::from_json(t).ok()) {
                     Some(ControlMsg::Stored { bytes }) => {
                         window.stored(bytes);
-                        continue;
+                        TxInput::Progress
                     }
                     Some(msg) => TxInput::Control(msg),
                     None => TxInput::Control(ControlMsg::Error { message: "unreadable control message".into(), cause: None }),
@@ -438,10 +440,19 @@ async fn run(
             }
             _ = cancel.cancelled() => TxInput::LocalCancel("cancelled by sender".into()),
             _ = tick.tick() => {
-                if started.is_some() {
-                    emit_progress(&events, &mut meter, sent.load(Ordering::Relaxed), total);
+                if started.is_none() {
+                    continue;
                 }
-                continue;
+                let now_sent = sent.load(Ordering::Relaxed);
+                emit_progress(&events, &mut meter, now_sent, total);
+                // Bytes the connection took since the last tick: it is moving (on a slow path
+                // the receiver's `stored` reports can be far apart; on a stuck one the
+                // connection stops taking bytes once its buffers are full).
+                if now_sent == sent_at_last_tick {
+                    continue;
+                }
+                sent_at_last_tick = now_sent;
+                TxInput::Progress
             }
         };
         actions = machine.handle(clock.now(), input);

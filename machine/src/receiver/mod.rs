@@ -25,7 +25,7 @@ use super::ranges::RangeSet;
 use super::Outcome;
 use crate::names::{Platform, SafePath};
 use crate::time::{earliest, Timestamp};
-use crate::RECONNECT_WINDOW;
+use crate::{RECONNECT_WINDOW, STALL_LIMIT};
 
 mod files;
 mod offer;
@@ -264,6 +264,9 @@ pub struct ReceiverMachine {
     offer_until: Option<Timestamp>,
     /// After a cut, until the sender's re-offer is complete ([`RECONNECT_WINDOW`]).
     reconnect_until: Option<Timestamp>,
+    /// While bytes are expected: when the connection counts as stuck unless something arrives
+    /// first ([`STALL_LIMIT`]).
+    stalled_at: Option<Timestamp>,
 }
 
 impl ReceiverMachine {
@@ -286,6 +289,7 @@ impl ReceiverMachine {
             reoffer: Vec::new(),
             offer_until: Some(now + OFFER_DEADLINE),
             reconnect_until: None,
+            stalled_at: None,
         }
     }
 
@@ -345,7 +349,14 @@ impl ReceiverMachine {
         if self.state == State::Finished {
             return None;
         }
-        earliest([self.offer_until, self.reconnect_until])
+        let stall = self.stalled_at.filter(|_| self.expecting_bytes());
+        earliest([self.offer_until, self.reconnect_until, stall])
+    }
+
+    /// Whether bytes are still expected from the sender on this connection.
+    fn expecting_bytes(&self) -> bool {
+        self.state == State::Receiving
+            && self.files.iter().any(|f| f.status == FileStatus::Receiving)
     }
 
     /// Fires every timer due at `now`: a sender that did not complete its offer, or did not
@@ -367,6 +378,13 @@ impl ReceiverMachine {
                 RECONNECT_WINDOW.as_secs()
             )));
         }
+        if self.expecting_bytes() && self.stalled_at.is_some_and(|at| at <= now) {
+            let reason = format!(
+                "nothing arrived for {} s: the connection is stuck",
+                STALL_LIMIT.as_secs()
+            );
+            return self.handle(now, RxInput::ConnectionLost(reason));
+        }
         Vec::new()
     }
 
@@ -375,6 +393,18 @@ impl ReceiverMachine {
         if self.state == State::Finished {
             return Vec::new();
         }
+        let from_sender = matches!(input, RxInput::Data { .. } | RxInput::Control(_));
+        let actions = self.handle_input(now, input);
+        if self.state == State::Receiving && (from_sender || self.stalled_at.is_none()) {
+            // Receiving (just accepted, or resumed) and the sender is heard: on the clock.
+            self.stalled_at = Some(now + STALL_LIMIT);
+        } else if self.state != State::Receiving {
+            self.stalled_at = None;
+        }
+        actions
+    }
+
+    fn handle_input(&mut self, now: Timestamp, input: RxInput) -> Vec<RxAction> {
         match input {
             RxInput::Control(msg) => self.on_control(msg),
             RxInput::Data { index, offset, len } => self.on_data(index, offset, len),
