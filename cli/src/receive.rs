@@ -109,6 +109,7 @@ fn announce(node: &Node, args: &ReceiveArgs) -> Result<()> {
         output::print_json(&TransferEvent::Code {
             code: node.code().to_string(),
             name: node.name().to_string(),
+            kind: None,
         });
         if node.lan_port().is_some() {
             output::print_json(&TransferEvent::Lan {

@@ -135,11 +135,18 @@ fn main() {
                 let (u, p) = rest_credentials(&c.secret, "one-greedy-peer", expiry);
                 let mut held = Vec::new();
                 let mut refused = Vec::new();
-                for _ in 0..USER_QUOTA + 2 {
+                // Ports whose 5-tuple still has an allocation of the crowd trial on coturn
+                // (its clients are gone; coturn keeps their allocations until they expire): an
+                // ephemeral port the OS hands out again gets 437 "allocation mismatch". Such a
+                // socket is kept open, so the next bind gets another port, and the attempt
+                // does not count.
+                let mut collided = Vec::new();
+                while held.len() + refused.len() < USER_QUOTA + 2 && collided.len() < 50 {
                     let socket = UdpSocket::bind("0.0.0.0:0").expect("bind client socket");
                     let mut client = TurnClient::new(socket, server, &u, &p);
                     match client.allocate() {
                         Ok(Reply::Success) => held.push(client),
+                        Ok(Reply::Error(437, _)) => collided.push(client),
                         other => refused.push(format!("{other:?}")),
                     }
                 }

@@ -40,6 +40,10 @@ pub enum TransferEvent {
         code: String,
         /// This device's name as others see it.
         name: String,
+        /// This device's kind as others see it (the app shows its own icon by it); absent from
+        /// the CLI's events.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        kind: Option<crate::signal::DeviceKind>,
     },
     /// This device on its local network: where a sender can type it in (its LAN endpoint), and
     /// whether multicast discovery works here. Sent when the node starts and again once the
@@ -217,6 +221,7 @@ mod tests {
         let ev = TransferEvent::Code {
             code: "K7QM-2X".into(),
             name: "Ana".into(),
+            kind: None,
         };
         assert_eq!(
             ev.to_json(),

@@ -352,6 +352,7 @@ pub async fn supervise(shared: Arc<Shared>) {
         shared.hub.emit(NodeUpdate::Event(TransferEvent::Code {
             code: node.code().to_string(),
             name: node.name().to_string(),
+            kind: Some(device_kind()),
         }));
         let try_configured = async {
             match (retry_configured_in, failover.as_mut()) {

@@ -7,7 +7,7 @@ use peerdrop_app_ipc::{
     HistoryEntry, NodeState, NodeStatus, NodeUpdate, PickedItem, SendTarget, SettingsView,
 };
 use peerdrop_proto::events::TransferEvent;
-use peerdrop_proto::signal::PeerInfo;
+use peerdrop_proto::signal::{DeviceKind, PeerInfo};
 use sycamore::prelude::*;
 
 use crate::model::{Phase, Transfer};
@@ -69,6 +69,8 @@ pub struct AppState {
     pub code: Signal<Option<String>>,
     /// This device's name as others see it.
     pub my_name: Signal<String>,
+    /// This device's kind as others see it (its icon on the Receive page).
+    pub my_kind: Signal<DeviceKind>,
     /// Nearby devices, live.
     pub nearby: Signal<Vec<PeerInfo>>,
     /// This device's typed LAN addresses (`IP:PORT`), for networks that block discovery.
@@ -106,6 +108,7 @@ impl AppState {
             status: create_signal(None),
             code: create_signal(None),
             my_name: create_signal(String::new()),
+            my_kind: create_signal(DeviceKind::Desktop),
             nearby: create_signal(Vec::new()),
             lan_addresses: create_signal(Vec::new()),
             lan_blocked: create_signal(false),
@@ -132,9 +135,12 @@ impl AppState {
                 }
                 self.status.set(Some(status));
             }
-            NodeUpdate::Event(TransferEvent::Code { code, name }) => {
+            NodeUpdate::Event(TransferEvent::Code { code, name, kind }) => {
                 self.code.set(Some(code));
                 self.my_name.set(name);
+                if let Some(kind) = kind {
+                    self.my_kind.set(kind);
+                }
             }
             NodeUpdate::Event(TransferEvent::Nearby { peers }) => self.nearby.set(peers),
             NodeUpdate::Event(TransferEvent::Lan { addresses, blocked }) => {

@@ -375,6 +375,7 @@ mod tests {
         let up = NodeUpdate::Event(TransferEvent::Code {
             code: "K7QM-2X".into(),
             name: "Ana".into(),
+            kind: None,
         });
         let json = serde_json::to_string(&up).unwrap();
         assert_eq!(

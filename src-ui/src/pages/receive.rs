@@ -7,7 +7,7 @@ use peerdrop_app_ipc::server_label;
 use sycamore::prelude::*;
 use wasm_bindgen_futures::spawn_local;
 
-use crate::components::{Icon, TransferCard};
+use crate::components::{device_icon, Icon, TransferCard};
 use crate::model::Phase;
 use crate::state::AppState;
 use crate::{api, format, icons, qr};
@@ -63,7 +63,7 @@ pub fn ReceivePage() -> View {
                         })
                     }
                     div(class="device-line") {
-                        Icon(svg=icons::laptop())
+                        Icon(svg=device_icon(state.my_kind.get()))
                         span { "Visible as " }
                         strong(id="my-name", data-testid="my-name") {
                             (state.my_name.with(|n| if n.is_empty() { "…".to_string() } else { n.clone() }))
