@@ -392,18 +392,7 @@ async fn app_sends_to_nearby_cli_receiver() -> Result<()> {
             .await;
         app.screenshot("send-progress").await?;
     }
-    let phase = app
-        .wait_phase(
-            "send-transfer",
-            &["done", "failed", "declined", "cancelled"],
-            Duration::from_secs(180),
-        )
-        .await?;
-    ensure!(
-        phase == "done",
-        "send ended {phase}: {}",
-        app.text("#send-transfer").await?
-    );
+    wait_send_done(&app, Duration::from_secs(180)).await?;
     app.screenshot(if caught_running {
         "send-done"
     } else {
@@ -491,18 +480,7 @@ async fn a_text_typed_in_the_app_reaches_the_cli_exactly() -> Result<()> {
     app.fill("#send-text", text).await?;
     app.fill("#code-input", &code).await?;
     app.click("#send-code").await?;
-    let phase = app
-        .wait_phase(
-            "send-transfer",
-            &["declined", "failed", "done", "cancelled"],
-            Duration::from_secs(60),
-        )
-        .await?;
-    ensure!(
-        phase == "done",
-        "send ended {phase}: {}",
-        app.text("#send-transfer").await?
-    );
+    wait_send_done(&app, Duration::from_secs(60)).await?;
     let (ok, stderr) = receiver.wait_exit(Duration::from_secs(30))?;
     ensure!(ok, "peerdrop receive failed: {stderr}");
     let printed = receiver.rest_of_stdout()?;
@@ -1053,6 +1031,23 @@ async fn wait_history(app: &App, want: &[(&str, &str)]) -> Result<()> {
     anyhow::bail!("the history shows {rows:?}, not {want:?}")
 }
 
+/// Waits (at most `timeout`) for the send card to end, and fails unless it ended done.
+async fn wait_send_done(app: &App, timeout: Duration) -> Result<()> {
+    let phase = app
+        .wait_phase(
+            "send-transfer",
+            &["done", "failed", "declined", "cancelled"],
+            timeout,
+        )
+        .await?;
+    ensure!(
+        phase == "done",
+        "send ended {phase}: {}",
+        app.text("#send-transfer").await?
+    );
+    Ok(())
+}
+
 /// Sends `text` from a CLI device to the app and accepts it there.
 async fn receive_text_in_app(app: &App, server: &str, text: &str) -> Result<()> {
     app.click("#nav-receive").await?;
@@ -1117,7 +1112,7 @@ async fn a_received_web_link_opens_in_the_browser_and_no_other_text_does() -> Re
         receive_text_in_app(&app, &server.url, text).await?;
         ensure!(
             app.client
-                .find(fantoccini::Locator::Css("#open-link"))
+                .find(fantoccini::Locator::Css("[data-testid=open-link]"))
                 .await
                 .is_err(),
             "{text:?} offered to open"
@@ -1128,7 +1123,7 @@ async fn a_received_web_link_opens_in_the_browser_and_no_other_text_does() -> Re
     // Exactly one web link: "Open link" hands it to the browser launcher, as sent.
     let link = "https://example.org/peerdrop?room=7&lang=en";
     receive_text_in_app(&app, &server.url, link).await?;
-    app.click("#open-link").await?;
+    app.click("[data-testid=open-link]").await?;
     let deadline = std::time::Instant::now() + UI_TIMEOUT;
     loop {
         let got = std::fs::read_to_string(&opened).unwrap_or_default();

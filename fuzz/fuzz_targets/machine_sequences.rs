@@ -6,7 +6,8 @@
 //! - what it holds stays within its caps (files declared, pieces per file, bytes received);
 //! - the sender streams only declared files, only non-empty ranges inside them;
 //! - once finished, neither machine asks for anything but messages and events;
-//! - time passes in jumps the fuzzer picks; after `handle_timeout(now)` no timer is still due
+//! - time passes in jumps the fuzzer picks; a timer only ends the transfer or (the stall
+//!   limit) its connection; after `handle_timeout(now)` no timer is still due
 //!   (the machine finished, or its next deadline is later), and a finished machine wants no
 //!   wake-up;
 //! - nothing panics.
@@ -244,8 +245,9 @@ fn drive_receiver(b: &mut Bytes) {
             for action in rx.handle_timeout(now) {
                 match action {
                     RxAction::Finish(_) => finished = true,
-                    RxAction::Send(_) | RxAction::Emit(_) => {}
-                    other => panic!("a timer only ends the transfer, not {other:?}"),
+                    // The stall limit drops a stuck connection and waits for the sender.
+                    RxAction::Send(_) | RxAction::Emit(_) | RxAction::AwaitReconnect => {}
+                    other => panic!("a timer only ends the transfer or its connection, not {other:?}"),
                 }
             }
             assert!(rx.poll_timeout().is_none_or(|at| at > now), "nothing left due");
@@ -371,8 +373,10 @@ fn drive_sender(b: &mut Bytes) {
             for action in tx.handle_timeout(now) {
                 match action {
                     TxAction::Finish(_) => finished = true,
+                    // The stall limit replaces a stuck connection.
                     TxAction::Send(_) | TxAction::Emit(_) => {}
-                    other => panic!("a timer only ends the transfer, not {other:?}"),
+                    TxAction::Reconnect => assert!(!finished),
+                    other => panic!("a timer only ends the transfer or its connection, not {other:?}"),
                 }
             }
             assert!(tx.poll_timeout().is_none_or(|at| at > now), "nothing left due");

@@ -126,6 +126,26 @@ fn average_speed(bytes: u64, seconds: f64) -> f64 {
     }
 }
 
+/// "Open link" for a received web link: the app opens it in the browser (after checking it is
+/// one); a refusal shows as an error toast.
+#[component(inline_props)]
+pub fn OpenLinkButton(link: String, class: &'static str, testid: &'static str) -> View {
+    let state = use_context::<AppState>();
+    let open = move |_| {
+        let link = link.clone();
+        spawn_local(async move {
+            if let Err(e) = api::open_link(&link).await {
+                state.notify(e, true);
+            }
+        });
+    };
+    view! {
+        button(class=class, data-testid=testid, on:click=open) {
+            Icon(svg=icons::send()) "Open link"
+        }
+    }
+}
+
 /// The progress card of a send or a receive: headline, total bar with speed and ETA, one row
 /// per file, and the actions that fit the phase (Cancel, Open folder, Done, and "Try again"
 /// when the page gives a `retry`: the card does not know how a page starts a transfer).
@@ -245,18 +265,7 @@ pub fn TransferCard(
                         pre(class="offered-text", id="received-text", data-testid="received-text") { (text) }
                         div(class="actions") {
                             (match link.clone() {
-                                Some(link) => view! {
-                                    button(class="btn btn-secondary", id="open-link", data-testid="open-link", on:click=move |_| {
-                                        let link = link.clone();
-                                        spawn_local(async move {
-                                            if let Err(e) = api::open_link(&link).await {
-                                                state.notify(e, true);
-                                            }
-                                        });
-                                    }) {
-                                        Icon(svg=icons::send()) "Open link"
-                                    }
-                                },
+                                Some(link) => view! { OpenLinkButton(link=link, class="btn btn-secondary", testid="open-link") },
                                 None => view! {},
                             })
                             button(class="btn btn-primary", id="copy-text", data-testid="copy-text", on:click=copy) {

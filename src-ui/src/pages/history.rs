@@ -6,7 +6,7 @@ use peerdrop_app_ipc::{Direction, HistoryEntry, HistoryOutcome};
 use sycamore::prelude::*;
 use wasm_bindgen_futures::spawn_local;
 
-use crate::components::{humanize, Icon};
+use crate::components::{humanize, Icon, OpenLinkButton};
 use crate::state::AppState;
 use crate::{api, format, icons};
 
@@ -136,17 +136,7 @@ fn HistoryItem(entry: HistoryEntry) -> View {
         .map(str::to_string);
     let open_button = match link {
         Some(link) => view! {
-            button(class="btn btn-secondary btn-small", data-testid="history-open-link",
-                   on:click=move |_| {
-                       let link = link.clone();
-                       spawn_local(async move {
-                           if let Err(e) = api::open_link(&link).await {
-                               state.notify(e, true);
-                           }
-                       });
-                   }) {
-                Icon(svg=icons::send()) "Open link"
-            }
+            OpenLinkButton(link=link, class="btn btn-secondary btn-small", testid="history-open-link")
         },
         None => view! {},
     };
