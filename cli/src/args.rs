@@ -70,6 +70,8 @@ impl Common {
             .map(str::trim)
             .filter(|s| !s.is_empty())
             .map(str::to_string);
+        // The environment, read here (the CLI's edge) for the settings that take variables.
+        let env = |name: &str| std::env::var(name).ok();
         NodeConfig {
             tls: server_url
                 .as_deref()
@@ -77,8 +79,8 @@ impl Common {
             server_url,
             name,
             kind: DeviceKind::Cli,
-            rtc: RtcSettings::from_vars(&|name| std::env::var(name).ok()),
-            home: peerdrop_core::identity::home_from_vars(&|name| std::env::var(name).ok()),
+            rtc: RtcSettings::from_vars(&env),
+            home: peerdrop_core::identity::home_from_vars(&env),
             lan: if self.no_lan { LanRole::Off } else { lan },
         }
     }

@@ -51,17 +51,14 @@ pub async fn send(
     send_payload(shared, target, Payload::Paths(paths), channel).await
 }
 
-/// Sends `text` to `target`, like [`send`] does files (a text too long for an offer fails
-/// with the engine's reason, as a `failed` event).
+/// Sends `text` to `target`, like [`send`] does files (an empty text, or one too long for an
+/// offer, fails with the send plan's reason, as a `failed` event).
 pub async fn send_text(
     shared: Arc<Shared>,
     target: SendTarget,
     text: String,
     channel: Channel<TransferEvent>,
 ) -> AppResult<()> {
-    if text.trim().is_empty() {
-        return Err(AppError::Invalid("type a text or a link to send".into()));
-    }
     send_payload(shared, target, Payload::Text(text), channel).await
 }
 

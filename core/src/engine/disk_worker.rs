@@ -351,7 +351,7 @@ fn verify_and_place(
 fn unsaved(e: &StoreError) -> Unsaved {
     Unsaved {
         reason: e.to_string(),
-        cause: matches!(e, StoreError::DiskFull { .. }).then_some(FailureCause::DiskFull),
+        cause: e.is_disk_full().then_some(FailureCause::DiskFull),
     }
 }
 
@@ -359,7 +359,7 @@ impl DiskReport {
     /// A write that failed with `e`, typed so a full disk reaches both sides as one.
     fn failed(e: &StoreError) -> DiskReport {
         DiskReport::Failed {
-            full: matches!(e, StoreError::DiskFull { .. }),
+            full: e.is_disk_full(),
             reason: e.to_string(),
         }
     }

@@ -217,6 +217,12 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// Whether the disk (or the quota) is full: the one failure both sides report as its own
+    /// cause, and after which a resume works once space is freed.
+    pub fn is_disk_full(&self) -> bool {
+        matches!(self, StoreError::DiskFull { .. })
+    }
+
     /// Wraps an I/O error, recognising a full disk or quota.
     pub(crate) fn io(op: &'static str, path: &Path, source: io::Error) -> Self {
         if matches!(

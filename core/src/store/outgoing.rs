@@ -138,7 +138,7 @@ impl SendPlan {
     /// A text (or link) to send instead of files. Refused when empty, or over
     /// [`MAX_TEXT_BYTES`] (it travels inside the offer; longer texts go better as a file).
     pub fn text(text: String) -> Result<SendPlan, StoreError> {
-        if text.is_empty() {
+        if text.trim().is_empty() {
             return Err(StoreError::UnsendableText {
                 reason: "the text to send is empty".into(),
             });
@@ -497,6 +497,21 @@ pub fn hash_source(outgoing: &OutgoingFile) -> Result<blake3::Hash, StoreError> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_empty_or_blank_text_is_refused_and_a_short_one_goes_as_is() {
+        for blank in ["", "   ", "\n\t"] {
+            assert!(
+                matches!(
+                    SendPlan::text(blank.into()),
+                    Err(StoreError::UnsendableText { .. })
+                ),
+                "{blank:?}"
+            );
+        }
+        let plan = SendPlan::text(" hi ".into()).unwrap();
+        assert_eq!(plan.text_on_offer(), Some(" hi "));
+    }
 
     fn write(path: &Path, bytes: &[u8]) {
         fs::create_dir_all(path.parent().unwrap()).unwrap();

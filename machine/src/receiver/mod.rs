@@ -10,9 +10,10 @@
 //! connects again and re-offers the *same* transfer (same id, same file list), which is
 //! accepted without asking again, with the ranges already held, so only the rest is sent.
 //!
-//! The machine owns two timers: the sender must complete its offer within [`OFFER_DEADLINE`]
-//! of the connection, and a cut sender must be back (its re-offer complete) within
-//! [`RECONNECT_WINDOW`]. The driver passes `now` with every input, sleeps until
+//! The machine owns three timers: the sender must complete its offer within [`OFFER_DEADLINE`]
+//! of the connection, a cut sender must be back (its re-offer complete) within
+//! [`RECONNECT_WINDOW`], and while bytes are expected something must arrive within
+//! [`STALL_LIMIT`]. The driver passes `now` with every input, sleeps until
 //! [`ReceiverMachine::poll_timeout`] and then calls [`ReceiverMachine::handle_timeout`].
 
 use peerdrop_proto::events::{FileSummary, TransferEvent};
