@@ -29,13 +29,7 @@ fn a_part_damaged_while_waiting_for_the_resume_fails_verification_on_both_sides(
     ];
 
     // The receiver dies part-way; its part and journal stay for a resume.
-    let mut receiver = Receiver::spawn_with(&signal, dest.path(), &["--yes"], &rx_env);
-    let sender = spawn_sender(&signal, &receiver.code, &[&file], &tx_env);
-    receiver.wait_for_progress(0.6, Duration::from_secs(120));
-    receiver.child.kill().unwrap();
-    let _ = receiver.child.wait();
-    let first = finish_child(sender, Duration::from_secs(30));
-    assert!(!first.status.success());
+    receive_killed_midway(&signal, dest.path(), &file, 0.6, &rx_env, &tx_env);
     let part = staged_files(dest.path())
         .into_iter()
         .find(|p| p.ends_with("/0.part"))

@@ -26,17 +26,7 @@ fn receiver_killed_mid_file_resumes_after_restart() {
     ];
 
     // First attempt: the receiver process dies part-way through the file.
-    let mut receiver = Receiver::spawn_with(&signal, dest.path(), &["--yes"], &rx_env);
-    let sender = spawn_sender(&signal, &receiver.code, &[&file], &tx_env);
-    let (done, total) = receiver.wait_for_progress(0.45, Duration::from_secs(120));
-    receiver.child.kill().unwrap();
-    let _ = receiver.child.wait();
-    eprintln!(
-        "killed the receiver at {:.0}%",
-        done as f64 * 100.0 / total as f64
-    );
-    let first = finish_child(sender, Duration::from_secs(30));
-    assert!(!first.status.success(), "the first send cannot succeed");
+    let (done, _) = receive_killed_midway(&signal, dest.path(), &file, 0.45, &rx_env, &tx_env);
     assert!(
         final_files(dest.path()).is_empty(),
         "a half-received file never looks complete"

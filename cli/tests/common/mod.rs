@@ -399,6 +399,31 @@ pub fn final_files(dest: &Path) -> Vec<String> {
         .collect()
 }
 
+/// Sends `file` to a `receive --yes` into `dest` and kills the receiver once it reported
+/// `fraction` of the bytes, as a crash would (its part and journal stay); the send cannot
+/// succeed. Returns (bytes done, total) at the kill.
+pub fn receive_killed_midway(
+    signal: &Signal,
+    dest: &Path,
+    file: &Path,
+    fraction: f64,
+    rx_env: &[(&str, &std::ffi::OsStr)],
+    tx_env: &[(&str, &std::ffi::OsStr)],
+) -> (u64, u64) {
+    let mut receiver = Receiver::spawn_with(signal, dest, &["--yes"], rx_env);
+    let sender = spawn_sender(signal, &receiver.code, &[file], tx_env);
+    let (done, total) = receiver.wait_for_progress(fraction, Duration::from_secs(120));
+    receiver.child.kill().unwrap();
+    let _ = receiver.child.wait();
+    eprintln!(
+        "killed the receiver at {:.0}%",
+        done as f64 * 100.0 / total as f64
+    );
+    let first = finish_child(sender, Duration::from_secs(30));
+    assert!(!first.status.success(), "the first send cannot succeed");
+    (done, total)
+}
+
 /// The staged files (`<transfer>/<name>`) under `dest/.peerdrop-incoming`.
 pub fn staged_files(dest: &Path) -> Vec<String> {
     let root = dest.join(".peerdrop-incoming");
