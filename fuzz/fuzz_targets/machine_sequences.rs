@@ -358,7 +358,7 @@ fn drive_sender(b: &mut Bytes) {
                 }
                 TxAction::Finish(_) => finished = true,
                 TxAction::Reconnect | TxAction::Authenticated { .. } => assert!(!finished),
-                TxAction::Send(_) | TxAction::Emit(_) => {}
+                TxAction::Send(_) | TxAction::Emit(_) | TxAction::Allow { .. } => {}
             }
         }
         if finished {
@@ -374,7 +374,7 @@ fn drive_sender(b: &mut Bytes) {
                 match action {
                     TxAction::Finish(_) => finished = true,
                     // The stall limit replaces a stuck connection.
-                    TxAction::Send(_) | TxAction::Emit(_) => {}
+                    TxAction::Send(_) | TxAction::Emit(_) | TxAction::Allow { .. } => {}
                     TxAction::Reconnect => assert!(!finished),
                     other => panic!("a timer only ends the transfer or its connection, not {other:?}"),
                 }

@@ -21,6 +21,7 @@ use peerdrop_proto::PROTOCOL_VERSION;
 use std::time::Duration;
 use uuid::Uuid;
 
+use super::flow::SendWindow;
 use super::ranges::RangeSet;
 use super::receiver::{control_name, outcome_of_failures, REFUSED_PREFIX};
 use super::Outcome;
@@ -87,8 +88,15 @@ pub enum TxInput {
 pub enum TxAction {
     /// Send on the control channel.
     Send(ControlMsg),
-    /// Start streaming these files, in order.
+    /// Start streaming these files, in order, on the current connection; send nothing beyond
+    /// the allowance of the [`TxAction::Allow`] that follows.
     Stream(Vec<StreamJob>),
+    /// The store window moved: the streaming may have sent `up_to` payload bytes on this
+    /// connection in total ([`crate::flow`]).
+    Allow {
+        /// Payload bytes allowed on this connection so far.
+        up_to: u64,
+    },
     /// Report to the front end.
     Emit(TransferEvent),
     /// The verification handshake is complete: derive the phrase from both fingerprints and
@@ -140,6 +148,8 @@ pub struct SenderMachine {
     stalled_at: Option<Timestamp>,
     /// A text offered instead of files ([`SenderMachine::new_text`]).
     text: Option<String>,
+    /// How far the current connection may send ahead of the receiver's disk.
+    window: SendWindow,
 }
 
 impl SenderMachine {
@@ -168,6 +178,7 @@ impl SenderMachine {
             reconnect_until: None,
             stalled_at: None,
             text: None,
+            window: SendWindow::new(),
         }
     }
 
@@ -250,7 +261,11 @@ impl SenderMachine {
             input,
             TxInput::Progress
                 | TxInput::FileSent { .. }
-                | TxInput::Control(ControlMsg::FileOk { .. } | ControlMsg::FileFailed { .. })
+                | TxInput::Control(
+                    ControlMsg::FileOk { .. }
+                        | ControlMsg::FileFailed { .. }
+                        | ControlMsg::Stored { .. }
+                )
         );
         if moving && self.state == State::Sending {
             self.stalled_at = Some(now + STALL_LIMIT);
@@ -372,6 +387,14 @@ impl SenderMachine {
 
     fn on_control(&mut self, msg: ControlMsg) -> Vec<TxAction> {
         match (&self.state, msg) {
+            (State::Sending, ControlMsg::Stored { bytes }) => self
+                .window
+                .stored(bytes)
+                .map(|up_to| TxAction::Allow { up_to })
+                .into_iter()
+                .collect(),
+            // A report about a connection that is being replaced (or not sending yet).
+            (_, ControlMsg::Stored { .. }) => Vec::new(),
             (State::AwaitingDecision, ControlMsg::SasNonce { nonce }) if !self.sas_revealed => {
                 if !sas::is_valid_nonce(&nonce) {
                     return self.protocol_error("malformed verification nonce".into());
@@ -472,7 +495,12 @@ impl SenderMachine {
             });
         }
         self.skipped_bytes = skipped;
+        // Every accept is on a fresh connection, whose window starts empty.
+        self.window = SendWindow::new();
         actions.push(TxAction::Stream(jobs));
+        actions.push(TxAction::Allow {
+            up_to: self.window.allowance(),
+        });
         actions
     }
 

@@ -297,7 +297,7 @@ impl Sim {
                     }
                 }
                 TxAction::Emit(event) => self.record.tx_events.push(event),
-                TxAction::Authenticated { .. } => {}
+                TxAction::Authenticated { .. } | TxAction::Allow { .. } => {}
                 TxAction::Reconnect => {
                     let attempt = self.reconnects.min(self.world.reconnect_after.len() - 1);
                     self.reconnects += 1;

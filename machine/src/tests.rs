@@ -1,11 +1,13 @@
 //! Scenario tests for the two machines, wired to each other by a tiny in-memory "driver".
 
 use peerdrop_proto::events::TransferEvent;
-use peerdrop_proto::transfer::{ByteRange, ControlMsg, FailureCause, FileEntry, MAX_MESSAGE_BYTES};
+use peerdrop_proto::transfer::{
+    ByteRange, ControlMsg, FailureCause, FileEntry, MAX_MESSAGE_BYTES, STORE_WINDOW,
+};
 use uuid::Uuid;
 
 use super::ranges::RangeSet;
-use super::receiver::{Decision, ReceiverMachine, RxAction, RxInput, Unsaved};
+use super::receiver::{Decision, EarlierFile, ReceiverMachine, RxAction, RxInput, Unsaved};
 use super::sender::{SenderMachine, StreamJob, TxAction, TxInput};
 use super::Outcome;
 use crate::names::Platform;
@@ -642,7 +644,13 @@ fn peer_gone_ends_both_machines() {
 #[test]
 fn resume_sends_only_missing_ranges() {
     let (mut tx, mut rx, _) = offered(vec![entry(0, "a", 100)]);
-    rx.set_already_have(0, RangeSet::from_ranges(&[ByteRange { start: 0, end: 60 }]));
+    rx.handle(
+        T0,
+        RxInput::EarlierRun(vec![EarlierFile::Partial(vec![ByteRange {
+            start: 0,
+            end: 60,
+        }])]),
+    );
     let accept = rx_sent(&rx.handle(T0, RxInput::Decided(Decision::Accept)));
     let out = tx.handle(T0, TxInput::Control(accept[0].clone()));
     assert!(out.contains(&TxAction::Stream(vec![StreamJob {
@@ -1051,8 +1059,13 @@ fn a_connection_lost_before_accepting_is_a_failure() {
 fn files_saved_by_an_earlier_run_are_confirmed_by_hash_only() {
     let (mut tx, mut rx, actions) = offered(vec![entry(0, "a.bin", 100), entry(1, "b.bin", 50)]);
     assert!(actions.iter().any(|a| matches!(a, RxAction::AskUser(_))));
-    rx.set_already_saved(0, HASH_A, "a.bin");
-    rx.set_already_have(1, RangeSet::from_ranges(&[ByteRange { start: 0, end: 20 }]));
+    rx.handle(
+        T0,
+        RxInput::EarlierRun(vec![
+            saved_earlier(HASH_A, "a.bin"),
+            EarlierFile::Partial(vec![ByteRange { start: 0, end: 20 }]),
+        ]),
+    );
     assert_eq!(rx.bytes_received(), 120);
     let accept = rx.handle(T0, RxInput::Decided(Decision::Accept));
     assert!(accept.contains(&RxAction::Emit(TransferEvent::Resumed {
@@ -1091,7 +1104,10 @@ fn files_saved_by_an_earlier_run_are_confirmed_by_hash_only() {
 
     // The sender's file changed since: the saved copy is not confirmed.
     let (mut tx, mut rx, _) = offered(vec![entry(0, "a.bin", 100)]);
-    rx.set_already_saved(0, HASH_A, "a.bin");
+    rx.handle(
+        T0,
+        RxInput::EarlierRun(vec![saved_earlier(HASH_A, "a.bin")]),
+    );
     to_tx(&mut tx, &rx.handle(T0, RxInput::Decided(Decision::Accept)));
     let out = to_rx(
         &mut rx,
@@ -1199,4 +1215,73 @@ fn a_text_offer_that_also_announces_files_or_is_too_long_is_refused_before_askin
     for out in [&with_files, &too_long] {
         assert!(!out.iter().any(|a| matches!(a, RxAction::AskUser(_))));
     }
+}
+
+fn saved_earlier(blake3: &str, saved_as: &str) -> EarlierFile {
+    EarlierFile::Saved {
+        blake3: blake3.into(),
+        saved_as: saved_as.into(),
+    }
+}
+
+#[test]
+fn what_an_earlier_run_left_is_taken_only_while_the_person_is_asked() {
+    let (mut tx, mut rx, _) = offered(vec![entry(0, "a", 100)]);
+    let accept = rx_sent(&rx.handle(T0, RxInput::Decided(Decision::Accept)));
+    // Too late: the accept already told the sender to send everything.
+    rx.handle(
+        T0,
+        RxInput::EarlierRun(vec![EarlierFile::Partial(vec![ByteRange {
+            start: 0,
+            end: 60,
+        }])]),
+    );
+    assert_eq!(rx.bytes_received(), 0, "seeded after the decision");
+    let out = tx.handle(T0, TxInput::Control(accept[0].clone()));
+    assert_eq!(
+        jobs(&out),
+        vec![StreamJob {
+            index: 0,
+            ranges: vec![ByteRange { start: 0, end: 100 }]
+        }]
+    );
+}
+
+#[test]
+fn the_store_window_runs_from_the_receivers_disk_to_the_senders_allowance() {
+    let (mut tx, mut rx, _) = offered(vec![entry(0, "a", 64 << 20)]);
+    // Before accepting there is no connection carrying data to report about.
+    assert!(rx.handle(T0, RxInput::Stored { total: 1 }).is_empty());
+    let out = to_tx(&mut tx, &rx.handle(T0, RxInput::Decided(Decision::Accept)));
+    assert!(
+        out.contains(&TxAction::Allow {
+            up_to: STORE_WINDOW
+        }),
+        "a fresh connection may run one window ahead: {out:?}"
+    );
+    let report = rx.handle(T0, RxInput::Stored { total: 3 << 20 });
+    assert_eq!(
+        rx_sent(&report),
+        vec![ControlMsg::Stored { bytes: 3 << 20 }]
+    );
+    let out = to_tx(&mut tx, &report);
+    assert_eq!(
+        out,
+        vec![TxAction::Allow {
+            up_to: (3 << 20) + STORE_WINDOW
+        }]
+    );
+    // A cut: the receiver counts the next connection from zero, and so does the sender.
+    rx.handle(T0, RxInput::ConnectionLost("cut".into()));
+    tx.handle(T0, TxInput::ConnectionLost("cut".into()));
+    assert!(
+        tx.handle(T0, TxInput::Control(ControlMsg::Stored { bytes: 9 << 20 }))
+            .is_empty(),
+        "a report while reconnecting moves nothing"
+    );
+    let report = rx.handle(T0, RxInput::Stored { total: 4 << 20 });
+    assert!(
+        report.is_empty(),
+        "no connection carries data yet: {report:?}"
+    );
 }

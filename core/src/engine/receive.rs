@@ -37,9 +37,8 @@ use super::{CancellationToken, EventSink, TransferReport};
 use crate::error::CoreError;
 use crate::identity::nonce::new_nonce;
 use crate::identity::Trust;
-use crate::machine::ranges::RangeSet;
 use crate::machine::receiver::{
-    Decision, OfferSummary, ReceiverMachine, RxAction, RxInput, Verification,
+    Decision, EarlierFile, OfferSummary, ReceiverMachine, RxAction, RxInput, Verification,
 };
 use crate::machine::Outcome;
 use crate::rtc::RtcSettings;
@@ -335,24 +334,31 @@ impl ReceiveRun {
             }
         };
         let mut journal = Journal::new(offer);
+        let mut earlier = Vec::with_capacity(journal.files.len());
         for (entry, resume) in journal.files.iter_mut().zip(plan) {
-            match resume {
-                FileResume::Fresh => {}
+            earlier.push(match resume {
+                FileResume::Fresh => EarlierFile::Fresh,
                 FileResume::Partial(have) => {
                     self.had_staging = true;
-                    self.machine
-                        .set_already_have(entry.index, RangeSet::from_ranges(&have));
-                    entry.have = have;
+                    entry.have = have.clone();
+                    EarlierFile::Partial(have)
                 }
                 FileResume::Saved(saved) => {
                     self.had_staging = true;
-                    self.machine
-                        .set_already_saved(entry.index, &saved.blake3, &saved.saved_as);
+                    let file = EarlierFile::Saved {
+                        blake3: saved.blake3.clone(),
+                        saved_as: saved.saved_as.clone(),
+                    };
                     entry.saved = Some(saved);
+                    file
                 }
-            }
+            });
         }
         self.journal = Some(journal);
+        // Asked while the prompt is pending, so nothing to carry out.
+        let _ = self
+            .machine
+            .handle(self.clock.now(), RxInput::EarlierRun(earlier));
         summary.resumable_bytes = self.machine.bytes_received();
         summary.verification = self.verification.clone();
         summary
@@ -373,10 +379,6 @@ impl ReceiveRun {
         let mut conn = conn;
         let (mut control_rx, mut data_rx) = conn.take_receivers();
         let mut conn = Some(conn);
-        // Bytes the disk worker reported written, and that count when the current connection
-        // opened ([`ControlMsg::Stored`] is per connection).
-        let mut stored_total: u64 = 0;
-        let mut stored_at_connect: u64 = 0;
         let mut pending_offer: Option<IncomingOffer> = None;
 
         let outcome = 'driver: loop {
@@ -501,7 +503,6 @@ impl ReceiveRun {
                                 (control_rx, data_rx) = fresh.take_receivers();
                                 payload = None;
                                 conn = Some(fresh);
-                                stored_at_connect = stored_total;
                                 continue 'driver;
                             }
                             Err(Gave::Up(why)) => {
@@ -556,16 +557,7 @@ impl ReceiveRun {
                         RxInput::Verified { index, result }
                     }
                     Some(DiskReport::Failed { full, reason }) => RxInput::DiskError { full, reason },
-                    Some(DiskReport::Stored(total)) => {
-                        // Per connection: the sender counts what it sent on this one.
-                        stored_total = total;
-                        let msg = ControlMsg::Stored { bytes: total.saturating_sub(stored_at_connect) };
-                        if c.control.send_text(&msg.to_json()).await.is_err() {
-                            RxInput::ConnectionLost("the control channel closed".into())
-                        } else {
-                            continue;
-                        }
-                    }
+                    Some(DiskReport::Stored(total)) => RxInput::Stored { total },
                     None => continue,
                 },
                 decision = decision_rx.recv() => match decision {

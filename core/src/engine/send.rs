@@ -272,7 +272,7 @@ async fn run(
     let mut actions = machine.handle(clock.now(), TxInput::Start);
     let (mut control_rx, _data_rx) = conn.take_receivers();
     let mut conn = Some(conn);
-    // What the receiver has stored of this connection's bytes ([`StoreWindow`]).
+    // How far the current stream may send: the machine's allowance ([`StoreWindow`]).
     let mut window = StoreWindow::new();
     // Set once the server reported the receiver gone (the machine's grace timer runs then).
     let mut peer_left = false;
@@ -297,6 +297,8 @@ async fn run(
                         task.abort();
                     }
                     let Some(c) = conn.as_mut() else { continue };
+                    // A new stream runs on a new connection, whose window starts empty.
+                    window = StoreWindow::new();
                     // The receiver has accepted, so it now answers stripe offers.
                     c.open_stripes(link.client).await;
                     c.cap_in_flight().await;
@@ -326,6 +328,7 @@ async fn run(
                         item_tx,
                     )));
                 }
+                TxAction::Allow { up_to } => window.allow(up_to),
                 TxAction::Emit(event) => {
                     if matches!(event, TransferEvent::Accepted) && link.proved {
                         trust.remember(&link.to.name, &link.remote_fp);
@@ -368,7 +371,6 @@ async fn run(
                             });
                             control_rx = fresh.take_receivers().0;
                             conn = Some(fresh);
-                            window = StoreWindow::new();
                             TxInput::Reconnected
                         }
                         Err(Gave::Up(why)) => {
@@ -396,10 +398,6 @@ async fn run(
         let input = tokio::select! {
             ev = control_rx.recv() => match ev {
                 Some(ChannelEvent::Message { data, .. }) => match std::str::from_utf8(&data).ok().and_then(|t| ControlMsg::from_json(t).ok()) {
-                    Some(ControlMsg::Stored { bytes }) => {
-                        window.stored(bytes);
-                        TxInput::Progress
-                    }
                     Some(msg) => TxInput::Control(msg),
                     None => TxInput::Control(ControlMsg::Error { message: "unreadable control message".into(), cause: None }),
                 },

@@ -1,58 +1,55 @@
-//! The sender's half of the store window: at most [`STORE_WINDOW`] payload bytes sent on a
-//! connection beyond what the receiver reported written to disk ([`ControlMsg::Stored`]).
+//! The sender's store-window gate: the streaming task sends no payload byte on a connection
+//! beyond the allowance the sender machine last granted ([`TxAction::Allow`], computed by
+//! `peerdrop_machine::flow` from the receiver's [`ControlMsg::Stored`] reports).
 //!
-//! Why: SCTP's receive window only bounds what sits inside the association. Once `webrtc`
-//! has handed a message to its data channel queue, the window reopens, and when the
-//! receiver's disk stalls (an fsync behind gigabytes of dirty page cache) messages pile up
-//! in that stack's queues: heaptrack showed 55 MiB of frames held there with a slowed disk,
-//! and receiver peaks of 60–110 MiB on 4 GiB (docs/BENCHMARKS.md). Counting what actually
-//! reached the disk bounds it end to end, whatever the transport buffers.
+//! Why a gate and not the arithmetic: the machine decides how far the sender may run ahead
+//! of the receiver's disk; this only makes the streaming task wait for it, woken by a
+//! `watch` channel (no polling, no lost wake-up).
 //!
+//! [`TxAction::Allow`]: crate::machine::sender::TxAction::Allow
 //! [`ControlMsg::Stored`]: peerdrop_proto::transfer::ControlMsg::Stored
 
-use peerdrop_proto::transfer::STORE_WINDOW;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
-use tokio::sync::Notify;
+use tokio::sync::watch;
 
-/// Backstop for a lost wake-up while waiting for room.
-const RECHECK: Duration = Duration::from_millis(100);
-
-/// One connection's store window (a new connection starts a new one, as the receiver's
-/// count restarts with it).
-#[derive(Default)]
+/// One connection's gate (each streaming task gets its own: a new connection starts at 0).
 pub struct StoreWindow {
+    allowed: watch::Sender<u64>,
     sent: AtomicU64,
-    stored: AtomicU64,
-    moved: Notify,
 }
 
 impl StoreWindow {
-    /// A window with nothing sent.
+    /// A gate that allows nothing until the first [`StoreWindow::allow`].
     pub fn new() -> Arc<Self> {
-        Arc::new(Self::default())
+        Arc::new(StoreWindow {
+            allowed: watch::Sender::new(0),
+            sent: AtomicU64::new(0),
+        })
     }
 
-    /// The receiver reported `bytes` of this connection written to disk.
-    pub fn stored(&self, bytes: u64) {
-        self.stored.fetch_max(bytes, Ordering::AcqRel);
-        self.moved.notify_one();
-    }
-
-    /// Waits until `len` more bytes fit in the window, then counts them as sent.
-    pub async fn reserve(&self, len: u64) {
-        loop {
-            let sent = self.sent.load(Ordering::Acquire);
-            if sent + len <= self.stored.load(Ordering::Acquire) + STORE_WINDOW {
-                self.sent.fetch_add(len, Ordering::AcqRel);
-                return;
+    /// The machine allows `up_to` payload bytes on this connection in total (never shrinks).
+    pub fn allow(&self, up_to: u64) {
+        self.allowed.send_if_modified(|allowed| {
+            let grows = up_to > *allowed;
+            if grows {
+                *allowed = up_to;
             }
-            let _ = tokio::time::timeout(RECHECK, self.moved.notified()).await;
-        }
+            grows
+        });
     }
 
-    /// Bytes sent on this connection so far.
+    /// Waits until `len` more bytes are allowed, then counts them as sent. One task reserves
+    /// per gate (the streaming task), so the check and the count cannot race.
+    pub async fn reserve(&self, len: u64) {
+        let mut allowed = self.allowed.subscribe();
+        let sent = self.sent.load(Ordering::Acquire);
+        // The sender half lives in `self`, so the channel cannot close while we wait.
+        let _ = allowed.wait_for(|allowed| sent + len <= *allowed).await;
+        self.sent.fetch_add(len, Ordering::AcqRel);
+    }
+
+    /// Bytes sent through this gate so far.
     pub fn sent(&self) -> u64 {
         self.sent.load(Ordering::Acquire)
     }
@@ -61,22 +58,30 @@ impl StoreWindow {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     #[tokio::test]
-    async fn a_full_window_waits_for_the_receiver_to_store() {
+    async fn a_send_past_the_allowance_waits_until_the_machine_allows_more() {
         let window = StoreWindow::new();
-        window.reserve(STORE_WINDOW).await;
+        window.allow(100);
+        window.reserve(100).await;
         let waiting = {
             let window = window.clone();
             tokio::spawn(async move { window.reserve(1).await })
         };
         tokio::time::sleep(Duration::from_millis(50)).await;
-        assert!(!waiting.is_finished(), "sent beyond the window");
-        window.stored(1);
+        assert!(!waiting.is_finished(), "sent beyond the allowance");
+        window.allow(50);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert!(
+            !waiting.is_finished(),
+            "a smaller allowance opened the gate"
+        );
+        window.allow(101);
         tokio::time::timeout(Duration::from_secs(1), waiting)
             .await
-            .expect("woken once the receiver stored a byte")
+            .expect("woken once allowed one more byte")
             .unwrap();
-        assert_eq!(window.sent(), STORE_WINDOW + 1);
+        assert_eq!(window.sent(), 101);
     }
 }

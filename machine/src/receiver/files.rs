@@ -2,13 +2,48 @@
 //! sender's hashes, verification and its results, and the end once every file is settled.
 
 use peerdrop_proto::events::TransferEvent;
-use peerdrop_proto::transfer::{ControlMsg, ResumeEntry};
+use peerdrop_proto::transfer::{ByteRange, ControlMsg, ResumeEntry};
 
 use super::*;
 
+/// What an earlier run of a transfer left of one offered file ([`RxInput::EarlierRun`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum EarlierFile {
+    /// Nothing: it starts from the first byte.
+    Fresh,
+    /// These byte ranges are on disk in its part file.
+    Partial(Vec<ByteRange>),
+    /// It was verified and saved already.
+    Saved {
+        /// Its BLAKE3 then (lowercase hex): confirmed only if the sender's hash is the same.
+        blake3: String,
+        /// Where it was saved (relative display form).
+        saved_as: String,
+    },
+}
+
 impl ReceiverMachine {
-    /// Pre-seeds what is already on disk (resume). Must be called before accepting.
-    pub fn set_already_have(&mut self, index: u32, have: RangeSet) {
+    /// Seeds what an earlier run left ([`RxInput::EarlierRun`]), only while the person is being
+    /// asked: after the decision the sender has been told what to skip.
+    pub(super) fn seed_earlier_run(&mut self, files: Vec<EarlierFile>) {
+        if self.state != State::AwaitingDecision {
+            return;
+        }
+        for (index, earlier) in (0u32..).zip(files) {
+            match earlier {
+                EarlierFile::Fresh => {}
+                EarlierFile::Partial(have) => {
+                    self.set_already_have(index, RangeSet::from_ranges(&have))
+                }
+                EarlierFile::Saved { blake3, saved_as } => {
+                    self.set_already_saved(index, &blake3, &saved_as)
+                }
+            }
+        }
+    }
+
+    /// Pre-seeds what is already on disk of file `index` (resume).
+    fn set_already_have(&mut self, index: u32, have: RangeSet) {
         if let Some(file) = self.files.get_mut(index as usize) {
             if file.status == FileStatus::Receiving {
                 file.have = RangeSet::from_ranges(
@@ -27,9 +62,9 @@ impl ReceiverMachine {
     }
 
     /// Marks file `index` as verified and saved (as `saved_as`) by an earlier run of this
-    /// transfer. Must be called before accepting. It counts as done once the sender's hash
+    /// transfer. It counts as done once the sender's hash
     /// arrives and equals `blake3`.
-    pub fn set_already_saved(&mut self, index: u32, blake3: &str, saved_as: &str) {
+    fn set_already_saved(&mut self, index: u32, blake3: &str, saved_as: &str) {
         if let Some(file) = self.files.get_mut(index as usize) {
             file.status = FileStatus::Saved;
             file.have = RangeSet::new();

@@ -22,6 +22,7 @@ use peerdrop_proto::PROTOCOL_VERSION;
 use std::time::Duration;
 use uuid::Uuid;
 
+use super::flow::StoreReports;
 use super::ranges::RangeSet;
 use super::Outcome;
 use crate::names::{Platform, SafePath};
@@ -30,6 +31,8 @@ use crate::{RECONNECT_WINDOW, STALL_LIMIT};
 
 mod files;
 mod offer;
+
+pub use files::EarlierFile;
 
 /// How long a sender has, from the moment the connection is up, to complete its offer (the
 /// verification handshake and the whole file list). A peer that sends half an offer and then
@@ -108,6 +111,15 @@ pub enum RxInput {
     },
     /// A message could not even be decoded.
     BadFrame(String),
+    /// What an earlier run of this transfer left on disk, one entry per offered file in
+    /// order (resume). Taken only while the person is being asked, before the decision.
+    EarlierRun(Vec<EarlierFile>),
+    /// The disk has written `total` payload bytes of this transfer so far; the sender hears
+    /// what of it belongs to the current connection ([`crate::flow`]).
+    Stored {
+        /// Payload bytes written, over every connection.
+        total: u64,
+    },
     /// The user decided.
     Decided(Decision),
     /// The driver checked file `index` against its hash and (if it matched) moved it into place.
@@ -268,6 +280,8 @@ pub struct ReceiverMachine {
     /// While bytes are expected: when the connection counts as stuck unless something arrives
     /// first ([`STALL_LIMIT`]).
     stalled_at: Option<Timestamp>,
+    /// What the disk has written, and how much of it the current connection carried.
+    stored: StoreReports,
 }
 
 impl ReceiverMachine {
@@ -291,6 +305,7 @@ impl ReceiverMachine {
             offer_until: Some(now + OFFER_DEADLINE),
             reconnect_until: None,
             stalled_at: None,
+            stored: StoreReports::new(),
         }
     }
 
@@ -410,6 +425,18 @@ impl ReceiverMachine {
             RxInput::Control(msg) => self.on_control(msg),
             RxInput::Data { index, offset, len } => self.on_data(index, offset, len),
             RxInput::BadFrame(why) => self.protocol_error(format!("malformed message: {why}")),
+            RxInput::EarlierRun(files) => {
+                self.seed_earlier_run(files);
+                Vec::new()
+            }
+            RxInput::Stored { total } => {
+                let bytes = self.stored.written(total);
+                match self.state {
+                    // Only a connection that carries this transfer's data hears it.
+                    State::Receiving => vec![RxAction::Send(ControlMsg::Stored { bytes })],
+                    _ => Vec::new(),
+                }
+            }
             RxInput::Decided(decision) => self.on_decision(decision),
             RxInput::Verified { index, result } => self.on_verified(index, result),
             RxInput::DiskError { full, reason } => {
@@ -432,6 +459,7 @@ impl ReceiverMachine {
                 State::Receiving => {
                     self.state = State::AwaitingReoffer;
                     self.reconnect_until = Some(now + RECONNECT_WINDOW);
+                    self.stored.new_connection();
                     vec![
                         RxAction::Emit(TransferEvent::Reconnecting { reason }),
                         RxAction::AwaitReconnect,
@@ -443,6 +471,7 @@ impl ReceiverMachine {
                     self.state = State::AwaitingReoffer;
                     self.reconnect_until = Some(now + RECONNECT_WINDOW);
                     self.reoffer.clear();
+                    self.stored.new_connection();
                     vec![RxAction::AwaitReconnect]
                 }
                 _ => self.finish(Outcome::Disconnected(format!(
