@@ -28,9 +28,9 @@
 //! - the move itself is `hard_link` + unlink, which fails instead of replacing an existing
 //!   name, so not even a concurrent writer can be clobbered.
 //!
-//! The code is split by job: [`parts`] (naming and opening part files), [`writer`] (positional
-//! writes), [`hash`] (reading parts back to verify them), [`placement`] (the final move and
-//! folder choice), [`prune`] (abandoned staging) and [`journal`] (resume journal and
+//! One file per job: `parts.rs` (naming and opening part files), `writer.rs` (positional
+//! writes), `hash.rs` (reading parts back to verify them), `placement.rs` (the final move and
+//! folder choice), `prune.rs` (abandoned staging) and `journal.rs` (the resume journal and the
 //! saved-files log); this file opens and closes a transfer's staging.
 
 use std::collections::HashMap;
