@@ -11,7 +11,8 @@ use peerdrop_proto::transfer::ByteRange;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::{open_part, part_name, IncomingTransfer};
+use super::parts::{open_part, part_name};
+use super::IncomingTransfer;
 use crate::store::dir::Dir;
 use crate::store::names::{sanitize_relative_path, Platform};
 use crate::store::sys::{self, Access};
@@ -318,4 +319,133 @@ fn apply_saved_log(staging: &Dir, journal: &mut Journal) -> Result<(), StoreErro
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::incoming::test_util::*;
+    use crate::store::incoming::STAGING_DIR_NAME;
+
+    #[test]
+    fn a_checkpointed_journal_resumes_only_what_is_on_disk() {
+        let dir = tempfile::tempdir().unwrap();
+        let dest = dir.path();
+        let id = Uuid::new_v4();
+        assert_eq!(IncomingTransfer::read_journal(dest, id).unwrap(), None);
+        let offer = vec![
+            (0, "a.bin".to_string(), 100),
+            (1, "b.bin".to_string(), 10),
+            (2, "c.bin".to_string(), 50),
+            (3, "d.bin".to_string(), 5),
+        ];
+        let mut t = IncomingTransfer::open(dest, id).unwrap();
+        t.write_at(0, 0, &[1u8; 60]).unwrap();
+        t.write_at(2, 0, &[2u8; 20]).unwrap();
+        let b = receive(&mut t, 1, "b.bin", &[3u8; 10]);
+        let mut journal = Journal::new(offer.clone());
+        journal.files[0].have = vec![ByteRange { start: 0, end: 60 }];
+        // The journal claims more of file 2 than its part holds: only the part counts.
+        journal.files[2].have = vec![ByteRange { start: 0, end: 40 }];
+        journal.files[1].saved = Some(SavedFile {
+            blake3: blake3::hash(&[3u8; 10]).to_hex().to_string(),
+            saved_as: "b.bin".into(),
+        });
+        t.checkpoint(&journal).unwrap();
+        drop(t); // the process dies here
+        assert_eq!(
+            IncomingTransfer::read_journal(dest, id).unwrap(),
+            Some(journal.clone())
+        );
+
+        let plan = IncomingTransfer::resume_plan(dest, id, &offer).unwrap();
+        assert_eq!(
+            plan,
+            vec![
+                FileResume::Partial(vec![ByteRange { start: 0, end: 60 }]),
+                FileResume::Saved(journal.files[1].saved.clone().unwrap()),
+                FileResume::Partial(vec![ByteRange { start: 0, end: 20 }]),
+                FileResume::Fresh,
+            ]
+        );
+        // Another file list, a deleted saved file, or another transfer id: start afresh.
+        let renamed = vec![(0, "other.bin".to_string(), 100)];
+        assert_eq!(
+            IncomingTransfer::resume_plan(dest, id, &renamed).unwrap(),
+            vec![FileResume::Fresh]
+        );
+        fs::remove_file(&b).unwrap();
+        assert_eq!(
+            IncomingTransfer::resume_plan(dest, id, &offer).unwrap()[1],
+            FileResume::Fresh
+        );
+        assert_eq!(
+            IncomingTransfer::resume_plan(dest, Uuid::new_v4(), &offer).unwrap(),
+            vec![FileResume::Fresh; 4]
+        );
+        // A damaged journal is no journal.
+        fs::write(
+            dest.join(STAGING_DIR_NAME)
+                .join(id.to_string())
+                .join(JOURNAL_FILE),
+            "{not json",
+        )
+        .unwrap();
+        assert_eq!(IncomingTransfer::read_journal(dest, id).unwrap(), None);
+    }
+
+    #[test]
+    fn files_saved_after_the_last_checkpoint_are_remembered_through_a_crash() {
+        let dir = tempfile::tempdir().unwrap();
+        let dest = dir.path();
+        let id = Uuid::new_v4();
+        let offer = vec![
+            (0, "a.bin".to_string(), 4),
+            (1, "b.bin".to_string(), 4),
+            (2, "c.bin".to_string(), 4),
+        ];
+        let saved = |bytes: &[u8], name: &str| SavedFile {
+            blake3: blake3::hash(bytes).to_hex().to_string(),
+            saved_as: name.into(),
+        };
+        let mut t = IncomingTransfer::open(dest, id).unwrap();
+        let journal = Journal::new(offer.clone());
+        t.checkpoint(&journal).unwrap();
+        receive(&mut t, 0, "a.bin", b"aaaa");
+        t.record_saved(0, &saved(b"aaaa", "a.bin")).unwrap();
+        receive(&mut t, 1, "b.bin", b"bbbb");
+        t.record_saved(1, &saved(b"bbbb", "b.bin")).unwrap();
+        // The process dies while appending a third line.
+        let log = t.staging_dir().join(SAVED_LOG_FILE);
+        fs::OpenOptions::new()
+            .append(true)
+            .open(&log)
+            .unwrap()
+            .write_all(br#"{"index":2,"blake3":"#)
+            .unwrap();
+        drop(t);
+
+        let plan = IncomingTransfer::resume_plan(dest, id, &offer).unwrap();
+        assert_eq!(
+            plan,
+            vec![
+                FileResume::Saved(saved(b"aaaa", "a.bin")),
+                FileResume::Saved(saved(b"bbbb", "b.bin")),
+                FileResume::Fresh,
+            ]
+        );
+
+        // A checkpoint folds the log into the journal and empties it.
+        let mut t = IncomingTransfer::open(dest, id).unwrap();
+        let mut journal = IncomingTransfer::read_journal(dest, id).unwrap().unwrap();
+        receive(&mut t, 2, "c.bin", b"cccc");
+        t.record_saved(2, &saved(b"cccc", "c.bin")).unwrap();
+        journal.files[2].saved = Some(saved(b"cccc", "c.bin"));
+        t.checkpoint(&journal).unwrap();
+        assert_eq!(fs::metadata(&log).unwrap().len(), 0);
+        assert_eq!(
+            IncomingTransfer::read_journal(dest, id).unwrap(),
+            Some(journal)
+        );
+    }
 }
