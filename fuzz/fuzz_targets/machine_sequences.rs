@@ -237,6 +237,7 @@ fn drive_receiver(b: &mut Bytes) {
     let mut asked = false;
     let mut accepted = false;
     let mut finished = false;
+    let mut succeeded = false;
     let mut steps = 0;
     while !b.done() && steps < 512 {
         steps += 1;
@@ -244,14 +245,22 @@ fn drive_receiver(b: &mut Bytes) {
             now = now + wait;
             for action in rx.handle_timeout(now) {
                 match action {
-                    RxAction::Finish(_) => finished = true,
+                    RxAction::Finish(outcome) => {
+                        finished = true;
+                        succeeded = outcome.is_success();
+                    }
+                    // After a success, the sender had its time to close first.
+                    RxAction::Close => assert!(succeeded, "a close grace only after a success"),
                     // The stall limit drops a stuck connection and waits for the sender.
                     RxAction::Send(_) | RxAction::Emit(_) | RxAction::AwaitReconnect => {}
                     other => panic!("a timer only ends the transfer or its connection, not {other:?}"),
                 }
             }
             assert!(rx.poll_timeout().is_none_or(|at| at > now), "nothing left due");
-            assert!(!rx.is_finished() || rx.poll_timeout().is_none());
+            assert!(
+                !rx.is_finished() || rx.poll_timeout().is_none() || succeeded,
+                "a finished machine keeps no timer but the close grace after a success"
+            );
             continue;
         }
         let input = receiver_input(b);
@@ -288,10 +297,14 @@ fn drive_receiver(b: &mut Bytes) {
                     assert!(!finished);
                     assert_eq!(*size, entries[*index as usize].size);
                 }
-                RxAction::Finish(_) => finished = true,
+                RxAction::Finish(outcome) => {
+                    finished = true;
+                    succeeded = outcome.is_success();
+                }
                 RxAction::AwaitReconnect | RxAction::Authenticated { .. } => {
                     assert!(!finished)
                 }
+                RxAction::Close => assert!(succeeded, "a close grace only after a success"),
                 RxAction::Send(_) | RxAction::Emit(_) => {}
             }
         }

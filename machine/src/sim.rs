@@ -379,7 +379,7 @@ impl Sim {
                     );
                 }
                 RxAction::Emit(event) => self.record.rx_events.push(event),
-                RxAction::Authenticated { .. } | RxAction::AwaitReconnect => {}
+                RxAction::Authenticated { .. } | RxAction::AwaitReconnect | RxAction::Close => {}
                 RxAction::Finish(outcome) => {
                     self.record.rx_outcome = Some((self.now, outcome));
                     // The receiver's process is done: it leaves the server.

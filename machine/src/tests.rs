@@ -1285,3 +1285,44 @@ fn the_store_window_runs_from_the_receivers_disk_to_the_senders_allowance() {
         "no connection carries data yet: {report:?}"
     );
 }
+
+#[test]
+fn after_a_success_the_receiver_lets_the_sender_close_first_for_a_bounded_time() {
+    use crate::receiver::SENDER_CLOSE_GRACE;
+    // Quickest success: a text, complete when accepted.
+    let mut tx = SenderMachine::new_text(Uuid::nil(), "s".into(), "hi".into(), NONCE_S.into());
+    let mut rx = receiver();
+    deliver_offer(&mut tx, &mut rx);
+    let done = rx.handle(T0, RxInput::Decided(Decision::Accept));
+    assert_eq!(rx_finish(&done), Some(Outcome::Completed));
+    assert!(
+        !done.contains(&RxAction::Close),
+        "closed before the sender read the end"
+    );
+    assert_eq!(rx.poll_timeout(), Some(T0 + SENDER_CLOSE_GRACE));
+    // The sender closes: close now.
+    assert_eq!(
+        rx.handle(T0, RxInput::ConnectionLost("closed".into())),
+        vec![RxAction::Close]
+    );
+    assert_eq!(rx.poll_timeout(), None);
+    assert!(rx.handle_timeout(T0 + SENDER_CLOSE_GRACE).is_empty());
+
+    // A sender that never closes: the grace ends it.
+    let mut tx = SenderMachine::new_text(Uuid::nil(), "s".into(), "hi".into(), NONCE_S.into());
+    let mut rx = receiver();
+    deliver_offer(&mut tx, &mut rx);
+    rx.handle(T0, RxInput::Decided(Decision::Accept));
+    assert!(rx
+        .handle_timeout(T0 + std::time::Duration::from_millis(1999))
+        .is_empty());
+    assert_eq!(
+        rx.handle_timeout(T0 + SENDER_CLOSE_GRACE),
+        vec![RxAction::Close]
+    );
+
+    // A failure closes at once: no grace.
+    let (_tx, mut rx, _) = offered(vec![entry(0, "a", 1)]);
+    rx.handle(T0, RxInput::Decided(Decision::Decline("no".into())));
+    assert_eq!(rx.poll_timeout(), None);
+}

@@ -9,6 +9,7 @@
 //! - [`receive`]: runs a [`crate::machine::receiver::ReceiverMachine`], handing frames to
 //!   `disk_worker` (the thread that owns the destination folder during a transfer).
 //! - [`progress`]: speed and ETA.
+//! - `rejoin`: taking a new connection as the same peer again (either role, on resume).
 //! - [`transport`]: the [`transport::MessageOut`] seam between drivers and carriers.
 
 pub mod changed;
@@ -24,6 +25,7 @@ pub mod path;
 mod presence;
 pub mod progress;
 pub mod receive;
+mod rejoin;
 pub mod send;
 pub mod store_window;
 pub mod stripes;

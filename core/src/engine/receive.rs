@@ -28,10 +28,11 @@ use tracing::warn;
 use uuid::Uuid;
 
 use super::channels::ChannelEvent;
-use super::clock::{sleep_until_or_never, Clock};
+use super::clock::{sleep_until_or_never, Clock, MachineTimer};
 use super::connection::{connect_answerer, Background, Connection};
 use super::disk_worker::{disk_worker, DiskCmd, DiskReport};
 use super::progress::{eta_secs, RateMeter};
+use super::rejoin::{Gave, SamePeer};
 use super::send::PROGRESS_INTERVAL;
 use super::{CancellationToken, EventSink, TransferReport};
 use crate::error::CoreError;
@@ -51,10 +52,6 @@ const DISK_QUEUE: usize = 64;
 /// How long a sender has, from the moment the connection is up, to complete its offer (the
 /// machine's timer; re-exported for the tests that name it).
 pub use crate::machine::receiver::OFFER_DEADLINE;
-
-/// How long a receiver that completed waits for the sender to close first (see the end of
-/// `ReceiveRun::run`).
-const SENDER_CLOSE_GRACE: Duration = Duration::from_secs(2);
 
 /// Staging untouched for this long belongs to a transfer nobody will resume.
 const STALE_STAGING: Duration = Duration::from_secs(30 * 24 * 3600);
@@ -236,13 +233,6 @@ struct ReceiveRun {
     saved: Vec<PathBuf>,
 }
 
-/// Why no new connection replaced a lost one.
-enum Gave {
-    Up(String),
-    Fatal(String),
-    Cancelled,
-}
-
 impl ReceiveRun {
     fn new(dest: PathBuf, decider: Box<dyn Decider>, events: EventSink, session: Session) -> Self {
         let (disk_report_tx, disk_report_rx) = mpsc::unbounded_channel();
@@ -375,6 +365,7 @@ impl ReceiveRun {
         let mut started: Option<Instant> = None;
         let mut meter = RateMeter::new();
         let mut tick = tokio::time::interval(PROGRESS_INTERVAL);
+        let mut timer = MachineTimer::new();
         let mut actions: Vec<RxAction> = Vec::new();
         let mut conn = conn;
         let (mut control_rx, mut data_rx) = conn.take_receivers();
@@ -517,6 +508,8 @@ impl ReceiveRun {
                         actions = self.machine.handle(self.clock.now(), input);
                         continue 'driver;
                     }
+                    // Only after the finish, handled below with the connection's close.
+                    RxAction::Close => {}
                     RxAction::Finish(outcome) => break 'driver outcome,
                 }
             }
@@ -530,6 +523,7 @@ impl ReceiveRun {
                 actions = self.machine.handle(self.clock.now(), RxInput::PeerGone);
                 continue;
             };
+            timer.arm(self.clock.instant(self.machine.poll_timeout()));
             let input = tokio::select! {
                 ev = data_rx.recv() => match ev {
                     Some(ChannelEvent::Message { mut data, .. }) => match DataFrame::decode(&data) {
@@ -589,7 +583,7 @@ impl ReceiveRun {
                     Background::Quiet => continue,
                 },
                 _ = cancel.cancelled() => RxInput::LocalCancel("cancelled by receiver".into()),
-                _ = sleep_until_or_never(self.clock.instant(self.machine.poll_timeout())) => {
+                _ = timer.fired() => {
                     actions = self.machine.handle_timeout(self.clock.now());
                     continue;
                 }
@@ -637,18 +631,24 @@ impl ReceiveRun {
                 saved_to: (!self.machine.is_text()).then(|| self.dest.display().to_string()),
             });
             if let Some(c) = conn {
-                // The sender closes its side once it has read the final message; closing
-                // first could drop that message still in flight (the sender then reports a
-                // lost connection for a transfer that completed). Bounded, for a sender
-                // that vanished.
-                let _ = tokio::time::timeout(SENDER_CLOSE_GRACE, async {
-                    while let Some(event) = control_rx.recv().await {
-                        if matches!(event, ChannelEvent::Closed) {
-                            break;
-                        }
+                // The machine says when to close: once the sender has closed (it read the
+                // last message), or when its grace for that is over.
+                while self.machine.poll_timeout().is_some() {
+                    timer.arm(self.clock.instant(self.machine.poll_timeout()));
+                    let actions = tokio::select! {
+                        event = control_rx.recv() => match event {
+                            Some(ChannelEvent::Closed) | None => self.machine.handle(
+                                self.clock.now(),
+                                RxInput::ConnectionLost("the sender closed".into()),
+                            ),
+                            Some(_) => continue,
+                        },
+                        _ = timer.fired() => self.machine.handle_timeout(self.clock.now()),
+                    };
+                    if actions.contains(&RxAction::Close) {
+                        break;
                     }
-                })
-                .await;
+                }
                 c.close("done").await;
             }
             Ok(TransferReport {
@@ -705,27 +705,16 @@ impl ReceiveRun {
                     continue;
                 }
             };
-            if self.session.binding.is_some() || conn.channel_binding().is_some() {
-                conn.close("cannot re-verify").await;
-                return Err(Gave::Fatal(
-                    "the connection runs over the relay, where the sender cannot be re-verified: \
-                     not resuming in this session"
-                        .into(),
-                ));
-            }
-            match conn.remote_fingerprint().await {
-                Ok(fp) if fp == self.session.remote_fp => return Ok(conn),
-                Ok(fp) => {
-                    let previous = self.session.remote_fp.clone();
-                    conn.close("identity changed").await;
-                    return Err(Gave::Fatal(format!(
-                        "the sender's certificate changed while reconnecting (was {previous}, now {fp}): not resuming, someone may be in the middle"
-                    )));
-                }
-                Err(e) => {
-                    tracing::debug!("reconnection unusable: {e}");
-                    conn.abandon().await;
-                }
+            let same = SamePeer {
+                role: "sender",
+                fingerprint: &self.session.remote_fp,
+                relayed: self.session.binding.is_some(),
+                relay_hint: "",
+            };
+            match same.check(conn).await {
+                Ok(conn) => return Ok(conn),
+                Err(Some(gave)) => return Err(gave),
+                Err(None) => {}
             }
         }
     }

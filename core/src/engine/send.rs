@@ -26,9 +26,10 @@ use uuid::Uuid;
 
 use super::changed::{IdentityChange, OnChangedIdentity};
 use super::channels::ChannelEvent;
-use super::clock::{sleep_until_or_never, Clock};
+use super::clock::{sleep_until_or_never, Clock, MachineTimer};
 use super::connection::{connect_offerer, Background, Connection};
 use super::progress::{eta_secs, RateMeter};
+use super::rejoin::{Gave, SamePeer};
 use super::store_window::StoreWindow;
 use super::transport::MessageOut;
 use super::{CancellationToken, EventSink, TransferReport};
@@ -269,6 +270,7 @@ async fn run(
     let mut meter = RateMeter::new();
     let mut tick = tokio::time::interval(PROGRESS_INTERVAL);
     let clock = Clock::start();
+    let mut timer = MachineTimer::new();
     let mut actions = machine.handle(clock.now(), TxInput::Start);
     let (mut control_rx, _data_rx) = conn.take_receivers();
     let mut conn = Some(conn);
@@ -395,6 +397,7 @@ async fn run(
             actions = machine.handle(clock.now(), TxInput::PeerGone);
             continue;
         };
+        timer.arm(clock.instant(machine.poll_timeout()));
         let input = tokio::select! {
             ev = control_rx.recv() => match ev {
                 Some(ChannelEvent::Message { data, .. }) => match std::str::from_utf8(&data).ok().and_then(|t| ControlMsg::from_json(t).ok()) {
@@ -432,7 +435,7 @@ async fn run(
                 Background::Refused(why) => TxInput::Fail(why),
                 Background::Quiet => continue,
             },
-            _ = sleep_until_or_never(clock.instant(machine.poll_timeout())) => {
+            _ = timer.fired() => {
                 actions = machine.handle_timeout(clock.now());
                 continue;
             }
@@ -493,20 +496,16 @@ async fn run(
     }
 }
 
-/// Why no new connection was made.
-enum Gave {
-    /// The receiver is gone or unreachable for too long.
-    Up(String),
-    /// Something that must stop the transfer (e.g. the receiver's certificate changed).
-    Fatal(String),
-    /// The user cancelled meanwhile.
-    Cancelled,
-}
-
 /// Connects to the receiver again, attempt after attempt, until it works, cannot work, or the
 /// caller stops waiting (the machine's [`RECONNECT_WINDOW`]); accepts only a connection that
 /// proves the certificate the transfer started with.
 async fn reconnect(link: &Link<'_>, cancel: &CancellationToken) -> Result<Connection, Gave> {
+    let same = SamePeer {
+        role: "receiver",
+        fingerprint: &link.remote_fp,
+        relayed: link.binding.is_some(),
+        relay_hint: " (send again to resume from what arrived)",
+    };
     let mut attempt = 0u32;
     loop {
         attempt += 1;
@@ -516,27 +515,10 @@ async fn reconnect(link: &Link<'_>, cancel: &CancellationToken) -> Result<Connec
             _ = cancel.cancelled() => return Err(Gave::Cancelled),
         };
         match tried {
-            Ok(conn) if link.binding.is_some() || conn.channel_binding().is_some() => {
-                conn.close("cannot re-verify").await;
-                return Err(Gave::Fatal(
-                    "the connection runs over the relay, where the receiver cannot be re-verified: \
-                     not resuming in this session (send again to resume from what arrived)"
-                        .into(),
-                ));
-            }
-            Ok(conn) => match conn.remote_fingerprint().await {
-                Ok(fp) if fp == link.remote_fp => return Ok(conn),
-                Ok(fp) => {
-                    conn.close("identity changed").await;
-                    return Err(Gave::Fatal(format!(
-                        "the receiver's certificate changed while reconnecting (was {}, now {fp}): not resuming, someone may be in the middle",
-                        link.remote_fp
-                    )));
-                }
-                Err(e) => {
-                    tracing::debug!("reconnection unusable: {e}");
-                    conn.abandon().await;
-                }
+            Ok(conn) => match same.check(conn).await {
+                Ok(conn) => return Ok(conn),
+                Err(Some(gave)) => return Err(gave),
+                Err(None) => {}
             },
             Err(CoreError::PeerUnavailable(why)) => return Err(Gave::Up(why)),
             Err(CoreError::Signal(e)) => return Err(Gave::Up(e.to_string())),

@@ -34,6 +34,11 @@ mod offer;
 
 pub use files::EarlierFile;
 
+/// How long a receiver that completed lets the sender close the connection first, so its
+/// last message (the final `file_ok`) is not lost in flight; bounded for a sender that
+/// vanished.
+pub const SENDER_CLOSE_GRACE: Duration = Duration::from_secs(2);
+
 /// How long a sender has, from the moment the connection is up, to complete its offer (the
 /// verification handshake and the whole file list). A peer that sends half an offer and then
 /// nothing must not keep the receiver busy — and unable to take another transfer — forever.
@@ -206,9 +211,14 @@ pub enum RxAction {
     /// Drop the failed connection (without ending the transfer) and wait for the sender to
     /// connect again; feed its messages in as usual, or [`RxInput::PeerGone`] on timeout.
     AwaitReconnect,
-    /// The transfer is over; drop the connection. What happens to partial data depends on
-    /// the outcome: kept for resume after a failure, deleted after a decline or a cancel.
+    /// The transfer is over. What happens to partial data depends on the outcome: kept for
+    /// resume after a failure, deleted after a decline or a cancel. The connection is dropped
+    /// at once, except after a success: then [`RxAction::Close`] says when.
     Finish(Outcome),
+    /// After a success: close the connection now — the sender closed its side (it has read
+    /// the last message), or [`SENDER_CLOSE_GRACE`] passed. Feed the sender's close in as
+    /// [`RxInput::ConnectionLost`] or [`RxInput::PeerGone`].
+    Close,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -282,6 +292,8 @@ pub struct ReceiverMachine {
     stalled_at: Option<Timestamp>,
     /// What the disk has written, and how much of it the current connection carried.
     stored: StoreReports,
+    /// After a success, until the sender closes first ([`SENDER_CLOSE_GRACE`]).
+    linger_until: Option<Timestamp>,
 }
 
 impl ReceiverMachine {
@@ -306,6 +318,7 @@ impl ReceiverMachine {
             reconnect_until: None,
             stalled_at: None,
             stored: StoreReports::new(),
+            linger_until: None,
         }
     }
 
@@ -363,7 +376,7 @@ impl ReceiverMachine {
     /// When the machine next wants [`ReceiverMachine::handle_timeout`] (`None`: no timer runs).
     pub fn poll_timeout(&self) -> Option<Timestamp> {
         if self.state == State::Finished {
-            return None;
+            return self.linger_until;
         }
         let stall = self.stalled_at.filter(|_| self.expecting_bytes());
         earliest([self.offer_until, self.reconnect_until, stall])
@@ -379,6 +392,10 @@ impl ReceiverMachine {
     /// come back after a cut, ends the transfer.
     pub fn handle_timeout(&mut self, now: Timestamp) -> Vec<RxAction> {
         if self.state == State::Finished {
+            if self.linger_until.is_some_and(|at| at <= now) {
+                self.linger_until = None;
+                return vec![RxAction::Close];
+            }
             return Vec::new();
         }
         if self.offer_until.is_some_and(|at| at <= now) {
@@ -407,10 +424,22 @@ impl ReceiverMachine {
     /// Advances the machine by one input, which happened at `now`.
     pub fn handle(&mut self, now: Timestamp, input: RxInput) -> Vec<RxAction> {
         if self.state == State::Finished {
+            let sender_closed = matches!(input, RxInput::ConnectionLost(_) | RxInput::PeerGone);
+            if sender_closed && self.linger_until.take().is_some() {
+                return vec![RxAction::Close];
+            }
             return Vec::new();
         }
         let from_sender = matches!(input, RxInput::Data { .. } | RxInput::Control(_));
         let actions = self.handle_input(now, input);
+        if actions
+            .iter()
+            .any(|a| matches!(a, RxAction::Finish(outcome) if outcome.is_success()))
+        {
+            // Closing first could drop the last message still on its way to the sender
+            // (which would then report a lost connection for a transfer that completed).
+            self.linger_until = Some(now + SENDER_CLOSE_GRACE);
+        }
         if self.state == State::Receiving && (from_sender || self.stalled_at.is_none()) {
             // Receiving (just accepted, or resumed) and the sender is heard: on the clock.
             self.stalled_at = Some(now + STALL_LIMIT);
