@@ -368,10 +368,10 @@ impl ReceiverMachine {
         }
         if self.offer_until.is_some_and(|at| at <= now) {
             self.offer_until = None;
-            return self.fail(format!(
+            return bounded(self.fail(format!(
                 "the sender did not complete its offer within {} s",
                 OFFER_DEADLINE.as_secs()
-            ));
+            )));
         }
         if self.reconnect_until.is_some_and(|at| at <= now) {
             return self.finish(Outcome::Disconnected(format!(
@@ -395,7 +395,7 @@ impl ReceiverMachine {
             return Vec::new();
         }
         let from_sender = matches!(input, RxInput::Data { .. } | RxInput::Control(_));
-        let actions = self.handle_input(now, input);
+        let actions = bounded(self.handle_input(now, input));
         if self.state == State::Receiving && (from_sender || self.stalled_at.is_none()) {
             // Receiving (just accepted, or resumed) and the sender is heard: on the clock.
             self.stalled_at = Some(now + STALL_LIMIT);
@@ -409,7 +409,10 @@ impl ReceiverMachine {
         match input {
             RxInput::Control(msg) => self.on_control(msg),
             RxInput::Data { index, offset, len } => self.on_data(index, offset, len),
-            RxInput::BadFrame(why) => self.protocol_error(format!("malformed message: {why}")),
+            // Quoted short: a decoder's error may quote all of what the peer sent.
+            RxInput::BadFrame(why) => {
+                self.protocol_error(format!("malformed message: {}", crate::names::quote(&why)))
+            }
             RxInput::Decided(decision) => self.on_decision(decision),
             RxInput::Verified { index, result } => self.on_verified(index, result),
             RxInput::DiskError { full, reason } => {
@@ -606,6 +609,18 @@ pub(crate) fn outcome_of_failures(
         Some(FailureCause::DiskFull) => Outcome::DiskFull(reason),
         None => Outcome::Failed(reason),
     }
+}
+
+/// `actions` with every message to send cut to fit a control message ([`ControlMsg::bounded`]):
+/// reasons may quote the peer or local errors of any length.
+fn bounded(actions: Vec<RxAction>) -> Vec<RxAction> {
+    actions
+        .into_iter()
+        .map(|action| match action {
+            RxAction::Send(msg) => RxAction::Send(msg.bounded()),
+            other => other,
+        })
+        .collect()
 }
 
 /// The `type` tag of a control message, for error texts.
