@@ -44,3 +44,6 @@ pub use machine::Outcome;
 pub use rtc::RtcSettings;
 pub use store::SendPlan;
 pub use tls::ClientTls;
+
+#[cfg(test)]
+mod protocol_vectors;

@@ -126,6 +126,8 @@ impl Outcome {
 }
 
 #[cfg(test)]
+mod protocol_vectors;
+#[cfg(test)]
 mod sim;
 #[cfg(test)]
 mod tests;

@@ -228,6 +228,10 @@ impl SenderMachine {
     /// Fires every timer due at `now`: the receiver that left is given up on, or the
     /// reconnection window is over.
     pub fn handle_timeout(&mut self, now: Timestamp) -> Vec<TxAction> {
+        bounded(self.fire_timers(now))
+    }
+
+    fn fire_timers(&mut self, now: Timestamp) -> Vec<TxAction> {
         if self.state == State::Finished {
             return Vec::new();
         }
@@ -252,6 +256,10 @@ impl SenderMachine {
 
     /// Advances the machine by one input, which happened at `now`.
     pub fn handle(&mut self, now: Timestamp, input: TxInput) -> Vec<TxAction> {
+        bounded(self.step(now, input))
+    }
+
+    fn step(&mut self, now: Timestamp, input: TxInput) -> Vec<TxAction> {
         if self.state == State::Finished {
             return Vec::new();
         }
@@ -554,4 +562,16 @@ impl SenderMachine {
         actions.push(TxAction::Finish(outcome));
         actions
     }
+}
+
+/// `actions` with every message to send cut to fit a control message ([`ControlMsg::bounded`]):
+/// reasons may quote local errors of any length.
+fn bounded(actions: Vec<TxAction>) -> Vec<TxAction> {
+    actions
+        .into_iter()
+        .map(|action| match action {
+            TxAction::Send(msg) => TxAction::Send(msg.bounded()),
+            other => other,
+        })
+        .collect()
 }

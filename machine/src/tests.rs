@@ -750,6 +750,88 @@ fn a_huge_hostile_name_gets_a_short_refusal() {
     );
 }
 
+/// What `peerdrop-core`'s receiver hands the machine for a control message it cannot read: the
+/// decoder's error, which quotes the offending value whole.
+fn unreadable_control_message(text: &str) -> RxInput {
+    let error = ControlMsg::from_json(text).expect_err("not a control message");
+    RxInput::BadFrame(format!("unreadable control message: {error}"))
+}
+
+/// Asserts that every message in `sent` fits the control channel.
+fn all_fit(sent: &[ControlMsg]) {
+    assert!(!sent.is_empty(), "something is sent");
+    for m in sent {
+        let len = m.to_json().len();
+        assert!(len <= MAX_MESSAGE_BYTES, "a {len}-byte message: {m:?}");
+    }
+}
+
+#[test]
+fn refusals_and_errors_never_outgrow_the_control_message_limit() {
+    // The worst a peer can provoke: a 64 KiB message whose one string the decoder quotes with
+    // every quote escaped again (`\"` → `\\\"`), and control characters (six bytes in JSON).
+    let quotes = "\\\"".repeat(30_000);
+    let hostile = format!(r#"{{"type":"file_ok","index":"{quotes}"}}"#);
+    assert!(hostile.len() <= MAX_MESSAGE_BYTES);
+    let mut rx = receiver();
+    all_fit(&rx_sent(
+        &rx.handle(T0, unreadable_control_message(&hostile)),
+    ));
+    let unknown = format!(r#"{{"type":"{}"}}"#, "\\u0001".repeat(10_000));
+    let mut rx = receiver();
+    all_fit(&rx_sent(
+        &rx.handle(T0, unreadable_control_message(&unknown)),
+    ));
+
+    // Local reasons of any length (an OS error quoting a path, a person's decline).
+    let long = "\u{1}\"".repeat(200_000);
+    let (mut tx, mut rx, _) = offered(vec![entry(0, "a", 1)]);
+    all_fit(&rx_sent(
+        &rx.handle(T0, RxInput::Decided(Decision::Decline(long.clone()))),
+    ));
+    all_fit(&sent(&tx.handle(T0, TxInput::SourceError(long.clone()))));
+    let (mut tx, mut rx) = streaming();
+    all_fit(&sent(&tx.handle(T0, TxInput::Fail(long.clone()))));
+    all_fit(&rx_sent(&rx.handle(
+        T0,
+        RxInput::DiskError {
+            full: true,
+            reason: long.clone(),
+        },
+    )));
+    let (mut tx, mut rx) = streaming();
+    all_fit(&sent(&tx.handle(T0, TxInput::LocalCancel(long.clone()))));
+    all_fit(&rx_sent(&rx.handle(T0, RxInput::LocalCancel(long.clone()))));
+    let (_tx, mut rx) = streaming();
+    rx.handle(
+        T0,
+        RxInput::Data {
+            index: 1,
+            offset: 0,
+            len: 10,
+        },
+    );
+    let verify = rx.handle(
+        T0,
+        RxInput::Control(ControlMsg::FileDone {
+            index: 1,
+            blake3: HASH_A.into(),
+        }),
+    );
+    assert!(
+        verify.iter().any(|a| matches!(a, RxAction::Verify { .. })),
+        "{verify:?}"
+    );
+    let failed = rx.handle(
+        T0,
+        RxInput::Verified {
+            index: 1,
+            result: Err(Unsaved::other(long)),
+        },
+    );
+    all_fit(&rx_sent(&failed));
+}
+
 #[test]
 fn a_manifest_of_huge_deep_paths_is_refused_before_the_prompt() {
     let long = format!("{}/f", "d/".repeat(2000)); // ≈ 4 KB, within the per-path limit

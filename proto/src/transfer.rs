@@ -63,6 +63,27 @@ pub const MAX_FILES_PER_TRANSFER: u32 = 1_000_000;
 /// is better sent as a file, with resume and a progress bar.
 pub const MAX_TEXT_BYTES: usize = 32 * 1024;
 
+/// Most UTF-8 bytes of free text (a reason, an error message) a PeerDrop peer puts in one
+/// control message ([`ControlMsg::bounded`]). Reasons may quote what a peer sent (a serde error
+/// quotes the offending value), so without a bound a refusal could outgrow
+/// [`MAX_MESSAGE_BYTES`] and never reach a peer whose stack carries only that much. 4 KiB
+/// escapes to at most 24 KiB of JSON (a control character costs six bytes), well inside it.
+pub const MAX_REASON_BYTES: usize = 4096;
+
+/// `text` cut to at most [`MAX_REASON_BYTES`] bytes at a character boundary, ending in `…`
+/// when it was cut.
+pub fn bound_reason(text: &str) -> String {
+    if text.len() <= MAX_REASON_BYTES {
+        return text.to_owned();
+    }
+    const ELLIPSIS: &str = "…";
+    let mut end = MAX_REASON_BYTES - ELLIPSIS.len();
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}{ELLIPSIS}", &text[..end])
+}
+
 /// First byte of a data frame; lets future frame kinds coexist.
 const FRAME_KIND_DATA: u8 = 0x01;
 
@@ -226,6 +247,34 @@ impl ControlMsg {
     pub fn to_json(&self) -> String {
         serde_json::to_string(self).expect("ControlMsg always serialises")
     }
+
+    /// This message with its free text (`reason`, `message`) cut by [`bound_reason`]: what a
+    /// PeerDrop peer sends, so that its refusals and errors always fit [`MAX_MESSAGE_BYTES`]
+    /// whatever they quote. Other messages are returned as they are.
+    pub fn bounded(self) -> Self {
+        match self {
+            ControlMsg::Decline { reason } => ControlMsg::Decline {
+                reason: bound_reason(&reason),
+            },
+            ControlMsg::Cancel { reason } => ControlMsg::Cancel {
+                reason: bound_reason(&reason),
+            },
+            ControlMsg::Error { message, cause } => ControlMsg::Error {
+                message: bound_reason(&message),
+                cause,
+            },
+            ControlMsg::FileFailed {
+                index,
+                reason,
+                cause,
+            } => ControlMsg::FileFailed {
+                index,
+                reason: bound_reason(&reason),
+                cause,
+            },
+            other => other,
+        }
+    }
 }
 
 /// Why a data frame could not be decoded.
@@ -354,6 +403,55 @@ mod tests {
             MAX_DATA_FRAME_BYTES - DATA_HEADER_BYTES
         );
         assert_eq!(data_payload_budget(1_000), MAX_DATA_PAYLOAD);
+    }
+
+    #[test]
+    fn reasons_are_cut_at_a_character_boundary_and_short_ones_kept() {
+        assert_eq!(bound_reason("disk full"), "disk full");
+        let exact = "a".repeat(MAX_REASON_BYTES);
+        assert_eq!(bound_reason(&exact), exact);
+        // Three-byte characters: a cut in the middle of one must move back to its start.
+        let long = "€".repeat(MAX_REASON_BYTES);
+        let cut = bound_reason(&long);
+        assert!(cut.len() <= MAX_REASON_BYTES, "{}", cut.len());
+        assert!(cut.ends_with('…'));
+        assert!(cut.trim_end_matches('…').chars().all(|c| c == '€'));
+    }
+
+    #[test]
+    fn the_worst_refusal_still_fits_a_control_message() {
+        // The costliest text in JSON: control characters, six bytes each (`\u0001`), far
+        // beyond any limit.
+        let hostile: String = "\u{1}".repeat(300_000);
+        let cause = Some(FailureCause::HashMismatch);
+        for msg in [
+            ControlMsg::Error {
+                message: hostile.clone(),
+                cause,
+            },
+            ControlMsg::Decline {
+                reason: hostile.clone(),
+            },
+            ControlMsg::Cancel {
+                reason: hostile.clone(),
+            },
+            ControlMsg::FileFailed {
+                index: u32::MAX,
+                reason: hostile.clone(),
+                cause,
+            },
+        ] {
+            assert!(
+                msg.to_json().len() > MAX_MESSAGE_BYTES,
+                "the test is a worst case"
+            );
+            let json = msg.bounded().to_json();
+            assert!(json.len() <= MAX_MESSAGE_BYTES, "{} bytes", json.len());
+            // Still a message the other side reads.
+            assert!(ControlMsg::from_json(&json).is_ok());
+        }
+        let small = ControlMsg::FileOk { index: 3 };
+        assert_eq!(small.clone().bounded(), small);
     }
 
     #[test]

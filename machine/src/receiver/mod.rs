@@ -400,10 +400,10 @@ impl ReceiverMachine {
         }
         if self.offer_until.is_some_and(|at| at <= now) {
             self.offer_until = None;
-            return self.fail(format!(
+            return bounded(self.fail(format!(
                 "the sender did not complete its offer within {} s",
                 OFFER_DEADLINE.as_secs()
-            ));
+            )));
         }
         if self.reconnect_until.is_some_and(|at| at <= now) {
             return self.finish(Outcome::Disconnected(format!(
@@ -431,7 +431,7 @@ impl ReceiverMachine {
             return Vec::new();
         }
         let from_sender = matches!(input, RxInput::Data { .. } | RxInput::Control(_));
-        let actions = self.handle_input(now, input);
+        let actions = bounded(self.handle_input(now, input));
         if actions
             .iter()
             .any(|a| matches!(a, RxAction::Finish(outcome) if outcome.is_success()))
@@ -453,7 +453,10 @@ impl ReceiverMachine {
         match input {
             RxInput::Control(msg) => self.on_control(msg),
             RxInput::Data { index, offset, len } => self.on_data(index, offset, len),
-            RxInput::BadFrame(why) => self.protocol_error(format!("malformed message: {why}")),
+            // Quoted short: a decoder's error may quote all of what the peer sent.
+            RxInput::BadFrame(why) => {
+                self.protocol_error(format!("malformed message: {}", crate::names::quote(&why)))
+            }
             RxInput::EarlierRun(files) => {
                 self.seed_earlier_run(files);
                 Vec::new()
@@ -664,6 +667,18 @@ pub(crate) fn outcome_of_failures(
         Some(FailureCause::DiskFull) => Outcome::DiskFull(reason),
         None => Outcome::Failed(reason),
     }
+}
+
+/// `actions` with every message to send cut to fit a control message ([`ControlMsg::bounded`]):
+/// reasons may quote the peer or local errors of any length.
+fn bounded(actions: Vec<RxAction>) -> Vec<RxAction> {
+    actions
+        .into_iter()
+        .map(|action| match action {
+            RxAction::Send(msg) => RxAction::Send(msg.bounded()),
+            other => other,
+        })
+        .collect()
 }
 
 /// The `type` tag of a control message, for error texts.
