@@ -25,13 +25,14 @@ fi
 rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy rustfmt
 
 # aiortc (PyPI): an independent WebRTC stack that plays the hostile peers of cli/tests
-# (PeerDrop's own stack will not send what they send). Cached beside the build folder.
+# (PeerDrop's own stack will not send what they send) and another team's receiver (blake3
+# for its hashes). Cached beside the build folder.
 venv="$HOME/.cache/peerdrop-venv"
-if ! "$venv/bin/python" -c 'import aiortc, websockets' 2>/dev/null; then
-  echo "==> pip install aiortc websockets into $venv" >&2
+if ! "$venv/bin/python" -c 'import aiortc, websockets, blake3' 2>/dev/null; then
+  echo "==> pip install aiortc websockets blake3 into $venv" >&2
   if ! python3 -m venv --clear "$venv" 2>/dev/null; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv
     python3 -m venv --clear "$venv"
   fi
-  "$venv/bin/pip" install -q 'aiortc==1.16.0' 'aioice==0.13.0' 'websockets==17.4'
+  "$venv/bin/pip" install -q 'aiortc==1.16.0' 'aioice==0.13.0' 'websockets==17.4' 'blake3==1.0.11'
 fi

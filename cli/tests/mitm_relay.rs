@@ -126,7 +126,7 @@ async fn serve(
             frame = up_rx.next() => match frame {
                 Some(Ok(Message::Text(text))) => {
                     if let (Ok(ServerMsg::Welcome { id, .. }), Some((name, kind))) = (ServerMsg::from_json(&text), &hello) {
-                        let info = PeerInfo { id, name: name.clone(), kind: *kind, fingerprint: None };
+                        let info = PeerInfo { id, name: name.clone(), kind: *kind, fingerprint: None, max_packet: None };
                         state.clients.lock().unwrap().insert(id, (info.clone(), inject_tx.clone()));
                         me = Some(info);
                     }
@@ -200,7 +200,7 @@ async fn man_in_the_middle(
     mut leg_a_rx: mpsc::UnboundedReceiver<SignalData>,
 ) {
     // Leg A: the sender connects to us, believing we are the receiver.
-    let (pc_a, mut ev_a) = build_peer_connection(&[], &settings()).await.unwrap();
+    let (pc_a, mut ev_a) = build_peer_connection(&[], &settings(), None).await.unwrap();
     pc_a.set_remote_description(RTCSessionDescription::offer(offer_sdp).unwrap())
         .await
         .unwrap();
@@ -256,7 +256,7 @@ async fn man_in_the_middle(
     let session_b = uuid::Uuid::new_v4();
     let (leg_b_tx, mut leg_b_rx) = mpsc::unbounded_channel();
     state.legs.lock().unwrap().insert(session_b, leg_b_tx);
-    let (pc_b, mut ev_b) = build_peer_connection(&[], &settings()).await.unwrap();
+    let (pc_b, mut ev_b) = build_peer_connection(&[], &settings(), None).await.unwrap();
     let mut relays = Vec::new();
     for (label, dc_a, rx_a) in a_channels {
         let init = RTCDataChannelInit {

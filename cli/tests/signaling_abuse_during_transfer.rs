@@ -86,6 +86,7 @@ async fn hello(ws: &mut Ws, name: &str) -> String {
         name: name.into(),
         kind: DeviceKind::Cli,
         fingerprint: None,
+        max_packet: None,
     };
     ws.send(Message::text(msg.to_json())).await.unwrap();
     loop {

@@ -421,6 +421,7 @@ impl Presence {
             name: name.into(),
             kind: DeviceKind::Cli,
             fingerprint: None,
+            max_packet: None,
         };
         ws.send(Message::text(hello.to_json())).await.unwrap();
         let mut presence = Presence {

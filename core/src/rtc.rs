@@ -4,7 +4,7 @@
 pub mod held_bytes;
 mod sockets;
 
-use peerdrop_proto::signal::IceServer;
+use peerdrop_proto::signal::{IceServer, DEFAULT_MAX_PACKET};
 use rtc::ice::mdns::MulticastDnsMode;
 use rtc::peer_connection::configuration::setting_engine::SctpMaxMessageSize;
 use std::sync::Arc;
@@ -41,8 +41,9 @@ pub struct RtcSettings {
     /// This device's persistent DTLS certificate ([`crate::identity`]); `None` lets the
     /// WebRTC stack generate a throw-away one per connection (no pinning possible).
     pub identity: Option<crate::identity::Identity>,
-    /// SCTP packet size budget; `None` keeps the crate's conservative default (1191 bytes,
-    /// safe for TURN over IPv6).
+    /// SCTP packet size budget (`PEERDROP_SCTP_MTU`); `None` chooses per connection from the
+    /// path and what the peer says it takes ([`sctp_mtu_for`]): the crate's conservative
+    /// default (1191 bytes, safe for TURN over IPv6) unless both allow more.
     pub sctp_mtu: Option<u32>,
     /// Largest message this peer accepts, advertised as the SDP `max-message-size`: a sender
     /// sizes its data frames to what both peers advertise
@@ -247,6 +248,13 @@ pub const LOOPBACK_SCTP_MTU: u32 = 16_000;
 #[cfg(target_os = "macos")]
 pub const LOOPBACK_SCTP_MTU: u32 = 9_000;
 
+/// The largest SCTP packet this device receives, which it says in its signaling `hello`
+/// ([`peerdrop_proto::signal::ClientMsg::Hello`]'s `max_packet`) so that a peer on this
+/// machine may send it [`LOOPBACK_SCTP_MTU`]-byte packets: every socket of a PeerDrop
+/// connection holds a whole [`sockets::MAX_DATAGRAM`] per receive, and the packet fits one
+/// DTLS record.
+pub const MAX_PACKET_RECEIVED: u32 = LOOPBACK_SCTP_MTU;
+
 /// Whether every socket binds a loopback address, so every candidate (and therefore the
 /// selected pair) is on this machine.
 pub(crate) fn loopback_only(udp_bind: &[String]) -> bool {
@@ -257,14 +265,34 @@ pub(crate) fn loopback_only(udp_bind: &[String]) -> bool {
         })
 }
 
-/// The SCTP packet budget for a connection. An explicit `sctp_mtu` wins. Otherwise the
-/// crate's 1191 bytes, which fit every path including 1280-MTU tunnels (WireGuard, Tailscale,
-/// TURN over IPv6): a larger packet on such a path is dropped every time it is retransmitted
-/// and the transfer stalls, and "nothing lost" outranks speed. The one exception is a
-/// connection whose sockets all bind loopback and that has no TURN server to bounce through:
-/// its bytes cannot leave the machine, so [`LOOPBACK_SCTP_MTU`] is safe (fewer, larger
-/// packets: see docs/BENCHMARKS.md).
-fn sctp_mtu_for(settings: &RtcSettings, ice_servers: &[IceServer]) -> Option<u32> {
+/// The SCTP packet budget for a connection to a peer that says it receives packets of up to
+/// `peer_max_packet` bytes (`None`: it said nothing). An explicit `sctp_mtu` wins. Otherwise
+/// the crate's 1191 bytes ([`DEFAULT_MAX_PACKET`]), which fit every path including 1280-MTU
+/// tunnels (WireGuard, Tailscale, TURN over IPv6): a larger packet on such a path is dropped
+/// every time it is retransmitted and the transfer stalls, and "nothing lost" outranks speed.
+///
+/// Larger packets need two things at once. The *path* must carry them: every socket binds
+/// loopback and there is no TURN server to bounce through, so the bytes cannot leave the
+/// machine. And the *peer* must take them: loopback carries 64 KiB datagrams, but the WebRTC
+/// stack at the other end reads into buffers of its own size (aiortc takes 1500 bytes of
+/// DTLS plaintext per datagram, libwebrtc 2048), and a packet it cannot take is lost on every
+/// retransmission. So the budget is then [`LOOPBACK_SCTP_MTU`] capped at what the peer said
+/// it takes, and the default when it said nothing (older peers, other implementations).
+///
+/// Why the peer says it in its signaling `hello` (passed on by the server in its
+/// [`PeerInfo`](peerdrop_proto::signal::PeerInfo)) and not in the SDP: `webrtc` fixes the
+/// SCTP packet size when the peer connection is built, and the offerer (the sender, which
+/// sends nearly every byte) builds its connection to write the offer, before any answer
+/// exists. The `hello` is the one thing the offerer knows of its peer beforehand (from
+/// `nearby` or `resolved`); the answerer reads the same claim of the offerer from the
+/// `signal` that carries the offer, so both directions follow one rule. The claim is
+/// unverified, like the fingerprint beside it: a server that lies can only make a
+/// connection fail, which it can anyway. Claims below the default do not lower it.
+fn sctp_mtu_for(
+    settings: &RtcSettings,
+    ice_servers: &[IceServer],
+    peer_max_packet: Option<u32>,
+) -> Option<u32> {
     if settings.sctp_mtu.is_some() {
         return settings.sctp_mtu;
     }
@@ -272,13 +300,17 @@ fn sctp_mtu_for(settings: &RtcSettings, ice_servers: &[IceServer]) -> Option<u32
         .iter()
         .flat_map(|s| &s.urls)
         .any(|u| u.starts_with("turn"));
-    (loopback_only(&settings.udp_bind) && !turn).then_some(LOOPBACK_SCTP_MTU)
+    let peer_takes = peer_max_packet.filter(|&max| max > DEFAULT_MAX_PACKET)?;
+    (loopback_only(&settings.udp_bind) && !turn).then_some(LOOPBACK_SCTP_MTU.min(peer_takes))
 }
 
-/// Builds a peer connection and the stream of its events.
+/// Builds a peer connection to a peer that receives SCTP packets of up to
+/// `peer_max_packet` bytes (its [`PeerInfo::max_packet`](peerdrop_proto::signal::PeerInfo),
+/// see [`sctp_mtu_for`]), and the stream of its events.
 pub async fn build_peer_connection(
     ice_servers: &[IceServer],
     settings: &RtcSettings,
+    peer_max_packet: Option<u32>,
 ) -> Result<(Arc<dyn PeerConnection>, mpsc::UnboundedReceiver<RtcEvent>), webrtc::error::Error> {
     let (events, rx) = mpsc::unbounded_channel();
     let mut setting_engine = SettingEngineBuilder::new()
@@ -291,7 +323,13 @@ pub async fn build_peer_connection(
         .with_ice_connection_attempts(Some(ICE_CHECK_INTERVAL), None)
         .with_host_acceptance_min_wait(Some(Duration::ZERO))
         .with_prflx_acceptance_min_wait(Some(Duration::ZERO));
-    if let Some(mtu) = sctp_mtu_for(settings, ice_servers) {
+    let sctp_mtu = sctp_mtu_for(settings, ice_servers, peer_max_packet);
+    tracing::debug!(
+        sctp_mtu = sctp_mtu.unwrap_or(DEFAULT_MAX_PACKET),
+        peer_max_packet,
+        "SCTP packet budget"
+    );
+    if let Some(mtu) = sctp_mtu {
         setting_engine = setting_engine.with_sctp_mtu(mtu);
     }
     let setting_engine = setting_engine.build();
@@ -363,28 +401,58 @@ mod tests {
 
     #[test]
     fn larger_sctp_packets_only_where_bytes_cannot_leave_the_machine() {
+        let peerdrop = Some(MAX_PACKET_RECEIVED);
         let lo = settings(&["127.0.0.1:0"], None);
-        assert_eq!(sctp_mtu_for(&lo, &[]), Some(LOOPBACK_SCTP_MTU));
+        assert_eq!(sctp_mtu_for(&lo, &[], peerdrop), Some(LOOPBACK_SCTP_MTU));
         assert_eq!(
-            sctp_mtu_for(&lo, &[server("stun:127.0.0.1:3478")]),
+            sctp_mtu_for(&lo, &[server("stun:127.0.0.1:3478")], peerdrop),
             Some(LOOPBACK_SCTP_MTU)
         );
         // A TURN server may relay onto a tunnel: keep the safe default.
-        assert_eq!(sctp_mtu_for(&lo, &[server("turn:127.0.0.1:3478")]), None);
-        // Any real interface (or all of them): the path may be a 1280-MTU tunnel.
-        assert_eq!(sctp_mtu_for(&settings(&["0.0.0.0:0"], None), &[]), None);
         assert_eq!(
-            sctp_mtu_for(&settings(&["127.0.0.1:0", "192.168.1.2:0"], None), &[]),
+            sctp_mtu_for(&lo, &[server("turn:127.0.0.1:3478")], peerdrop),
+            None
+        );
+        // Any real interface (or all of them): the path may be a 1280-MTU tunnel.
+        let any = settings(&["0.0.0.0:0"], None);
+        assert_eq!(sctp_mtu_for(&any, &[], peerdrop), None);
+        assert_eq!(
+            sctp_mtu_for(
+                &settings(&["127.0.0.1:0", "192.168.1.2:0"], None),
+                &[],
+                peerdrop
+            ),
             None
         );
         assert_eq!(
-            sctp_mtu_for(&settings(&["[::1]:0"], None), &[]),
+            sctp_mtu_for(&settings(&["[::1]:0"], None), &[], peerdrop),
             Some(LOOPBACK_SCTP_MTU)
         );
         // An explicit setting always wins.
         assert_eq!(
-            sctp_mtu_for(&settings(&["0.0.0.0:0"], Some(1300)), &[]),
+            sctp_mtu_for(&settings(&["0.0.0.0:0"], Some(1300)), &[], None),
             Some(1300)
+        );
+        assert_eq!(
+            sctp_mtu_for(&settings(&["127.0.0.1:0"], Some(1300)), &[], peerdrop),
+            Some(1300)
+        );
+    }
+
+    #[test]
+    fn larger_sctp_packets_only_to_a_peer_that_says_it_takes_them() {
+        let lo = settings(&["127.0.0.1:0"], None);
+        // Said nothing (an older peer, aiortc, a browser): the size every stack takes.
+        assert_eq!(sctp_mtu_for(&lo, &[], None), None);
+        // Said less than the default, or the default: the default.
+        assert_eq!(sctp_mtu_for(&lo, &[], Some(1000)), None);
+        assert_eq!(sctp_mtu_for(&lo, &[], Some(DEFAULT_MAX_PACKET)), None);
+        // Said something between: exactly that.
+        assert_eq!(sctp_mtu_for(&lo, &[], Some(2000)), Some(2000));
+        // Said more than this side sends on loopback: the loopback budget.
+        assert_eq!(
+            sctp_mtu_for(&lo, &[], Some(u32::MAX)),
+            Some(LOOPBACK_SCTP_MTU)
         );
     }
 }

@@ -339,6 +339,7 @@ impl SignalClient {
             name: name.to_string(),
             kind,
             fingerprint: Some(me.fingerprint.clone()),
+            max_packet: Some(crate::rtc::MAX_PACKET_RECEIVED),
         };
         ws.send(Message::text(hello.to_json()))
             .await

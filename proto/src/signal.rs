@@ -58,7 +58,18 @@ pub struct PeerInfo {
     /// [`MAX_FINGERPRINT_CHARS`]; anything else arrives as `None`. Absent from old peers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fingerprint: Option<String>,
+    /// The largest SCTP packet this device receives, as it claims it in its
+    /// [`ClientMsg::Hello`] (see [`ClientMsg::Hello::max_packet`](ClientMsg::Hello)). Absent
+    /// from old peers, old servers and other implementations, which are then sent packets of
+    /// the WebRTC default size only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_packet: Option<u32>,
 }
+
+/// SCTP packet size every WebRTC stack receives, and the most a peer sends to one that does
+/// not say it takes more ([`ClientMsg::Hello`]'s `max_packet`): `rtc-sctp`'s default, which
+/// fits a 1280-byte path with TURN over IPv6 around it.
+pub const DEFAULT_MAX_PACKET: u32 = 1191;
 
 /// One ICE server entry, shaped like the browser's `RTCIceServer`.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
@@ -90,6 +101,14 @@ pub enum ClientMsg {
         /// Optional: old clients do not send it, and a malformed one is dropped, not refused.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         fingerprint: Option<String>,
+        /// The largest SCTP packet (the plaintext of one DTLS record, bytes) this device's
+        /// WebRTC stack receives, passed on to others as [`PeerInfo::max_packet`]. A peer on a
+        /// path that carries larger packets (loopback) sends packets above
+        /// [`DEFAULT_MAX_PACKET`] only up to this: what a WebRTC stack takes is its own
+        /// business (aiortc reads 1500 bytes per datagram, libwebrtc 2048), and a packet it
+        /// cannot take is lost on every retransmission. Optional: absent means the default.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        max_packet: Option<u32>,
     },
     /// Looks up the peer currently holding a short code (rate-limited).
     Resolve {
@@ -295,6 +314,7 @@ mod tests {
             name: "Ana".into(),
             kind: DeviceKind::Cli,
             fingerprint: None,
+            max_packet: None,
         };
         assert_eq!(
             msg.to_json(),
@@ -310,6 +330,7 @@ mod tests {
             old.unwrap(),
             ClientMsg::Hello {
                 fingerprint: None,
+                max_packet: None,
                 ..
             }
         ));
@@ -318,6 +339,7 @@ mod tests {
             name: "Ana".into(),
             kind: DeviceKind::Phone,
             fingerprint: Some("AB:CD".into()),
+            max_packet: None,
         };
         assert_eq!(
             new.to_json(),
@@ -333,11 +355,47 @@ mod tests {
         assert_eq!(old.fingerprint, None);
         let with = PeerInfo {
             fingerprint: Some("01:ef".into()),
+            max_packet: None,
             ..old
         };
         let json = serde_json::to_string(&with).unwrap();
         assert!(json.ends_with(r#","fingerprint":"01:ef"}"#), "{json}");
         assert_eq!(serde_json::from_str::<PeerInfo>(&json).unwrap(), with);
+    }
+
+    #[test]
+    fn max_packet_is_optional_both_ways() {
+        // Other implementations and old peers say nothing: parsed as None.
+        let hello = ClientMsg::from_json(r#"{"type":"hello","v":1,"name":"A","kind":"cli"}"#);
+        assert!(matches!(
+            hello.unwrap(),
+            ClientMsg::Hello {
+                max_packet: None,
+                ..
+            }
+        ));
+        let new = ClientMsg::Hello {
+            v: 1,
+            name: "A".into(),
+            kind: DeviceKind::Cli,
+            fingerprint: None,
+            max_packet: Some(16_000),
+        };
+        assert_eq!(
+            new.to_json(),
+            r#"{"type":"hello","v":1,"name":"A","kind":"cli","max_packet":16000}"#
+        );
+        let info: PeerInfo = serde_json::from_str(
+            r#"{"id":"00000000-0000-0000-0000-000000000000","name":"B","kind":"cli","max_packet":16000}"#,
+        )
+        .unwrap();
+        assert_eq!(info.max_packet, Some(16_000));
+        assert!(!serde_json::to_string(&PeerInfo {
+            max_packet: None,
+            ..info
+        })
+        .unwrap()
+        .contains("max_packet"));
     }
 
     #[test]
@@ -348,6 +406,7 @@ mod tests {
                 name: "B".into(),
                 kind: DeviceKind::Desktop,
                 fingerprint: None,
+                max_packet: None,
             },
             data: SignalData::Candidate {
                 session: Uuid::nil(),

@@ -248,7 +248,7 @@ pub(crate) async fn refuse(ws: Ws, error: ErrorCode, message: String, write_time
 
 impl Conn {
     async fn run(&mut self, shutdown: &mut watch::Receiver<bool>) -> End {
-        let (name, kind, fingerprint) = match self.await_hello(shutdown).await {
+        let (name, kind, fingerprint, max_packet) = match self.await_hello(shutdown).await {
             Ok(hello) => hello,
             Err(end) => return end,
         };
@@ -266,6 +266,7 @@ impl Conn {
             name: sanitize_name(&name),
             kind,
             fingerprint: sanitize_fingerprint(fingerprint),
+            max_packet,
         };
         let joined = match self.join(joining, mailbox).await {
             Ok(joined) => joined,
@@ -383,6 +384,7 @@ impl Conn {
                 name: joining.name.clone(),
                 kind: joining.kind,
                 fingerprint: joining.fingerprint.clone(),
+                max_packet: joining.max_packet,
             },
         };
         for _ in 0..CLAIM_ATTEMPTS {
@@ -430,11 +432,11 @@ impl Conn {
     }
 
     /// Phase 1: waits for a valid `hello`; returns the requested name, kind and fingerprint
-    /// (all still to be cleaned).
+    /// (all still to be cleaned) and the claimed largest packet (passed on as said).
     async fn await_hello(
         &mut self,
         shutdown: &mut watch::Receiver<bool>,
-    ) -> Result<(String, DeviceKind, Option<String>), End> {
+    ) -> Result<(String, DeviceKind, Option<String>, Option<u32>), End> {
         let limits = &self.shared.config.limits;
         let deadline = Instant::now() + limits.hello_timeout.min(limits.idle_timeout);
         loop {
@@ -447,9 +449,9 @@ impl Conn {
                     "hello timeout",
                 )),
                 frame = self.ws.next() => match self.classify(frame) {
-                    Incoming::Msg(ClientMsg::Hello { v, name, kind, fingerprint }) if v == PROTOCOL_VERSION => {
+                    Incoming::Msg(ClientMsg::Hello { v, name, kind, fingerprint, max_packet }) if v == PROTOCOL_VERSION => {
                         self.forgive();
-                        return Ok((name, kind, fingerprint));
+                        return Ok((name, kind, fingerprint, max_packet));
                     }
                     Incoming::Msg(ClientMsg::Hello { v, .. }) => return Err(End::with_error(
                         ErrorCode::VersionMismatch,

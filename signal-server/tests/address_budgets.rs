@@ -261,6 +261,7 @@ async fn hello_floods_do_not_mint_unbounded_turn_credentials() {
         name: "again".into(),
         kind: peerdrop_proto::signal::DeviceKind::Cli,
         fingerprint: None,
+        max_packet: None,
     })
     .await;
     once.expect_error(ErrorCode::HelloRequired).await;

@@ -91,6 +91,7 @@ async fn prints_listening_line_serves_welcome_and_stops_on_sigterm() {
         name: "cli".into(),
         kind: DeviceKind::Cli,
         fingerprint: None,
+        max_packet: None,
     };
     ws.send(Message::text(hello.to_json())).await.unwrap();
     let text = tokio::time::timeout(common::STEP, ws.next())

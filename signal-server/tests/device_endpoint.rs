@@ -260,6 +260,7 @@ async fn a_second_owner_is_refused() {
             name: "usurper".into(),
             kind: peerdrop_proto::signal::DeviceKind::Desktop,
             fingerprint: None,
+            max_packet: None,
         })
         .await;
     let message = second.expect_error(ErrorCode::TooManyConnections).await;

@@ -134,6 +134,7 @@ async fn other_protocol_version_is_refused_and_closed() {
             name: "future".into(),
             kind: DeviceKind::Phone,
             fingerprint: None,
+            max_packet: None,
         })
         .await;
     let message = client.expect_error(ErrorCode::VersionMismatch).await;
@@ -166,6 +167,7 @@ async fn second_hello_is_refused_but_connection_stays() {
             name: "twice".into(),
             kind: DeviceKind::Cli,
             fingerprint: None,
+            max_packet: None,
         })
         .await;
     client.expect_error(ErrorCode::HelloRequired).await;

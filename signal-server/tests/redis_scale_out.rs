@@ -304,6 +304,7 @@ async fn try_join(addr: SocketAddr, address: &str) -> Result<(), (ErrorCode, Clo
             name: "late".into(),
             kind: peerdrop_proto::signal::DeviceKind::Cli,
             fingerprint: None,
+            max_packet: None,
         })
         .await;
     match client.recv().await {

@@ -22,6 +22,7 @@ async fn resolve_finds_the_peer_holding_a_code() {
         name: "Ana".into(),
         kind: DeviceKind::Cli,
         fingerprint: None,
+        max_packet: None,
     };
     assert_eq!(
         ben.recv().await,
@@ -73,6 +74,7 @@ async fn offer_reaches_only_the_addressee() {
         name: "Ana".into(),
         kind: DeviceKind::Cli,
         fingerprint: None,
+        max_packet: None,
     };
     assert_eq!(ben.recv().await, ServerMsg::Signal { from, data });
 
@@ -140,6 +142,7 @@ async fn code_resolution_opens_a_two_way_channel() {
         name: "Ana".into(),
         kind: DeviceKind::Cli,
         fingerprint: None,
+        max_packet: None,
     };
     assert_eq!(
         ben.recv().await,

@@ -164,6 +164,7 @@ async fn connect_peer(
         name: format!("load-{group}"),
         kind: DeviceKind::Cli,
         fingerprint: None,
+        max_packet: None,
     };
     ws.send(Message::text(hello.to_json())).await?;
     let (id, code) = loop {

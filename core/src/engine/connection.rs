@@ -531,7 +531,7 @@ pub async fn connect_offerer(
     let started = Instant::now();
     let session = Uuid::new_v4();
     let link = client.open_session(session);
-    let (pc, rtc_events) = build_peer_connection(client.ice_servers(), settings)
+    let (pc, rtc_events) = build_peer_connection(client.ice_servers(), settings, to.max_packet)
         .await
         .map_err(rtc_err("creating connection"))?;
     let control = pc
@@ -681,7 +681,7 @@ pub async fn connect_answerer(
         pc,
         rtc_events,
         nudger,
-    } = answer_with_new_connection(client.ice_servers(), settings, &link, from.id, session, sdp)
+    } = answer_with_new_connection(client.ice_servers(), settings, &link, &from, session, sdp)
         .await?;
     let (control_tx, control_rx) = mpsc::channel(PUMP_QUEUE);
     let (data_tx, data_rx) = mpsc::channel(PUMP_QUEUE);

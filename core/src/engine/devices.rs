@@ -67,13 +67,18 @@ impl Device {
         }
     }
 
-    /// The device as a [`PeerInfo`] (what the app's UI lists and hands back).
+    /// The device as a [`PeerInfo`] (what the app's UI lists and hands back). The packet size
+    /// it takes is the server's record of it; a LAN device says it on its own endpoint.
     pub fn peer_info(&self) -> PeerInfo {
         PeerInfo {
             id: self.id,
             name: self.name.clone(),
             kind: self.kind,
             fingerprint: self.fingerprint.clone(),
+            max_packet: match &self.reach {
+                Reach::Server(peer) => peer.max_packet,
+                Reach::Lan(_) => None,
+            },
         }
     }
 
@@ -184,6 +189,7 @@ mod tests {
             name: name.into(),
             kind: DeviceKind::Phone,
             fingerprint: fp.map(str::to_string),
+            max_packet: None,
         }
     }
 

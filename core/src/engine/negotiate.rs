@@ -1,7 +1,7 @@
 //! The SDP and wake-up steps every peer connection goes through, the main one
 //! ([`super::connection`]) and each stripe ([`super::stripes`]) alike.
 
-use peerdrop_proto::signal::{IceServer, PeerId, SignalData};
+use peerdrop_proto::signal::{IceServer, PeerInfo, SignalData};
 use std::sync::Arc;
 use tokio::sync::mpsc;
 use tokio_util::sync::DropGuard;
@@ -76,22 +76,23 @@ pub struct Answered {
     pub nudger: DropGuard,
 }
 
-/// Answerer: builds a peer connection with `settings`, answers the offer `sdp` of `session`,
-/// sends the answer to `to` and keeps the new connection's driver awake. The main connection
-/// and each stripe start this way.
+/// Answerer: builds a peer connection with `settings` (its SCTP packets no larger than `to`
+/// says it takes, [`crate::rtc::build_peer_connection`]), answers the offer `sdp` of
+/// `session`, sends the answer to `to` and keeps the new connection's driver awake. The main
+/// connection and each stripe start this way.
 pub async fn answer_with_new_connection(
     ice: &[IceServer],
     settings: &RtcSettings,
     link: &SessionLink,
-    to: PeerId,
+    to: &PeerInfo,
     session: Uuid,
     sdp: String,
 ) -> Result<Answered, CoreError> {
-    let (pc, rtc_events) = build_peer_connection(ice, settings)
+    let (pc, rtc_events) = build_peer_connection(ice, settings, to.max_packet)
         .await
         .map_err(rtc_err("creating connection"))?;
     let sdp = answer_offer(pc.as_ref(), sdp).await?;
-    link.send(to, SignalData::Answer { session, sdp })?;
+    link.send(to.id, SignalData::Answer { session, sdp })?;
     let nudger = spawn_answerer_nudger(pc.as_ref()).await?;
     Ok(Answered {
         pc,

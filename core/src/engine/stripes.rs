@@ -110,7 +110,7 @@ pub async fn open_stripe(
 ) -> Result<(Stripe, Arc<dyn MessageOut>), CoreError> {
     let session = Uuid::new_v4();
     let mut link = client.open_session(session);
-    let (pc, mut rtc_events) = build_peer_connection(client.ice_servers(), settings)
+    let (pc, mut rtc_events) = build_peer_connection(client.ice_servers(), settings, to.max_packet)
         .await
         .map_err(rtc_err("creating stripe connection"))?;
     let dc = pc
@@ -239,7 +239,7 @@ pub async fn accept_stripe(
         pc,
         rtc_events,
         nudger,
-    } = answer_with_new_connection(ice, settings, &link, from.id, session, sdp).await?;
+    } = answer_with_new_connection(ice, settings, &link, &from, session, sdp).await?;
     Ok(Stripe::start(
         pc,
         nudger,

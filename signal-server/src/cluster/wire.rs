@@ -201,6 +201,7 @@ mod tests {
             name: "Ana".into(),
             kind: DeviceKind::Phone,
             fingerprint: Some("AB:CD".into()),
+            max_packet: None,
         };
         let record = PeerRecord {
             node: "n1".into(),

@@ -31,6 +31,8 @@ pub(crate) struct Joining {
     pub(crate) kind: DeviceKind,
     /// Claimed certificate fingerprint, if it looked like one.
     pub(crate) fingerprint: Option<String>,
+    /// Claimed largest SCTP packet it receives, passed on as said ([`PeerInfo::max_packet`]).
+    pub(crate) max_packet: Option<u32>,
 }
 
 /// What `join` assigned.
@@ -109,6 +111,7 @@ impl Registry {
             name: who.name,
             kind: who.kind,
             fingerprint: who.fingerprint,
+            max_packet: who.max_packet,
         };
         let group = (who.role == Role::Peer).then(|| self.nearby_group_for(inner, who.client));
         inner.codes.insert(code.clone(), id);
@@ -235,14 +238,16 @@ mod tests {
     use crate::registry::test_util::*;
 
     #[test]
-    fn the_fingerprint_reaches_the_others() {
+    fn the_fingerprint_and_packet_size_reach_the_others() {
         let registry = registry(30);
         let (mb_a, _rx_a, _) = mailbox(8);
         let (mb_b, mut rx_b, _) = mailbox(8);
         let mut with = peer("198.18.0.1", "A", DeviceKind::Desktop);
         with.fingerprint = Some("AB:CD".into());
+        with.max_packet = Some(16_000);
         let a = registry.join(with, mb_a).unwrap();
         assert_eq!(a.info.fingerprint.as_deref(), Some("AB:CD"));
+        assert_eq!(a.info.max_packet, Some(16_000));
         registry
             .join(peer("198.18.0.1", "B", DeviceKind::Desktop), mb_b)
             .unwrap();

@@ -52,6 +52,7 @@ pub(super) fn peer(client: &str, name: &str, kind: DeviceKind) -> Joining {
         name: name.into(),
         kind,
         fingerprint: None,
+        max_packet: None,
     }
 }
 
@@ -61,6 +62,7 @@ pub(super) fn info(n: u128, name: &str) -> PeerInfo {
         name: name.into(),
         kind: DeviceKind::Phone,
         fingerprint: None,
+        max_packet: None,
     }
 }
 

@@ -190,6 +190,7 @@ impl Client {
             name: name.into(),
             kind: DeviceKind::Cli,
             fingerprint: fingerprint.map(str::to_string),
+            max_packet: None,
         })
         .await;
         let (id, code, ice_servers) = match self.recv().await {

@@ -411,6 +411,7 @@ mod tests {
                 name: "Ben".into(),
                 kind: DeviceKind::Cli,
                 fingerprint: None,
+                max_packet: None,
             },
         };
         let back: SendTarget = serde_json::from_str(&serde_json::to_string(&p).unwrap()).unwrap();
