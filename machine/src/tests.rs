@@ -6,7 +6,6 @@ use peerdrop_proto::transfer::{
 };
 use uuid::Uuid;
 
-use super::ranges::RangeSet;
 use super::receiver::{Decision, EarlierFile, ReceiverMachine, RxAction, RxInput, Unsaved};
 use super::sender::{SenderMachine, StreamJob, TxAction, TxInput};
 use super::Outcome;
