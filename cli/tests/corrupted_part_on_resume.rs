@@ -29,7 +29,7 @@ fn a_part_damaged_while_waiting_for_the_resume_fails_verification_on_both_sides(
     ];
 
     // The receiver dies part-way; its part and journal stay for a resume.
-    receive_killed_midway(&signal, dest.path(), &file, 0.6, &rx_env, &tx_env);
+    receive_killed_midway(&signal, dest.path(), &file, 0.25, &rx_env, &tx_env);
     let part = staged_files(dest.path())
         .into_iter()
         .find(|p| p.ends_with("/0.part"))

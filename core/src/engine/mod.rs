@@ -3,6 +3,7 @@
 //!
 //! - [`clock`]: the runtime's clock as the machines' timestamps, and their deadlines back.
 //! - [`changed`]: what a sender does when the receiver's identity changed since it was pinned.
+//! - `driver`: the one loop both roles run — machine ↔ connection, timers, rejoining.
 //! - [`connection`]: WebRTC setup over a signaling session (offerer/answerer) and upkeep.
 //! - [`channels`]: one pump per data channel, bounded queues for backpressure.
 //! - [`send`]: streams files (reader thread → frames → data channel) for a [`crate::machine::sender::SenderMachine`].
@@ -18,6 +19,7 @@ pub mod clock;
 pub mod connection;
 pub mod devices;
 mod disk_worker;
+mod driver;
 pub mod in_flight;
 pub mod negotiate;
 pub mod nudge;

@@ -28,12 +28,12 @@ use tracing::warn;
 use uuid::Uuid;
 
 use super::channels::ChannelEvent;
-use super::clock::{sleep_until_or_never, Clock, MachineTimer};
-use super::connection::{connect_answerer, Background, Connection};
+use super::clock::{Clock, MachineTimer};
+use super::connection::{connect_answerer, Connection};
 use super::disk_worker::{disk_worker, DiskCmd, DiskReport};
+use super::driver::{drive, Common, Own, Role};
 use super::progress::{eta_secs, RateMeter};
 use super::rejoin::{Gave, SamePeer};
-use super::send::PROGRESS_INTERVAL;
 use super::{CancellationToken, EventSink, TransferReport};
 use crate::error::CoreError;
 use crate::identity::nonce::new_nonce;
@@ -41,6 +41,7 @@ use crate::identity::Trust;
 use crate::machine::receiver::{
     Decision, EarlierFile, OfferSummary, ReceiverMachine, RxAction, RxInput, Verification,
 };
+use crate::machine::time::Timestamp;
 use crate::machine::Outcome;
 use crate::rtc::RtcSettings;
 use crate::signaling::{IncomingOffer, OfferClaim, SignalClient};
@@ -229,13 +230,25 @@ struct ReceiveRun {
     disk: Option<mpsc::Sender<DiskCmd>>,
     disk_thread: Option<std::thread::JoinHandle<()>>,
     disk_report_tx: mpsc::UnboundedSender<DiskReport>,
-    disk_report_rx: Option<mpsc::UnboundedReceiver<DiskReport>>,
+    disk_reports: mpsc::UnboundedReceiver<DiskReport>,
     saved: Vec<PathBuf>,
+    /// The person's answer comes back here from the decider's task.
+    decision_tx: mpsc::Sender<Decision>,
+    decision_rx: mpsc::Receiver<Decision>,
+    /// The current connection's data frames.
+    data_rx: Option<mpsc::Receiver<ChannelEvent>>,
+    /// The payload of the data frame the machine is handling.
+    payload: Option<BytesMut>,
+    /// A new connection the sender offered while the old one still looked alive.
+    pending_offer: Option<IncomingOffer>,
+    started: Option<Instant>,
+    meter: RateMeter,
 }
 
 impl ReceiveRun {
     fn new(dest: PathBuf, decider: Box<dyn Decider>, events: EventSink, session: Session) -> Self {
-        let (disk_report_tx, disk_report_rx) = mpsc::unbounded_channel();
+        let (disk_report_tx, disk_reports) = mpsc::unbounded_channel();
+        let (decision_tx, decision_rx) = mpsc::channel(1);
         let clock = Clock::start();
         Self {
             dest,
@@ -251,8 +264,15 @@ impl ReceiveRun {
             disk: None,
             disk_thread: None,
             disk_report_tx,
-            disk_report_rx: Some(disk_report_rx),
+            disk_reports,
             saved: Vec::new(),
+            decision_tx,
+            decision_rx,
+            data_rx: None,
+            payload: None,
+            pending_offer: None,
+            started: None,
+            meter: RateMeter::new(),
         }
     }
 
@@ -359,245 +379,12 @@ impl ReceiveRun {
         conn: Connection,
         cancel: CancellationToken,
     ) -> Result<TransferReport, CoreError> {
-        let mut disk_reports = self.disk_report_rx.take().expect("taken once");
-        let (decision_tx, mut decision_rx) = mpsc::channel(1);
-        let mut payload: Option<BytesMut> = None;
-        let mut started: Option<Instant> = None;
-        let mut meter = RateMeter::new();
-        let mut tick = tokio::time::interval(PROGRESS_INTERVAL);
-        let mut timer = MachineTimer::new();
-        let mut actions: Vec<RxAction> = Vec::new();
-        let mut conn = conn;
-        let (mut control_rx, mut data_rx) = conn.take_receivers();
-        let mut conn = Some(conn);
-        let mut pending_offer: Option<IncomingOffer> = None;
+        let clock = self.clock;
+        let ended = drive(&mut self, clock, conn, None, &cancel).await;
+        let outcome = ended.outcome;
+        let mut control_rx = ended.control;
 
-        let outcome = 'driver: loop {
-            let mut lost: Option<String> = None;
-            for action in std::mem::take(&mut actions) {
-                match action {
-                    RxAction::Send(msg) => {
-                        let Some(c) = conn.as_ref() else { continue };
-                        if c.control.send_text(&msg.to_json()).await.is_err() && lost.is_none() {
-                            lost = Some("the control channel closed".into());
-                        }
-                    }
-                    RxAction::Authenticated {
-                        sender_nonce,
-                        receiver_nonce,
-                    } => {
-                        let event = self.session.trust.verify_event(
-                            &self.session.peer.name,
-                            &self.session.remote_fp,
-                            &sender_nonce,
-                            &receiver_nonce,
-                            self.session.binding.as_deref(),
-                            self.session.proved,
-                        );
-                        if let TransferEvent::Verify {
-                            phrase,
-                            known,
-                            changed,
-                            fingerprint,
-                            ..
-                        } = &event
-                        {
-                            self.verification = Some(Verification {
-                                phrase: phrase.clone(),
-                                known: *known,
-                                changed: *changed,
-                                fingerprint: fingerprint.clone(),
-                            });
-                        }
-                        (self.events)(event);
-                    }
-                    RxAction::AskUser(summary) => {
-                        let summary = self.prepare_prompt(summary).await;
-                        if let Some(mut decider) = self.decider.take() {
-                            let tx = decision_tx.clone();
-                            tokio::spawn(async move {
-                                let decision = decider.decide(&summary).await;
-                                let _ = tx.send(decision).await;
-                            });
-                        }
-                    }
-                    RxAction::Write { index, offset } => {
-                        started.get_or_insert_with(Instant::now);
-                        let data = payload.take().unwrap_or_default();
-                        if !self
-                            .send_disk(DiskCmd::Write {
-                                index,
-                                offset,
-                                data,
-                            })
-                            .await
-                        {
-                            actions = self.machine.handle(
-                                self.clock.now(),
-                                RxInput::DiskError {
-                                    full: false,
-                                    reason: "disk worker stopped".into(),
-                                },
-                            );
-                            continue 'driver;
-                        }
-                    }
-                    RxAction::Verify {
-                        index,
-                        blake3,
-                        path,
-                        size,
-                    } => {
-                        started.get_or_insert_with(Instant::now);
-                        if !self
-                            .send_disk(DiskCmd::Verify {
-                                index,
-                                blake3,
-                                path,
-                                size,
-                            })
-                            .await
-                        {
-                            actions = self.machine.handle(
-                                self.clock.now(),
-                                RxInput::DiskError {
-                                    full: false,
-                                    reason: "disk worker stopped".into(),
-                                },
-                            );
-                            continue 'driver;
-                        }
-                    }
-                    RxAction::Emit(event) => (self.events)(event),
-                    RxAction::AwaitReconnect => {
-                        if self.disk.is_some() {
-                            self.send_disk(DiskCmd::Checkpoint).await;
-                        }
-                        if let Some(old) = conn.take() {
-                            old.abandon().await;
-                        }
-                        // The machine's reconnection window bounds the wait.
-                        let window_end = self.clock.instant(self.machine.poll_timeout());
-                        let waited = tokio::select! {
-                            waited = self.await_reconnect(pending_offer.take(), &cancel) => waited,
-                            _ = sleep_until_or_never(window_end) => {
-                                actions = self.machine.handle_timeout(self.clock.now());
-                                continue 'driver;
-                            }
-                        };
-                        let input = match waited {
-                            Ok(mut fresh) => {
-                                (self.events)(TransferEvent::Connected {
-                                    peer: self.session.peer.name.clone(),
-                                    connect_ms: fresh.connect_ms,
-                                });
-                                (control_rx, data_rx) = fresh.take_receivers();
-                                payload = None;
-                                conn = Some(fresh);
-                                continue 'driver;
-                            }
-                            Err(Gave::Up(why)) => {
-                                tracing::info!("not resuming: {why}");
-                                RxInput::PeerGone
-                            }
-                            Err(Gave::Fatal(why)) => RxInput::Fail(why),
-                            Err(Gave::Cancelled) => {
-                                RxInput::LocalCancel("cancelled by receiver".into())
-                            }
-                        };
-                        actions = self.machine.handle(self.clock.now(), input);
-                        continue 'driver;
-                    }
-                    // Only after the finish, handled below with the connection's close.
-                    RxAction::Close => {}
-                    RxAction::Finish(outcome) => break 'driver outcome,
-                }
-            }
-            if let Some(why) = lost {
-                actions = self
-                    .machine
-                    .handle(self.clock.now(), RxInput::ConnectionLost(why));
-                continue;
-            }
-            let Some(c) = conn.as_mut() else {
-                actions = self.machine.handle(self.clock.now(), RxInput::PeerGone);
-                continue;
-            };
-            timer.arm(self.clock.instant(self.machine.poll_timeout()));
-            let input = tokio::select! {
-                ev = data_rx.recv() => match ev {
-                    Some(ChannelEvent::Message { mut data, .. }) => match DataFrame::decode(&data) {
-                        Ok((frame, body)) => {
-                            let len = body.len() as u64;
-                            payload = Some(data.split_off(DATA_HEADER_BYTES));
-                            RxInput::Data { index: frame.index, offset: frame.offset, len }
-                        }
-                        Err(e) => RxInput::BadFrame(e.to_string()),
-                    },
-                    Some(ChannelEvent::Open) => continue,
-                    Some(ChannelEvent::Closed) | None => closed_input(c, "the data channel closed"),
-                },
-                ev = control_rx.recv() => match ev {
-                    Some(ChannelEvent::Message { data, .. }) => match std::str::from_utf8(&data).map_err(|e| e.to_string()).and_then(|t| ControlMsg::from_json(t).map_err(|e| e.to_string())) {
-                        Ok(msg) => RxInput::Control(msg),
-                        Err(e) => RxInput::BadFrame(format!("unreadable control message: {e}")),
-                    },
-                    Some(ChannelEvent::Open) => continue,
-                    Some(ChannelEvent::Closed) | None => closed_input(c, "the control channel closed"),
-                },
-                report = disk_reports.recv() => match report {
-                    Some(DiskReport::Verified { index, result }) => {
-                        let result = result.map(|(shown, abs)| { self.saved.push(abs); shown });
-                        RxInput::Verified { index, result }
-                    }
-                    Some(DiskReport::Failed { full, reason }) => RxInput::DiskError { full, reason },
-                    Some(DiskReport::Stored(total)) => RxInput::Stored { total },
-                    None => continue,
-                },
-                decision = decision_rx.recv() => match decision {
-                    Some(decision) => {
-                        if decision == Decision::Accept && self.session.proved {
-                            self.session.trust.remember(&self.session.peer.name, &self.session.remote_fp);
-                        }
-                        if decision == Decision::Accept && !self.machine.is_text() {
-                            self.start_disk();
-                        }
-                        RxInput::Decided(decision)
-                    }
-                    None => continue,
-                },
-                offer = self.session.claim.next() => match offer {
-                    // The sender gave up on this connection and offers a new one.
-                    Some(offer) => {
-                        pending_offer = Some(offer);
-                        RxInput::ConnectionLost("the sender started a new connection".into())
-                    }
-                    None => continue,
-                },
-                bg = c.next_background() => match bg {
-                    Background::PeerGone(_) => RxInput::PeerGone,
-                    Background::Lost(why) => {
-                        if c.signaling_closed() { RxInput::PeerGone } else { RxInput::ConnectionLost(why) }
-                    }
-                    Background::Refused(why) => RxInput::Fail(why),
-                    Background::Quiet => continue,
-                },
-                _ = cancel.cancelled() => RxInput::LocalCancel("cancelled by receiver".into()),
-                _ = timer.fired() => {
-                    actions = self.machine.handle_timeout(self.clock.now());
-                    continue;
-                }
-                _ = tick.tick() => {
-                    if started.is_some() {
-                        self.emit_progress(&mut meter);
-                    }
-                    continue;
-                }
-            };
-            actions = self.machine.handle(self.clock.now(), input);
-        };
-
-        let seconds = started.map_or(0.0, |s| s.elapsed().as_secs_f64());
+        let seconds = self.started.map_or(0.0, |s| s.elapsed().as_secs_f64());
         let total = self.machine.total_size();
         let last = match &outcome {
             Outcome::Completed => DiskCmd::Finish,
@@ -623,16 +410,17 @@ impl ReceiveRun {
             }
         }
         if outcome.is_success() {
-            self.emit_progress(&mut meter);
+            self.emit_progress();
             (self.events)(TransferEvent::Done {
                 files: self.machine.file_count(),
                 bytes: total,
                 seconds,
                 saved_to: (!self.machine.is_text()).then(|| self.dest.display().to_string()),
             });
-            if let Some(c) = conn {
+            if let Some(c) = ended.conn {
                 // The machine says when to close: once the sender has closed (it read the
                 // last message), or when its grace for that is over.
+                let mut timer = MachineTimer::new();
                 while self.machine.poll_timeout().is_some() {
                     timer.arm(self.clock.instant(self.machine.poll_timeout()));
                     let actions = tokio::select! {
@@ -658,10 +446,58 @@ impl ReceiveRun {
                 saved: self.saved,
             })
         } else {
-            if let Some(c) = conn {
+            if let Some(c) = ended.conn {
                 c.close("transfer ended").await;
             }
             Err(CoreError::Transfer(outcome))
+        }
+    }
+
+    /// Hands the verified phrase to the front end, keeping it for the prompt.
+    fn authenticated(&mut self, sender_nonce: &str, receiver_nonce: &str) {
+        let event = self.session.trust.verify_event(
+            &self.session.peer.name,
+            &self.session.remote_fp,
+            sender_nonce,
+            receiver_nonce,
+            self.session.binding.as_deref(),
+            self.session.proved,
+        );
+        if let TransferEvent::Verify {
+            phrase,
+            known,
+            changed,
+            fingerprint,
+            ..
+        } = &event
+        {
+            self.verification = Some(Verification {
+                phrase: phrase.clone(),
+                known: *known,
+                changed: *changed,
+                fingerprint: fingerprint.clone(),
+            });
+        }
+        (self.events)(event);
+    }
+
+    /// Asks the decider (on its own task: a person may take their time).
+    async fn ask(&mut self, summary: OfferSummary) {
+        let summary = self.prepare_prompt(summary).await;
+        if let Some(mut decider) = self.decider.take() {
+            let tx = self.decision_tx.clone();
+            tokio::spawn(async move {
+                let decision = decider.decide(&summary).await;
+                let _ = tx.send(decision).await;
+            });
+        }
+    }
+
+    /// What the machine hears when the disk worker is gone.
+    fn disk_stopped() -> RxInput {
+        RxInput::DiskError {
+            full: false,
+            reason: "disk worker stopped".into(),
         }
     }
 
@@ -719,10 +555,10 @@ impl ReceiveRun {
         }
     }
 
-    fn emit_progress(&self, meter: &mut RateMeter) {
+    fn emit_progress(&mut self) {
         let done = self.machine.bytes_received();
         let total = self.machine.total_size();
-        let rate = meter.record(Instant::now(), done);
+        let rate = self.meter.record(Instant::now(), done);
         (self.events)(TransferEvent::Progress {
             done,
             total,
@@ -733,12 +569,192 @@ impl ReceiveRun {
     }
 }
 
-/// What a closed channel of `conn` means: the end of the transfer when this side closed the
-/// connection on a peer that broke a limit, else a lost connection (which may be resumed).
-fn closed_input(conn: &mut Connection, what: &str) -> RxInput {
-    match conn.refusal() {
-        Some(why) => RxInput::Fail(why),
-        None => RxInput::ConnectionLost(what.into()),
+/// The receiver's side of the one driver loop ([`drive`]): its machine, the disk worker, the
+/// prompt, and the sender's new connections.
+#[async_trait::async_trait]
+impl Role for ReceiveRun {
+    type Input = RxInput;
+    type Action = RxAction;
+
+    fn handle(&mut self, now: Timestamp, input: RxInput) -> Vec<RxAction> {
+        self.machine.handle(now, input)
+    }
+
+    fn handle_timeout(&mut self, now: Timestamp) -> Vec<RxAction> {
+        self.machine.handle_timeout(now)
+    }
+
+    fn poll_timeout(&self) -> Option<Timestamp> {
+        self.machine.poll_timeout()
+    }
+
+    fn sort(action: RxAction) -> Common<RxAction> {
+        match action {
+            RxAction::Send(msg) => Common::Send(msg),
+            RxAction::AwaitReconnect => Common::Rejoin,
+            RxAction::Finish(outcome) => Common::Finish(outcome),
+            other => Common::Own(other),
+        }
+    }
+
+    fn control(&mut self, msg: Result<ControlMsg, String>) -> RxInput {
+        match msg {
+            Ok(msg) => RxInput::Control(msg),
+            Err(e) => RxInput::BadFrame(format!("unreadable control message: {e}")),
+        }
+    }
+
+    fn lost(&self, why: String) -> RxInput {
+        RxInput::ConnectionLost(why)
+    }
+
+    fn gone(&self) -> RxInput {
+        RxInput::PeerGone
+    }
+
+    fn fail(&self, why: String) -> RxInput {
+        RxInput::Fail(why)
+    }
+
+    fn cancelled(&self) -> RxInput {
+        RxInput::LocalCancel("cancelled by receiver".into())
+    }
+
+    fn peer_left(&mut self) -> Option<RxInput> {
+        Some(RxInput::PeerGone)
+    }
+
+    async fn carry_out(&mut self, action: RxAction, _conn: &mut Connection) -> Option<RxInput> {
+        match action {
+            RxAction::Authenticated {
+                sender_nonce,
+                receiver_nonce,
+            } => self.authenticated(&sender_nonce, &receiver_nonce),
+            RxAction::AskUser(summary) => self.ask(summary).await,
+            RxAction::Write { index, offset } => {
+                self.started.get_or_insert_with(Instant::now);
+                let data = self.payload.take().unwrap_or_default();
+                let cmd = DiskCmd::Write {
+                    index,
+                    offset,
+                    data,
+                };
+                if !self.send_disk(cmd).await {
+                    return Some(Self::disk_stopped());
+                }
+            }
+            RxAction::Verify {
+                index,
+                blake3,
+                path,
+                size,
+            } => {
+                self.started.get_or_insert_with(Instant::now);
+                let cmd = DiskCmd::Verify {
+                    index,
+                    blake3,
+                    path,
+                    size,
+                };
+                if !self.send_disk(cmd).await {
+                    return Some(Self::disk_stopped());
+                }
+            }
+            RxAction::Emit(event) => (self.events)(event),
+            // Only after the finish, handled with the connection's close in `run`.
+            RxAction::Close => {}
+            RxAction::Send(_) | RxAction::AwaitReconnect | RxAction::Finish(_) => {
+                unreachable!("the driver's own")
+            }
+        }
+        None
+    }
+
+    async fn next_own(&mut self) -> Own<RxInput> {
+        let data = async {
+            match self.data_rx.as_mut() {
+                Some(rx) => rx.recv().await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            event = data => match event {
+                Some(ChannelEvent::Message { mut data, .. }) => match DataFrame::decode(&data) {
+                    Ok((frame, body)) => {
+                        let len = body.len() as u64;
+                        self.payload = Some(data.split_off(DATA_HEADER_BYTES));
+                        Own::Input(RxInput::Data { index: frame.index, offset: frame.offset, len })
+                    }
+                    Err(e) => Own::Input(RxInput::BadFrame(e.to_string())),
+                },
+                Some(ChannelEvent::Open) => Own::Nothing,
+                Some(ChannelEvent::Closed) | None => Own::ChannelClosed("the data channel closed"),
+            },
+            report = self.disk_reports.recv() => match report {
+                Some(DiskReport::Verified { index, result }) => {
+                    let result = result.map(|(shown, abs)| {
+                        self.saved.push(abs);
+                        shown
+                    });
+                    Own::Input(RxInput::Verified { index, result })
+                }
+                Some(DiskReport::Failed { full, reason }) => Own::Input(RxInput::DiskError { full, reason }),
+                Some(DiskReport::Stored(total)) => Own::Input(RxInput::Stored { total }),
+                None => Own::Nothing,
+            },
+            decision = self.decision_rx.recv() => match decision {
+                Some(decision) => {
+                    if decision == Decision::Accept && self.session.proved {
+                        self.session.trust.remember(&self.session.peer.name, &self.session.remote_fp);
+                    }
+                    if decision == Decision::Accept && !self.machine.is_text() {
+                        self.start_disk();
+                    }
+                    Own::Input(RxInput::Decided(decision))
+                }
+                None => Own::Nothing,
+            },
+            offer = self.session.claim.next() => match offer {
+                // The sender gave up on this connection and offers a new one.
+                Some(offer) => {
+                    self.pending_offer = Some(offer);
+                    Own::Input(RxInput::ConnectionLost("the sender started a new connection".into()))
+                }
+                None => Own::Nothing,
+            },
+        }
+    }
+
+    fn tick(&mut self) -> Option<RxInput> {
+        if self.started.is_some() {
+            self.emit_progress();
+        }
+        None
+    }
+
+    async fn before_rejoin(&mut self) {
+        if self.disk.is_some() {
+            self.send_disk(DiskCmd::Checkpoint).await;
+        }
+    }
+
+    async fn rejoin(&mut self, cancel: &CancellationToken) -> Result<Connection, Gave> {
+        let pending = self.pending_offer.take();
+        self.await_reconnect(pending, cancel).await
+    }
+
+    fn take_data(&mut self, data: mpsc::Receiver<ChannelEvent>) {
+        self.data_rx = Some(data);
+        // A frame half-handled on the old connection is not this one's.
+        self.payload = None;
+    }
+
+    fn rejoined(&mut self, conn: &Connection) -> Option<RxInput> {
+        (self.events)(TransferEvent::Connected {
+            peer: self.session.peer.name.clone(),
+            connect_ms: conn.connect_ms,
+        });
+        None
     }
 }
 

@@ -26,8 +26,9 @@ use uuid::Uuid;
 
 use super::changed::{IdentityChange, OnChangedIdentity};
 use super::channels::ChannelEvent;
-use super::clock::{sleep_until_or_never, Clock, MachineTimer};
-use super::connection::{connect_offerer, Background, Connection};
+use super::clock::Clock;
+use super::connection::{connect_offerer, Connection};
+use super::driver::{drive, Common, Own, Role};
 use super::progress::{eta_secs, RateMeter};
 use super::rejoin::{Gave, SamePeer};
 use super::store_window::StoreWindow;
@@ -37,13 +38,14 @@ use crate::error::CoreError;
 use crate::identity::nonce::new_nonce;
 use crate::identity::{Recognition, Trust};
 use crate::machine::sender::{SenderMachine, StreamJob, TxAction, TxInput};
+use crate::machine::time::Timestamp;
 use crate::machine::Outcome;
 use crate::rtc::RtcSettings;
 use crate::signaling::SignalClient;
 use crate::store::{SendPlan, SourceReader};
 
 /// How often progress is reported.
-pub const PROGRESS_INTERVAL: Duration = Duration::from_millis(250);
+pub use super::driver::PROGRESS_INTERVAL;
 
 /// How long a sender keeps trying to reach a receiver again after the connection failed
 /// (the machine's timer; re-exported for the drivers and tests that name it).
@@ -242,9 +244,231 @@ enum ReadItem {
     Error(String),
 }
 
+/// The sender's side of the one driver loop ([`drive`]): its machine, and the streaming of
+/// files on the current connection.
+struct SendRole<'a> {
+    link: Link<'a>,
+    trust: &'a Trust,
+    machine: SenderMachine,
+    plan: Arc<SendPlan>,
+    events: EventSink,
+    total: u64,
+    /// Payload bytes counted as sent (resumed bytes included), for progress.
+    sent: Arc<AtomicU64>,
+    /// Payload bytes that went on the wire, for the summary.
+    wire: Arc<AtomicU64>,
+    /// Bytes the receiver still needed when streaming first started.
+    needed: Option<u64>,
+    report_tx: mpsc::UnboundedSender<(u64, StreamReport)>,
+    report_rx: mpsc::UnboundedReceiver<(u64, StreamReport)>,
+    /// Connection generation: reports of a replaced connection's stream are dropped.
+    generation: u64,
+    streamer: Option<tokio::task::JoinHandle<()>>,
+    /// Payload bytes per data frame on the current connection (logged in the summary).
+    frame_payload: Option<usize>,
+    started: Option<Instant>,
+    meter: RateMeter,
+    /// How far the current stream may send: the machine's allowance ([`StoreWindow`]).
+    window: Arc<StoreWindow>,
+    /// Set once the server reported the receiver gone (the machine's grace timer runs then).
+    peer_left: bool,
+    /// Bytes sent at the previous progress tick.
+    sent_at_last_tick: u64,
+    /// The current connection's data events: nothing arrives there for a sender, but the
+    /// queue stays open while the connection lives.
+    _data: Option<mpsc::Receiver<ChannelEvent>>,
+}
+
+impl SendRole<'_> {
+    fn stop_streaming(&mut self) {
+        if let Some(task) = self.streamer.take() {
+            task.abort();
+        }
+    }
+
+    /// Starts streaming `jobs` on `conn`, the stream's own window starting empty.
+    async fn stream(&mut self, jobs: Vec<StreamJob>, conn: &mut Connection) {
+        self.started.get_or_insert_with(Instant::now);
+        self.needed
+            .get_or_insert(self.total - self.machine.skipped_bytes());
+        self.sent
+            .store(self.machine.skipped_bytes(), Ordering::Relaxed);
+        self.stop_streaming();
+        self.window = StoreWindow::new();
+        // The receiver has accepted, so it now answers stripe offers.
+        conn.open_stripes(self.link.client).await;
+        conn.cap_in_flight().await;
+        let payload = conn.data_frame_payload().await;
+        self.frame_payload = Some(payload);
+        let tx = self.report_tx.clone();
+        let gen = self.generation;
+        let (item_tx, mut item_rx) = mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            while let Some(report) = item_rx.recv().await {
+                if tx.send((gen, report)).is_err() {
+                    break;
+                }
+            }
+        });
+        let outlet = FrameOutlet {
+            channels: conn.data.clone(),
+            payload,
+        };
+        self.streamer = Some(tokio::spawn(stream_files(
+            self.plan.clone(),
+            jobs,
+            outlet,
+            self.window.clone(),
+            self.sent.clone(),
+            self.wire.clone(),
+            item_tx,
+        )));
+    }
+}
+
+#[async_trait::async_trait]
+impl Role for SendRole<'_> {
+    type Input = TxInput;
+    type Action = TxAction;
+
+    fn handle(&mut self, now: Timestamp, input: TxInput) -> Vec<TxAction> {
+        self.machine.handle(now, input)
+    }
+
+    fn handle_timeout(&mut self, now: Timestamp) -> Vec<TxAction> {
+        self.machine.handle_timeout(now)
+    }
+
+    fn poll_timeout(&self) -> Option<Timestamp> {
+        self.machine.poll_timeout()
+    }
+
+    fn sort(action: TxAction) -> Common<TxAction> {
+        match action {
+            TxAction::Send(msg) => Common::Send(msg),
+            TxAction::Reconnect => Common::Rejoin,
+            TxAction::Finish(outcome) => Common::Finish(outcome),
+            other => Common::Own(other),
+        }
+    }
+
+    fn control(&mut self, msg: Result<ControlMsg, String>) -> TxInput {
+        TxInput::Control(msg.unwrap_or_else(|_| ControlMsg::Error {
+            message: "unreadable control message".into(),
+            cause: None,
+        }))
+    }
+
+    fn lost(&self, why: String) -> TxInput {
+        TxInput::ConnectionLost(why)
+    }
+
+    fn gone(&self) -> TxInput {
+        TxInput::PeerGone
+    }
+
+    fn fail(&self, why: String) -> TxInput {
+        TxInput::Fail(why)
+    }
+
+    fn cancelled(&self) -> TxInput {
+        TxInput::LocalCancel("cancelled by sender".into())
+    }
+
+    fn peer_left(&mut self) -> Option<TxInput> {
+        self.peer_left = true;
+        Some(TxInput::PeerLeft)
+    }
+
+    fn watches_upkeep(&self) -> bool {
+        !self.peer_left
+    }
+
+    async fn carry_out(&mut self, action: TxAction, conn: &mut Connection) -> Option<TxInput> {
+        match action {
+            TxAction::Stream(jobs) => self.stream(jobs, conn).await,
+            TxAction::Allow { up_to } => self.window.allow(up_to),
+            TxAction::Emit(event) => {
+                if matches!(event, TransferEvent::Accepted) && self.link.proved {
+                    self.trust
+                        .remember(&self.link.to.name, &self.link.remote_fp);
+                }
+                (self.events)(event)
+            }
+            TxAction::Authenticated {
+                sender_nonce,
+                receiver_nonce,
+            } => (self.events)(self.trust.verify_event(
+                &self.link.to.name,
+                &self.link.remote_fp,
+                &sender_nonce,
+                &receiver_nonce,
+                self.link.binding.as_deref(),
+                self.link.proved,
+            )),
+            TxAction::Send(_) | TxAction::Reconnect | TxAction::Finish(_) => {
+                unreachable!("the driver's own")
+            }
+        }
+        None
+    }
+
+    async fn next_own(&mut self) -> Own<TxInput> {
+        let Some((generation, report)) = self.report_rx.recv().await else {
+            return Own::Input(TxInput::PeerGone);
+        };
+        if generation != self.generation {
+            return Own::Nothing;
+        }
+        Own::Input(match report {
+            StreamReport::FileSent { index, blake3 } => TxInput::FileSent { index, blake3 },
+            StreamReport::SourceError(why) => TxInput::SourceError(why),
+            StreamReport::ChannelError(why) => {
+                tracing::debug!("data channel failed: {why}");
+                TxInput::ConnectionLost(format!("the data channel failed: {why}"))
+            }
+        })
+    }
+
+    fn tick(&mut self) -> Option<TxInput> {
+        self.started?;
+        let now_sent = self.sent.load(Ordering::Relaxed);
+        emit_progress(&self.events, &mut self.meter, now_sent, self.total);
+        // Bytes the connection took since the last tick: it is moving (on a slow path the
+        // receiver's `stored` reports can be far apart; on a stuck one the connection stops
+        // taking bytes once its buffers are full).
+        if now_sent == self.sent_at_last_tick {
+            return None;
+        }
+        self.sent_at_last_tick = now_sent;
+        Some(TxInput::Progress)
+    }
+
+    async fn before_rejoin(&mut self) {
+        self.stop_streaming();
+        self.generation += 1;
+    }
+
+    async fn rejoin(&mut self, cancel: &CancellationToken) -> Result<Connection, Gave> {
+        reconnect(&self.link, cancel).await
+    }
+
+    fn take_data(&mut self, data: mpsc::Receiver<ChannelEvent>) {
+        self._data = Some(data);
+    }
+
+    fn rejoined(&mut self, conn: &Connection) -> Option<TxInput> {
+        (self.events)(TransferEvent::Connected {
+            peer: self.link.to.name.clone(),
+            connect_ms: conn.connect_ms,
+        });
+        Some(TxInput::Reconnected)
+    }
+}
+
 async fn run(
     link: Link<'_>,
-    mut conn: Connection,
+    conn: Connection,
     trust: &Trust,
     plan: SendPlan,
     events: EventSink,
@@ -253,233 +477,62 @@ async fn run(
     let plan = Arc::new(plan);
     let id = transfer_id(trust.identity().fingerprint(), &link.remote_fp, &plan);
     let name = link.client.name().to_string();
-    let mut machine = match plan.text_on_offer() {
+    let machine = match plan.text_on_offer() {
         Some(text) => SenderMachine::new_text(id, name, text.to_string(), new_nonce()),
         None => SenderMachine::new(id, name, plan.entries(), new_nonce()),
     };
-    let total = machine.total_size();
-    let sent = Arc::new(AtomicU64::new(0));
-    let wire = Arc::new(AtomicU64::new(0));
-    let mut needed: Option<u64> = None;
-    let (report_tx, mut report_rx) = mpsc::unbounded_channel::<(u64, StreamReport)>();
-    let mut generation = 0u64;
-    let mut streamer: Option<tokio::task::JoinHandle<()>> = None;
-    // Payload bytes per data frame on the current connection (logged in the summary).
-    let mut frame_payload: Option<usize> = None;
-    let mut started: Option<Instant> = None;
-    let mut meter = RateMeter::new();
-    let mut tick = tokio::time::interval(PROGRESS_INTERVAL);
-    let clock = Clock::start();
-    let mut timer = MachineTimer::new();
-    let mut actions = machine.handle(clock.now(), TxInput::Start);
-    let (mut control_rx, _data_rx) = conn.take_receivers();
-    let mut conn = Some(conn);
-    // How far the current stream may send: the machine's allowance ([`StoreWindow`]).
-    let mut window = StoreWindow::new();
-    // Set once the server reported the receiver gone (the machine's grace timer runs then).
-    let mut peer_left = false;
-    // Bytes sent at the previous progress tick.
-    let mut sent_at_last_tick = 0u64;
-
-    let outcome = 'driver: loop {
-        let mut lost: Option<String> = None;
-        for action in std::mem::take(&mut actions) {
-            match action {
-                TxAction::Send(msg) => {
-                    let Some(c) = conn.as_ref() else { continue };
-                    if c.control.send_text(&msg.to_json()).await.is_err() && lost.is_none() {
-                        lost = Some("the control channel closed".into());
-                    }
-                }
-                TxAction::Stream(jobs) => {
-                    started.get_or_insert_with(Instant::now);
-                    needed.get_or_insert(total - machine.skipped_bytes());
-                    sent.store(machine.skipped_bytes(), Ordering::Relaxed);
-                    if let Some(task) = streamer.take() {
-                        task.abort();
-                    }
-                    let Some(c) = conn.as_mut() else { continue };
-                    // A new stream runs on a new connection, whose window starts empty.
-                    window = StoreWindow::new();
-                    // The receiver has accepted, so it now answers stripe offers.
-                    c.open_stripes(link.client).await;
-                    c.cap_in_flight().await;
-                    let payload = c.data_frame_payload().await;
-                    frame_payload = Some(payload);
-                    let tx = report_tx.clone();
-                    let gen = generation;
-                    let (item_tx, mut item_rx) = mpsc::unbounded_channel();
-                    tokio::spawn(async move {
-                        while let Some(report) = item_rx.recv().await {
-                            if tx.send((gen, report)).is_err() {
-                                break;
-                            }
-                        }
-                    });
-                    let outlet = FrameOutlet {
-                        channels: c.data.clone(),
-                        payload,
-                    };
-                    streamer = Some(tokio::spawn(stream_files(
-                        plan.clone(),
-                        jobs,
-                        outlet,
-                        window.clone(),
-                        sent.clone(),
-                        wire.clone(),
-                        item_tx,
-                    )));
-                }
-                TxAction::Allow { up_to } => window.allow(up_to),
-                TxAction::Emit(event) => {
-                    if matches!(event, TransferEvent::Accepted) && link.proved {
-                        trust.remember(&link.to.name, &link.remote_fp);
-                    }
-                    events(event)
-                }
-                TxAction::Authenticated {
-                    sender_nonce,
-                    receiver_nonce,
-                } => events(trust.verify_event(
-                    &link.to.name,
-                    &link.remote_fp,
-                    &sender_nonce,
-                    &receiver_nonce,
-                    link.binding.as_deref(),
-                    link.proved,
-                )),
-                TxAction::Reconnect => {
-                    if let Some(task) = streamer.take() {
-                        task.abort();
-                    }
-                    generation += 1;
-                    if let Some(old) = conn.take() {
-                        old.abandon().await;
-                    }
-                    // The machine's reconnection window bounds the attempts.
-                    let window_end = clock.instant(machine.poll_timeout());
-                    let reconnected = tokio::select! {
-                        r = reconnect(&link, &cancel) => r,
-                        _ = sleep_until_or_never(window_end) => {
-                            actions = machine.handle_timeout(clock.now());
-                            continue 'driver;
-                        }
-                    };
-                    let input = match reconnected {
-                        Ok(mut fresh) => {
-                            events(TransferEvent::Connected {
-                                peer: link.to.name.clone(),
-                                connect_ms: fresh.connect_ms,
-                            });
-                            control_rx = fresh.take_receivers().0;
-                            conn = Some(fresh);
-                            TxInput::Reconnected
-                        }
-                        Err(Gave::Up(why)) => {
-                            tracing::info!("not resuming: {why}");
-                            TxInput::PeerGone
-                        }
-                        Err(Gave::Fatal(why)) => TxInput::Fail(why),
-                        Err(Gave::Cancelled) => TxInput::LocalCancel("cancelled by sender".into()),
-                    };
-                    actions = machine.handle(clock.now(), input);
-                    continue 'driver;
-                }
-                TxAction::Finish(outcome) => break 'driver outcome,
-            }
-        }
-        if let Some(why) = lost {
-            actions = machine.handle(clock.now(), TxInput::ConnectionLost(why));
-            continue;
-        }
-        let Some(c) = conn.as_mut() else {
-            // Only while reconnecting, which is handled inline above.
-            actions = machine.handle(clock.now(), TxInput::PeerGone);
-            continue;
-        };
-        timer.arm(clock.instant(machine.poll_timeout()));
-        let input = tokio::select! {
-            ev = control_rx.recv() => match ev {
-                Some(ChannelEvent::Message { data, .. }) => match std::str::from_utf8(&data).ok().and_then(|t| ControlMsg::from_json(t).ok()) {
-                    Some(msg) => TxInput::Control(msg),
-                    None => TxInput::Control(ControlMsg::Error { message: "unreadable control message".into(), cause: None }),
-                },
-                Some(ChannelEvent::Open) => continue,
-                Some(ChannelEvent::Closed) | None => match c.refusal() {
-                    Some(why) => TxInput::Fail(why),
-                    None => TxInput::ConnectionLost("the control channel closed".into()),
-                },
-            },
-            report = report_rx.recv() => match report {
-                Some((gen, _)) if gen != generation => continue,
-                Some((_, StreamReport::FileSent { index, blake3 })) => TxInput::FileSent { index, blake3 },
-                Some((_, StreamReport::SourceError(why))) => TxInput::SourceError(why),
-                Some((_, StreamReport::ChannelError(why))) => {
-                    tracing::debug!("data channel failed: {why}");
-                    TxInput::ConnectionLost(format!("the data channel failed: {why}"))
-                }
-                None => TxInput::PeerGone,
-            },
-            bg = c.next_background(), if !peer_left => match bg {
-                Background::PeerGone(_) => {
-                    peer_left = true;
-                    TxInput::PeerLeft
-                }
-                Background::Lost(why) => {
-                    if c.signaling_closed() {
-                        TxInput::PeerGone
-                    } else {
-                        TxInput::ConnectionLost(why)
-                    }
-                }
-                Background::Refused(why) => TxInput::Fail(why),
-                Background::Quiet => continue,
-            },
-            _ = timer.fired() => {
-                actions = machine.handle_timeout(clock.now());
-                continue;
-            }
-            _ = cancel.cancelled() => TxInput::LocalCancel("cancelled by sender".into()),
-            _ = tick.tick() => {
-                if started.is_none() {
-                    continue;
-                }
-                let now_sent = sent.load(Ordering::Relaxed);
-                emit_progress(&events, &mut meter, now_sent, total);
-                // Bytes the connection took since the last tick: it is moving (on a slow path
-                // the receiver's `stored` reports can be far apart; on a stuck one the
-                // connection stops taking bytes once its buffers are full).
-                if now_sent == sent_at_last_tick {
-                    continue;
-                }
-                sent_at_last_tick = now_sent;
-                TxInput::Progress
-            }
-        };
-        actions = machine.handle(clock.now(), input);
+    let (report_tx, report_rx) = mpsc::unbounded_channel();
+    let mut role = SendRole {
+        link,
+        trust,
+        total: machine.total_size(),
+        machine,
+        plan: plan.clone(),
+        events: events.clone(),
+        sent: Arc::new(AtomicU64::new(0)),
+        wire: Arc::new(AtomicU64::new(0)),
+        needed: None,
+        report_tx,
+        report_rx,
+        generation: 0,
+        streamer: None,
+        frame_payload: None,
+        started: None,
+        meter: RateMeter::new(),
+        window: StoreWindow::new(),
+        peer_left: false,
+        sent_at_last_tick: 0,
+        _data: None,
     };
+    let ended = drive(
+        &mut role,
+        Clock::start(),
+        conn,
+        Some(TxInput::Start),
+        &cancel,
+    )
+    .await;
 
-    if let Some(task) = streamer {
-        task.abort();
-    }
-    let seconds = started.map_or(0.0, |s| s.elapsed().as_secs_f64());
-    let wire_bytes = wire.load(Ordering::Relaxed);
-    let needed = needed.unwrap_or(0);
+    role.stop_streaming();
+    let total = role.total;
+    let seconds = role.started.map_or(0.0, |s| s.elapsed().as_secs_f64());
+    let wire_bytes = role.wire.load(Ordering::Relaxed);
+    let needed = role.needed.unwrap_or(0);
     tracing::info!(
         target: "peerdrop::stats",
         "sender summary: payload_bytes_sent={wire_bytes} bytes_needed={needed} resent={} total={total} frame_payload={}",
         wire_bytes.saturating_sub(needed),
-        frame_payload.unwrap_or(0)
+        role.frame_payload.unwrap_or(0)
     );
-    if outcome.is_success() {
-        emit_progress(&events, &mut meter, total, total);
+    if ended.outcome.is_success() {
+        emit_progress(&events, &mut role.meter, total, total);
         events(TransferEvent::Done {
             files: plan.len() as u32,
             bytes: total,
             seconds,
             saved_to: None,
         });
-        if let Some(c) = conn {
+        if let Some(c) = ended.conn {
             c.close("done").await;
         }
         Ok(TransferReport {
@@ -489,10 +542,10 @@ async fn run(
             saved: Vec::new(),
         })
     } else {
-        if let Some(c) = conn {
+        if let Some(c) = ended.conn {
             c.close("transfer ended").await;
         }
-        Err(CoreError::Transfer(outcome))
+        Err(CoreError::Transfer(ended.outcome))
     }
 }
 
