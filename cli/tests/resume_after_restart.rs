@@ -1,6 +1,7 @@
 //! A receiver killed mid-file (the first progress report past 30%: early enough that a fast
-//! link cannot finish between two reports) keeps its `.part` and journal; restarting it and sending the same files from the same device resumes
-//! where the journal says, and the whole file's BLAKE3 is still verified.
+//! link cannot finish between two reports) keeps its `.part` and journal; restarting it and
+//! sending the same files from the same device resumes where the journal says, and the whole
+//! file's BLAKE3 is still verified.
 
 mod common;
 
