@@ -6,9 +6,10 @@
 //! - `driver`: the one loop both roles run — machine ↔ connection, timers, rejoining.
 //! - [`connection`]: WebRTC setup over a signaling session (offerer/answerer) and upkeep.
 //! - [`channels`]: one pump per data channel, bounded queues for backpressure.
-//! - [`send`]: streams files (reader thread → frames → data channel) for a [`crate::machine::sender::SenderMachine`].
-//! - [`receive`]: runs a [`crate::machine::receiver::ReceiverMachine`], handing frames to
-//!   `disk_worker` (the thread that owns the destination folder during a transfer).
+//! - [`send`]: the sender's role in the driver: streams files (reader thread → frames → data
+//!   channel) for a [`crate::machine::sender::SenderMachine`].
+//! - [`receive`]: the receiver's role: a [`crate::machine::receiver::ReceiverMachine`], frames
+//!   handed to `disk_worker` (the thread that owns the destination folder during a transfer).
 //! - [`progress`]: speed and ETA.
 //! - `rejoin`: taking a new connection as the same peer again (either role, on resume).
 //! - [`transport`]: the [`transport::MessageOut`] seam between drivers and carriers.
