@@ -1,4 +1,5 @@
-//! The receiver's driver: runs a [`ReceiverMachine`] over a [`Connection`].
+//! The receiver's role in the one driver loop ([`super::driver`]): a [`ReceiverMachine`]
+//! over a [`Connection`], its disk worker, the prompt and the sender's new offers.
 //!
 //! Bytes flow: data channel pump → bounded queue → this loop (frame checked by the machine) →
 //! bounded queue → the disk worker thread, which owns the [`IncomingTransfer`]: positional
@@ -10,8 +11,9 @@
 //! sender's certificate, so only the same sender can continue it. Every few megabytes the
 //! disk worker flushes the parts and records in a journal which ranges are on disk and which
 //! files are already saved. When an offer arrives, the journal (checked against the parts on
-//! disk) pre-seeds the machine, and the accept tells the sender what to skip; the final BLAKE3
-//! covers the whole file, old bytes and new. Partial data is kept on every ending except a
+//! disk) is what the machine hears as an earlier run ([`RxInput::EarlierRun`]), and the
+//! accept tells the sender what to skip; the final BLAKE3 covers the whole file, old bytes
+//! and new. Partial data is kept on every ending except a
 //! decline or a cancel (see [`crate::store`]). A connection that fails mid-transfer is replaced
 //! when the same sender (same certificate) offers a new one within
 //! [`crate::machine::RECONNECT_WINDOW`] (a timer the machine owns).

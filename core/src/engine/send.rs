@@ -1,9 +1,11 @@
-//! The sender's driver: runs a [`SenderMachine`] over a [`Connection`].
+//! The sender's role in the one driver loop ([`super::driver`]): a [`SenderMachine`] over a
+//! [`Connection`], and the streaming of its files.
 //!
 //! Bytes flow: a reader thread reads each file front to back in 1 MiB blocks and hashes them
 //! ([`SourceReader`]) → a bounded queue (4 blocks) → the streaming task cuts the wanted parts
-//! into ≤ 64 KiB frames and hands them to the data channel, whose `send` blocks once the
-//! channel's send buffer is full. Memory therefore stays flat whatever the file size.
+//! into frames (up to the max-message-size both peers negotiated), waits at the store
+//! window's gate (the machine's allowance), and hands them to the data channel, whose `send`
+//! blocks once the channel's send buffer is full. Memory therefore stays flat whatever the file size.
 //!
 //! Identity and resume: once the channels are open the driver reads the certificate the
 //! receiver proved in the DTLS handshake. The transfer id is derived from both certificates
