@@ -1,4 +1,4 @@
-//! The receiver's role in the one driver loop ([`super::driver`]): a [`ReceiverMachine`]
+//! The receiver's role in the one driver loop (`engine::driver`): a [`ReceiverMachine`]
 //! over a [`Connection`], its disk worker, the prompt and the sender's new offers.
 //!
 //! Bytes flow: data channel pump → bounded queue → this loop (frame checked by the machine) →

@@ -1,4 +1,4 @@
-//! The sender's role in the one driver loop ([`super::driver`]): a [`SenderMachine`] over a
+//! The sender's role in the one driver loop (`engine::driver`): a [`SenderMachine`] over a
 //! [`Connection`], and the streaming of its files.
 //!
 //! Bytes flow: a reader thread reads each file front to back in 1 MiB blocks and hashes them
