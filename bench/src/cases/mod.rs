@@ -6,6 +6,7 @@ pub mod big_memory;
 pub mod many_small;
 pub mod shaped;
 pub mod single;
+pub mod turn_relay;
 pub mod veth_lan;
 pub mod wan;
 

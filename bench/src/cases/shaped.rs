@@ -73,6 +73,7 @@ pub fn run(ctx: &mut Ctx, mib: u64, mbit: u32) -> Result<CaseReport> {
                     server_url: &url,
                     sender_ns: ns::H1,
                     receiver_ns: ns::H2,
+                    path: "direct",
                 },
             )
             .context("peerdrop over the shaped link")?;

@@ -64,6 +64,7 @@ pub fn run(ctx: &mut Ctx, mib: u64) -> Result<CaseReport> {
                     server_url: &url,
                     sender_ns: lan_ns::B,
                     receiver_ns: lan_ns::A,
+                    path: "direct",
                 },
             )
             .context("peerdrop over the LAN bed")?;

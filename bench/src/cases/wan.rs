@@ -153,6 +153,7 @@ pub fn run(ctx: &mut Ctx, path: Path, mib: u64) -> Result<CaseReport> {
                     server_url: &url,
                     sender_ns: wan_ns::A,
                     receiver_ns: wan_ns::B,
+                    path: "direct",
                 },
             )
             .with_context(|| format!("peerdrop over {name}"))?;
