@@ -6,8 +6,8 @@
 //! `peerdrop-netbed`; root), `big-memory` (a 4 GiB file: is RSS flat?), `veth-lan` (two
 //! namespaces on a bridge, the CLI as a person runs it; root), `wan-check`, `wan-40ms-clean`,
 //! `wan-40ms`, `wan-100ms` (a user-space WAN emulator between namespaces, TCP CUBIC and BBR
-//! alternating with PeerDrop; root), `turn-relay` (coturn between two symmetric NATs; root),
-//! `all`. Every case runs
+//! alternating with PeerDrop; root), `home-nats`, `turn-relay`, `fallback-relay` (the NAT
+//! bed's direct, TURN and encrypted-relay paths; root), `all`. Every case runs
 //! `--runs` times; each run measures every tool on the same payload, so ratios compare like
 //! with like. Each transfer is two real processes, measured from outside: MB/s from the
 //! sender's launch until both exited with the copy verified (BLAKE3 of every file), time to the
@@ -57,8 +57,12 @@ enum Case {
     /// 100 Mbit/s, 100 ms RTT, 1% loss (`--wan100-mib`; root).
     #[value(name = "wan-100ms")]
     Wan100ms,
-    /// One transfer relayed by coturn between two symmetric NATs (`--turn-mib`; root).
+    /// Two cone NATs, direct, unshaped (`--nat-mib`; root).
+    HomeNats,
+    /// Relayed by coturn between two symmetric NATs (`--turn-mib`; root).
     TurnRelay,
+    /// The encrypted fallback relay, UDP blocked in both homes (`--fallback-mib`; root).
+    FallbackRelay,
     /// All of the above.
     All,
 }
@@ -100,9 +104,15 @@ struct Args {
     /// `wan-check`: MiB per unimpaired TCP blast.
     #[arg(long, default_value_t = 1024)]
     check_mib: u64,
+    /// `home-nats`: file size in MiB.
+    #[arg(long, default_value_t = 256)]
+    nat_mib: u64,
     /// `turn-relay`: file size in MiB.
     #[arg(long, default_value_t = 64)]
     turn_mib: u64,
+    /// `fallback-relay`: file size in MiB.
+    #[arg(long, default_value_t = 32)]
+    fallback_mib: u64,
     /// `big-memory`: file size in MiB.
     #[arg(long, default_value_t = 4096)]
     big_mib: u64,
@@ -250,11 +260,18 @@ fn main() -> Result<()> {
             record(path.name, cases::wan::run(&mut ctx, path, mib));
         }
     }
-    if want(Case::TurnRelay) {
-        record(
-            "turn-relay",
-            cases::turn_relay::run(&mut ctx, args.turn_mib),
-        );
+    for (case, path, mib) in [
+        (Case::HomeNats, cases::nat_paths::HOME_NATS, args.nat_mib),
+        (Case::TurnRelay, cases::nat_paths::TURN_RELAY, args.turn_mib),
+        (
+            Case::FallbackRelay,
+            cases::nat_paths::FALLBACK_RELAY,
+            args.fallback_mib,
+        ),
+    ] {
+        if want(case) {
+            record(path.name, cases::nat_paths::run(&mut ctx, path, mib));
+        }
     }
     if want(Case::BigMemory) {
         record("big-memory", cases::big_memory::run(&mut ctx, args.big_mib));

@@ -4,9 +4,9 @@
 
 pub mod big_memory;
 pub mod many_small;
+pub mod nat_paths;
 pub mod shaped;
 pub mod single;
-pub mod turn_relay;
 pub mod veth_lan;
 pub mod wan;
 
