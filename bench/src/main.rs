@@ -3,7 +3,11 @@
 //!
 //! Cases (`--case`, repeatable): `single` (one big file, loopback), `many-small` (a folder of
 //! many small files), `shaped` (a `tbf`-shaped link between network namespaces, via
-//! `peerdrop-netbed`; root), `big-memory` (a 4 GiB file: is RSS flat?), `all`. Every case runs
+//! `peerdrop-netbed`; root), `big-memory` (a 4 GiB file: is RSS flat?), `veth-lan` (two
+//! namespaces on a bridge, the CLI as a person runs it; root), `wan-check`, `wan-40ms-clean`,
+//! `wan-40ms`, `wan-100ms` (a user-space WAN emulator between namespaces, TCP CUBIC and BBR
+//! alternating with PeerDrop; root), `home-nats`, `turn-relay`, `fallback-relay` (the NAT
+//! bed's direct, TURN and encrypted-relay paths; root), `all`. Every case runs
 //! `--runs` times; each run measures every tool on the same payload, so ratios compare like
 //! with like. Each transfer is two real processes, measured from outside: MB/s from the
 //! sender's launch until both exited with the copy verified (BLAKE3 of every file), time to the
@@ -38,6 +42,27 @@ enum Case {
     Shaped,
     /// A very big file, RSS over time (`--big-mib`).
     BigMemory,
+    /// Two namespaces on the netbed's LAN bridge (veth, MTU 1500), CLI defaults (`--lan-mib`;
+    /// root).
+    VethLan,
+    /// The WAN stage validated: ping RTT/loss, TCP through it unimpaired (root).
+    #[value(name = "wan-check")]
+    WanCheck,
+    /// 100 Mbit/s, 40 ms RTT, no loss, through the WAN stage (`--wan-clean-mib`; root).
+    #[value(name = "wan-40ms-clean")]
+    Wan40msClean,
+    /// 100 Mbit/s, 40 ms RTT, 0.5% loss (`--wan40-mib`; root).
+    #[value(name = "wan-40ms")]
+    Wan40ms,
+    /// 100 Mbit/s, 100 ms RTT, 1% loss (`--wan100-mib`; root).
+    #[value(name = "wan-100ms")]
+    Wan100ms,
+    /// Two cone NATs, direct, unshaped (`--nat-mib`; root).
+    HomeNats,
+    /// Relayed by coturn between two symmetric NATs (`--turn-mib`; root).
+    TurnRelay,
+    /// The encrypted fallback relay, UDP blocked in both homes (`--fallback-mib`; root).
+    FallbackRelay,
     /// All of the above.
     All,
 }
@@ -64,6 +89,30 @@ struct Args {
     /// `shaped`: link rate in Mbit/s.
     #[arg(long, default_value_t = 100)]
     link_mbit: u32,
+    /// `veth-lan`: file size in MiB.
+    #[arg(long, default_value_t = 512)]
+    lan_mib: u64,
+    /// `wan-40ms-clean`: file size in MiB.
+    #[arg(long, default_value_t = 64)]
+    wan_clean_mib: u64,
+    /// `wan-40ms`: file size in MiB.
+    #[arg(long, default_value_t = 32)]
+    wan40_mib: u64,
+    /// `wan-100ms`: file size in MiB.
+    #[arg(long, default_value_t = 16)]
+    wan100_mib: u64,
+    /// `wan-check`: MiB per unimpaired TCP blast.
+    #[arg(long, default_value_t = 1024)]
+    check_mib: u64,
+    /// `home-nats`: file size in MiB.
+    #[arg(long, default_value_t = 256)]
+    nat_mib: u64,
+    /// `turn-relay`: file size in MiB.
+    #[arg(long, default_value_t = 64)]
+    turn_mib: u64,
+    /// `fallback-relay`: file size in MiB.
+    #[arg(long, default_value_t = 32)]
+    fallback_mib: u64,
     /// `big-memory`: file size in MiB.
     #[arg(long, default_value_t = 4096)]
     big_mib: u64,
@@ -96,6 +145,9 @@ enum Helper {
         /// `HOST:PORT` of the receiver.
         #[arg(long)]
         to: String,
+        /// Congestion control for the connection (`TCP_CONGESTION`), e.g. `bbr`.
+        #[arg(long)]
+        cc: Option<String>,
         /// File or folder to send.
         path: PathBuf,
     },
@@ -114,7 +166,9 @@ enum Helper {
 fn main() -> Result<()> {
     let args = Args::parse();
     match &args.helper {
-        Some(Helper::TcpSend { to, path }) => return tcp_baseline::send(to, path),
+        Some(Helper::TcpSend { to, cc, path }) => {
+            return tcp_baseline::send(to, path, cc.as_deref())
+        }
         Some(Helper::TcpRecv { listen, dir }) => return tcp_baseline::receive(listen, dir),
         None => {}
     }
@@ -190,6 +244,34 @@ fn main() -> Result<()> {
             "shaped",
             cases::shaped::run(&mut ctx, args.shaped_mib, args.link_mbit),
         );
+    }
+    if want(Case::VethLan) {
+        record("veth-lan", cases::veth_lan::run(&mut ctx, args.lan_mib));
+    }
+    if want(Case::WanCheck) {
+        record("wan-check", cases::wan::check(args.check_mib));
+    }
+    for (case, path, mib) in [
+        (Case::Wan40msClean, cases::wan::CLEAN_40, args.wan_clean_mib),
+        (Case::Wan40ms, cases::wan::LOSSY_40, args.wan40_mib),
+        (Case::Wan100ms, cases::wan::LOSSY_100, args.wan100_mib),
+    ] {
+        if want(case) {
+            record(path.name, cases::wan::run(&mut ctx, path, mib));
+        }
+    }
+    for (case, path, mib) in [
+        (Case::HomeNats, cases::nat_paths::HOME_NATS, args.nat_mib),
+        (Case::TurnRelay, cases::nat_paths::TURN_RELAY, args.turn_mib),
+        (
+            Case::FallbackRelay,
+            cases::nat_paths::FALLBACK_RELAY,
+            args.fallback_mib,
+        ),
+    ] {
+        if want(case) {
+            record(path.name, cases::nat_paths::run(&mut ctx, path, mib));
+        }
     }
     if want(Case::BigMemory) {
         record("big-memory", cases::big_memory::run(&mut ctx, args.big_mib));

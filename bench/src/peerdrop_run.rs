@@ -25,6 +25,8 @@ pub enum Where<'a> {
         sender_ns: &'a str,
         /// Receiver's namespace.
         receiver_ns: &'a str,
+        /// The path the transfer must take (`direct`, `relayed`); any other fails the run.
+        path: &'a str,
     },
 }
 
@@ -68,20 +70,22 @@ pub fn run(
     let _ = std::fs::remove_dir_all(dest);
     std::fs::create_dir_all(dest)?;
     let logs = dest.parent().context("dest has a parent")?;
-    let (_signal, url, tx_ns, rx_ns) = match place {
+    let (_signal, url, tx_ns, rx_ns, want_path) = match place {
         Where::Loopback => {
             let (signal, url) = start_signal(bin_dir)?;
-            (Some(signal), url, None, None)
+            (Some(signal), url, None, None, "direct")
         }
         Where::Netns {
             server_url,
             sender_ns,
             receiver_ns,
+            path,
         } => (
             None,
             server_url.to_string(),
             Some(*sender_ns),
             Some(*receiver_ns),
+            *path,
         ),
     };
 
@@ -142,8 +146,8 @@ pub fn run(
         .find(|v| v["event"] == "connected")
         .and_then(|v| v["connect_ms"].as_u64());
     if let Some(path) = events.iter().find(|v| v["event"] == "path") {
-        if path["path"] != "direct" {
-            bail!("peerdrop took the {} path, not direct", path["path"]);
+        if path["path"] != want_path {
+            bail!("peerdrop took the {} path, not {want_path}", path["path"]);
         }
     }
     let bytes = payload::verify_and_clear(digest, source, dest, "peerdrop")?;

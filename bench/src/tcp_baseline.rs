@@ -22,9 +22,10 @@ use crate::watch::{Pair, Watched};
 
 const BLOCK: usize = 1 << 20;
 
-/// `tcp-send`: streams `path` (a file or a folder) to `to`.
-pub fn send(to: &str, path: &Path) -> Result<()> {
-    let sock = TcpStream::connect(to).with_context(|| format!("connecting to {to}"))?;
+/// `tcp-send`: streams `path` (a file or a folder) to `to`, with congestion control
+/// `congestion` (`cubic`, `bbr`, ...; `None`: the kernel's default).
+pub fn send(to: &str, path: &Path, congestion: Option<&str>) -> Result<()> {
+    let sock = connect(to, congestion)?;
     let mut out = BufWriter::with_capacity(BLOCK, sock);
     let base = path.parent().context("path has a parent")?;
     let mut buf = vec![0u8; BLOCK];
@@ -55,6 +56,55 @@ pub fn send(to: &str, path: &Path) -> Result<()> {
     out.write_all(&0u32.to_be_bytes())?;
     out.flush()?;
     Ok(())
+}
+
+/// Connects to `to` with the congestion control algorithm `congestion` chosen on the socket
+/// before the handshake (`TCP_CONGESTION`), so the whole transfer runs under it.
+fn connect(to: &str, congestion: Option<&str>) -> Result<TcpStream> {
+    let Some(cc) = congestion else {
+        return TcpStream::connect(to).with_context(|| format!("connecting to {to}"));
+    };
+    let addr: std::net::SocketAddrV4 = to.parse().with_context(|| format!("address {to}"))?;
+    // SAFETY: plain socket calls on a descriptor this function owns; every pointer passed
+    // points to a live local of the stated length.
+    unsafe {
+        use std::os::fd::FromRawFd;
+        let fd = libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0);
+        if fd < 0 {
+            return Err(std::io::Error::last_os_error()).context("socket");
+        }
+        let sock = TcpStream::from_raw_fd(fd);
+        let rc = libc::setsockopt(
+            fd,
+            libc::IPPROTO_TCP,
+            libc::TCP_CONGESTION,
+            cc.as_ptr().cast(),
+            cc.len() as libc::socklen_t,
+        );
+        if rc != 0 {
+            return Err(std::io::Error::last_os_error()).with_context(|| {
+                format!("TCP_CONGESTION {cc} (see net.ipv4.tcp_available_congestion_control)")
+            });
+        }
+        let sa = libc::sockaddr_in {
+            sin_family: libc::AF_INET as libc::sa_family_t,
+            sin_port: addr.port().to_be(),
+            sin_addr: libc::in_addr {
+                s_addr: u32::from(*addr.ip()).to_be(),
+            },
+            sin_zero: [0; 8],
+        };
+        let rc = libc::connect(
+            fd,
+            (&sa as *const libc::sockaddr_in).cast(),
+            std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t,
+        );
+        if rc != 0 {
+            return Err(std::io::Error::last_os_error())
+                .with_context(|| format!("connecting to {to}"));
+        }
+        Ok(sock)
+    }
 }
 
 /// `tcp-recv`: listens on `listen`, prints `listening on ADDR`, receives one stream into `dir`.
@@ -112,6 +162,9 @@ pub struct Placement {
     pub receiver_ns: Option<String>,
     /// Address the receiver listens on (`127.0.0.1:0` on loopback).
     pub listen: String,
+    /// The sender's congestion control (`None`: the kernel default). `bbr` is reported as
+    /// tool `tcp-bbr`, anything else as `tcp` (the baseline ratios are taken against).
+    pub congestion: Option<&'static str>,
 }
 
 impl Placement {
@@ -121,6 +174,7 @@ impl Placement {
             sender_ns: None,
             receiver_ns: None,
             listen: "127.0.0.1:0".into(),
+            congestion: None,
         }
     }
 }
@@ -163,15 +217,19 @@ pub fn run(source: &Path, digest: &str, dest: &Path, place: &Placement) -> Resul
     )?;
     let addr = peerdrop_testkit::read_listening_line(receiver.child(), "tcp receiver")?;
     let t0 = Instant::now();
-    let sender = Watched::spawn(
-        helper(place.sender_ns.as_deref())?
-            .args(["tcp-send", "--to", &addr])
-            .arg(source)
-            .stderr(Stdio::inherit()),
-        "tcp sender",
-    )?;
+    let mut send = helper(place.sender_ns.as_deref())?;
+    send.args(["tcp-send", "--to", &addr]);
+    if let Some(cc) = place.congestion {
+        send.args(["--cc", cc]);
+    }
+    let sender = Watched::spawn(send.arg(source).stderr(Stdio::inherit()), "tcp sender")?;
     let result =
         Pair { sender, receiver }.wait(t0, dest.to_path_buf(), Duration::from_secs(1800))?;
     let bytes = payload::verify_and_clear(digest, source, dest, "tcp")?;
-    Ok(ToolRun::new("tcp", bytes, result, None))
+    let tool = if place.congestion == Some("bbr") {
+        "tcp-bbr"
+    } else {
+        "tcp"
+    };
+    Ok(ToolRun::new(tool, bytes, result, None))
 }

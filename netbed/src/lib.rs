@@ -29,17 +29,25 @@
 //! [`lan_bed`] is a second, smaller bed: three hosts on one bridge and no server anywhere,
 //! for LAN discovery (mDNS) and device-to-device signaling.
 //!
+//! [`wan_bed`] is a third: two hosts and a router whose forwarding runs through a user-space
+//! WAN emulator ([`wan_stage`]: a TUN device, a time-ordered delay queue, seeded random loss,
+//! a rate limit) — this kernel has no netem — measured with [`probe`] (UDP ping, TCP blast).
+//!
 //! Modules: [`bed`] (topology), [`procs`] (binaries, servers, peers), [`cases`] (the path
 //! scenarios), [`turn_client`] (a minimal STUN/TURN client for the coturn security tests),
-//! [`proxy`] (a recording TCP proxy: what the signaling server sees), [`report`] (the table).
+//! [`proxy`] (a recording TCP proxy: what the signaling server sees), [`report`] (the table),
+//! [`wan_stage`], [`wan_bed`] and [`probe`] (the emulated WAN).
 
 pub mod bed;
 pub mod cases;
 pub mod lan_bed;
+pub mod probe;
 pub mod procs;
 pub mod proxy;
 pub mod report;
 pub mod turn_client;
+pub mod wan_bed;
+pub mod wan_stage;
 
 /// Why the bed cannot run here, or `None` when it can. `PEERDROP_NETBED=skip` turns a missing
 /// prerequisite into a skip; without it the caller must fail loudly.

@@ -4,8 +4,11 @@
 
 pub mod big_memory;
 pub mod many_small;
+pub mod nat_paths;
 pub mod shaped;
 pub mod single;
+pub mod veth_lan;
+pub mod wan;
 
 use anyhow::Result;
 use std::path::{Path, PathBuf};

@@ -53,6 +53,7 @@ pub fn run(ctx: &mut Ctx, mib: u64, mbit: u32) -> Result<CaseReport> {
         sender_ns: Some(ns::H1.into()),
         receiver_ns: Some(ns::INET.into()),
         listen: format!("{SERVER_IP}:0"),
+        congestion: None,
     };
     let outcome = (|| -> Result<()> {
         for run in 1..=ctx.runs {
@@ -72,6 +73,7 @@ pub fn run(ctx: &mut Ctx, mib: u64, mbit: u32) -> Result<CaseReport> {
                     server_url: &url,
                     sender_ns: ns::H1,
                     receiver_ns: ns::H2,
+                    path: "direct",
                 },
             )
             .context("peerdrop over the shaped link")?;
