@@ -10,7 +10,7 @@ pub mod single;
 pub mod veth_lan;
 pub mod wan;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use std::path::{Path, PathBuf};
 
 use crate::report::{CaseReport, ToolRun};
@@ -83,4 +83,49 @@ pub fn loopback_runs(
         }
     }
     Ok(())
+}
+
+/// A path between two namespaces measured the same way in every netns case: each run copies
+/// the payload with raw TCP (once per placement, e.g. CUBIC then BBR) and then with PeerDrop,
+/// alternating on the same path, so a run's ratio compares like with like.
+pub struct NetnsRuns<'a> {
+    /// The case's name, prefixed to every line.
+    pub name: &'a str,
+    /// Where TCP runs (one copy per entry, in order); the first is the ratios' baseline.
+    pub tcp: Vec<tcp_baseline::Placement>,
+    /// Where PeerDrop runs.
+    pub peerdrop: peerdrop_run::Where<'a>,
+}
+
+impl NetnsRuns<'_> {
+    /// Runs `ctx.runs` rounds on `source` (BLAKE3 `digest`), each copy into `dest`, adding a
+    /// row per round to `report`.
+    pub fn run(
+        &self,
+        ctx: &Ctx,
+        source: &Path,
+        digest: &str,
+        dest: &Path,
+        report: &mut CaseReport,
+    ) -> Result<()> {
+        let name = self.name;
+        for run in 1..=ctx.runs {
+            let mut row: Vec<ToolRun> = Vec::new();
+            for place in &self.tcp {
+                let cc = place.congestion.unwrap_or("default");
+                eprintln!("{name} run {run}/{}: tcp {cc}", ctx.runs);
+                let tcp = tcp_baseline::run(source, digest, dest, place)
+                    .with_context(|| format!("tcp ({cc}) on {name}"))?;
+                println!("[{name}] {}", tcp.line(run, row.first()));
+                row.push(tcp);
+            }
+            eprintln!("{name} run {run}/{}: peerdrop", ctx.runs);
+            let pd = peerdrop_run::run(&ctx.bin_dir, source, digest, dest, &self.peerdrop)
+                .with_context(|| format!("peerdrop on {name}"))?;
+            println!("[{name}] {}", pd.line(run, row.first()));
+            row.push(pd);
+            report.runs.push(row);
+        }
+        Ok(())
+    }
 }

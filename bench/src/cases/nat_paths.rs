@@ -12,14 +12,14 @@
 //! h1 → router 1 → a listener in the "internet" namespace (where coturn and the signaling
 //! server run): what one leg carries, not a relayed TCP.
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 
 use peerdrop_netbed::bed::{ns, Home, Layout, Topology, SERVER_IP};
 use peerdrop_netbed::procs::{self, Coturn, Signal};
 
-use super::Ctx;
+use super::{Ctx, NetnsRuns};
 use crate::payload;
-use crate::report::{CaseReport, ToolRun};
+use crate::report::CaseReport;
 use crate::{peerdrop_run, tcp_baseline};
 
 /// One of the layouts above.
@@ -104,34 +104,17 @@ pub fn run(ctx: &mut Ctx, case: NatPath, mib: u64) -> Result<CaseReport> {
         listen: format!("{SERVER_IP}:0"),
         congestion: None,
     };
-    let outcome = (|| -> Result<()> {
-        for run in 1..=ctx.runs {
-            let mut row: Vec<ToolRun> = Vec::new();
-            eprintln!("{name} run {run}/{}: tcp (to the servers' host)", ctx.runs);
-            let tcp = tcp_baseline::run(&source, &digest, &dest, &tcp_place)
-                .context("tcp to the servers' host")?;
-            println!("[{name}] {}", tcp.line(run, None));
-            row.push(tcp);
-            eprintln!("{name} run {run}/{}: peerdrop", ctx.runs);
-            let pd = peerdrop_run::run(
-                &ctx.bin_dir,
-                &source,
-                &digest,
-                &dest,
-                &peerdrop_run::Where::Netns {
-                    server_url: &url,
-                    sender_ns: ns::H1,
-                    receiver_ns: ns::H2,
-                    path: case.path,
-                },
-            )
-            .with_context(|| format!("peerdrop on the {} path", case.path))?;
-            println!("[{name}] {}", pd.line(run, row.first()));
-            row.push(pd);
-            report.runs.push(row);
-        }
-        Ok(())
-    })();
+    let runs = NetnsRuns {
+        name,
+        tcp: vec![tcp_place],
+        peerdrop: peerdrop_run::Where::Netns {
+            server_url: &url,
+            sender_ns: ns::H1,
+            receiver_ns: ns::H2,
+            path: case.path,
+        },
+    };
+    let outcome = runs.run(ctx, &source, &digest, &dest, &mut report);
     drop(signal);
     drop(coturn);
     topo.teardown();

@@ -6,14 +6,14 @@
 //! receiver's NAT would refuse an inbound connection). Both cross exactly one shaped egress in
 //! the data direction. Utilisation = data-phase rate (first byte → done) over the link rate.
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 
 use peerdrop_netbed::bed::{ns, Home, Layout, Topology, SERVER_IP};
 use peerdrop_netbed::procs::{self, Coturn, Signal};
 
-use super::Ctx;
+use super::{Ctx, NetnsRuns};
 use crate::payload;
-use crate::report::{CaseReport, ToolRun};
+use crate::report::CaseReport;
 use crate::{peerdrop_run, tcp_baseline};
 
 /// Runs the case: a `mib` MiB file over a `mbit` Mbit/s link.
@@ -55,34 +55,17 @@ pub fn run(ctx: &mut Ctx, mib: u64, mbit: u32) -> Result<CaseReport> {
         listen: format!("{SERVER_IP}:0"),
         congestion: None,
     };
-    let outcome = (|| -> Result<()> {
-        for run in 1..=ctx.runs {
-            let mut row: Vec<ToolRun> = Vec::new();
-            eprintln!("shaped run {run}/{}: tcp", ctx.runs);
-            let tcp = tcp_baseline::run(&source, &digest, &dest, &tcp_place)
-                .context("tcp over the shaped link")?;
-            println!("[shaped] {}", tcp.line(run, None));
-            row.push(tcp);
-            eprintln!("shaped run {run}/{}: peerdrop", ctx.runs);
-            let pd = peerdrop_run::run(
-                &ctx.bin_dir,
-                &source,
-                &digest,
-                &dest,
-                &peerdrop_run::Where::Netns {
-                    server_url: &url,
-                    sender_ns: ns::H1,
-                    receiver_ns: ns::H2,
-                    path: "direct",
-                },
-            )
-            .context("peerdrop over the shaped link")?;
-            println!("[shaped] {}", pd.line(run, row.first()));
-            row.push(pd);
-            report.runs.push(row);
-        }
-        Ok(())
-    })();
+    let runs = NetnsRuns {
+        name: "shaped",
+        tcp: vec![tcp_place],
+        peerdrop: peerdrop_run::Where::Netns {
+            server_url: &url,
+            sender_ns: ns::H1,
+            receiver_ns: ns::H2,
+            path: "direct",
+        },
+    };
+    let outcome = runs.run(ctx, &source, &digest, &dest, &mut report);
     drop(signal);
     drop(coturn);
     topo.teardown();

@@ -6,14 +6,14 @@
 //! the baseline is the bench's raw TCP copy (1 MiB read/write blocks, kernel-tuned socket
 //! buffers) over the same two veths, alternating with PeerDrop run by run.
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 
 use peerdrop_netbed::lan_bed::{lan_ip, lan_ns, LanBed, LanLayout, LAN_ROUTER_IP};
 use peerdrop_netbed::procs::{self, Signal};
 
-use super::Ctx;
+use super::{Ctx, NetnsRuns};
 use crate::payload;
-use crate::report::{CaseReport, ToolRun};
+use crate::report::CaseReport;
 use crate::{peerdrop_run, tcp_baseline};
 
 /// Runs the case: one `mib` MiB file from host B to host A, `ctx.runs` times each tool.
@@ -46,34 +46,17 @@ pub fn run(ctx: &mut Ctx, mib: u64) -> Result<CaseReport> {
         listen: format!("{}:0", lan_ip(lan_ns::A)),
         congestion: None,
     };
-    let outcome = (|| -> Result<()> {
-        for run in 1..=ctx.runs {
-            let mut row: Vec<ToolRun> = Vec::new();
-            eprintln!("veth-lan run {run}/{}: tcp", ctx.runs);
-            let tcp = tcp_baseline::run(&source, &digest, &dest, &tcp_place)
-                .context("tcp over the LAN bed")?;
-            println!("[veth-lan] {}", tcp.line(run, None));
-            row.push(tcp);
-            eprintln!("veth-lan run {run}/{}: peerdrop", ctx.runs);
-            let pd = peerdrop_run::run(
-                &ctx.bin_dir,
-                &source,
-                &digest,
-                &dest,
-                &peerdrop_run::Where::Netns {
-                    server_url: &url,
-                    sender_ns: lan_ns::B,
-                    receiver_ns: lan_ns::A,
-                    path: "direct",
-                },
-            )
-            .context("peerdrop over the LAN bed")?;
-            println!("[veth-lan] {}", pd.line(run, row.first()));
-            row.push(pd);
-            report.runs.push(row);
-        }
-        Ok(())
-    })();
+    let runs = NetnsRuns {
+        name: "veth-lan",
+        tcp: vec![tcp_place],
+        peerdrop: peerdrop_run::Where::Netns {
+            server_url: &url,
+            sender_ns: lan_ns::B,
+            receiver_ns: lan_ns::A,
+            path: "direct",
+        },
+    };
+    let outcome = runs.run(ctx, &source, &digest, &dest, &mut report);
     drop(signal);
     lan.teardown();
     std::fs::remove_file(&source)?;

@@ -7,16 +7,16 @@
 
 use std::time::Duration;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 
 use peerdrop_netbed::probe::{tcp_blast, udp_ping, EchoServer};
 use peerdrop_netbed::procs::{self, Signal};
 use peerdrop_netbed::wan_bed::{wan_ns, WanBed, A_IP, B_IP, ROUTER_A_IP};
 use peerdrop_netbed::wan_stage::{Impairment, StageStats};
 
-use super::Ctx;
+use super::{Ctx, NetnsRuns};
 use crate::payload;
-use crate::report::{CaseReport, ToolRun};
+use crate::report::CaseReport;
 use crate::{peerdrop_run, tcp_baseline};
 
 /// One emulated path.
@@ -125,44 +125,21 @@ pub fn run(ctx: &mut Ctx, path: Path, mib: u64) -> Result<CaseReport> {
         congestion,
     };
     let name = path.name;
-    let outcome = (|| -> Result<()> {
-        for run in 1..=ctx.runs {
-            let mut row: Vec<ToolRun> = Vec::new();
-            let mut ccs = vec![Some("cubic")];
-            if bbr {
-                ccs.push(Some("bbr"));
-            }
-            for cc in ccs {
-                eprintln!(
-                    "{name} run {run}/{}: tcp {}",
-                    ctx.runs,
-                    cc.unwrap_or("default")
-                );
-                let tcp = tcp_baseline::run(&source, &digest, &dest, &place(cc))
-                    .with_context(|| format!("tcp ({cc:?}) over {name}"))?;
-                println!("[{name}] {}", tcp.line(run, row.first()));
-                row.push(tcp);
-            }
-            eprintln!("{name} run {run}/{}: peerdrop", ctx.runs);
-            let pd = peerdrop_run::run(
-                &ctx.bin_dir,
-                &source,
-                &digest,
-                &dest,
-                &peerdrop_run::Where::Netns {
-                    server_url: &url,
-                    sender_ns: wan_ns::A,
-                    receiver_ns: wan_ns::B,
-                    path: "direct",
-                },
-            )
-            .with_context(|| format!("peerdrop over {name}"))?;
-            println!("[{name}] {}", pd.line(run, row.first()));
-            row.push(pd);
-            report.runs.push(row);
-        }
-        Ok(())
-    })();
+    let mut tcp = vec![place(Some("cubic"))];
+    if bbr {
+        tcp.push(place(Some("bbr")));
+    }
+    let runs = NetnsRuns {
+        name,
+        tcp,
+        peerdrop: peerdrop_run::Where::Netns {
+            server_url: &url,
+            sender_ns: wan_ns::A,
+            receiver_ns: wan_ns::B,
+            path: "direct",
+        },
+    };
+    let outcome = runs.run(ctx, &source, &digest, &dest, &mut report);
     drop(signal);
     let stats = bed.teardown();
     std::fs::remove_file(&source)?;
