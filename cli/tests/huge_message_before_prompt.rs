@@ -33,22 +33,6 @@ fn peak_rss(pid: u32) -> u64 {
     kib * 1024
 }
 
-/// The Python with aiortc that plays the attacker.
-fn attacker_python() -> PathBuf {
-    let python = std::env::var_os("PEERDROP_TEST_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(std::env::var_os("HOME").expect("HOME"))
-                .join(".cache/peerdrop-venv/bin/python")
-        });
-    assert!(
-        python.exists(),
-        "{} is missing: run scripts/deps.sh (it installs aiortc for the hostile-peer tests)",
-        python.display()
-    );
-    python
-}
-
 #[test]
 fn one_huge_message_before_the_prompt_is_refused_with_bounded_memory() {
     let signal = Signal::start();
@@ -58,7 +42,7 @@ fn one_huge_message_before_the_prompt_is_refused_with_bounded_memory() {
     let before = peak_rss(pid);
 
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/hostile/huge_message.py");
-    let attack = Command::new(attacker_python())
+    let attack = Command::new(aiortc_python())
         .arg(script)
         .args([&signal.url, &receiver.code])
         .arg(HUGE_MESSAGE.to_string())

@@ -39,22 +39,6 @@ fn logs_budget(stderr: &str, mtu: u32) -> bool {
         .any(|l| l.contains("SCTP packet budget") && l.split_whitespace().any(|word| word == field))
 }
 
-/// The Python with aiortc that plays the other implementation.
-fn aiortc_python() -> PathBuf {
-    let python = std::env::var_os("PEERDROP_TEST_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(std::env::var_os("HOME").expect("HOME"))
-                .join(".cache/peerdrop-venv/bin/python")
-        });
-    assert!(
-        python.exists(),
-        "{} is missing: run scripts/deps.sh (it installs aiortc for these tests)",
-        python.display()
-    );
-    python
-}
-
 #[test]
 fn two_peerdrop_peers_on_loopback_use_large_packets() {
     let signal = Signal::start();

@@ -74,6 +74,24 @@ impl Signal {
     }
 }
 
+/// The Python with aiortc (an independent WebRTC stack) that plays the other implementation
+/// in the interop and hostile-peer tests: `PEERDROP_TEST_PYTHON`, else the venv
+/// `scripts/deps.sh` makes.
+pub fn aiortc_python() -> PathBuf {
+    let python = std::env::var_os("PEERDROP_TEST_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(std::env::var_os("HOME").expect("HOME"))
+                .join(".cache/peerdrop-venv/bin/python")
+        });
+    assert!(
+        python.exists(),
+        "{} is missing: run scripts/deps.sh (it installs aiortc for these tests)",
+        python.display()
+    );
+    python
+}
+
 /// A fresh, empty folder for one device's identity and pinned devices (`PEERDROP_HOME`), under
 /// cargo's scratch space for integration tests, so no test touches `~/.config/peerdrop` and no
 /// two processes share an identity by accident.
