@@ -8,7 +8,7 @@
 //! This crate is its own so that "pure" is enforced, not a convention: it depends on no async
 //! runtime, no WebRTC, no file or socket I/O and reads no clock, and it builds for
 //! `wasm32-unknown-unknown` (the browser peer runs the same protocol). Beside the machines
-//! live the pure pieces they decide with: the store window's arithmetic ([`flow`]), byte ranges ([`ranges`]), safe names ([`names`]),
+//! live the pure pieces they decide with: the store window's arithmetic ([`flow`]), byte ranges ([`ranges`]), speed and ETA ([`rate`]), safe names ([`names`]),
 //! the verification phrase ([`sas`]) and the fingerprint form it hashes ([`fingerprint`]). That split is what lets every edge case
 //! (decline, cancel mid-file, peer gone, duplicate frame, hash mismatch, hostile names) be a
 //! fast unit test with no sockets.
@@ -26,6 +26,7 @@ pub mod fingerprint;
 pub mod flow;
 pub mod names;
 pub mod ranges;
+pub mod rate;
 pub mod receiver;
 pub mod sas;
 pub mod sender;

@@ -348,7 +348,8 @@ impl Connection {
             debug!("no round trip measured yet; bytes in flight stay at the send buffer");
             return;
         };
-        let Some(cap) = super::in_flight::cap_for(rtt, self.plane.settings.send_buffer_limit)
+        let Some(cap) =
+            crate::machine::flow::in_flight_cap(rtt, self.plane.settings.send_buffer_limit)
         else {
             return;
         };

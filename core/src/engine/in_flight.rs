@@ -10,11 +10,13 @@
 //! allows (docs/BENCHMARKS.md).
 //!
 //! So the sender measures the round-trip time of the selected ICE pair once the transfer
-//! starts and caps each channel's outstanding bytes at what [`TARGET_RATE`] needs over that
-//! round trip, never below [`MIN_CAP`] (the driver wakes every few milliseconds, so even a
+//! starts and caps each channel's outstanding bytes at what `TARGET_RATE` needs over that
+//! round trip, never below `MIN_CAP` (the driver wakes every few milliseconds, so even a
 //! zero-RTT path needs a few milliseconds of data queued) and never above the send buffer,
 //! which then stays the limit on long paths. Loopback-only connections are not capped
-//! (nothing to overflow; measured fastest with the full buffer).
+//! (nothing to overflow; measured fastest with the full buffer). The arithmetic is the
+//! protocol crate's ([`crate::machine::flow::in_flight_cap`]); this is the channel that
+//! waits for it.
 
 use bytes::BytesMut;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -26,23 +28,9 @@ use webrtc::data_channel::DataChannel;
 use super::transport::{MessageOut, RtcChannel};
 use crate::error::CoreError;
 
-/// The rate the cap is sized for: a path up to this fast is never limited by the cap.
-pub const TARGET_RATE: f64 = 125_000_000.0; // 1 Gbit/s in bytes per second
-
-/// The smallest cap, whatever the round trip.
-pub const MIN_CAP: usize = 512 * 1024;
-
 /// How long a capped sender waits for the channel's "drained" signal before it looks again
 /// anyway (a backstop against a lost wake-up).
 const RECHECK: Duration = Duration::from_millis(10);
-
-/// The cap for a path with round-trip time `rtt` and a channel send buffer of `send_buffer`
-/// bytes; `None` when the send buffer is already the smaller bound.
-pub fn cap_for(rtt: Duration, send_buffer: usize) -> Option<usize> {
-    let bdp = (rtt.as_secs_f64() * TARGET_RATE) as usize;
-    let cap = bdp.max(MIN_CAP);
-    (cap < send_buffer).then_some(cap)
-}
 
 /// A main data channel whose sends, once [`CappedChannel::set_cap`] has run, wait until
 /// fewer than the cap's bytes are outstanding. The channel's low-threshold event (set to
@@ -96,22 +84,5 @@ impl MessageOut for CappedChannel {
 
     async fn outstanding(&self) -> usize {
         self.inner.outstanding().await
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_cap_covers_a_gigabit_path_and_never_exceeds_the_send_buffer() {
-        let buffer = 2 * 1024 * 1024;
-        // LAN, netns, shaped link: the floor.
-        assert_eq!(cap_for(Duration::ZERO, buffer), Some(MIN_CAP));
-        assert_eq!(cap_for(Duration::from_micros(200), buffer), Some(MIN_CAP));
-        // 10 ms: a gigabit needs 1.25 MB in flight.
-        assert_eq!(cap_for(Duration::from_millis(10), buffer), Some(1_250_000));
-        // 30 ms: more than the send buffer, which stays the bound.
-        assert_eq!(cap_for(Duration::from_millis(30), buffer), None);
     }
 }

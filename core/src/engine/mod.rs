@@ -10,7 +10,6 @@
 //!   channel) for a [`crate::machine::sender::SenderMachine`].
 //! - [`receive`]: the receiver's role: a [`crate::machine::receiver::ReceiverMachine`], frames
 //!   handed to `disk_worker` (the thread that owns the destination folder during a transfer).
-//! - [`progress`]: speed and ETA.
 //! - `rejoin`: taking a new connection as the same peer again (either role, on resume).
 //! - [`transport`]: the [`transport::MessageOut`] seam between drivers and carriers.
 
@@ -26,7 +25,6 @@ pub mod negotiate;
 pub mod nudge;
 pub mod path;
 mod presence;
-pub mod progress;
 pub mod receive;
 mod rejoin;
 pub mod send;

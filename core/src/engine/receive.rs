@@ -34,12 +34,12 @@ use super::clock::{Clock, MachineTimer};
 use super::connection::{connect_answerer, Connection};
 use super::disk_worker::{disk_worker, DiskCmd, DiskReport};
 use super::driver::{drive, Common, Own, Role};
-use super::progress::{eta_secs, RateMeter};
 use super::rejoin::{Gave, SamePeer};
 use super::{CancellationToken, EventSink, TransferReport};
 use crate::error::CoreError;
 use crate::identity::nonce::new_nonce;
 use crate::identity::Trust;
+use crate::machine::rate::{eta_secs, RateMeter};
 use crate::machine::receiver::{
     Decision, EarlierFile, OfferSummary, ReceiverMachine, RxAction, RxInput, Verification,
 };
@@ -560,7 +560,7 @@ impl ReceiveRun {
     fn emit_progress(&mut self) {
         let done = self.machine.bytes_received();
         let total = self.machine.total_size();
-        let rate = self.meter.record(Instant::now(), done);
+        let rate = self.meter.record(self.clock.now(), done);
         (self.events)(TransferEvent::Progress {
             done,
             total,

@@ -31,7 +31,6 @@ use super::channels::ChannelEvent;
 use super::clock::Clock;
 use super::connection::{connect_offerer, Connection};
 use super::driver::{drive, Common, Own, Role};
-use super::progress::{eta_secs, RateMeter};
 use super::rejoin::{Gave, SamePeer};
 use super::store_window::StoreWindow;
 use super::transport::MessageOut;
@@ -39,6 +38,7 @@ use super::{CancellationToken, EventSink, TransferReport};
 use crate::error::CoreError;
 use crate::identity::nonce::new_nonce;
 use crate::identity::{Recognition, Trust};
+use crate::machine::rate::{eta_secs, RateMeter};
 use crate::machine::sender::{SenderMachine, StreamJob, TxAction, TxInput};
 use crate::machine::time::Timestamp;
 use crate::machine::Outcome;
@@ -270,6 +270,8 @@ struct SendRole<'a> {
     frame_payload: Option<usize>,
     started: Option<Instant>,
     meter: RateMeter,
+    /// The machine's clock (progress is measured on it too).
+    clock: Clock,
     /// How far the current stream may send: the machine's allowance ([`StoreWindow`]).
     window: Arc<StoreWindow>,
     /// Set once the server reported the receiver gone (the machine's grace timer runs then).
@@ -435,7 +437,13 @@ impl Role for SendRole<'_> {
     fn tick(&mut self) -> Option<TxInput> {
         self.started?;
         let now_sent = self.sent.load(Ordering::Relaxed);
-        emit_progress(&self.events, &mut self.meter, now_sent, self.total);
+        emit_progress(
+            &self.events,
+            &mut self.meter,
+            self.clock.now(),
+            now_sent,
+            self.total,
+        );
         // Bytes the connection took since the last tick: it is moving (on a slow path the
         // receiver's `stored` reports can be far apart; on a stuck one the connection stops
         // taking bytes once its buffers are full).
@@ -501,19 +509,14 @@ async fn run(
         frame_payload: None,
         started: None,
         meter: RateMeter::new(),
+        clock: Clock::start(),
         window: StoreWindow::new(),
         peer_left: false,
         sent_at_last_tick: 0,
         _data: None,
     };
-    let ended = drive(
-        &mut role,
-        Clock::start(),
-        conn,
-        Some(TxInput::Start),
-        &cancel,
-    )
-    .await;
+    let clock = role.clock;
+    let ended = drive(&mut role, clock, conn, Some(TxInput::Start), &cancel).await;
 
     role.stop_streaming();
     let total = role.total;
@@ -527,7 +530,7 @@ async fn run(
         role.frame_payload.unwrap_or(0)
     );
     if ended.outcome.is_success() {
-        emit_progress(&events, &mut role.meter, total, total);
+        emit_progress(&events, &mut role.meter, role.clock.now(), total, total);
         events(TransferEvent::Done {
             files: plan.len() as u32,
             bytes: total,
@@ -586,8 +589,8 @@ async fn reconnect(link: &Link<'_>, cancel: &CancellationToken) -> Result<Connec
     }
 }
 
-fn emit_progress(events: &EventSink, meter: &mut RateMeter, done: u64, total: u64) {
-    let rate = meter.record(Instant::now(), done);
+fn emit_progress(events: &EventSink, meter: &mut RateMeter, now: Timestamp, done: u64, total: u64) {
+    let rate = meter.record(now, done);
     events(TransferEvent::Progress {
         done,
         total,

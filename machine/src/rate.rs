@@ -1,7 +1,10 @@
-//! Turns a growing byte counter into the speed and ETA a person wants to see.
+//! Turns a growing byte counter into the speed and ETA a person wants to see: arithmetic on
+//! the machines' [`Timestamp`]s, so any driver (native or the browser's) shows the same.
 
 use std::collections::VecDeque;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use crate::time::Timestamp;
 
 /// How far back the speed is averaged: long enough to be steady, short enough to follow a
 /// change of network.
@@ -10,7 +13,7 @@ const WINDOW: Duration = Duration::from_secs(3);
 /// Sliding-window throughput meter.
 #[derive(Debug)]
 pub struct RateMeter {
-    samples: VecDeque<(Instant, u64)>,
+    samples: VecDeque<(Timestamp, u64)>,
 }
 
 impl Default for RateMeter {
@@ -28,13 +31,13 @@ impl RateMeter {
     }
 
     /// Records that `done` bytes were transferred by `now`; returns the rate in bytes/s.
-    pub fn record(&mut self, now: Instant, done: u64) -> f64 {
+    pub fn record(&mut self, now: Timestamp, done: u64) -> f64 {
         self.samples.push_back((now, done));
-        while self.samples.len() > 2 && now.duration_since(self.samples[0].0) > WINDOW {
+        while self.samples.len() > 2 && now.saturating_since(self.samples[0].0) > WINDOW {
             self.samples.pop_front();
         }
         let (t0, b0) = self.samples[0];
-        let elapsed = now.duration_since(t0).as_secs_f64();
+        let elapsed = now.saturating_since(t0).as_secs_f64();
         if elapsed <= 0.0 {
             0.0
         } else {
@@ -55,7 +58,7 @@ mod tests {
     #[test]
     fn steady_rate_is_measured() {
         let mut meter = RateMeter::new();
-        let t0 = Instant::now();
+        let t0 = Timestamp::ZERO;
         meter.record(t0, 0);
         let rate = meter.record(t0 + Duration::from_secs(2), 2_000_000);
         assert!((rate - 1_000_000.0).abs() < 1.0);
@@ -66,7 +69,7 @@ mod tests {
     #[test]
     fn old_samples_leave_the_window() {
         let mut meter = RateMeter::new();
-        let t0 = Instant::now();
+        let t0 = Timestamp::ZERO;
         meter.record(t0, 0);
         meter.record(t0 + Duration::from_secs(10), 10);
         meter.record(t0 + Duration::from_secs(11), 1010);
