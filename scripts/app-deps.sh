@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs what building (and, by default, end-to-end testing) the PeerDrop app needs, skipping
 # whatever is already there (safe to run again):
-#   - Debian packages: WebKitGTK/GTK dev files and a C toolchain (to build and run); for the
+#   - Debian packages: WebKitGTK/GTK dev files and a C toolchain (to build and run), and
+#     libayatana-appindicator3-dev (the tray icon: the app loads libayatana-appindicator3-1,
+#     which it pulls in, at run time; the .deb depends on that library); for the
 #     tests also Xvfb, WebKitWebDriver, ImageMagick, dbus-daemon (each e2e test gives its app a
 #     private session bus for the single-instance hand-over), dunst (a real notification server
 #     on that bus), xsel (reads the X clipboard the app's Copy buttons write)
