@@ -402,6 +402,11 @@ pub struct App {
 }
 
 impl App {
+    /// The app's process id (see [`find_app_pid`]).
+    pub fn pid(&self) -> Result<u32> {
+        find_app_pid(&self.bus.address)
+    }
+
     /// The desktop notifications the app raised so far.
     pub fn notifications(&self) -> Result<Vec<Notification>> {
         self.bus.notifications()
@@ -723,4 +728,169 @@ pub fn write_random_file(path: &Path, len: usize, seed: u64) -> Result<()> {
     data.truncate(len);
     std::fs::write(path, data)?;
     Ok(())
+}
+
+/// The app process this test started: the `peerdrop-app` whose session bus is `bus_address`
+/// (each app gets its own bus, so this is exact even with leftovers of earlier tests).
+pub fn find_app_pid(bus_address: &str) -> Result<u32> {
+    let app_bin = binary("PEERDROP_APP_BIN", "peerdrop-app");
+    let wanted = format!("DBUS_SESSION_BUS_ADDRESS={bus_address}");
+    for entry in std::fs::read_dir("/proc")? {
+        let Some(pid) = entry?
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let Ok(exe) = std::fs::read_link(format!("/proc/{pid}/exe")) else {
+            continue;
+        };
+        if exe != app_bin || !process_alive(pid) {
+            continue;
+        }
+        let environ = std::fs::read(format!("/proc/{pid}/environ")).unwrap_or_default();
+        if environ
+            .split(|b| *b == 0)
+            .any(|var| var == wanted.as_bytes())
+        {
+            return Ok(pid);
+        }
+    }
+    bail!("no running peerdrop-app on bus {bus_address}")
+}
+
+/// Whether `pid` is a running process (not gone, not a zombie waiting to be reaped).
+pub fn process_alive(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        // "PID (comm) STATE ...": the state follows the last ')'.
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().next())
+            .is_some_and(|state| state != "Z" && state != "X"),
+        Err(_) => false,
+    }
+}
+
+/// Asks the window titled `title` of process `pid` to close, as a window manager does when the
+/// person clicks its close button: an ICCCM `WM_DELETE_WINDOW` client message (the app then
+/// sees a close request, which it may refuse). WebDriver's "close window" is not that: in
+/// WebKitGTK it destroys the web view, not the window. Returns how many windows were asked.
+pub fn close_window_like_a_window_manager(pid: u32, title: &str) -> Result<usize> {
+    use std::ffi::{CStr, CString};
+    use std::os::raw::{c_int, c_long, c_uchar, c_uint, c_ulong};
+    use x11::xlib;
+
+    // SAFETY: plain Xlib calls on a display connection opened and closed here; every pointer
+    // Xlib returns is checked for null and freed with XFree.
+    unsafe {
+        let display = xlib::XOpenDisplay(std::ptr::null());
+        ensure!(
+            !display.is_null(),
+            "cannot open the X display (DISPLAY unset?)"
+        );
+        let atom = |name: &str| {
+            let name = CString::new(name).expect("atom name");
+            xlib::XInternAtom(display, name.as_ptr(), xlib::False)
+        };
+        let (net_wm_pid, wm_protocols, wm_delete) = (
+            atom("_NET_WM_PID"),
+            atom("WM_PROTOCOLS"),
+            atom("WM_DELETE_WINDOW"),
+        );
+        let window_pid = |w: xlib::Window| -> Option<u32> {
+            let (mut kind, mut format) = (0, 0 as c_int);
+            let (mut count, mut after) = (0 as c_ulong, 0 as c_ulong);
+            let mut data: *mut c_uchar = std::ptr::null_mut();
+            let status = xlib::XGetWindowProperty(
+                display,
+                w,
+                net_wm_pid,
+                0,
+                1,
+                xlib::False,
+                xlib::XA_CARDINAL,
+                &mut kind,
+                &mut format,
+                &mut count,
+                &mut after,
+                &mut data,
+            );
+            if status != 0 || data.is_null() {
+                return None;
+            }
+            let pid = (count == 1 && format == 32).then(|| *(data as *const c_ulong) as u32);
+            xlib::XFree(data.cast());
+            pid
+        };
+        let window_title = |w: xlib::Window| -> Option<String> {
+            let mut name: *mut std::os::raw::c_char = std::ptr::null_mut();
+            if xlib::XFetchName(display, w, &mut name) == 0 || name.is_null() {
+                return None;
+            }
+            let text = CStr::from_ptr(name).to_string_lossy().into_owned();
+            xlib::XFree(name.cast());
+            Some(text)
+        };
+        let accepts_delete = |w: xlib::Window| -> bool {
+            let mut protocols: *mut xlib::Atom = std::ptr::null_mut();
+            let mut count: c_int = 0;
+            if xlib::XGetWMProtocols(display, w, &mut protocols, &mut count) == 0 {
+                return false;
+            }
+            let found = std::slice::from_raw_parts(protocols, count as usize).contains(&wm_delete);
+            xlib::XFree(protocols.cast());
+            found
+        };
+        let root = xlib::XDefaultRootWindow(display);
+        let (mut root_ret, mut parent) = (0, 0);
+        let mut children: *mut xlib::Window = std::ptr::null_mut();
+        let mut n: c_uint = 0;
+        xlib::XQueryTree(
+            display,
+            root,
+            &mut root_ret,
+            &mut parent,
+            &mut children,
+            &mut n,
+        );
+        let windows: Vec<xlib::Window> = if children.is_null() {
+            Vec::new()
+        } else {
+            let list = std::slice::from_raw_parts(children, n as usize).to_vec();
+            xlib::XFree(children.cast());
+            list
+        };
+        let mut asked = 0;
+        for w in windows {
+            if window_pid(w) != Some(pid)
+                || window_title(w).as_deref() != Some(title)
+                || !accepts_delete(w)
+            {
+                continue;
+            }
+            let mut event: xlib::XEvent = std::mem::zeroed();
+            event.client_message = xlib::XClientMessageEvent {
+                type_: xlib::ClientMessage,
+                serial: 0,
+                send_event: xlib::True,
+                display,
+                window: w,
+                message_type: wm_protocols,
+                format: 32,
+                data: xlib::ClientMessageData::from([
+                    wm_delete as c_long,
+                    xlib::CurrentTime as c_long,
+                    0,
+                    0,
+                    0,
+                ]),
+            };
+            xlib::XSendEvent(display, w, xlib::False, xlib::NoEventMask, &mut event);
+            asked += 1;
+        }
+        xlib::XFlush(display);
+        xlib::XCloseDisplay(display);
+        Ok(asked)
+    }
 }
