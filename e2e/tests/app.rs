@@ -1503,8 +1503,9 @@ async fn notifications_off_start_at_login_and_receiving_with_the_window_closed()
     flip(&app, "setting-autostart", "start_at_login", false).await?;
     ensure!(!entry.exists(), "the autostart entry is still there");
 
-    // Receive in background on: closing the window (as a window manager does) keeps the app
-    // and its node, and the trusted device's file arrives, verified.
+    // Receive in background on, no tray host (Xvfb alone): closing the window (as a window
+    // manager does) keeps the app and its node; the window is not hidden (nothing would show
+    // the way back), and the trusted device's file arrives, verified.
     flip(&app, "setting-background", "receive_in_background", true).await?;
     app.client
         .execute(
@@ -1521,6 +1522,10 @@ async fn notifications_off_start_at_login_and_receiving_with_the_window_closed()
         peerdrop_e2e::process_alive(pid),
         "closing the window quit the app"
     );
+    ensure!(
+        peerdrop_e2e::window_shown(pid, "PeerDrop")?,
+        "hidden with no tray icon to bring it back"
+    );
     let (sender, second) = send("second.bin", 2)?;
     let (ok, stderr) = sender.wait(Duration::from_secs(60))?;
     ensure!(ok, "the send to the closed window failed: {stderr}");
@@ -1528,10 +1533,42 @@ async fn notifications_off_start_at_login_and_receiving_with_the_window_closed()
         blake3_file(&inbox.join("second.bin"))? == blake3_file(&second)?,
         "the file received in the background differs"
     );
+
+    // With a real tray (trayer, an XEmbed system tray) the same close hides the window; the
+    // file still arrives; launching PeerDrop again shows the window.
+    let tray = peerdrop_e2e::TrayHost::start()?;
+    let asked = peerdrop_e2e::close_window_like_a_window_manager(pid, "PeerDrop")?;
+    ensure!(asked == 1, "asked {asked} windows to close");
+    let deadline = std::time::Instant::now() + UI_TIMEOUT;
+    while peerdrop_e2e::window_shown(pid, "PeerDrop")? {
+        ensure!(
+            std::time::Instant::now() < deadline,
+            "the window was not hidden with a tray host there"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (sender, third) = send("third.bin", 3)?;
+    let (ok, stderr) = sender.wait(Duration::from_secs(60))?;
+    ensure!(ok, "the send to the hidden window failed: {stderr}");
+    ensure!(
+        blake3_file(&inbox.join("third.bin"))? == blake3_file(&third)?,
+        "the file received while hidden differs"
+    );
     ensure!(
         peerdrop_e2e::process_alive(pid),
         "the app ended while receiving"
     );
+    let status = app.launch_again(&[], work.path())?;
+    ensure!(status.success(), "the second launch failed: {status}");
+    let deadline = std::time::Instant::now() + UI_TIMEOUT;
+    while !peerdrop_e2e::window_shown(pid, "PeerDrop")? {
+        ensure!(
+            std::time::Instant::now() < deadline,
+            "launching PeerDrop again did not show the window"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    drop(tray);
 
     // Off again: closing the window ends the app.
     app.client.maximize_window().await?;

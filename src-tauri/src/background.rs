@@ -8,8 +8,8 @@
 //!   server and visible on the LAN, so a sender still reaches it and trusted devices' files
 //!   still arrive — and the window goes out of the way:
 //!   - hidden, when a tray host shows the icon (the icon is the way back);
-//!   - minimised, when nothing shows the icon (Linux without a StatusNotifier host: plain X
-//!     sessions, GNOME without the AppIndicator extension, Xvfb in the tests). Hiding there
+//!   - minimised, when nothing shows the icon (Linux with neither a StatusNotifier host nor an
+//!     XEmbed tray: GNOME without the AppIndicator extension, a bare X server). Hiding there
 //!     would leave a running app nobody can see or find; minimised, it stays in the taskbar
 //!     or window list, and launching PeerDrop again also brings it back (the single-instance
 //!     hand-over shows the window). This is logged, once per close.
@@ -168,10 +168,50 @@ fn put_away<R: Runtime>(window: WebviewWindow<R>, why: &'static str) {
     });
 }
 
-/// Whether a StatusNotifier host (the panel that shows tray icons on Linux desktops) is on the
-/// session bus: `org.kde.StatusNotifierWatcher` has an owner.
+/// Whether something shows the tray icon on Linux: a StatusNotifier host (what current panels
+/// are: `org.kde.StatusNotifierWatcher` has an owner on the session bus), or, without one, an
+/// XEmbed system tray on the X display (older panels, trayer, stalonetray), which the indicator
+/// library falls back to when no StatusNotifier host is there.
 #[cfg(target_os = "linux")]
 pub async fn tray_host_present() -> bool {
+    if status_notifier_host().await {
+        return true;
+    }
+    tauri::async_runtime::spawn_blocking(xembed_tray_present)
+        .await
+        .unwrap_or(false)
+}
+
+/// Whether an XEmbed system tray manager owns `_NET_SYSTEM_TRAY_S<screen>` on the X display
+/// GTK uses (none on a Wayland session: GTK draws there through Wayland, not X).
+#[cfg(target_os = "linux")]
+fn xembed_tray_present() -> bool {
+    use x11::xlib;
+    let wayland = std::env::var_os("WAYLAND_DISPLAY").is_some()
+        && std::env::var("GDK_BACKEND").map_or(true, |b| !b.starts_with("x11"));
+    if wayland || std::env::var_os("DISPLAY").is_none() {
+        return false;
+    }
+    // SAFETY: a display connection opened, queried and closed here; the atom name is a valid
+    // C string that outlives the call.
+    unsafe {
+        let display = xlib::XOpenDisplay(std::ptr::null());
+        if display.is_null() {
+            return false;
+        }
+        let screen = xlib::XDefaultScreen(display);
+        let name = std::ffi::CString::new(format!("_NET_SYSTEM_TRAY_S{screen}"))
+            .expect("no NUL in an atom name");
+        let selection = xlib::XInternAtom(display, name.as_ptr(), xlib::False);
+        let owner = xlib::XGetSelectionOwner(display, selection);
+        xlib::XCloseDisplay(display);
+        owner != 0
+    }
+}
+
+/// Whether `org.kde.StatusNotifierWatcher` has an owner on the session bus.
+#[cfg(target_os = "linux")]
+async fn status_notifier_host() -> bool {
     let ask = async {
         let bus = zbus::Connection::session().await?;
         let dbus = zbus::fdo::DBusProxy::new(&bus).await?;
