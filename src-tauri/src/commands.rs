@@ -60,12 +60,15 @@ pub async fn save_settings(
 pub async fn set_toggle(
     toggle: Toggle,
     on: bool,
-    app: AppHandle,
+    #[cfg_attr(mobile, allow(unused_variables))] app: AppHandle,
     shared: State<'_, Arc<Shared>>,
 ) -> AppResult<SettingsView> {
     match toggle {
         Toggle::StartAtLogin => crate::autostart::apply(on)?,
+        #[cfg(desktop)]
         Toggle::ReceiveInBackground => crate::background::mirror_in_tray(&app, on),
+        #[cfg(mobile)]
+        Toggle::ReceiveInBackground => {}
         Toggle::Notifications => {}
     }
     shared.settings.set_toggle(toggle, on)?;

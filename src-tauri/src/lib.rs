@@ -30,6 +30,7 @@
 //! - [`error`]: [`error::AppError`], the one line a command reports.
 
 pub mod autostart;
+#[cfg(desktop)]
 pub mod background;
 pub mod commands;
 pub mod dropped;
@@ -260,6 +261,10 @@ pub fn run() {
     let builder = builder
         .plugin(peerdrop_app_launch::android::tauri_plugin_fs::init())
         .plugin(peerdrop_app_launch::android::plugin(launch::deliver));
+    // Closing the window while receiving in the background puts it away instead (desktop:
+    // there is no tray on mobile).
+    #[cfg(desktop)]
+    let builder = builder.on_window_event(background::on_window_event);
     let result = builder
         .plugin(tauri_plugin_dialog::init())
         .plugin(tauri_plugin_opener::init())
@@ -348,8 +353,6 @@ pub fn run() {
         })
         // Drops are taken here, from the window, and registered: the page only hears handles.
         .on_window_event(dropped::on_window_event)
-        // Closing the window while receiving in the background puts it away instead.
-        .on_window_event(background::on_window_event)
         .invoke_handler(tauri::generate_handler![
             commands::get_settings,
             commands::save_settings,
