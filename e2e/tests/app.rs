@@ -1558,6 +1558,18 @@ async fn notifications_off_start_at_login_and_receiving_with_the_window_closed()
         peerdrop_e2e::process_alive(pid),
         "the app ended while receiving"
     );
+    // The login entry (`--hidden`) starting PeerDrop while it runs leaves the window put away;
+    // a plain launch shows it.
+    let status = app.launch_again(&["--hidden".to_string()], work.path())?;
+    ensure!(
+        status.success(),
+        "the hidden second launch failed: {status}"
+    );
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    ensure!(
+        !peerdrop_e2e::window_shown(pid, "PeerDrop")?,
+        "a login start while running showed the window"
+    );
     let status = app.launch_again(&[], work.path())?;
     ensure!(status.success(), "the second launch failed: {status}");
     let deadline = std::time::Instant::now() + UI_TIMEOUT;

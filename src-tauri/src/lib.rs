@@ -253,6 +253,11 @@ pub fn run() {
     // opens a window of its own.
     #[cfg(desktop)]
     let builder = builder.plugin(tauri_plugin_single_instance::init(|app, argv, cwd| {
+        // The login entry starting PeerDrop while it already runs: nothing to show.
+        if argv.iter().any(|a| a == autostart::HIDDEN_ARG) {
+            tracing::info!("started hidden again while running: nothing to do");
+            return;
+        }
         let launch =
             peerdrop_app_launch::from_args(argv.iter().skip(1), std::path::Path::new(&cwd));
         launch::deliver(app, launch);
