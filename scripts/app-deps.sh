@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # Installs what building (and, by default, end-to-end testing) the PeerDrop app needs, skipping
 # whatever is already there (safe to run again):
-#   - Debian packages: WebKitGTK/GTK dev files and a C toolchain (to build and run); for the
+#   - Debian packages: WebKitGTK/GTK dev files and a C toolchain (to build and run), and
+#     libayatana-appindicator3-dev (the tray icon: the app loads libayatana-appindicator3-1,
+#     which it pulls in, at run time; the .deb depends on that library); for the
 #     tests also Xvfb, WebKitWebDriver, ImageMagick, dbus-daemon (each e2e test gives its app a
 #     private session bus for the single-instance hand-over), dunst (a real notification server
-#     on that bus), xsel (reads the X clipboard the app's Copy buttons write)
+#     on that bus), xsel (reads the X clipboard the app's Copy buttons write), trayer (a real
+#     XEmbed system tray for the tray-icon test)
 #   - the wasm32-unknown-unknown Rust target
 #   - wasm-bindgen-cli of exactly the wasm-bindgen version in Cargo.lock
 #   - tauri-driver 2.x (tests only)
@@ -30,7 +33,7 @@ do_or_show() {
 
 packages=(libwebkit2gtk-4.1-dev libgtk-3-dev librsvg2-dev libayatana-appindicator3-dev libsoup-3.0-dev
   build-essential pkg-config libssl-dev)
-[[ -n "$only_run" ]] || packages+=(xvfb xauth webkit2gtk-driver imagemagick dbus-daemon procps xsel dunst)
+[[ -n "$only_run" ]] || packages+=(xvfb xauth webkit2gtk-driver imagemagick dbus-daemon procps xsel dunst trayer)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -12,6 +12,7 @@ use std::path::Path;
 const COMMANDS: &[&str] = &[
     "get_settings",
     "save_settings",
+    "set_toggle",
     "start_node",
     "respond_incoming",
     "cancel_receive",

@@ -402,6 +402,11 @@ pub struct App {
 }
 
 impl App {
+    /// The app's process id (see [`find_app_pid`]).
+    pub fn pid(&self) -> Result<u32> {
+        find_app_pid(&self.bus.address)
+    }
+
     /// The desktop notifications the app raised so far.
     pub fn notifications(&self) -> Result<Vec<Notification>> {
         self.bus.notifications()
@@ -723,4 +728,292 @@ pub fn write_random_file(path: &Path, len: usize, seed: u64) -> Result<()> {
     data.truncate(len);
     std::fs::write(path, data)?;
     Ok(())
+}
+
+/// The app process this test started: the `peerdrop-app` whose session bus is `bus_address`
+/// (each app gets its own bus, so this is exact even with leftovers of earlier tests).
+pub fn find_app_pid(bus_address: &str) -> Result<u32> {
+    let app_bin = binary("PEERDROP_APP_BIN", "peerdrop-app");
+    let wanted = format!("DBUS_SESSION_BUS_ADDRESS={bus_address}");
+    for entry in std::fs::read_dir("/proc")? {
+        let Some(pid) = entry?
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let Ok(exe) = std::fs::read_link(format!("/proc/{pid}/exe")) else {
+            continue;
+        };
+        if exe != app_bin || !process_alive(pid) {
+            continue;
+        }
+        let environ = std::fs::read(format!("/proc/{pid}/environ")).unwrap_or_default();
+        if environ
+            .split(|b| *b == 0)
+            .any(|var| var == wanted.as_bytes())
+        {
+            return Ok(pid);
+        }
+    }
+    bail!("no running peerdrop-app on bus {bus_address}")
+}
+
+/// Whether `pid` is a running process (not gone, not a zombie waiting to be reaped).
+pub fn process_alive(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        // "PID (comm) STATE ...": the state follows the last ')'.
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().next())
+            .is_some_and(|state| state != "Z" && state != "X"),
+        Err(_) => false,
+    }
+}
+
+/// Asks the window titled `title` of process `pid` to close, as a window manager does when the
+/// person clicks its close button: an ICCCM `WM_DELETE_WINDOW` client message (the app then
+/// sees a close request, which it may refuse). WebDriver's "close window" is not that: in
+/// WebKitGTK it destroys the web view, not the window. Returns how many windows were asked.
+pub fn close_window_like_a_window_manager(pid: u32, title: &str) -> Result<usize> {
+    let x = x11_windows::Display::open()?;
+    let windows = x.windows_of(pid, title);
+    for &w in &windows {
+        x.send_delete_window(w);
+    }
+    Ok(windows.len())
+}
+
+/// Whether the window titled `title` of process `pid` is mapped (shown, or minimised without a
+/// window manager) — `false` once the app hid it; an error when there is no such window.
+pub fn window_shown(pid: u32, title: &str) -> Result<bool> {
+    let x = x11_windows::Display::open()?;
+    let windows = x.windows_of(pid, title);
+    ensure!(!windows.is_empty(), "no window {title:?} of process {pid}");
+    Ok(windows.iter().any(|&w| x.viewable(w)))
+}
+
+/// Xlib, for what WebDriver cannot see: the app's top-level X windows and their state.
+mod x11_windows {
+    use std::ffi::{CStr, CString};
+    use std::os::raw::{c_int, c_long, c_uchar, c_uint, c_ulong};
+
+    use anyhow::{ensure, Result};
+    use x11::xlib;
+
+    /// A connection to `$DISPLAY`, closed on drop.
+    pub struct Display(*mut xlib::Display);
+
+    impl Display {
+        pub fn open() -> Result<Self> {
+            // SAFETY: XOpenDisplay with NULL reads $DISPLAY; the result is checked.
+            let display = unsafe { xlib::XOpenDisplay(std::ptr::null()) };
+            ensure!(
+                !display.is_null(),
+                "cannot open the X display (DISPLAY unset?)"
+            );
+            Ok(Self(display))
+        }
+
+        fn atom(&self, name: &str) -> xlib::Atom {
+            let name = CString::new(name).expect("atom name");
+            // SAFETY: a live display and a NUL-terminated name.
+            unsafe { xlib::XInternAtom(self.0, name.as_ptr(), xlib::False) }
+        }
+
+        /// Top-level windows whose `_NET_WM_PID` is `pid` and title is `title`, that take
+        /// `WM_DELETE_WINDOW`.
+        pub fn windows_of(&self, pid: u32, title: &str) -> Vec<xlib::Window> {
+            let wm_delete = self.atom("WM_DELETE_WINDOW");
+            self.top_level()
+                .into_iter()
+                .filter(|&w| {
+                    self.pid(w) == Some(pid)
+                        && self.title(w).as_deref() == Some(title)
+                        && self.protocols(w).contains(&wm_delete)
+                })
+                .collect()
+        }
+
+        fn top_level(&self) -> Vec<xlib::Window> {
+            let (mut root_ret, mut parent) = (0, 0);
+            let mut children: *mut xlib::Window = std::ptr::null_mut();
+            let mut n: c_uint = 0;
+            // SAFETY: out-pointers to locals; the returned list is copied, then freed.
+            unsafe {
+                let root = xlib::XDefaultRootWindow(self.0);
+                xlib::XQueryTree(
+                    self.0,
+                    root,
+                    &mut root_ret,
+                    &mut parent,
+                    &mut children,
+                    &mut n,
+                );
+                if children.is_null() {
+                    return Vec::new();
+                }
+                let list = std::slice::from_raw_parts(children, n as usize).to_vec();
+                xlib::XFree(children.cast());
+                list
+            }
+        }
+
+        fn pid(&self, w: xlib::Window) -> Option<u32> {
+            let property = self.atom("_NET_WM_PID");
+            let (mut kind, mut format) = (0, 0 as c_int);
+            let (mut count, mut after) = (0 as c_ulong, 0 as c_ulong);
+            let mut data: *mut c_uchar = std::ptr::null_mut();
+            // SAFETY: out-pointers to locals; a 32-bit property comes back as C longs.
+            unsafe {
+                let status = xlib::XGetWindowProperty(
+                    self.0,
+                    w,
+                    property,
+                    0,
+                    1,
+                    xlib::False,
+                    xlib::XA_CARDINAL,
+                    &mut kind,
+                    &mut format,
+                    &mut count,
+                    &mut after,
+                    &mut data,
+                );
+                if status != 0 || data.is_null() {
+                    return None;
+                }
+                let pid = (count == 1 && format == 32).then(|| *(data as *const c_ulong) as u32);
+                xlib::XFree(data.cast());
+                pid
+            }
+        }
+
+        fn title(&self, w: xlib::Window) -> Option<String> {
+            let mut name: *mut std::os::raw::c_char = std::ptr::null_mut();
+            // SAFETY: Xlib allocates the name; it is copied, then freed.
+            unsafe {
+                if xlib::XFetchName(self.0, w, &mut name) == 0 || name.is_null() {
+                    return None;
+                }
+                let text = CStr::from_ptr(name).to_string_lossy().into_owned();
+                xlib::XFree(name.cast());
+                Some(text)
+            }
+        }
+
+        fn protocols(&self, w: xlib::Window) -> Vec<xlib::Atom> {
+            let mut protocols: *mut xlib::Atom = std::ptr::null_mut();
+            let mut count: c_int = 0;
+            // SAFETY: Xlib allocates the list; it is copied, then freed.
+            unsafe {
+                if xlib::XGetWMProtocols(self.0, w, &mut protocols, &mut count) == 0
+                    || protocols.is_null()
+                {
+                    return Vec::new();
+                }
+                let list = std::slice::from_raw_parts(protocols, count as usize).to_vec();
+                xlib::XFree(protocols.cast());
+                list
+            }
+        }
+
+        /// Whether the selection `name` has an owner.
+        pub fn selection_owned(&self, name: &str) -> bool {
+            // SAFETY: a live display and an interned atom.
+            unsafe { xlib::XGetSelectionOwner(self.0, self.atom(name)) != 0 }
+        }
+
+        /// Whether `w` is mapped and viewable.
+        pub fn viewable(&self, w: xlib::Window) -> bool {
+            // SAFETY: a zeroed attributes struct Xlib fills in.
+            unsafe {
+                let mut attributes: xlib::XWindowAttributes = std::mem::zeroed();
+                xlib::XGetWindowAttributes(self.0, w, &mut attributes) != 0
+                    && attributes.map_state == xlib::IsViewable
+            }
+        }
+
+        /// Sends `w` the `WM_DELETE_WINDOW` message a window manager sends on a click on ×.
+        pub fn send_delete_window(&self, w: xlib::Window) {
+            let (protocols, delete) = (self.atom("WM_PROTOCOLS"), self.atom("WM_DELETE_WINDOW"));
+            // SAFETY: a fully initialised client message sent to a window of this display.
+            unsafe {
+                let mut event: xlib::XEvent = std::mem::zeroed();
+                event.client_message = xlib::XClientMessageEvent {
+                    type_: xlib::ClientMessage,
+                    serial: 0,
+                    send_event: xlib::True,
+                    display: self.0,
+                    window: w,
+                    message_type: protocols,
+                    format: 32,
+                    data: xlib::ClientMessageData::from([
+                        delete as c_long,
+                        xlib::CurrentTime as c_long,
+                        0,
+                        0,
+                        0,
+                    ]),
+                };
+                xlib::XSendEvent(self.0, w, xlib::False, xlib::NoEventMask, &mut event);
+                xlib::XFlush(self.0);
+            }
+        }
+    }
+
+    impl Drop for Display {
+        fn drop(&mut self) {
+            // SAFETY: opened in `open`, closed once.
+            unsafe { xlib::XCloseDisplay(self.0) };
+        }
+    }
+}
+
+/// A real XEmbed system tray on the test display (`trayer`), the tray host an X desktop's
+/// panel would be; stopped on drop.
+pub struct TrayHost(Child);
+
+impl TrayHost {
+    /// Starts trayer and waits until it owns the display's system tray selection.
+    pub fn start() -> Result<Self> {
+        let child = Command::new("trayer")
+            .args([
+                "--edge",
+                "top",
+                "--align",
+                "right",
+                "--widthtype",
+                "pixel",
+                "--width",
+                "64",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .context("start trayer (scripts/app-deps.sh installs it)")?;
+        let host = Self(child);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !system_tray_owned()? {
+            ensure!(
+                Instant::now() < deadline,
+                "trayer did not take the system tray"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Ok(host)
+    }
+}
+
+impl Drop for TrayHost {
+    fn drop(&mut self) {
+        terminate(&mut self.0);
+    }
+}
+
+/// Whether something owns `_NET_SYSTEM_TRAY_S0` (an XEmbed tray manager).
+fn system_tray_owned() -> Result<bool> {
+    let x = x11_windows::Display::open()?;
+    Ok(x.selection_owned("_NET_SYSTEM_TRAY_S0"))
 }

@@ -1382,3 +1382,214 @@ async fn a_trusted_device_is_accepted_without_a_prompt_and_nobody_else_is() -> R
     ensure!(!ok, "an untrusted send went through without a prompt");
     app.close().await
 }
+
+/// Whether the Settings page's switch `id` is ticked.
+async fn ticked(app: &App, id: &str) -> Result<bool> {
+    Ok(app
+        .wait_css(&format!("#{id}"), UI_TIMEOUT)
+        .await?
+        .prop("checked")
+        .await?
+        .as_deref()
+        == Some("true"))
+}
+
+/// Clicks the switch `id` and waits until the settings file stores `key` as `want`.
+async fn flip(app: &App, id: &str, key: &str, want: bool) -> Result<()> {
+    app.click(&format!("#{id}")).await?;
+    let file = app
+        .home
+        .path()
+        .join("config/org.peerdrop.PeerDrop/settings.json");
+    let deadline = std::time::Instant::now() + UI_TIMEOUT;
+    loop {
+        let stored = std::fs::read_to_string(&file)
+            .ok()
+            .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+            .and_then(|v| v[key].as_bool());
+        if stored == Some(want) && ticked(app, id).await? == want {
+            return Ok(());
+        }
+        ensure!(
+            std::time::Instant::now() < deadline,
+            "{key} is stored as {stored:?}, not {want}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Waits (at most `timeout`) until process `pid` has ended.
+async fn wait_exit(pid: u32, timeout: Duration) -> Result<()> {
+    let deadline = std::time::Instant::now() + timeout;
+    while peerdrop_e2e::process_alive(pid) {
+        ensure!(
+            std::time::Instant::now() < deadline,
+            "the app (pid {pid}) still runs {timeout:?} after its window was closed"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn notifications_off_start_at_login_and_receiving_with_the_window_closed() -> Result<()> {
+    let _one = SERIAL.lock().await;
+    let server = SignalServer::start()?;
+    let work = tempfile::tempdir()?;
+    let inbox = work.path().join("inbox");
+    let app = App::launch(&server.url, &[download_dir_pick(&inbox)]).await?;
+    configure(&app, "Ana's laptop", &inbox, None).await?;
+    let code = my_code(&app).await?;
+    let ben = work.path().join("ben-home");
+    let send = |name: &str, seed: u64| -> Result<(Cli, std::path::PathBuf)> {
+        let path = work.path().join(name);
+        write_random_file(&path, 150_000, seed)?;
+        let cli = Cli::start_in_home(
+            &server.url,
+            &[
+                "send",
+                "--name",
+                "Ben's phone",
+                "--to",
+                &code,
+                &path.display().to_string(),
+            ],
+            &ben,
+        )?;
+        Ok((cli, path))
+    };
+
+    // The defaults: notifications on, everything else off.
+    app.click("#nav-settings").await?;
+    ensure!(
+        ticked(&app, "setting-notifications").await?,
+        "notifications start off"
+    );
+    ensure!(
+        !ticked(&app, "setting-background").await?,
+        "background starts on"
+    );
+    ensure!(
+        !ticked(&app, "setting-autostart").await?,
+        "start at login starts on"
+    );
+
+    // Notifications off: an offer while minimised raises none (app_receives_from_cli_sender
+    // shows the same offer raising one with the setting on).
+    flip(&app, "setting-notifications", "notifications", false).await?;
+    app.client.minimize_window().await?;
+    let (sender, _) = send("first.bin", 1)?;
+    app.wait_css("#incoming-dialog", Duration::from_secs(60))
+        .await?;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let shown = app.notifications()?;
+    ensure!(shown.is_empty(), "notified although turned off: {shown:?}");
+    app.client.maximize_window().await?;
+    app.click("#always-accept").await?;
+    app.click("#accept").await?;
+    let (ok, stderr) = sender.wait(Duration::from_secs(60))?;
+    ensure!(ok, "the first send failed: {stderr}");
+
+    // Start at login writes the XDG autostart entry (starting hidden), and removes it.
+    app.click("#nav-settings").await?;
+    let entry = app.home.path().join("config/autostart/peerdrop.desktop");
+    flip(&app, "setting-autostart", "start_at_login", true).await?;
+    let text = std::fs::read_to_string(&entry).context("no autostart entry")?;
+    let app_bin = peerdrop_e2e::binary("PEERDROP_APP_BIN", "peerdrop-app");
+    ensure!(
+        text.contains(&format!("\nExec={} --hidden\n", app_bin.display())),
+        "autostart entry: {text}"
+    );
+    flip(&app, "setting-autostart", "start_at_login", false).await?;
+    ensure!(!entry.exists(), "the autostart entry is still there");
+
+    // Receive in background on, no tray host (Xvfb alone): closing the window (as a window
+    // manager does) keeps the app and its node; the window is not hidden (nothing would show
+    // the way back), and the trusted device's file arrives, verified.
+    flip(&app, "setting-background", "receive_in_background", true).await?;
+    app.client
+        .execute(
+            "document.getElementById('background-settings').scrollIntoView()",
+            vec![],
+        )
+        .await?;
+    app.screenshot("settings-background").await?;
+    let pid = app.pid()?;
+    let asked = peerdrop_e2e::close_window_like_a_window_manager(pid, "PeerDrop")?;
+    ensure!(asked == 1, "asked {asked} windows to close");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    ensure!(
+        peerdrop_e2e::process_alive(pid),
+        "closing the window quit the app"
+    );
+    ensure!(
+        peerdrop_e2e::window_shown(pid, "PeerDrop")?,
+        "hidden with no tray icon to bring it back"
+    );
+    let (sender, second) = send("second.bin", 2)?;
+    let (ok, stderr) = sender.wait(Duration::from_secs(60))?;
+    ensure!(ok, "the send to the closed window failed: {stderr}");
+    ensure!(
+        blake3_file(&inbox.join("second.bin"))? == blake3_file(&second)?,
+        "the file received in the background differs"
+    );
+
+    // With a real tray (trayer, an XEmbed system tray) the same close hides the window; the
+    // file still arrives; launching PeerDrop again shows the window.
+    let tray = peerdrop_e2e::TrayHost::start()?;
+    let asked = peerdrop_e2e::close_window_like_a_window_manager(pid, "PeerDrop")?;
+    ensure!(asked == 1, "asked {asked} windows to close");
+    let deadline = std::time::Instant::now() + UI_TIMEOUT;
+    while peerdrop_e2e::window_shown(pid, "PeerDrop")? {
+        ensure!(
+            std::time::Instant::now() < deadline,
+            "the window was not hidden with a tray host there"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (sender, third) = send("third.bin", 3)?;
+    let (ok, stderr) = sender.wait(Duration::from_secs(60))?;
+    ensure!(ok, "the send to the hidden window failed: {stderr}");
+    ensure!(
+        blake3_file(&inbox.join("third.bin"))? == blake3_file(&third)?,
+        "the file received while hidden differs"
+    );
+    ensure!(
+        peerdrop_e2e::process_alive(pid),
+        "the app ended while receiving"
+    );
+    // The login entry (`--hidden`) starting PeerDrop while it runs leaves the window put away;
+    // a plain launch shows it.
+    let status = app.launch_again(&["--hidden".to_string()], work.path())?;
+    ensure!(
+        status.success(),
+        "the hidden second launch failed: {status}"
+    );
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    ensure!(
+        !peerdrop_e2e::window_shown(pid, "PeerDrop")?,
+        "a login start while running showed the window"
+    );
+    let status = app.launch_again(&[], work.path())?;
+    ensure!(status.success(), "the second launch failed: {status}");
+    let deadline = std::time::Instant::now() + UI_TIMEOUT;
+    while !peerdrop_e2e::window_shown(pid, "PeerDrop")? {
+        ensure!(
+            std::time::Instant::now() < deadline,
+            "launching PeerDrop again did not show the window"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    drop(tray);
+
+    // Off again: closing the window ends the app.
+    app.client.maximize_window().await?;
+    app.click("#nav-settings").await?;
+    flip(&app, "setting-background", "receive_in_background", false).await?;
+    let asked = peerdrop_e2e::close_window_like_a_window_manager(pid, "PeerDrop")?;
+    ensure!(asked == 1, "asked {asked} windows to close");
+    wait_exit(pid, Duration::from_secs(20)).await?;
+    // The session's app is gone; ending the session may report that.
+    let _ = app.close().await;
+    Ok(())
+}

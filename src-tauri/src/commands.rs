@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use peerdrop_app_ipc::{
     FolderToOpen, HistoryEntry, ItemHandle, LaunchRequest, NodeUpdate, Picked, SendTarget,
-    SettingsUpdate, SettingsView, TrustedDevice,
+    SettingsUpdate, SettingsView, Toggle, TrustedDevice,
 };
 use peerdrop_proto::events::TransferEvent;
 use tauri::ipc::Channel;
@@ -50,6 +50,29 @@ pub async fn save_settings(
         tracing::info!("settings changed: reconnecting");
         shared.restart.notify_one();
     }
+    Ok(settings_view(&shared).await)
+}
+
+/// Turns one on/off setting on or off, right away, and does what it means: "Start at login"
+/// writes or removes the login entry (and stays off if that fails), "Receive in background"
+/// ticks the tray menu's item too; "Notifications" is read before each notification.
+#[tauri::command]
+pub async fn set_toggle(
+    toggle: Toggle,
+    on: bool,
+    #[cfg_attr(mobile, allow(unused_variables))] app: AppHandle,
+    shared: State<'_, Arc<Shared>>,
+) -> AppResult<SettingsView> {
+    match toggle {
+        Toggle::StartAtLogin => crate::autostart::apply(on)?,
+        #[cfg(desktop)]
+        Toggle::ReceiveInBackground => crate::background::mirror_in_tray(&app, on),
+        #[cfg(mobile)]
+        Toggle::ReceiveInBackground => {}
+        Toggle::Notifications => {}
+    }
+    shared.settings.set_toggle(toggle, on)?;
+    tracing::info!(?toggle, on, "setting changed");
     Ok(settings_view(&shared).await)
 }
 

@@ -96,7 +96,9 @@ pub async fn summarise(grants: &Grants, launch: Launch) -> LaunchRequest {
     }
 }
 
-fn show_window<R: Runtime>(app: &AppHandle<R>) {
+/// Brings the main window back and to the front (also from the tray, or after it was put
+/// away while receiving in the background).
+pub fn show_window<R: Runtime>(app: &AppHandle<R>) {
     if let Some(window) = app.get_webview_window("main") {
         let _ = window.unminimize();
         let _ = window.show();

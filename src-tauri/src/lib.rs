@@ -6,6 +6,9 @@
 //! sees names, sizes and progress numbers.
 //!
 //! Modules:
+//! - [`background`]: the tray icon, closing the window while receiving in the background,
+//!   starting hidden.
+//! - [`autostart`]: the "Start at login" entry.
 //! - [`commands`]: the command surface the UI may call (granted one by one in the capability).
 //! - [`node`]: keeps the device registered, forwards code/nearby, runs incoming transfers.
 //! - [`transfer`]: outgoing transfers.
@@ -26,6 +29,9 @@
 //! - [`json_file`]: atomic writes of the app's small JSON files.
 //! - [`error`]: [`error::AppError`], the one line a command reports.
 
+pub mod autostart;
+#[cfg(desktop)]
+pub mod background;
 pub mod commands;
 pub mod dropped;
 pub mod error;
@@ -48,6 +54,7 @@ use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 
+use peerdrop_app_ipc::Toggle;
 use peerdrop_core::identity::Identity;
 use peerdrop_core::{CancellationToken, ClientTls, LanRole, Node, RtcSettings};
 use tauri::Manager;
@@ -198,13 +205,22 @@ fn lan_role_from_env() -> LanRole {
     }
 }
 
-/// Notifications while the main window does not have the focus (or cannot be found).
+/// Notifications while they are on in Settings and the main window does not have the focus
+/// (or cannot be found: hidden in the tray).
 fn window_notifier(app: tauri::AppHandle) -> notify::Notifier {
-    notify::Notifier::desktop(move || {
-        app.get_webview_window("main")
-            .and_then(|w| w.is_focused().ok())
-            .unwrap_or(false)
-    })
+    let settings_app = app.clone();
+    notify::Notifier::desktop(
+        move || {
+            app.get_webview_window("main")
+                .and_then(|w| Some(w.is_focused().ok()? && w.is_visible().ok()?))
+                .unwrap_or(false)
+        },
+        move || {
+            settings_app
+                .try_state::<Arc<Shared>>()
+                .is_some_and(|shared| shared.settings.toggle(Toggle::Notifications))
+        },
+    )
 }
 
 /// Default log filter: our info, and only errors from the chatty WebRTC stack.
@@ -237,6 +253,11 @@ pub fn run() {
     // opens a window of its own.
     #[cfg(desktop)]
     let builder = builder.plugin(tauri_plugin_single_instance::init(|app, argv, cwd| {
+        // The login entry starting PeerDrop while it already runs: nothing to show.
+        if argv.iter().any(|a| a == autostart::HIDDEN_ARG) {
+            tracing::info!("started hidden again while running: nothing to do");
+            return;
+        }
         let launch =
             peerdrop_app_launch::from_args(argv.iter().skip(1), std::path::Path::new(&cwd));
         launch::deliver(app, launch);
@@ -245,6 +266,10 @@ pub fn run() {
     let builder = builder
         .plugin(peerdrop_app_launch::android::tauri_plugin_fs::init())
         .plugin(peerdrop_app_launch::android::plugin(launch::deliver));
+    // Closing the window while receiving in the background puts it away instead (desktop:
+    // there is no tray on mobile).
+    #[cfg(desktop)]
+    let builder = builder.on_window_event(background::on_window_event);
     let result = builder
         .plugin(tauri_plugin_dialog::init())
         .plugin(tauri_plugin_opener::init())
@@ -312,6 +337,23 @@ pub fn run() {
                 let launch = peerdrop_app_launch::from_args(std::env::args_os().skip(1), &cwd);
                 launch::deliver(app.handle(), launch);
             }
+            #[cfg(desktop)]
+            {
+                let shared = app.state::<Arc<Shared>>();
+                background::create_tray(
+                    app.handle(),
+                    shared.settings.toggle(Toggle::ReceiveInBackground),
+                );
+                // Keep the login entry pointing at this program (it may have moved).
+                if shared.settings.toggle(Toggle::StartAtLogin) {
+                    if let Err(e) = autostart::apply(true) {
+                        tracing::warn!(error = %e, "cannot refresh the start-at-login entry");
+                    }
+                }
+                if std::env::args_os().any(|a| a == autostart::HIDDEN_ARG) {
+                    background::start_hidden(app.handle());
+                }
+            }
             Ok(())
         })
         // Drops are taken here, from the window, and registered: the page only hears handles.
@@ -319,6 +361,7 @@ pub fn run() {
         .invoke_handler(tauri::generate_handler![
             commands::get_settings,
             commands::save_settings,
+            commands::set_toggle,
             commands::start_node,
             commands::respond_incoming,
             commands::cancel_receive,

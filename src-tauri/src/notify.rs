@@ -2,7 +2,8 @@
 //! PeerDrop is not the window the person is looking at (a focused window already shows it).
 //! Linux: freedesktop notifications over the session bus (`notify-rust`); on other platforms
 //! nothing is shown yet. Showing never blocks the engine and never fails a transfer: a missing
-//! notification server is logged and ignored.
+//! notification server is logged and ignored. The person can turn them off (Settings →
+//! Notifications); the notifier asks before each one, so the switch applies at once.
 
 use peerdrop_core::OfferSummary;
 
@@ -10,7 +11,8 @@ use peerdrop_core::OfferSummary;
 pub struct Notifier {
     /// Whether the app's window has the focus now (then nothing is shown).
     focused: Box<dyn Fn() -> bool + Send + Sync>,
-    enabled: bool,
+    /// Whether the person wants notifications (the setting), asked each time.
+    wanted: Box<dyn Fn() -> bool + Send + Sync>,
 }
 
 impl Notifier {
@@ -18,15 +20,19 @@ impl Notifier {
     pub fn off() -> Self {
         Notifier {
             focused: Box::new(|| true),
-            enabled: false,
+            wanted: Box::new(|| false),
         }
     }
 
-    /// Notifies while `focused` says the window does not have the focus.
-    pub fn desktop(focused: impl Fn() -> bool + Send + Sync + 'static) -> Self {
+    /// Notifies while `wanted` says notifications are on and `focused` says the window does
+    /// not have the focus.
+    pub fn desktop(
+        focused: impl Fn() -> bool + Send + Sync + 'static,
+        wanted: impl Fn() -> bool + Send + Sync + 'static,
+    ) -> Self {
         Notifier {
             focused: Box::new(focused),
-            enabled: true,
+            wanted: Box::new(wanted),
         }
     }
 
@@ -44,7 +50,7 @@ impl Notifier {
 
     /// Whether a notification would be shown now.
     fn should_show(&self) -> bool {
-        self.enabled && !(self.focused)()
+        (self.wanted)() && !(self.focused)()
     }
 
     fn show(&self, summary: String, body: String) {
@@ -187,9 +193,13 @@ mod tests {
     fn only_an_unfocused_window_gets_notifications() {
         assert!(!Notifier::off().should_show());
         assert!(
-            !Notifier::desktop(|| true).should_show(),
+            !Notifier::desktop(|| true, || true).should_show(),
             "the window shows it already"
         );
-        assert!(Notifier::desktop(|| false).should_show());
+        assert!(Notifier::desktop(|| false, || true).should_show());
+        assert!(
+            !Notifier::desktop(|| false, || false).should_show(),
+            "turned off in Settings"
+        );
     }
 }

@@ -7,12 +7,14 @@
 //!
 //! The page saves only the server and the name ([`SettingsUpdate`]); the download folder is
 //! set by [`SettingsStore::set_download_dir`], which only the folder dialog's command calls,
-//! so the web view can never choose where received files are written.
+//! so the web view can never choose where received files are written. The on/off settings
+//! (notifications, receive in background, start at login) change one at a time with
+//! [`SettingsStore::set_toggle`], from the page or the tray menu.
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use peerdrop_app_ipc::{Settings, SettingsUpdate, SettingsView};
+use peerdrop_app_ipc::{Settings, SettingsUpdate, SettingsView, Toggle};
 use peerdrop_proto::signal::MAX_DEVICE_NAME_CHARS;
 
 use crate::error::{AppError, AppResult};
@@ -122,7 +124,7 @@ impl SettingsStore {
         let new = Settings {
             server_url: update.server_url,
             device_name: update.device_name,
-            download_dir: current.download_dir.clone(),
+            ..current.clone()
         };
         self.store(&mut current, new)
     }
@@ -136,6 +138,20 @@ impl SettingsStore {
             ..current.clone()
         };
         self.store(&mut current, new).map(|_| ())
+    }
+
+    /// Turns `toggle` on or off and stores it (the caller applies what it does: see
+    /// [`crate::background`] and [`crate::autostart`]).
+    pub fn set_toggle(&self, toggle: Toggle, on: bool) -> AppResult<()> {
+        let mut current = self.current.lock().expect("settings lock");
+        let mut new = current.clone();
+        *toggle_field(&mut new, toggle) = on;
+        self.store(&mut current, new).map(|_| ())
+    }
+
+    /// Whether `toggle` is on now.
+    pub fn toggle(&self, toggle: Toggle) -> bool {
+        *toggle_field(&mut self.current.lock().expect("settings lock"), toggle)
     }
 
     /// Validates `new`, writes it atomically and makes it current (`current` is the locked
@@ -171,6 +187,14 @@ impl SettingsStore {
                 e,
             )
         })
+    }
+}
+
+fn toggle_field(s: &mut Settings, toggle: Toggle) -> &mut bool {
+    match toggle {
+        Toggle::Notifications => &mut s.notifications,
+        Toggle::ReceiveInBackground => &mut s.receive_in_background,
+        Toggle::StartAtLogin => &mut s.start_at_login,
     }
 }
 
@@ -312,6 +336,35 @@ mod tests {
         assert!(!store.save(same).unwrap());
         store.set_download_dir(&tmp.path().join("x")).unwrap();
         assert!(!store.save(SettingsUpdate::default()).unwrap());
+    }
+
+    #[test]
+    fn toggles_persist_and_survive_saving_the_page() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = SettingsStore::load(tmp.path(), defaults(tmp.path()));
+        assert!(
+            store.toggle(Toggle::Notifications),
+            "notifications start on"
+        );
+        assert!(!store.toggle(Toggle::ReceiveInBackground));
+        assert!(!store.toggle(Toggle::StartAtLogin));
+        store.set_toggle(Toggle::Notifications, false).unwrap();
+        store.set_toggle(Toggle::ReceiveInBackground, true).unwrap();
+        store
+            .save(SettingsUpdate {
+                device_name: "Ana".into(),
+                ..SettingsUpdate::default()
+            })
+            .unwrap();
+        let again = SettingsStore::load(tmp.path(), defaults(tmp.path()));
+        assert!(!again.toggle(Toggle::Notifications));
+        assert!(again.toggle(Toggle::ReceiveInBackground));
+        assert!(!again.toggle(Toggle::StartAtLogin));
+        // A settings file from before the toggles existed keeps notifications on.
+        std::fs::write(tmp.path().join(FILE_NAME), r#"{"device_name":"Ana"}"#).unwrap();
+        let old = SettingsStore::load(tmp.path(), defaults(tmp.path()));
+        assert!(old.toggle(Toggle::Notifications));
+        assert!(!old.toggle(Toggle::ReceiveInBackground));
     }
 
     #[test]

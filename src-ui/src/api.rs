@@ -8,7 +8,7 @@
 
 use peerdrop_app_ipc::{
     FolderToOpen, HistoryEntry, ItemHandle, LaunchRequest, NodeUpdate, Picked, SendTarget,
-    SettingsUpdate, SettingsView, TrustedDevice,
+    SettingsUpdate, SettingsView, Toggle, TrustedDevice,
 };
 use peerdrop_proto::events::TransferEvent;
 use serde::Serialize;
@@ -30,6 +30,16 @@ pub async fn save_settings(settings: &SettingsUpdate) -> Result<SettingsView, St
         settings: &'a SettingsUpdate,
     }
     call("save_settings", &Args { settings }).await
+}
+
+/// Turns one on/off setting on or off right away; returns the settings as stored.
+pub async fn set_toggle(toggle: Toggle, on: bool) -> Result<SettingsView, String> {
+    #[derive(Serialize)]
+    struct Args {
+        toggle: Toggle,
+        on: bool,
+    }
+    call("set_toggle", &Args { toggle, on }).await
 }
 
 /// Registers this device on the signaling server (or re-attaches after a reload); status,

@@ -16,6 +16,9 @@ use crate::{api, icons, tauri};
 
 /// Window event announcing files or a link from outside the window (`src-tauri/src/launch.rs`).
 const LAUNCH_EVENT: &str = "peerdrop-launch";
+/// A setting changed outside the page (the tray menu): reload them (`SETTINGS_EVENT` in
+/// `src-tauri/src/background.rs`).
+const SETTINGS_EVENT: &str = "peerdrop-settings";
 
 /// Shows what the app was asked to do from outside: the page, the files selected on Send (they
 /// replace the selection, unless a send is running), the receiver's code and the server to find
@@ -88,6 +91,14 @@ fn boot(state: AppState, dragging: Signal<bool>) {
         }
         take_launches(state);
         let hooks = [
+            tauri::listen_forever(SETTINGS_EVENT, move |_: serde_json::Value| {
+                spawn_local(async move {
+                    if let Ok(view) = api::get_settings().await {
+                        state.settings.set(Some(view));
+                    }
+                })
+            })
+            .await,
             tauri::listen_forever("tauri://drag-enter", move |_: serde_json::Value| {
                 dragging.set(true)
             })

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 /// User settings, persisted as JSON in the app's config directory, and shown by the Settings
 /// page. The UI never sends this whole shape back: it saves a [`SettingsUpdate`], and the
 /// download folder changes only through the `pick_download_dir` dialog.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Default)]
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
 #[serde(default)]
 pub struct Settings {
     /// Signaling server (`ws://host:port/ws` or `wss://host/ws`); empty means "automatic" (the
@@ -25,6 +25,45 @@ pub struct Settings {
     pub device_name: String,
     /// Folder received files are saved in.
     pub download_dir: String,
+    /// Desktop notifications for offers and finished receives while the window is not in
+    /// front. On by default: an offer waits for an answer, and without a notification nobody
+    /// knows it is there.
+    pub notifications: bool,
+    /// Closing the window keeps PeerDrop running (in the tray) so others can still send to
+    /// this device. Off by default: closing a window normally ends a program, and a device
+    /// that stays reachable after its window is gone should be the person's choice, not a
+    /// surprise (the tray icon's "Receive in background" and Settings turn it on).
+    pub receive_in_background: bool,
+    /// Start PeerDrop when the person logs in (an XDG autostart entry on Linux); started that
+    /// way it opens hidden in the tray when `receive_in_background` is on. Off by default.
+    pub start_at_login: bool,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            server_url: String::new(),
+            device_name: String::new(),
+            download_dir: String::new(),
+            notifications: true,
+            receive_in_background: false,
+            start_at_login: false,
+        }
+    }
+}
+
+/// An on/off setting the Settings page (or the tray menu) changes on its own, right away,
+/// with `set_toggle`: unlike the name and the server, a switch has nothing to type and
+/// nothing to confirm.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Toggle {
+    /// [`Settings::notifications`].
+    Notifications,
+    /// [`Settings::receive_in_background`].
+    ReceiveInBackground,
+    /// [`Settings::start_at_login`].
+    StartAtLogin,
 }
 
 /// What the Settings page may change with `save_settings`: the server and the device name.

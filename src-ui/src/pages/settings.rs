@@ -2,9 +2,10 @@
 //! (so they survive restarts), plus what the app is connected to right now.
 //!
 //! The download folder is shown, not typed: "Choose…" opens the native folder dialog on the
-//! Rust side, which stores the choice itself. Save sends only the server and the name.
+//! Rust side, which stores the choice itself. Save sends only the server and the name. The
+//! switches (notifications, receive in background, start at login) apply when ticked.
 
-use peerdrop_app_ipc::{NodeState, SettingsUpdate, TrustedDevice};
+use peerdrop_app_ipc::{NodeState, Settings, SettingsUpdate, Toggle, TrustedDevice};
 use sycamore::prelude::*;
 use wasm_bindgen_futures::spawn_local;
 
@@ -124,6 +125,7 @@ pub fn SettingsPage() -> View {
                            disabled=saving.get()) { Icon(svg=icons::check()) "Save" }
                 }
             }
+            BackgroundCard()
             section(class="card about") {
                 h2 { "Connection" }
                 dl(class="facts") {
@@ -153,6 +155,71 @@ pub fn SettingsPage() -> View {
                 }
             }
             TrustedDevicesCard()
+        }
+    }
+}
+
+/// One switch of the "Notifications and background" card: shows the stored value and stores
+/// a change right away (put back as it was if storing fails).
+#[component(inline_props)]
+fn ToggleRow(
+    toggle: Toggle,
+    id: &'static str,
+    title: &'static str,
+    help: &'static str,
+    read: fn(&Settings) -> bool,
+) -> View {
+    let state = use_context::<AppState>();
+    let checked = move || {
+        state
+            .settings
+            .with(|s| s.as_ref().is_some_and(|s| read(&s.settings)))
+    };
+    let change = move |e: web_sys::Event| {
+        let Some(input) = e
+            .target()
+            .and_then(|t| wasm_bindgen::JsCast::dyn_into::<web_sys::HtmlInputElement>(t).ok())
+        else {
+            return;
+        };
+        let on = input.checked();
+        spawn_local(async move {
+            match api::set_toggle(toggle, on).await {
+                Ok(view) => state.settings.set(Some(view)),
+                Err(e) => {
+                    input.set_checked(!on);
+                    state.notify(e, true);
+                }
+            }
+        });
+    };
+    view! {
+        label(class="check-row", r#for=id) {
+            input(r#type="checkbox", id=id, data-testid=id, prop:checked=checked(), on:change=change)
+            span {
+                strong { (title) }
+                br {}
+                span(class="muted small") { (help) }
+            }
+        }
+    }
+}
+
+/// Notifications, receiving with the window closed, and starting at login.
+#[component]
+fn BackgroundCard() -> View {
+    view! {
+        section(class="card form", id="background-settings") {
+            h2 { "Notifications and background" }
+            ToggleRow(toggle=Toggle::Notifications, id="setting-notifications", title="Notifications",
+                help="Tell me when someone wants to send me something, and when it has arrived, while PeerDrop is not in front.",
+                read=|s: &Settings| s.notifications)
+            ToggleRow(toggle=Toggle::ReceiveInBackground, id="setting-background", title="Receive in background",
+                help="Closing the window keeps PeerDrop running in the tray, so others can still send to this device. Quit from the tray icon.",
+                read=|s: &Settings| s.receive_in_background)
+            ToggleRow(toggle=Toggle::StartAtLogin, id="setting-autostart", title="Start at login",
+                help="Start PeerDrop when you log in; with Receive in background on, it starts in the tray without opening a window.",
+                read=|s: &Settings| s.start_at_login)
         }
     }
 }
