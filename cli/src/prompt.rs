@@ -1,5 +1,6 @@
 //! Asking the person at the terminal whether to accept an offer.
 
+use peerdrop_core::machine::receiver::trust::{without_asking, AcceptWithoutAsking, TrustVerdict};
 use peerdrop_core::store::terminal_safe;
 use peerdrop_core::{Decider, Decision, OfferSummary};
 
@@ -91,16 +92,19 @@ pub struct TrustedOrAsk;
 #[async_trait::async_trait]
 impl Decider for TrustedOrAsk {
     async fn decide(&mut self, offer: &OfferSummary) -> Decision {
-        match &offer.verification {
-            Some(v) if v.known && !v.changed => {
-                eprintln!(
-                    "Accepting from {}, a trusted device (verification phrase: {})",
-                    terminal_safe(&offer.from),
-                    v.phrase
-                );
-                Decision::Accept
+        let verification = offer.verification.as_ref();
+        match without_asking(verification, AcceptWithoutAsking::Pinned) {
+            TrustVerdict::Decided(decision) => {
+                if let (Decision::Accept, Some(v)) = (&decision, verification) {
+                    eprintln!(
+                        "Accepting from {}, a trusted device (verification phrase: {})",
+                        terminal_safe(&offer.from),
+                        v.phrase
+                    );
+                }
+                decision
             }
-            _ => TerminalDecider.decide(offer).await,
+            TrustVerdict::Ask => TerminalDecider.decide(offer).await,
         }
     }
 }

@@ -11,7 +11,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use peerdrop_app_ipc::TrustedDevice;
-use peerdrop_core::Verification;
+use peerdrop_core::machine::receiver::trust::{without_asking, AcceptWithoutAsking, TrustVerdict};
+use peerdrop_core::{Decision, Verification};
 
 use crate::error::AppResult;
 use crate::json_file;
@@ -47,18 +48,16 @@ impl TrustedDevices {
 
     /// Whether an offer verified as `verification` is accepted without asking.
     pub fn accepts(&self, verification: Option<&Verification>) -> bool {
-        let Some(v) = verification else {
-            return false;
-        };
-        v.known
-            && !v.changed
-            && !v.fingerprint.is_empty()
-            && self
-                .devices
+        let listed = verification.is_some_and(|v| {
+            self.devices
                 .lock()
                 .expect("trust lock")
                 .iter()
                 .any(|d| d.fingerprint == v.fingerprint)
+        });
+        // The one trust rule (never a changed identity, only a pinned certificate).
+        without_asking(verification, AcceptWithoutAsking::Listed { listed })
+            == TrustVerdict::Decided(Decision::Accept)
     }
 
     /// Trusts the device that presented `verification` under `name`. Refuses (returns

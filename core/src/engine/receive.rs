@@ -40,6 +40,7 @@ use crate::error::CoreError;
 use crate::identity::nonce::new_nonce;
 use crate::identity::Trust;
 use crate::machine::rate::{eta_secs, RateMeter};
+use crate::machine::receiver::trust::{without_asking, AcceptWithoutAsking, TrustVerdict};
 use crate::machine::receiver::{
     Decision, EarlierFile, OfferSummary, ReceiverMachine, RxAction, RxInput, Verification,
 };
@@ -75,12 +76,9 @@ pub struct AutoAccept;
 #[async_trait::async_trait]
 impl Decider for AutoAccept {
     async fn decide(&mut self, offer: &OfferSummary) -> Decision {
-        match &offer.verification {
-            Some(v) if v.changed => Decision::Decline(
-                "the receiver does not auto-accept: this device's identity changed since it was trusted"
-                    .into(),
-            ),
-            _ => Decision::Accept,
+        match without_asking(offer.verification.as_ref(), AcceptWithoutAsking::Everyone) {
+            TrustVerdict::Decided(decision) => decision,
+            TrustVerdict::Ask => unreachable!("everyone is decided without asking"),
         }
     }
 }

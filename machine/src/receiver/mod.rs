@@ -31,6 +31,7 @@ use crate::{RECONNECT_WINDOW, STALL_LIMIT};
 
 mod files;
 mod offer;
+pub mod trust;
 
 pub use files::EarlierFile;
 
