@@ -226,7 +226,9 @@ fn may_reach(sender: &Peer, target: &Peer) -> bool {
     let known = sender.may_address.contains(&target.info.id);
     match (sender.role, target.role) {
         (Role::Peer, Role::Peer) => {
-            (sender.group.is_some() && sender.group == target.group) || known
+            (sender.group.is_some() && sender.group == target.group)
+                || known
+                || !sender.tags.is_disjoint(&target.tags)
         }
         (Role::Guest, Role::Owner) => true,
         (Role::Owner, Role::Guest) => known,
