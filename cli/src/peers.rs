@@ -1,5 +1,6 @@
 //! `peerdrop peers`: list the devices in reach right now — on this network (mDNS, no server
-//! needed) and, with a server, the server's nearby devices — one per device.
+//! needed) and, with a server, the server's nearby devices and the devices this one pinned
+//! that are on the server from any network (`via` "paired") — one per device.
 
 use anyhow::Result;
 use peerdrop_core::store::terminal_safe;
@@ -53,6 +54,7 @@ fn via_str(via: Via) -> &'static str {
     match via {
         Via::Lan => "lan",
         Via::Server => "server",
+        Via::Paired => "paired",
     }
 }
 

@@ -146,9 +146,12 @@ impl Node {
             fingerprint: trust.identity().fingerprint().to_string(),
         };
         let server = match &config.server_url {
-            Some(url) => Some(Arc::new(
-                SignalClient::connect(url, &me, &config.tls).await?,
-            )),
+            Some(url) => {
+                let client = SignalClient::connect(url, &me, &config.tls).await?;
+                // Devices pinned before are found through the server wherever they are.
+                client.watch_paired(trust.pairing_tags())?;
+                Some(Arc::new(client))
+            }
             None => None,
         };
         let shown_code = server.as_ref().map(|s| s.code().to_string());
@@ -246,7 +249,7 @@ impl Node {
                 Ok(Recipient {
                     client: server,
                     peer: peer.clone(),
-                    via: Via::Server,
+                    via: device.via,
                 })
             }
             Reach::Lan(endpoints) => self.dial_lan(endpoints).await,

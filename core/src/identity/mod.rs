@@ -19,6 +19,7 @@
 
 pub mod known;
 pub mod nonce;
+pub mod pairing;
 /// The verification phrase lives with the machines that run its handshake.
 pub use peerdrop_machine::sas;
 
@@ -287,6 +288,20 @@ impl Trust {
                 tracing::warn!("could not remember device {name:?}: {e}");
             }
         }
+    }
+
+    /// The pairing tags this device watches on a server: one per pinned device, the newest
+    /// 256 (see [`pairing`]).
+    pub fn pairing_tags(&self) -> Vec<String> {
+        self.known
+            .lock()
+            .map(|k| {
+                pairing::pairing_tags(
+                    self.identity.fingerprint(),
+                    k.devices().iter().map(|d| d.fingerprint.as_str()),
+                )
+            })
+            .unwrap_or_default()
     }
 
     /// The phrase and what is known about the peer, as the event front ends show.
