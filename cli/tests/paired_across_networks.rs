@@ -106,12 +106,12 @@ fn send_from(
     finish_child(child, Duration::from_secs(90))
 }
 
-/// A receiver in `home` reached through `server`, named [`B_NAME`].
-fn receive(signal: &Signal, server: &str, home: &Path, dest: &Path) -> Receiver {
+/// A receiver in `home` reached through `server`, named [`B_NAME`], with `extra` flags.
+fn receive(signal: &Signal, server: &str, home: &Path, dest: &Path, extra: &[&str]) -> Receiver {
     Receiver::spawn_with(
         signal,
         dest,
-        &["--yes"],
+        &[&["--yes"], extra].concat(),
         &[
             ("PEERDROP_SERVER", server.as_ref()),
             ("PEERDROP_HOME", home.as_os_str()),
@@ -180,7 +180,7 @@ fn devices_that_verified_each_other_find_each_other_across_networks() {
 
     // 0. Strangers on two networks: neither lists the other.
     let dest0 = tempfile::tempdir().unwrap();
-    let b0 = receive(&signal, &net_b, &home_b, dest0.path());
+    let mut b0 = receive(&signal, &net_b, &home_b, dest0.path(), &["--keep"]);
     assert!(
         peers(&signal, &net_a, &home_a).is_empty(),
         "another network's device is not listed before pairing"
@@ -190,16 +190,26 @@ fn devices_that_verified_each_other_find_each_other_across_networks() {
     let sent = send_from(&signal, &net_a, &home_a, "Ann laptop", &b0.code, &first);
     assert_success(&sent, "the first send, by code");
     let fp_b = peer_fingerprint(&sent.stdout);
-    let (ok, out) = b0.finish(Duration::from_secs(30));
-    assert!(ok, "first receive: {out}");
+    b0.wait_for(r#""event":"done""#, Duration::from_secs(30));
     assert_eq!(
         hash_tree(dest0.path())["first.bin"],
         hash_tree(src.path())["first.bin"]
     );
+    //    B is still running: having pinned A during this run, it watches their tag at once.
+    let listed = peers(&signal, &net_a, &home_a);
+    assert_eq!(
+        listed
+            .iter()
+            .map(|d| (&d["name"], &d["via"]))
+            .collect::<Vec<_>>(),
+        [(&serde_json::json!(B_NAME), &serde_json::json!("paired"))],
+        "the running receiver is paired right after the pin"
+    );
+    drop(b0);
 
     // 2. Later, new processes on the same two networks: B receives, A lists it as paired.
     let dest = tempfile::tempdir().unwrap();
-    let b = receive(&signal, &net_b, &home_b, dest.path());
+    let b = receive(&signal, &net_b, &home_b, dest.path(), &[]);
     let listed = peers(&signal, &net_a, &home_a);
     let bee: Vec<_> = listed.iter().filter(|d| d["name"] == B_NAME).collect();
     assert_eq!(bee.len(), 1, "B is listed once: {listed:?}");
@@ -213,8 +223,8 @@ fn devices_that_verified_each_other_find_each_other_across_networks() {
     // 3. A third device on a third network, pinned by neither, sees neither of them.
     assert!(peers(&signal, &net_c, &home_c).is_empty());
 
-    // 4. One that knows both fingerprints and pins them itself is not paired with either:
-    //    the tags it watches need the other side's pin too.
+    // 4. A device that knows both fingerprints and watches the tags it would have with each
+    //    (as if it had pinned them) is paired with neither: a tag needs both sides' pins.
     let fp_a = {
         // A's fingerprint as B pinned it.
         let known = std::fs::read_to_string(home_b.join("known_devices.json")).unwrap();

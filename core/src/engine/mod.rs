@@ -111,6 +111,8 @@ pub struct Node {
     lan: Option<presence::LanPresence>,
     devices: watch::Receiver<Vec<Device>>,
     merge_task: tokio::task::JoinHandle<()>,
+    /// Watches the pairing tag of every device pinned while running (with a server).
+    pairing_task: Option<tokio::task::JoinHandle<()>>,
     /// How this device introduces itself: to the server, its own LAN endpoint and the LAN
     /// endpoints it dials.
     me: Presentation,
@@ -169,11 +171,13 @@ impl Node {
             ));
         }
         let (devices, merge_task) = presence::merged_devices(server.as_deref(), lan.as_ref());
+        let pairing_task = server.as_ref().map(|server| watch_new_pins(server, &trust));
         Ok(Node {
             server,
             lan,
             devices,
             merge_task,
+            pairing_task,
             me,
             rtc,
             trust,
@@ -418,7 +422,27 @@ impl Node {
 impl Drop for Node {
     fn drop(&mut self) {
         self.merge_task.abort();
+        if let Some(task) = &self.pairing_task {
+            task.abort();
+        }
     }
+}
+
+/// Re-sends the server the pairing tags whenever a device is pinned, so a device verified
+/// during this run is found by pairing from then on, not only after a restart.
+fn watch_new_pins(server: &Arc<SignalClient>, trust: &Arc<Trust>) -> tokio::task::JoinHandle<()> {
+    let (server, trust) = (Arc::downgrade(server), Arc::clone(trust));
+    let mut pins = trust.pins_changed();
+    tokio::spawn(async move {
+        while pins.changed().await.is_ok() {
+            let Some(server) = server.upgrade() else {
+                return;
+            };
+            if server.watch_paired(trust.pairing_tags()).is_err() {
+                return;
+            }
+        }
+    })
 }
 
 /// How long a search by code or name waits for the LAN to answer. mDNS answers within

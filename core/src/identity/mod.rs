@@ -244,6 +244,9 @@ fn generate_certificate() -> Result<RTCCertificate, IdentityError> {
 pub struct Trust {
     identity: Identity,
     known: std::sync::Mutex<KnownDevices>,
+    /// Counts pins added while running, so a node can watch the new device's pairing tag at
+    /// once ([`Trust::pins_changed`]).
+    pins: tokio::sync::watch::Sender<u64>,
 }
 
 impl Trust {
@@ -256,6 +259,7 @@ impl Trust {
         Ok(Trust {
             identity,
             known: std::sync::Mutex::new(known),
+            pins: tokio::sync::watch::Sender::new(0),
         })
     }
 
@@ -283,11 +287,24 @@ impl Trust {
     /// Pins `fingerprint` for `name` (the person went ahead with this device). Failing to
     /// save is logged, not fatal: the transfer itself is fine.
     pub fn remember(&self, name: &str, fingerprint: &str) {
-        if let Ok(mut known) = self.known.lock() {
-            if let Err(e) = known.remember(name, fingerprint) {
-                tracing::warn!("could not remember device {name:?}: {e}");
+        let added = match self.known.lock() {
+            Ok(mut known) => {
+                let pinned_before = known.devices().iter().any(|d| d.fingerprint == fingerprint);
+                if let Err(e) = known.remember(name, fingerprint) {
+                    tracing::warn!("could not remember device {name:?}: {e}");
+                }
+                !pinned_before && known.devices().iter().any(|d| d.fingerprint == fingerprint)
             }
+            Err(_) => false,
+        };
+        if added {
+            self.pins.send_modify(|n| *n += 1);
         }
+    }
+
+    /// Changes whenever a device is pinned while running (see [`Trust::pairing_tags`]).
+    pub fn pins_changed(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.pins.subscribe()
     }
 
     /// The pairing tags this device watches on a server: one per pinned device, the newest
@@ -630,6 +647,28 @@ mod tests {
         assert_eq!(sdp_fingerprints(&sdp), vec![fp.to_ascii_lowercase()]);
         assert!(sdp_fingerprints("a=fingerprint:sha-256 zz").is_empty());
         assert_eq!(normalize_fingerprint("ab:cd"), None);
+    }
+
+    #[test]
+    fn a_new_pin_changes_the_pairing_tags_and_says_so_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let trust = Trust::load(Identity::load_or_create(dir.path()).unwrap()).unwrap();
+        let mut changed = trust.pins_changed();
+        assert!(trust.pairing_tags().is_empty());
+        let peer_fp = Identity::ephemeral().unwrap().fingerprint().to_owned();
+        trust.remember("Ana's laptop", &peer_fp);
+        assert!(changed.has_changed().unwrap());
+        changed.borrow_and_update();
+        let own = trust.identity().fingerprint();
+        assert_eq!(
+            trust.pairing_tags(),
+            vec![pairing::pairing_tag(own, &peer_fp).unwrap()]
+        );
+        trust.remember("Ana's laptop", &peer_fp);
+        assert!(!changed.has_changed().unwrap(), "no new pin, no news");
+        // The pin is on disk: another process of this device watches the same tag.
+        let again = Trust::load(Identity::load_or_create(dir.path()).unwrap()).unwrap();
+        assert_eq!(again.pairing_tags(), trust.pairing_tags());
     }
 
     #[test]
