@@ -24,6 +24,7 @@ use tokio_tungstenite::tungstenite::error::TlsError;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use tracing::{debug, warn};
 
+use crate::identity::pairing::{paired_as_pinned, PairingWatch};
 use crate::tls::{CertificateProblem, ClientTls};
 
 /// How often an idle connection pings the server so its idle timeout never fires.
@@ -288,9 +289,9 @@ struct Shared {
     closed: tokio_util::sync::CancellationToken,
     nearby_tx: watch::Sender<Vec<PeerInfo>>,
     paired_tx: watch::Sender<Vec<PeerInfo>>,
-    /// This device's fingerprint and the pairing tags it watches: a `paired` entry is kept
-    /// only when the fingerprint it claims makes one of these tags with ours.
-    pairing: Mutex<(String, std::collections::HashSet<String>)>,
+    /// The pins this device watches for, by fingerprint: a `paired` entry is kept only when
+    /// it claims one of them, and is listed under the name that pin was made as.
+    pairing: Mutex<HashMap<String, String>>,
     resolve_reply: Mutex<Option<oneshot::Sender<Result<PeerInfo, SignalError>>>>,
     outbox: mpsc::UnboundedSender<ClientMsg>,
 }
@@ -393,7 +394,7 @@ impl SignalClient {
             closed: tokio_util::sync::CancellationToken::new(),
             nearby_tx,
             paired_tx,
-            pairing: Mutex::new((me.fingerprint.clone(), Default::default())),
+            pairing: Mutex::new(HashMap::new()),
             resolve_reply: Mutex::new(None),
             outbox,
         });
@@ -439,24 +440,32 @@ impl SignalClient {
 
     /// Live list of paired devices: peers the server found holding a pairing tag this device
     /// watches ([`SignalClient::watch_paired`]), on any network, whose claimed fingerprint is
-    /// the pinned one that tag was made from. Empty until something is watched.
+    /// the pinned one that tag was made from, each under the name it was pinned as (so one
+    /// that cannot prove that fingerprint is a changed identity, not a new device). Empty
+    /// until something is watched.
     pub fn paired(&self) -> watch::Receiver<Vec<PeerInfo>> {
         self.paired.clone()
     }
 
-    /// Asks the server to find the devices behind `tags` (from
-    /// [`crate::identity::Trust::pairing_tags`]) wherever they connect from, replacing what
-    /// was watched before; the answer arrives in [`SignalClient::paired`]. Sent only to
-    /// servers: a LAN device's endpoint is never told the tags. Nothing is sent for no tags on
-    /// a fresh connection.
-    pub fn watch_paired(&self, tags: Vec<String>) -> Result<(), SignalError> {
-        {
+    /// Asks the server to find the pinned devices of `watches` (from
+    /// [`crate::identity::Trust::pairing_watches`]) wherever they connect from, replacing
+    /// what was watched before; the answer arrives in [`SignalClient::paired`]. Only for a
+    /// server: a LAN device's endpoint is never told the tags. Nothing is sent for nothing to
+    /// watch on a fresh connection.
+    pub fn watch_paired(&self, watches: Vec<PairingWatch>) -> Result<(), SignalError> {
+        let tags = {
             let mut pairing = self.shared.pairing.lock().expect("pairing lock");
-            if tags.is_empty() && pairing.1.is_empty() {
+            if watches.is_empty() && pairing.is_empty() {
                 return Ok(());
             }
-            pairing.1 = tags.iter().cloned().collect();
-        }
+            let mut tags = Vec::with_capacity(watches.len());
+            pairing.clear();
+            for watch in watches {
+                tags.push(watch.tag);
+                pairing.insert(watch.fingerprint, watch.pinned_as);
+            }
+            tags
+        };
         self.shared
             .outbox
             .send(ClientMsg::Watch { tags })
@@ -669,19 +678,7 @@ fn route(msg: ServerMsg, shared: &Arc<Shared>) {
             let _ = shared.nearby_tx.send(peers);
         }
         ServerMsg::Paired { peers } => {
-            let kept = {
-                let pairing = shared.pairing.lock().expect("pairing lock");
-                let (own, tags) = &*pairing;
-                peers
-                    .into_iter()
-                    .filter(|peer| {
-                        peer.fingerprint
-                            .as_deref()
-                            .and_then(|fp| crate::identity::pairing::pairing_tag(own, fp))
-                            .is_some_and(|tag| tags.contains(&tag))
-                    })
-                    .collect()
-            };
+            let kept = paired_as_pinned(peers, &shared.pairing.lock().expect("pairing lock"));
             let _ = shared.paired_tx.send(kept);
         }
         ServerMsg::Resolved { peer, .. } => {

@@ -151,7 +151,7 @@ impl Node {
             Some(url) => {
                 let client = SignalClient::connect(url, &me, &config.tls).await?;
                 // Devices pinned before are found through the server wherever they are.
-                client.watch_paired(trust.pairing_tags())?;
+                client.watch_paired(trust.pairing_watches())?;
                 Some(Arc::new(client))
             }
             None => None,
@@ -438,7 +438,7 @@ fn watch_new_pins(server: &Arc<SignalClient>, trust: &Arc<Trust>) -> tokio::task
             let Some(server) = server.upgrade() else {
                 return;
             };
-            if server.watch_paired(trust.pairing_tags()).is_err() {
+            if server.watch_paired(trust.pairing_watches()).is_err() {
                 return;
             }
         }

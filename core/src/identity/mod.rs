@@ -302,20 +302,22 @@ impl Trust {
         }
     }
 
-    /// Changes whenever a device is pinned while running (see [`Trust::pairing_tags`]).
+    /// Changes whenever a device is pinned while running (see [`Trust::pairing_watches`]).
     pub fn pins_changed(&self) -> tokio::sync::watch::Receiver<u64> {
         self.pins.subscribe()
     }
 
-    /// The pairing tags this device watches on a server: one per pinned device, the newest
-    /// 256 (see [`pairing`]).
-    pub fn pairing_tags(&self) -> Vec<String> {
+    /// What this device watches for on a server: one pairing tag per pinned device, the
+    /// newest 256 (see [`pairing`]).
+    pub fn pairing_watches(&self) -> Vec<pairing::PairingWatch> {
         self.known
             .lock()
             .map(|k| {
-                pairing::pairing_tags(
+                pairing::pairing_watches(
                     self.identity.fingerprint(),
-                    k.devices().iter().map(|d| d.fingerprint.as_str()),
+                    k.devices()
+                        .iter()
+                        .map(|d| (d.fingerprint.as_str(), d.name.as_str())),
                 )
             })
             .unwrap_or_default()
@@ -654,21 +656,23 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let trust = Trust::load(Identity::load_or_create(dir.path()).unwrap()).unwrap();
         let mut changed = trust.pins_changed();
-        assert!(trust.pairing_tags().is_empty());
+        assert!(trust.pairing_watches().is_empty());
         let peer_fp = Identity::ephemeral().unwrap().fingerprint().to_owned();
         trust.remember("Ana's laptop", &peer_fp);
         assert!(changed.has_changed().unwrap());
         changed.borrow_and_update();
         let own = trust.identity().fingerprint();
+        let watches = trust.pairing_watches();
         assert_eq!(
-            trust.pairing_tags(),
-            vec![pairing::pairing_tag(own, &peer_fp).unwrap()]
+            watches.iter().map(|w| &w.tag).collect::<Vec<_>>(),
+            [&pairing::pairing_tag(own, &peer_fp).unwrap()]
         );
+        assert_eq!(watches[0].pinned_as, "Ana's laptop");
         trust.remember("Ana's laptop", &peer_fp);
         assert!(!changed.has_changed().unwrap(), "no new pin, no news");
         // The pin is on disk: another process of this device watches the same tag.
         let again = Trust::load(Identity::load_or_create(dir.path()).unwrap()).unwrap();
-        assert_eq!(again.pairing_tags(), trust.pairing_tags());
+        assert_eq!(again.pairing_watches(), trust.pairing_watches());
     }
 
     #[test]

@@ -9,8 +9,10 @@
 //! *Paired devices*, says what that reveals), and it proves nothing — the connection's DTLS
 //! handshake (or the relay's identity proof) does, and the pins decide trust as always.
 
+use std::collections::HashMap;
+
 use peerdrop_machine::fingerprint::normalize_fingerprint;
-use peerdrop_proto::signal::MAX_PAIRING_TAGS;
+use peerdrop_proto::signal::{PeerInfo, MAX_PAIRING_TAGS};
 
 /// The BLAKE3 derive-key context of pairing tags; a new scheme gets a new context.
 pub const PAIRING_TAG_CONTEXT: &str = "peerdrop pairing tag v1";
@@ -31,29 +33,95 @@ pub fn pairing_tag(a: &str, b: &str) -> Option<String> {
     Some(hasher.finalize().to_hex().to_string())
 }
 
-/// The tags device `own` watches for its pins `pinned` (oldest first, as pinned): one per
-/// pinned fingerprint, for the [`MAX_PAIRING_TAGS`] most recent, without repeats.
-pub fn pairing_tags<'a>(
+/// One pinned device a node watches for: the tag it shares with it, and the pin it stands for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PairingWatch {
+    /// The tag sent in `watch`.
+    pub tag: String,
+    /// The pinned fingerprint (canonical form): a `paired` entry must claim exactly this one.
+    pub fingerprint: String,
+    /// The name the device was pinned as: a `paired` entry is listed under it, whatever it
+    /// calls itself now, so a peer claiming a pinned fingerprint it cannot prove is shown as
+    /// that device and then refused as a changed identity, never sent to as someone new.
+    pub pinned_as: String,
+}
+
+/// What device `own` watches for its pins `pinned` (fingerprint and name, oldest first, as
+/// pinned): one entry per pinned fingerprint, for the [`MAX_PAIRING_TAGS`] most recent.
+pub fn pairing_watches<'a>(
     own: &str,
-    pinned: impl DoubleEndedIterator<Item = &'a str>,
-) -> Vec<String> {
-    let mut tags: Vec<String> = Vec::new();
-    for fingerprint in pinned.rev() {
-        if tags.len() == MAX_PAIRING_TAGS {
+    pinned: impl DoubleEndedIterator<Item = (&'a str, &'a str)>,
+) -> Vec<PairingWatch> {
+    let mut watches: Vec<PairingWatch> = Vec::new();
+    for (fingerprint, name) in pinned.rev() {
+        if watches.len() == MAX_PAIRING_TAGS {
             break;
         }
-        if let Some(tag) = pairing_tag(own, fingerprint) {
-            if !tags.contains(&tag) {
-                tags.push(tag);
-            }
+        let (Some(tag), Some(fingerprint)) = (
+            pairing_tag(own, fingerprint),
+            normalize_fingerprint(fingerprint),
+        ) else {
+            continue;
+        };
+        if !watches.iter().any(|w| w.tag == tag) {
+            watches.push(PairingWatch {
+                tag,
+                fingerprint,
+                pinned_as: name.to_string(),
+            });
         }
     }
-    tags
+    watches
+}
+
+/// The entries of a server's `paired` list this device shows: those claiming a fingerprint in
+/// `pins` (canonical fingerprint → the name it was pinned as), each renamed to its pinned
+/// name. Anyone who knows two paired devices' fingerprints can hold their tag; under another
+/// fingerprint it is dropped here, and under the pinned one it is listed as that device, so a
+/// connection to it proves another certificate under a pinned name: a changed identity,
+/// which the sender refuses (docs/security.md, *Pinning*).
+pub fn paired_as_pinned(peers: Vec<PeerInfo>, pins: &HashMap<String, String>) -> Vec<PeerInfo> {
+    peers
+        .into_iter()
+        .filter_map(|mut peer| {
+            let claimed = peer
+                .fingerprint
+                .as_deref()
+                .and_then(normalize_fingerprint)?;
+            peer.name = pins.get(&claimed)?.clone();
+            Some(peer)
+        })
+        .collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use peerdrop_proto::signal::DeviceKind;
+
+    #[test]
+    fn paired_entries_are_listed_only_for_pins_and_under_the_pinned_name() {
+        let entry = |name: &str, fp: Option<String>| PeerInfo {
+            id: uuid::Uuid::new_v4(),
+            name: name.into(),
+            kind: DeviceKind::Cli,
+            fingerprint: fp,
+            max_packet: None,
+        };
+        let pins = HashMap::from([(fp(0xbb), "Bee desk".to_string())]);
+        let listed = paired_as_pinned(
+            vec![
+                entry("Renamed bee", Some(fp(0xbb).to_uppercase())),
+                entry("Watcher", Some(fp(0xcc))),
+                entry("No fingerprint", None),
+                entry("Garbage", Some("zz".into())),
+            ],
+            &pins,
+        );
+        assert_eq!(listed.len(), 1);
+        assert_eq!(listed[0].name, "Bee desk");
+        assert_eq!(listed[0].fingerprint, Some(fp(0xbb).to_uppercase()));
+    }
 
     fn fp(byte: u8) -> String {
         vec![format!("{byte:02x}"); 32].join(":")
@@ -109,12 +177,16 @@ mod tests {
                     .join(":")
             })
             .collect();
-        let mut with_repeats: Vec<&str> = pins.iter().map(String::as_str).collect();
-        with_repeats.push(&pins[299]);
-        with_repeats.push(&own);
-        let tags = pairing_tags(&own, with_repeats.into_iter());
-        assert_eq!(tags.len(), MAX_PAIRING_TAGS);
-        assert_eq!(tags[0], pairing_tag(&own, &pins[299]).unwrap());
+        let mut with_repeats: Vec<(&str, &str)> =
+            pins.iter().map(|p| (p.as_str(), "some name")).collect();
+        with_repeats.push((&pins[299], "again"));
+        with_repeats.push((&own, "myself"));
+        let watches = pairing_watches(&own, with_repeats.into_iter());
+        assert_eq!(watches.len(), MAX_PAIRING_TAGS);
+        assert_eq!(watches[0].tag, pairing_tag(&own, &pins[299]).unwrap());
+        assert_eq!(watches[0].fingerprint, pins[299]);
+        assert_eq!(watches[0].pinned_as, "again");
+        let tags: Vec<String> = watches.into_iter().map(|w| w.tag).collect();
         assert!(!tags.contains(&pairing_tag(&own, &pins[0]).unwrap()));
         assert!(tags.contains(&pairing_tag(&own, &pins[44]).unwrap()));
     }
