@@ -170,7 +170,9 @@ impl Registry {
         inner.send_paired(&paired);
         inner.codes.remove(&peer.code);
         if let Some(node) = self.bus.node() {
-            self.bus.left(presence(node, &peer));
+            let mut gone = presence(node, &peer);
+            gone.tags = held.iter().copied().collect();
+            self.bus.left(gone);
         }
         for partner in &peer.partners {
             if let Some(node) = inner.remote_nodes.get(partner) {

@@ -61,7 +61,7 @@ mod test_util;
 
 pub(crate) use membership::{JoinError, Joined, Joining};
 pub(crate) use outbox::Mailbox;
-pub(crate) use paired::{parse_tag, Tag};
+pub(crate) use paired::{parse_tag, tag_hex, Tag};
 pub(crate) use routing::RelayError;
 
 struct Peer {
@@ -105,6 +105,8 @@ struct Inner {
     /// (Cluster) Members on other nodes of the nearby groups that have local members, in
     /// their join order.
     remote_groups: HashMap<NearbyGroup, Vec<PeerInfo>>,
+    /// (Cluster) Holders on other nodes of the pairing tags that have local holders.
+    remote_tags: HashMap<Tag, Vec<PeerInfo>>,
 }
 
 /// The server's view of everyone online.

@@ -5,8 +5,10 @@
 //! docs/protocol.md, *Paired devices*); the server only matches equal tags, never passes
 //! them on, and bounds what they cost: at most [`MAX_PAIRING_TAGS`] per peer (checked by the
 //! connection) and at most [`MAX_TAG_HOLDERS`] peers per tag, so one `watch` touches at
-//! most 256 × 8 peers and builds lists of at most 256 × 7 entries. Paired groups are per node:
-//! in a cluster, a peer finds the peers holding its tags on its own node only.
+//! most 256 × 8 peers and builds lists of at most 256 × 7 entries (in a cluster, plus at most 8
+//! holders a tag on other nodes). In a cluster, tags span nodes like nearby groups: each
+//! node writes its holders to a sorted set per tag, announces changes, and follows the tags it
+//! has holders of (`cluster::redis_link`, `remote.rs`).
 //!
 //! [`ClientMsg::Watch`]: peerdrop_proto::signal::ClientMsg::Watch
 //! [`MAX_PAIRING_TAGS`]: peerdrop_proto::signal::MAX_PAIRING_TAGS
@@ -28,6 +30,11 @@ pub(crate) const MAX_TAG_HOLDERS: usize = 8;
 
 /// A pairing tag: 32 bytes.
 pub(crate) type Tag = [u8; 32];
+
+/// A tag as sent: lowercase hex.
+pub(crate) fn tag_hex(tag: &Tag) -> String {
+    tag.iter().map(|b| format!("{b:02x}")).collect()
+}
 
 /// Parses one tag as sent: exactly [`PAIRING_TAG_CHARS`] lowercase hex digits.
 pub(crate) fn parse_tag(text: &str) -> Option<Tag> {
@@ -69,9 +76,13 @@ impl Registry {
             }
         }
         let mut touched = inner.holders_of(old.iter().chain(&held));
+        let dropped: Vec<Tag> = old.difference(&held).copied().collect();
         inner.peers.get_mut(&id).expect("checked above").tags = held;
         touched.insert(id);
         inner.send_paired(&touched);
+        if let Some(presence) = self.presence_of(&inner, id) {
+            self.bus.watched(presence, dropped);
+        }
     }
 }
 
@@ -87,6 +98,7 @@ impl Inner {
                 holders.retain(|h| *h != id);
                 if holders.is_empty() {
                     self.tags.remove(tag);
+                    self.remote_tags.remove(tag);
                 }
             }
         }
@@ -116,6 +128,12 @@ impl Inner {
                     if let Some(other) = self.peers.get(holder) {
                         list.push(other.info.clone());
                     }
+                }
+            }
+            // Holders on other nodes come after this node's own.
+            for info in self.remote_tags.get(tag).into_iter().flatten() {
+                if seen.insert(info.id) {
+                    list.push(info.clone());
                 }
             }
         }
