@@ -26,8 +26,8 @@
 //!
 //! With several nodes ([`crate::cluster`]) this registry still holds only the peers connected
 //! to this node; what it knows of peers elsewhere is where they are (`remote_nodes`) and the
-//! members on other nodes of its own nearby groups (`remote_groups`), both kept up to date by
-//! the Redis link. The same rules then span nodes: a peer may signal a member of its group on
+//! members on other nodes of its own nearby groups (`remote_groups`) and the holders elsewhere of
+//! its peers' pairing tags (`remote_tags`), all kept up to date by the Redis link. The same rules then span nodes: a peer may signal a member of its group on
 //! another node, or whoever it resolved by code there; the message leaves through the
 //! [`Bus`] (queued, never awaited under the lock) and the other node delivers it.
 //!
