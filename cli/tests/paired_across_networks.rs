@@ -3,11 +3,16 @@
 //! --to NAME` reaches the other; a device that is not paired does not see them, and one that
 //! computes their tag (it knows both fingerprints) is not listed by them.
 //!
+//! The same across two nodes of a cluster (one real `redis-server`): tags span nodes.
+//!
 //! "Different networks" on loopback: the server trusts 127.0.0.1 as a reverse proxy, and each
 //! device reaches it through its own small proxy that adds `X-Forwarded-For` with a public
 //! test address, so the server's nearby groups keep them apart (docs/protocol.md, *Nearby*).
 
 mod common;
+// The Redis and cluster-node harness of the server's own tests (std only).
+#[path = "../../signal-server/tests/common/redis.rs"]
+mod redis_harness;
 
 use common::*;
 use futures_util::{SinkExt, StreamExt};
@@ -282,4 +287,56 @@ fn devices_that_verified_each_other_find_each_other_across_networks() {
     let events = json_events(&out);
     let verify = events_of(&events, "verify");
     assert_eq!(verify[0]["known"], true, "B recognises A as pinned: {out}");
+}
+
+#[test]
+fn paired_devices_find_each_other_through_two_cluster_nodes() {
+    let redis = redis_harness::Redis::start();
+    let bin = signal_bin();
+    let proxy = ["--trusted-proxy", "127.0.0.1"];
+    let node_a = redis_harness::Node::start(&bin, &redis, 5, &proxy);
+    let node_b = redis_harness::Node::start(&bin, &redis, 5, &proxy);
+    let signal = Signal::external(&node_a.addr.to_string());
+    let net_a = network(&node_a.addr.to_string(), "198.18.0.10");
+    let net_b = network(&node_b.addr.to_string(), "203.0.113.20");
+    let (home_a, home_b) = (test_home(), test_home());
+    let src = tempfile::tempdir().unwrap();
+    let first = src.path().join("first.bin");
+    let later = src.path().join("later.bin");
+    random_file(&first, 20_000, 3);
+    random_file(&later, 1_000_000, 4);
+
+    // Paired once by code, A on node A and B on node B.
+    let dest0 = tempfile::tempdir().unwrap();
+    let b0 = receive(&signal, &net_b, &home_b, dest0.path(), &[]);
+    let sent = send_from(&signal, &net_a, &home_a, "Ann laptop", &b0.code, &first);
+    assert_success(&sent, "the first send, by code, across nodes");
+    let fp_b = peer_fingerprint(&sent.stdout);
+    let (ok, out) = b0.finish(Duration::from_secs(30));
+    assert!(ok, "first receive: {out}");
+
+    // Later: B on node B, A on node A, different networks: paired, and reached by name.
+    let dest = tempfile::tempdir().unwrap();
+    let b = receive(&signal, &net_b, &home_b, dest.path(), &[]);
+    let listed = peers(&signal, &net_a, &home_a);
+    assert_eq!(
+        listed
+            .iter()
+            .map(|d| (
+                d["name"].as_str(),
+                d["via"].as_str(),
+                d["fingerprint"].as_str()
+            ))
+            .collect::<Vec<_>>(),
+        [(Some(B_NAME), Some("paired"), Some(fp_b.as_str()))],
+        "B is listed as paired from the other node"
+    );
+    let sent = send_from(&signal, &net_a, &home_a, "Ann laptop", B_NAME, &later);
+    assert_success(&sent, "the send by name across nodes");
+    let (ok, out) = b.finish(Duration::from_secs(60));
+    assert!(ok, "paired receive: {out}");
+    assert_eq!(
+        hash_tree(dest.path())["later.bin"],
+        hash_tree(src.path())["later.bin"]
+    );
 }
