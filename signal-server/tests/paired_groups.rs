@@ -98,3 +98,17 @@ async fn a_watch_is_bounded_and_well_formed_or_refused() {
     assert_eq!(expect_paired(&mut ben).await, vec![ana_w.id]);
     assert_eq!(expect_paired(&mut ana).await.len(), 1);
 }
+
+#[tokio::test]
+async fn watches_have_a_budget_per_connection() {
+    let server = start(proxied_config()).await;
+    let (mut ana, _) = Client::joined_via_proxy(&server, "198.18.0.1", "ana").await;
+    for i in 0..8 {
+        ana.send(&ClientMsg::Watch { tags: vec![tag(i)] }).await;
+        assert_eq!(expect_paired(&mut ana).await, Vec::<PeerId>::new());
+    }
+    ana.send(&ClientMsg::Watch { tags: vec![tag(9)] }).await;
+    let message = ana.expect_error(ErrorCode::RateLimited).await;
+    assert!(message.contains("one every 10 s"), "{message}");
+    ana.assert_alive().await;
+}

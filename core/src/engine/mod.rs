@@ -429,12 +429,15 @@ impl Drop for Node {
 }
 
 /// Re-sends the server the pairing tags whenever a device is pinned, so a device verified
-/// during this run is found by pairing from then on, not only after a restart.
+/// during this run is found by pairing from then on, not only after a restart. Pins made
+/// within [`PIN_COALESCE`] of each other go in one `watch` (the server budgets them).
 fn watch_new_pins(server: &Arc<SignalClient>, trust: &Arc<Trust>) -> tokio::task::JoinHandle<()> {
     let (server, trust) = (Arc::downgrade(server), Arc::clone(trust));
     let mut pins = trust.pins_changed();
     tokio::spawn(async move {
         while pins.changed().await.is_ok() {
+            tokio::time::sleep(PIN_COALESCE).await;
+            pins.borrow_and_update();
             let Some(server) = server.upgrade() else {
                 return;
             };
@@ -448,6 +451,10 @@ fn watch_new_pins(server: &Arc<SignalClient>, trust: &Arc<Trust>) -> tokio::task
 /// How long a search by code or name waits for the LAN to answer. mDNS answers within
 /// milliseconds on a LAN; a device that has just started may take a second to announce.
 pub const LAN_SEARCH_WAIT: Duration = Duration::from_secs(5);
+
+/// How long a node waits after a new pin before re-sending its pairing tags, so that several
+/// pins in a row cost one `watch`.
+const PIN_COALESCE: Duration = Duration::from_millis(250);
 
 /// How long a search with no LAN waits for the server's nearby list.
 const SERVER_LIST_WAIT: Duration = Duration::from_secs(1);

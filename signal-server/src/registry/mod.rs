@@ -61,7 +61,7 @@ mod test_util;
 
 pub(crate) use membership::{JoinError, Joined, Joining};
 pub(crate) use outbox::Mailbox;
-pub(crate) use paired::{parse_tag, tag_hex, Tag};
+pub(crate) use paired::{parse_tag, tag_hex, Tag, WATCH_BURST, WATCH_REFILL_SECS};
 pub(crate) use routing::RelayError;
 
 struct Peer {

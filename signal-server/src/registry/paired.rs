@@ -28,6 +28,19 @@ use crate::device::Role;
 /// a code), but cannot make a list long.
 pub(crate) const MAX_TAG_HOLDERS: usize = 8;
 
+/// Most entries in one `paired` list: 128 devices online at once is far beyond what one
+/// person pairs, and 128 entries of at most ~450 bytes of JSON stay under the 64 KiB a
+/// message may have. It also bounds what re-sending a list costs.
+pub(crate) const MAX_PAIRED_LIST: usize = 128;
+
+/// `watch` messages a connection may send at once, and how fast that budget refills (one
+/// every [`WATCH_REFILL_SECS`]): a client watches when it connects and when it pins a device;
+/// a watch costs the server up to 2 × 256 × 8 list updates, so it is not free like a ping.
+pub(crate) const WATCH_BURST: u32 = 8;
+
+/// Seconds for one more `watch` to be allowed after [`WATCH_BURST`].
+pub(crate) const WATCH_REFILL_SECS: f64 = 10.0;
+
 /// A pairing tag: 32 bytes.
 pub(crate) type Tag = [u8; 32];
 
@@ -75,7 +88,8 @@ impl Registry {
                 held.insert(tag);
             }
         }
-        let mut touched = inner.holders_of(old.iter().chain(&held));
+        // Only the holders of tags it took or gave up see a change.
+        let mut touched = inner.holders_of(old.symmetric_difference(&held));
         let dropped: Vec<Tag> = old.difference(&held).copied().collect();
         inner.peers.get_mut(&id).expect("checked above").tags = held;
         touched.insert(id);
@@ -113,7 +127,8 @@ impl Inner {
             .collect()
     }
 
-    /// The paired list of `id`: every other holder of its tags, once each, in a stable order.
+    /// The paired list of `id`: every other holder of its tags, once each, in a stable order,
+    /// at most [`MAX_PAIRED_LIST`].
     fn paired_list(&self, id: PeerId) -> Vec<PeerInfo> {
         let Some(peer) = self.peers.get(&id) else {
             return Vec::new();
@@ -123,15 +138,15 @@ impl Inner {
         tags.sort_unstable();
         let mut list = Vec::new();
         for tag in tags {
-            for holder in self.tags.get(tag).into_iter().flatten() {
-                if *holder != id && seen.insert(*holder) {
-                    if let Some(other) = self.peers.get(holder) {
-                        list.push(other.info.clone());
-                    }
-                }
-            }
+            let here = self.tags.get(tag).into_iter().flatten();
+            let here = here.filter(|holder| **holder != id);
+            let here = here.filter_map(|holder| self.peers.get(holder).map(|p| &p.info));
             // Holders on other nodes come after this node's own.
-            for info in self.remote_tags.get(tag).into_iter().flatten() {
+            let elsewhere = self.remote_tags.get(tag).into_iter().flatten();
+            for info in here.chain(elsewhere) {
+                if list.len() == MAX_PAIRED_LIST {
+                    return list;
+                }
                 if seen.insert(info.id) {
                     list.push(info.clone());
                 }
@@ -250,6 +265,38 @@ mod tests {
         let inner = registry.lock();
         assert_eq!(inner.tags.len(), 2);
         assert!(inner.tags.values().all(|holders| holders == &vec![a_id]));
+    }
+
+    #[test]
+    fn a_list_holds_at_most_128_and_a_same_watch_tells_nobody_else() {
+        let registry = registry(30);
+        let (mb, mut rx, _) = mailbox(1024);
+        let me = registry
+            .join(peer("198.18.2.1", "me", DeviceKind::Cli), mb)
+            .unwrap();
+        let tags: Vec<Tag> = (0..=200u8).map(tag).collect();
+        registry.watch(me.info.id, tags.clone());
+        let mut others = Vec::new();
+        for (i, t) in tags.iter().enumerate() {
+            let (mb, rx, _) = mailbox(8);
+            let other = registry
+                .join(
+                    peer(&format!("203.0.113.{}", i % 250), "o", DeviceKind::Cli),
+                    mb,
+                )
+                .unwrap();
+            registry.watch(other.info.id, vec![*t]);
+            others.push((other, rx));
+        }
+        let last = paired_ids(&drain(&mut rx)).pop().unwrap();
+        assert_eq!(last.len(), MAX_PAIRED_LIST);
+        for (_, rx) in &mut others {
+            drain(rx);
+        }
+        // Watching the same tags again answers the watcher only.
+        registry.watch(me.info.id, tags);
+        assert_eq!(paired_ids(&drain(&mut rx)).len(), 1);
+        assert!(others.iter_mut().all(|(_, rx)| drain(rx).is_empty()));
     }
 
     #[test]
