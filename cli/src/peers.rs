@@ -42,7 +42,7 @@ pub async fn run(args: PeersArgs) -> Result<()> {
         if lan::multicast_blocked(&node).await {
             eprintln!("peerdrop: no devices found: {}", lan::BLOCKED_ADVICE);
         } else if common.server.is_some() {
-            eprintln!("No devices nearby. Devices on other networks are reached by code: peerdrop send --to CODE FILE");
+            eprintln!("No devices nearby, and no device verified here before is online on this server. Other devices are reached by code: peerdrop send --to CODE FILE");
         } else {
             eprintln!("No devices found on this network. Is the other device receiving (peerdrop receive, or the app's Receive page)? Devices on other networks are reached through a server (--server URL) by code.");
         }
