@@ -1,5 +1,6 @@
 //! `peerdrop peers`: list the devices in reach right now — on this network (mDNS, no server
-//! needed) and, with a server, the server's nearby devices — one per device.
+//! needed) and, with a server, the server's nearby devices and the devices this one pinned
+//! that are on the server from any network (`via` "paired") — one per device.
 
 use anyhow::Result;
 use peerdrop_core::store::terminal_safe;
@@ -41,7 +42,7 @@ pub async fn run(args: PeersArgs) -> Result<()> {
         if lan::multicast_blocked(&node).await {
             eprintln!("peerdrop: no devices found: {}", lan::BLOCKED_ADVICE);
         } else if common.server.is_some() {
-            eprintln!("No devices nearby. Devices on other networks are reached by code: peerdrop send --to CODE FILE");
+            eprintln!("No devices nearby, and no device verified here before is online on this server. Other devices are reached by code: peerdrop send --to CODE FILE");
         } else {
             eprintln!("No devices found on this network. Is the other device receiving (peerdrop receive, or the app's Receive page)? Devices on other networks are reached through a server (--server URL) by code.");
         }
@@ -53,6 +54,7 @@ fn via_str(via: Via) -> &'static str {
     match via {
         Via::Lan => "lan",
         Via::Server => "server",
+        Via::Paired => "paired",
     }
 }
 

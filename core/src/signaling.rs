@@ -2,7 +2,9 @@
 //!
 //! [`SignalClient::connect`] registers this device (hello → welcome) and spawns one task that
 //! owns the socket. That task routes what the server says:
-//! - `nearby` lists into a [`watch`] channel front ends can observe live;
+//! - `nearby` lists into a [`watch`] channel front ends can observe live, and `paired` lists
+//!   (devices this one pinned, found by pairing tag wherever they are, see
+//!   [`SignalClient::watch_paired`]) into another;
 //! - `signal` messages to the [`SessionLink`] of their session, or, for a new `offer`, into
 //!   the queue that [`SignalClient::next_offer`] drains;
 //! - `peer_gone` and server errors to every open session, so a transfer notices at once when
@@ -22,6 +24,7 @@ use tokio_tungstenite::tungstenite::error::TlsError;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use tracing::{debug, warn};
 
+use crate::identity::pairing::{paired_as_pinned, PairingWatch};
 use crate::tls::{CertificateProblem, ClientTls};
 
 /// How often an idle connection pings the server so its idle timeout never fires.
@@ -285,6 +288,10 @@ struct Shared {
     /// above lives as long as the client and never closes the queue by itself).
     closed: tokio_util::sync::CancellationToken,
     nearby_tx: watch::Sender<Vec<PeerInfo>>,
+    paired_tx: watch::Sender<Vec<PeerInfo>>,
+    /// The pins this device watches for, by fingerprint: a `paired` entry is kept only when
+    /// it claims one of them, and is listed under the name that pin was made as.
+    pairing: Mutex<HashMap<String, String>>,
     resolve_reply: Mutex<Option<oneshot::Sender<Result<PeerInfo, SignalError>>>>,
     outbox: mpsc::UnboundedSender<ClientMsg>,
 }
@@ -310,6 +317,7 @@ pub struct SignalClient {
     shared: Arc<Shared>,
     offers: tokio::sync::Mutex<mpsc::Receiver<IncomingOffer>>,
     nearby: watch::Receiver<Vec<PeerInfo>>,
+    paired: watch::Receiver<Vec<PeerInfo>>,
     resolve_lock: tokio::sync::Mutex<()>,
     task: tokio::task::JoinHandle<()>,
 }
@@ -377,6 +385,7 @@ impl SignalClient {
         let (outbox, outbox_rx) = mpsc::unbounded_channel();
         let (offers_tx, offers_rx) = mpsc::channel(MAX_PENDING_OFFERS);
         let (nearby_tx, nearby_rx) = watch::channel(Vec::new());
+        let (paired_tx, paired_rx) = watch::channel(Vec::new());
         let shared = Arc::new(Shared {
             sessions: Arc::default(),
             relays: Arc::default(),
@@ -384,6 +393,8 @@ impl SignalClient {
             offers_tx,
             closed: tokio_util::sync::CancellationToken::new(),
             nearby_tx,
+            paired_tx,
+            pairing: Mutex::new(HashMap::new()),
             resolve_reply: Mutex::new(None),
             outbox,
         });
@@ -396,6 +407,7 @@ impl SignalClient {
             shared,
             offers: tokio::sync::Mutex::new(offers_rx),
             nearby: nearby_rx,
+            paired: paired_rx,
             resolve_lock: tokio::sync::Mutex::new(()),
             task,
         })
@@ -424,6 +436,40 @@ impl SignalClient {
     /// Live list of nearby devices.
     pub fn nearby(&self) -> watch::Receiver<Vec<PeerInfo>> {
         self.nearby.clone()
+    }
+
+    /// Live list of paired devices: peers the server found holding a pairing tag this device
+    /// watches ([`SignalClient::watch_paired`]), on any network, whose claimed fingerprint is
+    /// the pinned one that tag was made from, each under the name it was pinned as (so one
+    /// that cannot prove that fingerprint is a changed identity, not a new device). Empty
+    /// until something is watched.
+    pub fn paired(&self) -> watch::Receiver<Vec<PeerInfo>> {
+        self.paired.clone()
+    }
+
+    /// Asks the server to find the pinned devices of `watches` (from
+    /// [`crate::identity::Trust::pairing_watches`]) wherever they connect from, replacing
+    /// what was watched before; the answer arrives in [`SignalClient::paired`]. Only for a
+    /// server: a LAN device's endpoint is never told the tags. Nothing is sent for nothing to
+    /// watch on a fresh connection.
+    pub fn watch_paired(&self, watches: Vec<PairingWatch>) -> Result<(), SignalError> {
+        let tags = {
+            let mut pairing = self.shared.pairing.lock().expect("pairing lock");
+            if watches.is_empty() && pairing.is_empty() {
+                return Ok(());
+            }
+            let mut tags = Vec::with_capacity(watches.len());
+            pairing.clear();
+            for watch in watches {
+                tags.push(watch.tag);
+                pairing.insert(watch.fingerprint, watch.pinned_as);
+            }
+            tags
+        };
+        self.shared
+            .outbox
+            .send(ClientMsg::Watch { tags })
+            .map_err(|_| SignalError::Disconnected)
     }
 
     /// Looks up who holds `code`.
@@ -630,6 +676,10 @@ fn route(msg: ServerMsg, shared: &Arc<Shared>) {
     match msg {
         ServerMsg::Nearby { peers } => {
             let _ = shared.nearby_tx.send(peers);
+        }
+        ServerMsg::Paired { peers } => {
+            let kept = paired_as_pinned(peers, &shared.pairing.lock().expect("pairing lock"));
+            let _ = shared.paired_tx.send(kept);
         }
         ServerMsg::Resolved { peer, .. } => {
             if let Some(reply) = take_resolver(shared) {

@@ -30,6 +30,14 @@ pub const MAX_DEVICE_NAME_CHARS: usize = 64;
 /// abuse.
 pub const MAX_FINGERPRINT_CHARS: usize = 128;
 
+/// Most pairing tags one [`ClientMsg::Watch`] may carry. A device keeps at most 1,000 pins but
+/// watches for the most recent of them only: 256 tags of 64 characters are a 17 KiB message,
+/// well inside [`MAX_SIGNAL_MESSAGE_BYTES`], and bound what one connection costs the server.
+pub const MAX_PAIRING_TAGS: usize = 256;
+
+/// Length of one pairing tag as sent: 32 bytes as lowercase hex.
+pub const PAIRING_TAG_CHARS: usize = 64;
+
 /// What sort of device a peer is, so a UI can show a fitting icon.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[serde(rename_all = "snake_case")]
@@ -124,6 +132,16 @@ pub enum ClientMsg {
     },
     /// Keep-alive; answered with [`ServerMsg::Pong`].
     Ping,
+    /// The devices this one wants to find wherever they connect from: one **pairing tag** per
+    /// pinned device, each derived from *both* certificate fingerprints (docs/protocol.md,
+    /// *Paired devices*). Replaces the tags of an earlier `watch` (an empty list stops
+    /// watching). The server groups peers holding the same tag and answers with
+    /// [`ServerMsg::Paired`]; tags are never passed on to anyone. At most
+    /// [`MAX_PAIRING_TAGS`], each [`PAIRING_TAG_CHARS`] lowercase hex digits.
+    Watch {
+        /// The tags, in any order; duplicates count once.
+        tags: Vec<String>,
+    },
     /// One frame of the encrypted fallback relay (used when no UDP path exists) for peer `to`,
     /// which must be reachable as for [`ClientMsg::Signal`]. `data` is base64 of an opaque,
     /// end-to-end encrypted Noise message; the server forwards it unread. Relay frames are
@@ -158,6 +176,14 @@ pub enum ServerMsg {
     /// LAN endpoint, just that device.
     Nearby {
         /// Every other peer in this peer's nearby group.
+        peers: Vec<PeerInfo>,
+    },
+    /// The peers that hold a pairing tag this peer watches ([`ClientMsg::Watch`]), wherever
+    /// they connect from: sent in answer to every `watch` and again on every change. Each
+    /// entry is listed once, however many tags it shares. Only the fingerprint a peer
+    /// *claims* is shown; the connection proves it.
+    Paired {
+        /// Every other peer sharing at least one of this peer's tags.
         peers: Vec<PeerInfo>,
     },
     /// Answer to `resolve`.
@@ -434,6 +460,21 @@ mod tests {
             data: "AQI=".into(),
         };
         assert_eq!(ServerMsg::from_json(&back.to_json()).unwrap(), back);
+    }
+
+    #[test]
+    fn watch_and_paired_have_documented_shapes() {
+        let watch = ClientMsg::Watch {
+            tags: vec!["ab".repeat(32)],
+        };
+        assert_eq!(
+            watch.to_json(),
+            format!(r#"{{"type":"watch","tags":["{}"]}}"#, "ab".repeat(32))
+        );
+        assert_eq!(ClientMsg::from_json(&watch.to_json()).unwrap(), watch);
+        let paired = ServerMsg::Paired { peers: vec![] };
+        assert_eq!(paired.to_json(), r#"{"type":"paired","peers":[]}"#);
+        assert_eq!(ServerMsg::from_json(&paired.to_json()).unwrap(), paired);
     }
 
     #[test]

@@ -23,7 +23,9 @@ use std::time::{Duration, SystemTime};
 
 use futures_util::{SinkExt, StreamExt};
 use peerdrop_proto::code::normalize_code;
-use peerdrop_proto::signal::{ClientMsg, DeviceKind, ErrorCode, IceServer, PeerId, ServerMsg};
+use peerdrop_proto::signal::{
+    ClientMsg, DeviceKind, ErrorCode, IceServer, PeerId, ServerMsg, MAX_PAIRING_TAGS,
+};
 use peerdrop_proto::PROTOCOL_VERSION;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -43,7 +45,10 @@ use crate::http::Prefixed;
 use crate::ice::{ice_servers, mints_turn, stun_servers};
 use crate::names::{sanitize_fingerprint, sanitize_name};
 use crate::rate::{KeyedBuckets, TokenBucket};
-use crate::registry::{JoinError, Joined, Joining, Mailbox, Registry, RelayError};
+use crate::registry::{
+    parse_tag, JoinError, Joined, Joining, Mailbox, Registry, RelayError, WATCH_BURST,
+    WATCH_REFILL_SECS,
+};
 use crate::relay::{AddressBudgets, RelayBudget, FRAME_OVERHEAD};
 use crate::slots::{Slot, Slots};
 
@@ -169,6 +174,7 @@ struct Conn {
     role: Role,
     messages: TokenBucket,
     resolves: TokenBucket,
+    watches: TokenBucket,
     strikes: u32,
     last_activity: Instant,
     /// This connection's budget of fallback relay frames (its address has another, in
@@ -204,6 +210,7 @@ pub(crate) fn serve(
             now.into_std(),
         ),
         resolves: TokenBucket::per_minute(limits.resolve_per_minute, now.into_std()),
+        watches: TokenBucket::new(WATCH_BURST, 1.0 / WATCH_REFILL_SECS, now.into_std()),
         strikes: 0,
         last_activity: now,
         relay_budget: RelayBudget::new(
@@ -570,6 +577,7 @@ impl Conn {
                 tracing::debug!("resolve");
                 self.resolve(me, &code).await
             }
+            ClientMsg::Watch { tags } => self.watch(me, &tags).await,
             ClientMsg::Relay { to, session, data } => self.relay(me, to, session, data).await,
             ClientMsg::Signal { to, data } => {
                 let kind = signal_kind(&data);
@@ -594,6 +602,36 @@ impl Conn {
                 }
             }
         }
+    }
+
+    /// `watch`: at most [`MAX_PAIRING_TAGS`] well-formed tags replace this peer's; more, a
+    /// malformed one, or a watch past the connection's budget ([`WATCH_BURST`]) is refused (a
+    /// strike) and leaves the tags it watched before.
+    async fn watch(&mut self, me: PeerId, tags: &[String]) -> Result<(), End> {
+        if tags.len() > MAX_PAIRING_TAGS {
+            let message = format!(
+                "watch carries {} pairing tags; at most {MAX_PAIRING_TAGS}",
+                tags.len()
+            );
+            return self.reject(ErrorCode::TooLarge, message).await;
+        }
+        let Some(parsed) = tags
+            .iter()
+            .map(|t| parse_tag(t))
+            .collect::<Option<Vec<_>>>()
+        else {
+            let message = "a pairing tag is 64 lowercase hex digits".to_string();
+            return self.reject(ErrorCode::BadMessage, message).await;
+        };
+        if !self.watches.try_take(std::time::Instant::now()) {
+            let message = format!(
+                "too many watch messages: {WATCH_BURST} at once, then one every {WATCH_REFILL_SECS} s"
+            );
+            return self.reject(ErrorCode::RateLimited, message).await;
+        }
+        tracing::debug!(tags = parsed.len(), "watch");
+        self.shared.registry.watch(me, parsed);
+        Ok(())
     }
 
     /// `resolve`: malformed codes fail without touching the budget; look-ups of well-formed

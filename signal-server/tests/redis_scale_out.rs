@@ -1,5 +1,5 @@
 //! Several `peerdrop-signal` nodes on one real Redis: codes, signals and relay frames across
-//! nodes, nearby groups spanning them, a node's death, Redis restarting.
+//! nodes, nearby groups and paired lists spanning them, a node's death, Redis restarting.
 //!
 //! Everything is real: `redis-server` (Debian's package) on a free loopback port with no
 //! persistence, the server binary as separate processes, WebSocket clients speaking the
@@ -241,6 +241,69 @@ async fn nearby_groups_span_nodes() {
     wait_nearby(&mut ben, &[ana_w.id, dan_w.id], within).await;
     ben.close().await;
     wait_nearby(&mut ana, &[dan_w.id], within).await;
+}
+
+/// Reads messages until a `paired` list whose ids are exactly `want` arrives; panics after
+/// `within`.
+async fn wait_paired(client: &mut Client, want: &[PeerId], within: Duration) {
+    let want: HashSet<PeerId> = want.iter().copied().collect();
+    let deadline = Instant::now() + within;
+    let mut last = None;
+    while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+        match client.next_event_within(left).await {
+            Some(Event::Msg(ServerMsg::Paired { peers })) => {
+                if peers.iter().map(|p| p.id).collect::<HashSet<_>>() == want {
+                    return;
+                }
+                last = Some(peers);
+            }
+            Some(Event::Msg(_)) => {}
+            Some(Event::Closed(frame)) => panic!("closed while waiting for paired: {frame:?}"),
+            None => break,
+        }
+    }
+    panic!("no paired list {want:?} within {within:?}; last {last:?}");
+}
+
+#[tokio::test]
+async fn paired_lists_span_nodes() {
+    let redis = Redis::start();
+    let (a, b) = (node(&redis), node(&redis));
+    let within = Duration::from_secs(3);
+    let tag = "c3".repeat(32);
+    let watch = ClientMsg::Watch {
+        tags: vec![tag.clone()],
+    };
+    // Two networks, two nodes: only the tag brings them together.
+    let (mut ana, ana_w) = join(&a, "198.18.0.7", "Ana").await;
+    let (mut ben, ben_w) = join(&b, "203.0.113.7", "Ben").await;
+    let (mut cat, _) = join(&b, "203.0.113.8", "Cat").await;
+    ana.send(&watch).await;
+    wait_paired(&mut ana, &[], within).await;
+    ben.send(&watch).await;
+    wait_paired(&mut ben, &[ana_w.id], within).await;
+    wait_paired(&mut ana, &[ben_w.id], within).await;
+
+    // Paired across nodes: Ben signals Ana with no code; Cat, who holds no tag, cannot.
+    let data = offer("v=0 paired");
+    ben.signal(ana_w.id, data.clone()).await;
+    match next_non_nearby(&mut ana, within).await {
+        ServerMsg::Signal { from, data: got } => assert_eq!((from.id, got), (ben_w.id, data)),
+        other => panic!("expected the offer, got {other:?}"),
+    }
+    cat.signal(ana_w.id, offer("nope")).await;
+    cat.expect_error(ErrorCode::UnknownPeer).await;
+
+    // Watching other tags, or leaving, takes a holder off the other node's list.
+    ben.send(&ClientMsg::Watch {
+        tags: vec!["d4".repeat(32)],
+    })
+    .await;
+    wait_paired(&mut ana, &[], within).await;
+    ben.send(&watch).await;
+    wait_paired(&mut ana, &[ben_w.id], within).await;
+    ben.close().await;
+    wait_paired(&mut ana, &[], within).await;
 }
 
 #[tokio::test]

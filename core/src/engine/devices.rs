@@ -19,6 +19,9 @@ pub enum Via {
     Lan,
     /// The signaling server's nearby list.
     Server,
+    /// The signaling server's paired list: a device this one pinned, found by pairing tag on
+    /// any network (`crate::identity::pairing`); signaled through the server.
+    Paired,
 }
 
 /// Where to signal a device.
@@ -94,16 +97,26 @@ impl Device {
             reach: Reach::Server(peer.clone()),
         }
     }
+
+    /// A device on the server's paired list.
+    pub fn from_paired(peer: &PeerInfo) -> Device {
+        Device {
+            via: Via::Paired,
+            ..Device::from_server(peer)
+        }
+    }
 }
 
-/// LAN devices, then server devices, each left out when an entry already listed claims the
-/// same fingerprint: a device seen both ways is shown once (reached directly), and so is a
-/// device whose record is briefly there twice (an app re-registering starts its new presence
+/// LAN devices, then paired devices, then the server's nearby devices, each left out when an
+/// entry already listed claims the same fingerprint: a device seen several ways is shown once
+/// (reached directly when it is on the LAN; shown as paired when it is also nearby), and so is
+/// a device whose record is briefly there twice (an app re-registering starts its new presence
 /// before the old one is gone).
-pub fn merge(lan: &[LanDevice], server: &[PeerInfo]) -> Vec<Device> {
+pub fn merge(lan: &[LanDevice], paired: &[PeerInfo], server: &[PeerInfo]) -> Vec<Device> {
     let candidates = lan
         .iter()
         .map(Device::from_lan)
+        .chain(paired.iter().map(Device::from_paired))
         .chain(server.iter().map(Device::from_server));
     let mut list: Vec<Device> = Vec::new();
     for device in candidates {
@@ -197,6 +210,7 @@ mod tests {
     fn a_device_seen_on_the_lan_and_the_server_is_listed_once_as_lan() {
         let list = merge(
             &[lan("Laptop", "K7QM-2X", "AA:BB")],
+            &[],
             &[
                 server("Laptop", Some("aa:bb")),
                 server("Phone", Some("CC:DD")),
@@ -210,7 +224,7 @@ mod tests {
     fn a_device_announced_twice_on_the_lan_is_listed_once() {
         let mut again = lan("Laptop", "K7QM-2X", "AA:BB");
         again.instance = "Laptop-2._peerdrop._tcp.local.".into();
-        let list = merge(&[lan("Laptop", "K7QM-2X", "AA:BB"), again], &[]);
+        let list = merge(&[lan("Laptop", "K7QM-2X", "AA:BB"), again], &[], &[]);
         assert_eq!(list.len(), 1);
     }
 
@@ -218,9 +232,34 @@ mod tests {
     fn server_devices_without_a_fingerprint_are_kept() {
         let list = merge(
             &[lan("Laptop", "K7QM-2X", "AA:BB")],
+            &[],
             &[server("Laptop", None)],
         );
         assert_eq!(list.len(), 2);
+    }
+
+    #[test]
+    fn a_paired_device_is_listed_once_as_paired_unless_it_is_on_the_lan() {
+        let laptop = server("Laptop", Some("AA:BB"));
+        let phone = server("Phone", Some("CC:DD"));
+        let list = merge(
+            &[lan("Laptop", "K7QM-2X", "aa:bb")],
+            &[laptop.clone(), phone.clone()],
+            &[server("Other", Some("EE:FF")), phone.clone()],
+        );
+        let seen: Vec<(&str, Via)> = list.iter().map(|d| (d.name.as_str(), d.via)).collect();
+        assert_eq!(
+            seen,
+            [
+                ("Laptop", Via::Lan),
+                ("Phone", Via::Paired),
+                ("Other", Via::Server)
+            ]
+        );
+        assert_eq!(list[1].reach, Reach::Server(phone));
+        assert!(
+            matches!(pick(&list, &SendTo::Name("phone".into())), Pick::One(d) if d.via == Via::Paired)
+        );
     }
 
     #[test]
@@ -231,6 +270,7 @@ mod tests {
                 lan("LAPTOP", "ABCD-23", "BB"),
                 lan("Desk", "WXYZ-45", "CC"),
             ],
+            &[],
             &[],
         );
         assert!(

@@ -112,6 +112,8 @@ pub struct Node {
     lan: Option<presence::LanPresence>,
     devices: watch::Receiver<Vec<Device>>,
     merge_task: tokio::task::JoinHandle<()>,
+    /// Watches the pairing tag of every device pinned while running (with a server).
+    pairing_task: Option<tokio::task::JoinHandle<()>>,
     /// How this device introduces itself: to the server, its own LAN endpoint and the LAN
     /// endpoints it dials.
     me: Presentation,
@@ -147,9 +149,12 @@ impl Node {
             fingerprint: trust.identity().fingerprint().to_string(),
         };
         let server = match &config.server_url {
-            Some(url) => Some(Arc::new(
-                SignalClient::connect(url, &me, &config.tls).await?,
-            )),
+            Some(url) => {
+                let client = SignalClient::connect(url, &me, &config.tls).await?;
+                // Devices pinned before are found through the server wherever they are.
+                client.watch_paired(trust.pairing_watches())?;
+                Some(Arc::new(client))
+            }
             None => None,
         };
         let shown_code = server.as_ref().map(|s| s.code().to_string());
@@ -167,11 +172,13 @@ impl Node {
             ));
         }
         let (devices, merge_task) = presence::merged_devices(server.as_deref(), lan.as_ref());
+        let pairing_task = server.as_ref().map(|server| watch_new_pins(server, &trust));
         Ok(Node {
             server,
             lan,
             devices,
             merge_task,
+            pairing_task,
             me,
             rtc,
             trust,
@@ -247,7 +254,7 @@ impl Node {
                 Ok(Recipient {
                     client: server,
                     peer: peer.clone(),
-                    via: Via::Server,
+                    via: device.via,
                 })
             }
             Reach::Lan(endpoints) => self.dial_lan(endpoints).await,
@@ -416,12 +423,39 @@ impl Node {
 impl Drop for Node {
     fn drop(&mut self) {
         self.merge_task.abort();
+        if let Some(task) = &self.pairing_task {
+            task.abort();
+        }
     }
+}
+
+/// Re-sends the server the pairing tags whenever a device is pinned, so a device verified
+/// during this run is found by pairing from then on, not only after a restart. Pins made
+/// within [`PIN_COALESCE`] of each other go in one `watch` (the server budgets them).
+fn watch_new_pins(server: &Arc<SignalClient>, trust: &Arc<Trust>) -> tokio::task::JoinHandle<()> {
+    let (server, trust) = (Arc::downgrade(server), Arc::clone(trust));
+    let mut pins = trust.pins_changed();
+    tokio::spawn(async move {
+        while pins.changed().await.is_ok() {
+            tokio::time::sleep(PIN_COALESCE).await;
+            pins.borrow_and_update();
+            let Some(server) = server.upgrade() else {
+                return;
+            };
+            if server.watch_paired(trust.pairing_watches()).is_err() {
+                return;
+            }
+        }
+    })
 }
 
 /// How long a search by code or name waits for the LAN to answer. mDNS answers within
 /// milliseconds on a LAN; a device that has just started may take a second to announce.
 pub const LAN_SEARCH_WAIT: Duration = Duration::from_secs(5);
+
+/// How long a node waits after a new pin before re-sending its pairing tags, so that several
+/// pins in a row cost one `watch`.
+const PIN_COALESCE: Duration = Duration::from_millis(250);
 
 /// How long a search with no LAN waits for the server's nearby list.
 const SERVER_LIST_WAIT: Duration = Duration::from_secs(1);

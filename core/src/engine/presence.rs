@@ -104,23 +104,29 @@ pub(crate) fn merged_devices(
     lan: Option<&LanPresence>,
 ) -> (watch::Receiver<Vec<Device>>, tokio::task::JoinHandle<()>) {
     let mut server_list = server.map(|s| s.nearby());
+    let mut paired_list = server.map(|s| s.paired());
     let mut lan_list = lan.map(|l| l.discovery.devices());
     let current = |server: &Option<watch::Receiver<Vec<PeerInfo>>>,
+                   paired: &Option<watch::Receiver<Vec<PeerInfo>>>,
                    lan: &Option<watch::Receiver<Vec<crate::lan::LanDevice>>>| {
         let lan_now = lan.as_ref().map(|l| l.borrow().clone()).unwrap_or_default();
-        let server_now = server
-            .as_ref()
-            .map(|s| s.borrow().clone())
-            .unwrap_or_default();
-        merge(&lan_now, &server_now)
+        let now = |list: &Option<watch::Receiver<Vec<PeerInfo>>>| {
+            list.as_ref()
+                .map(|s| s.borrow().clone())
+                .unwrap_or_default()
+        };
+        merge(&lan_now, &now(paired), &now(server))
     };
-    let (tx, rx) = watch::channel(current(&server_list, &lan_list));
+    let (tx, rx) = watch::channel(current(&server_list, &paired_list, &lan_list));
     let task = tokio::spawn(async move {
         loop {
             let server_changed = async {
-                match server_list.as_mut() {
-                    Some(s) => s.changed().await.is_ok(),
-                    None => std::future::pending().await,
+                match (server_list.as_mut(), paired_list.as_mut()) {
+                    (Some(s), Some(p)) => tokio::select! {
+                        alive = s.changed() => alive.is_ok(),
+                        alive = p.changed() => alive.is_ok(),
+                    },
+                    _ => std::future::pending().await,
                 }
             };
             let lan_changed = async {
@@ -137,7 +143,7 @@ pub(crate) fn merged_devices(
                 // A source closed (server connection gone): keep the last list, stop.
                 return;
             }
-            tx.send_replace(current(&server_list, &lan_list));
+            tx.send_replace(current(&server_list, &paired_list, &lan_list));
         }
     });
     (rx, task)

@@ -19,6 +19,7 @@
 
 pub mod known;
 pub mod nonce;
+pub mod pairing;
 /// The verification phrase lives with the machines that run its handshake.
 pub use peerdrop_machine::sas;
 
@@ -243,6 +244,9 @@ fn generate_certificate() -> Result<RTCCertificate, IdentityError> {
 pub struct Trust {
     identity: Identity,
     known: std::sync::Mutex<KnownDevices>,
+    /// Counts pins added while running, so a node can watch the new device's pairing tag at
+    /// once ([`Trust::pins_changed`]).
+    pins: tokio::sync::watch::Sender<u64>,
 }
 
 impl Trust {
@@ -255,6 +259,7 @@ impl Trust {
         Ok(Trust {
             identity,
             known: std::sync::Mutex::new(known),
+            pins: tokio::sync::watch::Sender::new(0),
         })
     }
 
@@ -282,11 +287,40 @@ impl Trust {
     /// Pins `fingerprint` for `name` (the person went ahead with this device). Failing to
     /// save is logged, not fatal: the transfer itself is fine.
     pub fn remember(&self, name: &str, fingerprint: &str) {
-        if let Ok(mut known) = self.known.lock() {
-            if let Err(e) = known.remember(name, fingerprint) {
-                tracing::warn!("could not remember device {name:?}: {e}");
+        let added = match self.known.lock() {
+            Ok(mut known) => {
+                let pinned_before = known.devices().iter().any(|d| d.fingerprint == fingerprint);
+                if let Err(e) = known.remember(name, fingerprint) {
+                    tracing::warn!("could not remember device {name:?}: {e}");
+                }
+                !pinned_before && known.devices().iter().any(|d| d.fingerprint == fingerprint)
             }
+            Err(_) => false,
+        };
+        if added {
+            self.pins.send_modify(|n| *n += 1);
         }
+    }
+
+    /// Changes whenever a device is pinned while running (see [`Trust::pairing_watches`]).
+    pub fn pins_changed(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.pins.subscribe()
+    }
+
+    /// What this device watches for on a server: one pairing tag per pinned device, the
+    /// newest 256 (see [`pairing`]).
+    pub fn pairing_watches(&self) -> Vec<pairing::PairingWatch> {
+        self.known
+            .lock()
+            .map(|k| {
+                pairing::pairing_watches(
+                    self.identity.fingerprint(),
+                    k.devices()
+                        .iter()
+                        .map(|d| (d.fingerprint.as_str(), d.name.as_str())),
+                )
+            })
+            .unwrap_or_default()
     }
 
     /// The phrase and what is known about the peer, as the event front ends show.
@@ -615,6 +649,30 @@ mod tests {
         assert_eq!(sdp_fingerprints(&sdp), vec![fp.to_ascii_lowercase()]);
         assert!(sdp_fingerprints("a=fingerprint:sha-256 zz").is_empty());
         assert_eq!(normalize_fingerprint("ab:cd"), None);
+    }
+
+    #[test]
+    fn a_new_pin_changes_the_pairing_tags_and_says_so_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let trust = Trust::load(Identity::load_or_create(dir.path()).unwrap()).unwrap();
+        let mut changed = trust.pins_changed();
+        assert!(trust.pairing_watches().is_empty());
+        let peer_fp = Identity::ephemeral().unwrap().fingerprint().to_owned();
+        trust.remember("Ana's laptop", &peer_fp);
+        assert!(changed.has_changed().unwrap());
+        changed.borrow_and_update();
+        let own = trust.identity().fingerprint();
+        let watches = trust.pairing_watches();
+        assert_eq!(
+            watches.iter().map(|w| &w.tag).collect::<Vec<_>>(),
+            [&pairing::pairing_tag(own, &peer_fp).unwrap()]
+        );
+        assert_eq!(watches[0].pinned_as, "Ana's laptop");
+        trust.remember("Ana's laptop", &peer_fp);
+        assert!(!changed.has_changed().unwrap(), "no new pin, no news");
+        // The pin is on disk: another process of this device watches the same tag.
+        let again = Trust::load(Identity::load_or_create(dir.path()).unwrap()).unwrap();
+        assert_eq!(again.pairing_watches(), trust.pairing_watches());
     }
 
     #[test]

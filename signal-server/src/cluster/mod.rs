@@ -86,6 +86,8 @@ pub(crate) struct LocalPresence {
     pub(crate) group: Option<NearbyGroup>,
     /// When it joined (ms since the Unix epoch): its rank in the group.
     pub(crate) since_ms: u64,
+    /// The pairing tags it holds.
+    pub(crate) tags: Vec<crate::registry::Tag>,
     /// What other nodes read.
     pub(crate) record: PeerRecord,
 }
@@ -144,6 +146,14 @@ impl Bus {
     pub(crate) fn left(&self, presence: LocalPresence) {
         if let Bus::Redis(link) = self {
             link.left(presence);
+        }
+    }
+
+    /// Announces that a peer of this node holds other pairing tags now (`presence.tags`),
+    /// and no longer `dropped`.
+    pub(crate) fn watched(&self, presence: LocalPresence, dropped: Vec<crate::registry::Tag>) {
+        if let Bus::Redis(link) = self {
+            link.watched(presence, dropped);
         }
     }
 }

@@ -5,6 +5,7 @@
 //!   across nodes), expiring after `TTL`;
 //! - `peerdrop:peer:ID` → the same record (a peer is present while it exists);
 //! - `peerdrop:group:GROUP` → sorted set of the group's peer ids, scored by join time;
+//! - `peerdrop:tag:HEX` → the same for the holders of a pairing tag (paired lists);
 //! - channel `peerdrop:inbox:NODE` per node ([`Envelope`]s for its peers) and
 //!   `peerdrop:nearby` ([`GroupChanged`] events).
 //!
@@ -16,8 +17,8 @@
 //!   into a Redis that restarted empty), and checks that the peers elsewhere the registry
 //!   knows are still present (the dead node's peers are forgotten: `peer_gone`, new `nearby`);
 //! - the **subscriber** holds the inbox and nearby subscriptions, reconnecting with backoff;
-//! - the **group follower** re-reads the groups that changed and hands the registry their
-//!   members on other nodes.
+//! - the **group follower** re-reads the groups (and pairing tags) that changed and hands the
+//!   registry their members on other nodes.
 //!
 //! Commands go through redis-rs's `ConnectionManager` (it reconnects by itself, with its own
 //! short backoff); the subscription has its own connection, re-made with [`Backoff`]. Whenever
@@ -42,12 +43,11 @@ use tokio::time::{sleep, timeout, Instant};
 
 use super::backoff::Backoff;
 use super::wire::{
-    code_key, group_key, inbox_channel, parse_group, peer_key, Envelope, GroupChanged, NodeId,
-    PeerRecord, NEARBY_CHANNEL,
+    code_key, inbox_channel, peer_key, Envelope, Followed, GroupChanged, NodeId, PeerRecord,
+    NEARBY_CHANNEL,
 };
 use super::{ClusterConfig, ClusterError, ClusterHealth, LocalPresence};
-use crate::addr::NearbyGroup;
-use crate::registry::Registry;
+use crate::registry::{Registry, Tag};
 
 /// Commands queued for the writer before new ones are dropped (their keys then expire or are
 /// rewritten by the next refresh).
@@ -79,6 +79,12 @@ enum Command {
     Joined(LocalPresence),
     /// Remove a local peer that left and announce its group.
     Left(LocalPresence),
+    /// A local peer watches other pairing tags: write its current ones, remove it from
+    /// `dropped`, and announce both.
+    Watched {
+        presence: LocalPresence,
+        dropped: Vec<Tag>,
+    },
     /// Publish `payload` on `channel`.
     Publish { channel: String, payload: String },
     /// Answer once everything queued before has been written.
@@ -188,6 +194,11 @@ impl RedisLink {
     /// Queues the removal of a peer that left.
     pub(crate) fn left(&self, presence: LocalPresence) {
         self.enqueue(Command::Left(presence));
+    }
+
+    /// Queues a peer's new pairing tags (its presence holds them) and the ones it dropped.
+    pub(crate) fn watched(&self, presence: LocalPresence, dropped: Vec<Tag>) {
+        self.enqueue(Command::Watched { presence, dropped });
     }
 
     fn enqueue(&self, command: Command) {
@@ -309,8 +320,13 @@ impl RedisLink {
             .arg(&json)
             .arg(ttl)
             .ignore();
-        if let Some(group) = presence.group {
-            let key = group_key(group);
+        let followed = presence
+            .group
+            .map(Followed::Group)
+            .into_iter()
+            .chain(presence.tags.iter().copied().map(Followed::Tag));
+        for followed in followed {
+            let key = followed.key();
             pipe.cmd("ZADD")
                 .arg(&key)
                 .arg(presence.since_ms)
@@ -320,11 +336,11 @@ impl RedisLink {
         }
     }
 
-    /// Adds "the members of `group` changed" to `pipe`.
-    fn announce(&self, pipe: &mut redis::Pipeline, group: NearbyGroup) {
+    /// Adds "the members of `followed` changed" to `pipe`.
+    fn announce(&self, pipe: &mut redis::Pipeline, followed: Followed) {
         let event = GroupChanged {
             node: self.node.to_string(),
-            group: group.to_string(),
+            group: followed.event_name(),
         };
         pipe.cmd("PUBLISH")
             .arg(NEARBY_CHANNEL)
@@ -336,7 +352,7 @@ impl RedisLink {
     async fn write(
         self: Arc<Self>,
         mut queue: mpsc::Receiver<Command>,
-        follow: mpsc::UnboundedSender<NearbyGroup>,
+        follow: mpsc::UnboundedSender<Followed>,
     ) {
         let mut conn = self.conn.clone();
         let mut batch = Vec::with_capacity(BATCH);
@@ -349,8 +365,23 @@ impl RedisLink {
                     Command::Joined(presence) => {
                         self.write_presence(&mut pipe, &presence);
                         if let Some(group) = presence.group {
-                            self.announce(&mut pipe, group);
-                            joined_groups.push(group);
+                            self.announce(&mut pipe, Followed::Group(group));
+                            joined_groups.push(Followed::Group(group));
+                        }
+                    }
+                    Command::Watched { presence, dropped } => {
+                        for tag in dropped {
+                            let tag = Followed::Tag(tag);
+                            pipe.cmd("ZREM")
+                                .arg(tag.key())
+                                .arg(presence.id.to_string())
+                                .ignore();
+                            self.announce(&mut pipe, tag);
+                        }
+                        self.write_presence(&mut pipe, &presence);
+                        for tag in &presence.tags {
+                            self.announce(&mut pipe, Followed::Tag(*tag));
+                            joined_groups.push(Followed::Tag(*tag));
                         }
                     }
                     Command::Left(presence) => {
@@ -361,12 +392,17 @@ impl RedisLink {
                             .arg(code_key(&presence.code))
                             .arg(presence.record.to_json())
                             .ignore();
-                        if let Some(group) = presence.group {
+                        let followed = presence
+                            .group
+                            .map(Followed::Group)
+                            .into_iter()
+                            .chain(presence.tags.iter().copied().map(Followed::Tag));
+                        for followed in followed {
                             pipe.cmd("ZREM")
-                                .arg(group_key(group))
+                                .arg(followed.key())
                                 .arg(presence.id.to_string())
                                 .ignore();
-                            self.announce(&mut pipe, group);
+                            self.announce(&mut pipe, followed);
                         }
                     }
                     Command::Publish { channel, payload } => {
@@ -381,7 +417,7 @@ impl RedisLink {
                     self.report(Part::Commands, Err(err.to_string()));
                 }
             }
-            // A new member learns who is in its group on the other nodes.
+            // A new member learns who is in its group (or holds its tags) on the other nodes.
             for group in joined_groups {
                 let _ = follow.send(group);
             }
@@ -395,7 +431,7 @@ impl RedisLink {
     async fn keep_alive(
         self: Arc<Self>,
         registry: Arc<Registry>,
-        follow: mpsc::UnboundedSender<NearbyGroup>,
+        follow: mpsc::UnboundedSender<Followed>,
     ) {
         let mut conn = self.conn.clone();
         let mut backoff = Backoff::new(BACKOFF_FIRST, BACKOFF_MAX);
@@ -450,10 +486,10 @@ impl RedisLink {
         &self,
         conn: &mut ConnectionManager,
         registry: &Registry,
-        follow: &mpsc::UnboundedSender<NearbyGroup>,
+        follow: &mpsc::UnboundedSender<Followed>,
     ) -> redis::RedisResult<()> {
         self.refresh(conn, registry).await?;
-        let groups = registry.local_groups();
+        let groups = registry.local_followed();
         for chunk in groups.chunks(CHUNK) {
             let mut pipe = redis::pipe();
             for group in chunk {
@@ -516,7 +552,7 @@ impl RedisLink {
     async fn subscribe(
         self: Arc<Self>,
         registry: Arc<Registry>,
-        follow: mpsc::UnboundedSender<NearbyGroup>,
+        follow: mpsc::UnboundedSender<Followed>,
     ) {
         let mut backoff = Backoff::new(BACKOFF_FIRST, BACKOFF_MAX);
         loop {
@@ -547,7 +583,7 @@ impl RedisLink {
         &self,
         pubsub: PubSub,
         registry: &Registry,
-        follow: &mpsc::UnboundedSender<NearbyGroup>,
+        follow: &mpsc::UnboundedSender<Followed>,
     ) -> String {
         let (mut sink, mut stream) = pubsub.split();
         let mut ping = tokio::time::interval(PING_EVERY);
@@ -572,7 +608,7 @@ impl RedisLink {
         &self,
         msg: &redis::Msg,
         registry: &Registry,
-        follow: &mpsc::UnboundedSender<NearbyGroup>,
+        follow: &mpsc::UnboundedSender<Followed>,
     ) {
         let Ok(payload) = std::str::from_utf8(msg.get_payload_bytes()) else {
             return;
@@ -584,9 +620,9 @@ impl RedisLink {
             if *event.node == *self.node {
                 return;
             }
-            if let Some(group) = parse_group(&event.group) {
-                if registry.has_local_members(group) {
-                    let _ = follow.send(group);
+            if let Some(followed) = Followed::parse(&event.group) {
+                if registry.follows(followed) {
+                    let _ = follow.send(followed);
                 }
             }
         } else if let Some(envelope) = Envelope::from_json(payload) {
@@ -598,24 +634,27 @@ impl RedisLink {
     async fn follow_groups(
         self: Arc<Self>,
         registry: Arc<Registry>,
-        mut changed: mpsc::UnboundedReceiver<NearbyGroup>,
+        mut changed: mpsc::UnboundedReceiver<Followed>,
     ) {
         let mut conn = self.conn.clone();
         let mut batch = Vec::new();
         while changed.recv_many(&mut batch, CHUNK).await > 0 {
-            let groups: Vec<NearbyGroup> = batch
+            let groups: Vec<Followed> = batch
                 .drain(..)
                 .collect::<HashSet<_>>()
                 .into_iter()
-                .filter(|group| registry.has_local_members(*group))
+                .filter(|followed| registry.follows(*followed))
                 .collect();
             if groups.is_empty() {
                 continue;
             }
             match self.read_groups(&mut conn, &groups).await {
                 Ok(read) => {
-                    for (group, members) in read {
-                        registry.set_remote_group(group, members);
+                    for (followed, members) in read {
+                        match followed {
+                            Followed::Group(group) => registry.set_remote_group(group, members),
+                            Followed::Tag(tag) => registry.set_remote_tag(tag, members),
+                        }
                     }
                 }
                 Err(err) => {
@@ -631,11 +670,11 @@ impl RedisLink {
     async fn read_groups(
         &self,
         conn: &mut ConnectionManager,
-        groups: &[NearbyGroup],
-    ) -> redis::RedisResult<Vec<(NearbyGroup, Vec<(PeerInfo, NodeId)>)>> {
+        groups: &[Followed],
+    ) -> redis::RedisResult<Vec<(Followed, Vec<(PeerInfo, NodeId)>)>> {
         let mut pipe = redis::pipe();
         for group in groups {
-            pipe.cmd("ZRANGE").arg(group_key(*group)).arg(0).arg(-1);
+            pipe.cmd("ZRANGE").arg(group.key()).arg(0).arg(-1);
         }
         let lists: Vec<Vec<String>> = pipe.query_async(conn).await?;
         let members: Vec<Vec<PeerId>> = lists
@@ -674,7 +713,7 @@ impl RedisLink {
                     None => {
                         stale
                             .cmd("ZREM")
-                            .arg(group_key(*group))
+                            .arg(group.key())
                             .arg(id.to_string())
                             .ignore();
                     }

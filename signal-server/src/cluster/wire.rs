@@ -11,6 +11,7 @@ use peerdrop_proto::signal::{PeerId, PeerInfo, SessionId, SignalData};
 use serde::{Deserialize, Serialize};
 
 use crate::addr::{GroupKey, NearbyGroup};
+use crate::registry::{parse_tag, tag_hex, Tag};
 
 /// Prefix of every key and channel.
 pub(crate) const PREFIX: &str = "peerdrop:";
@@ -43,6 +44,49 @@ pub(crate) fn peer_key(id: PeerId) -> String {
 /// node with members in it refreshes it.
 pub(crate) fn group_key(group: NearbyGroup) -> String {
     format!("{PREFIX}group:{group}")
+}
+
+/// Key of the holders of pairing tag `tag`: a sorted set of peer ids scored by the time they
+/// joined, expiring with the presence TTL unless a node with holders of it refreshes it.
+pub(crate) fn tag_key(tag: &Tag) -> String {
+    format!("{PREFIX}tag:{}", tag_hex(tag))
+}
+
+/// What a node follows in Redis for its peers: the members of a nearby group, or the holders
+/// of a pairing tag. Both are sorted sets of peer ids, announced on [`NEARBY_CHANNEL`] when
+/// they change (a tag as `tag:HEX`, which nodes without paired lists do not parse, and ignore).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) enum Followed {
+    /// A nearby group.
+    Group(NearbyGroup),
+    /// A pairing tag.
+    Tag(Tag),
+}
+
+impl Followed {
+    /// Its sorted set.
+    pub(crate) fn key(&self) -> String {
+        match self {
+            Followed::Group(group) => group_key(*group),
+            Followed::Tag(tag) => tag_key(tag),
+        }
+    }
+
+    /// Its name in a [`GroupChanged`] event.
+    pub(crate) fn event_name(&self) -> String {
+        match self {
+            Followed::Group(group) => group.to_string(),
+            Followed::Tag(tag) => format!("tag:{}", tag_hex(tag)),
+        }
+    }
+
+    /// Reads [`Followed::event_name`] back.
+    pub(crate) fn parse(text: &str) -> Option<Followed> {
+        match text.strip_prefix("tag:") {
+            Some(hex) => parse_tag(hex).map(Followed::Tag),
+            None => parse_group(text).map(Followed::Group),
+        }
+    }
 }
 
 /// The pub/sub channel of node `node`'s inbox ([`Envelope`]s for its peers).
@@ -146,7 +190,8 @@ impl Envelope {
 pub(crate) struct GroupChanged {
     /// The node that changed it (it ignores its own events).
     pub(crate) node: String,
-    /// The group, in its `Display` form ([`parse_group`]).
+    /// The group, in its `Display` form ([`parse_group`]), or a pairing tag as `tag:HEX`
+    /// ([`Followed::event_name`]).
     pub(crate) group: String,
 }
 
@@ -167,6 +212,25 @@ mod tests {
     use super::*;
     use peerdrop_proto::signal::DeviceKind;
     use uuid::Uuid;
+
+    #[test]
+    fn followed_groups_and_tags_survive_their_event_names() {
+        let tag = [0xa5; 32];
+        let followed = [
+            Followed::Group(NearbyGroup::Lan),
+            Followed::Group(NearbyGroup::of("203.0.113.9".parse().unwrap())),
+            Followed::Tag(tag),
+        ];
+        for f in followed {
+            assert_eq!(Followed::parse(&f.event_name()), Some(f), "{f:?}");
+        }
+        assert_eq!(
+            Followed::Tag(tag).key(),
+            format!("peerdrop:tag:{}", "a5".repeat(32))
+        );
+        assert_eq!(parse_group(&Followed::Tag(tag).event_name()), None);
+        assert_eq!(Followed::parse("tag:xyz"), None);
+    }
 
     #[test]
     fn groups_survive_their_key_form() {

@@ -128,6 +128,7 @@ impl Registry {
                 partners: HashSet::new(),
                 gone_partners: VecDeque::new(),
                 since_ms: unix_millis(),
+                tags: HashSet::new(),
             },
         );
         match who.role {
@@ -157,16 +158,21 @@ impl Registry {
         Ok(Joined { info, code })
     }
 
-    /// Removes a peer: frees its code, tells its partners `peer_gone` and its group the new
-    /// `nearby` list. Unknown ids are ignored, so this is safe to call on any exit path.
+    /// Removes a peer: frees its code, tells its partners `peer_gone`, its group the new
+    /// `nearby` list and the peers paired with it their new `paired` list. Unknown ids are ignored, so this is safe to call on any exit path.
     pub(crate) fn leave(&self, id: PeerId) {
         let mut inner = self.lock();
+        let held = inner.drop_tags(id);
         let Some(peer) = inner.peers.remove(&id) else {
             return;
         };
+        let paired = inner.holders_of(held.iter());
+        inner.send_paired(&paired);
         inner.codes.remove(&peer.code);
         if let Some(node) = self.bus.node() {
-            self.bus.left(presence(node, &peer));
+            let mut gone = presence(node, &peer);
+            gone.tags = held.iter().copied().collect();
+            self.bus.left(gone);
         }
         for partner in &peer.partners {
             if let Some(node) = inner.remote_nodes.get(partner) {

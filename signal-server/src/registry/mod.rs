@@ -10,7 +10,8 @@
 //! Reachability rules for `signal` (a peer id alone is not enough):
 //! - peers in the same nearby group may signal each other;
 //! - a peer may signal whoever it resolved by code;
-//! - a peer may answer whoever signalled it.
+//! - a peer may answer whoever signalled it;
+//! - peers holding the same pairing tag ("paired", `paired.rs`) may signal each other.
 //!
 //! Nearby groups are [`NearbyGroup`]s: one per public address, and one for everyone on the
 //! server's LAN, bounded by `max_lan_group` (later LAN peers are grouped by their own address).
@@ -25,14 +26,14 @@
 //!
 //! With several nodes ([`crate::cluster`]) this registry still holds only the peers connected
 //! to this node; what it knows of peers elsewhere is where they are (`remote_nodes`) and the
-//! members on other nodes of its own nearby groups (`remote_groups`), both kept up to date by
-//! the Redis link. The same rules then span nodes: a peer may signal a member of its group on
+//! members on other nodes of its own nearby groups (`remote_groups`) and the holders elsewhere of
+//! its peers' pairing tags (`remote_tags`), all kept up to date by the Redis link. The same rules then span nodes: a peer may signal a member of its group on
 //! another node, or whoever it resolved by code there; the message leaves through the
 //! [`Bus`] (queued, never awaited under the lock) and the other node delivers it.
 //!
 //! One file per job: `outbox.rs` (what is queued for a peer, and kicking a slow one),
 //! `membership.rs` (join and leave), `codes.rs` (codes, look-ups and their budget),
-//! `nearby.rs` (groups and their lists), `routing.rs` (who may signal whom, and forwarding)
+//! `nearby.rs` (groups and their lists), `paired.rs` (pairing tags and their lists), `routing.rs` (who may signal whom, and forwarding)
 //! and `remote.rs` (peers on other nodes); this file holds the state they share.
 
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -52,6 +53,7 @@ mod codes;
 mod membership;
 mod nearby;
 mod outbox;
+mod paired;
 mod remote;
 mod routing;
 #[cfg(test)]
@@ -59,6 +61,7 @@ mod test_util;
 
 pub(crate) use membership::{JoinError, Joined, Joining};
 pub(crate) use outbox::Mailbox;
+pub(crate) use paired::{parse_tag, tag_hex, Tag, WATCH_BURST, WATCH_REFILL_SECS};
 pub(crate) use routing::RelayError;
 
 struct Peer {
@@ -79,6 +82,8 @@ struct Peer {
     /// When it joined, in milliseconds since the Unix epoch (its rank in a group spanning
     /// nodes).
     since_ms: u64,
+    /// The pairing tags it watches and is a holder of (`paired.rs`).
+    tags: HashSet<Tag>,
 }
 
 #[derive(Default)]
@@ -87,6 +92,8 @@ struct Inner {
     codes: HashMap<String, PeerId>,
     /// Members of each nearby group, in join order.
     groups: HashMap<NearbyGroup, Vec<PeerId>>,
+    /// Holders of each pairing tag, in the order they watched it (`paired.rs`).
+    tags: HashMap<Tag, Vec<PeerId>>,
     /// A device endpoint's owner, while it is online.
     owner: Option<PeerId>,
     /// Code look-up budgets per address, kept after disconnect until they refill.
@@ -98,6 +105,8 @@ struct Inner {
     /// (Cluster) Members on other nodes of the nearby groups that have local members, in
     /// their join order.
     remote_groups: HashMap<NearbyGroup, Vec<PeerInfo>>,
+    /// (Cluster) Holders on other nodes of the pairing tags that have local holders.
+    remote_tags: HashMap<Tag, Vec<PeerInfo>>,
 }
 
 /// The server's view of everyone online.

@@ -27,16 +27,6 @@ impl Registry {
             group => group,
         }
     }
-
-    /// Whether `group` has members on this node (only such groups are followed in Redis).
-    pub(crate) fn has_local_members(&self, group: NearbyGroup) -> bool {
-        self.lock().groups.contains_key(&group)
-    }
-
-    /// The nearby groups with members on this node.
-    pub(crate) fn local_groups(&self) -> Vec<NearbyGroup> {
-        self.lock().groups.keys().copied().collect()
-    }
 }
 
 impl Inner {

@@ -1,15 +1,16 @@
 //! (Cluster) What this node knows of peers on other nodes: what it tells the cluster of its
-//! own peers, the members elsewhere of its nearby groups, and forgetting peers whose presence
-//! expired.
+//! own peers, the members elsewhere of its nearby groups and the holders elsewhere of its
+//! peers' pairing tags, and forgetting peers whose presence expired.
 
 use std::collections::HashSet;
 
 use peerdrop_proto::signal::{PeerId, PeerInfo};
 
 use super::membership::partner_gone;
+use super::paired::{Tag, MAX_TAG_HOLDERS};
 use super::{Inner, Peer, Registry};
 use crate::addr::NearbyGroup;
-use crate::cluster::wire::{NodeId, PeerRecord};
+use crate::cluster::wire::{Followed, NodeId, PeerRecord};
 use crate::cluster::LocalPresence;
 
 impl Registry {
@@ -61,6 +62,56 @@ impl Registry {
         inner.broadcast_nearby(group);
     }
 
+    /// (Cluster) The holders of pairing tag `tag` on other nodes, as just read from Redis.
+    /// When they changed, every local holder gets a new `paired` list. At most
+    /// [`MAX_TAG_HOLDERS`] are kept, like the holders here.
+    pub(crate) fn set_remote_tag(&self, tag: Tag, mut holders: Vec<(PeerInfo, NodeId)>) {
+        let mut inner = self.lock();
+        if !inner.tags.contains_key(&tag) {
+            inner.remote_tags.remove(&tag);
+            return;
+        }
+        holders.truncate(MAX_TAG_HOLDERS);
+        let mut infos = Vec::with_capacity(holders.len());
+        for (info, node) in holders {
+            inner.remote_nodes.insert(info.id, node);
+            infos.push(info);
+        }
+        let known = inner.remote_tags.get(&tag).map_or(&[][..], Vec::as_slice);
+        if known == infos.as_slice() {
+            return;
+        }
+        if infos.is_empty() {
+            inner.remote_tags.remove(&tag);
+        } else {
+            inner.remote_tags.insert(tag, infos);
+        }
+        let local = inner.holders_of(std::iter::once(&tag));
+        inner.send_paired(&local);
+    }
+
+    /// (Cluster) Whether this node follows `followed` in Redis: a nearby group or a pairing
+    /// tag with members here.
+    pub(crate) fn follows(&self, followed: Followed) -> bool {
+        let inner = self.lock();
+        match followed {
+            Followed::Group(group) => inner.groups.contains_key(&group),
+            Followed::Tag(tag) => inner.tags.contains_key(&tag),
+        }
+    }
+
+    /// (Cluster) Every nearby group and pairing tag with members here.
+    pub(crate) fn local_followed(&self) -> Vec<Followed> {
+        let inner = self.lock();
+        inner
+            .groups
+            .keys()
+            .copied()
+            .map(Followed::Group)
+            .chain(inner.tags.keys().copied().map(Followed::Tag))
+            .collect()
+    }
+
     /// (Cluster) Peers elsewhere whose presence has expired (their node died, or left without
     /// telling): they leave every group, and their partners here get `peer_gone`.
     pub(crate) fn forget_remote(&self, gone: &HashSet<PeerId>) {
@@ -71,6 +122,17 @@ impl Registry {
         for id in gone {
             inner.remote_nodes.remove(id);
         }
+        let mut tags_changed = HashSet::new();
+        inner.remote_tags.retain(|tag, holders| {
+            let before = holders.len();
+            holders.retain(|info| !gone.contains(&info.id));
+            if holders.len() != before {
+                tags_changed.insert(*tag);
+            }
+            !holders.is_empty()
+        });
+        let paired = inner.holders_of(tags_changed.iter());
+        inner.send_paired(&paired);
         let mut changed = Vec::new();
         inner.remote_groups.retain(|group, members| {
             let before = members.len();
@@ -106,6 +168,7 @@ impl Registry {
         let mut wanted: HashSet<PeerId> = inner
             .remote_groups
             .values()
+            .chain(inner.remote_tags.values())
             .flatten()
             .map(|info| info.id)
             .collect();
@@ -124,6 +187,7 @@ pub(super) fn presence(node: &NodeId, peer: &Peer) -> LocalPresence {
         code: peer.code.clone(),
         group: peer.group,
         since_ms: peer.since_ms,
+        tags: peer.tags.iter().copied().collect(),
         record: PeerRecord {
             node: node.to_string(),
             info: peer.info.clone(),
@@ -197,6 +261,38 @@ mod tests {
             ]
         );
         assert_eq!(registry.remote_ids(), vec![y.id]);
+    }
+
+    #[test]
+    fn holders_of_a_tag_on_other_nodes_are_paired_until_they_expire() {
+        let registry = registry(30);
+        let (mb_a, mut rx_a, _) = mailbox(8);
+        let a = registry
+            .join(peer("203.0.113.9", "A", DeviceKind::Desktop), mb_a)
+            .unwrap();
+        let tag = [7u8; 32];
+        registry.watch(a.info.id, vec![tag]);
+        drain(&mut rx_a);
+        let node: NodeId = "other".into();
+        let x = info(1, "X");
+        // A tag nobody here holds is not followed.
+        registry.set_remote_tag([8u8; 32], vec![(x.clone(), node.clone())]);
+        assert!(drain(&mut rx_a).is_empty());
+        assert!(!registry.follows(Followed::Tag([8u8; 32])));
+        assert!(registry.follows(Followed::Tag(tag)));
+        registry.set_remote_tag(tag, vec![(x.clone(), node.clone())]);
+        assert_eq!(
+            drain(&mut rx_a),
+            vec![ServerMsg::Paired {
+                peers: vec![x.clone()]
+            }]
+        );
+        registry.set_remote_tag(tag, vec![(x.clone(), node.clone())]);
+        assert!(drain(&mut rx_a).is_empty(), "nothing new to say");
+        assert_eq!(registry.remote_ids(), vec![x.id]);
+        registry.forget_remote(&HashSet::from([x.id]));
+        assert_eq!(drain(&mut rx_a), vec![ServerMsg::Paired { peers: vec![] }]);
+        assert!(registry.remote_ids().is_empty());
     }
 
     #[test]

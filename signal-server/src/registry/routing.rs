@@ -210,14 +210,20 @@ impl Registry {
 
 impl Inner {
     /// (Cluster) Whether `sender` may signal `target`, a peer on another node: a member of
-    /// its nearby group there, or one it may address (resolved it, or was signalled by it).
+    /// its nearby group there, a holder of one of its pairing tags there, or one it may
+    /// address (resolved it, or was signalled by it).
     fn may_reach_remote(&self, sender: &Peer, target: PeerId) -> bool {
         sender.role == Role::Peer
             && (sender.may_address.contains(&target)
                 || sender
                     .group
                     .and_then(|group| self.remote_groups.get(&group))
-                    .is_some_and(|members| members.iter().any(|m| m.id == target)))
+                    .is_some_and(|members| members.iter().any(|m| m.id == target))
+                || sender.tags.iter().any(|tag| {
+                    self.remote_tags
+                        .get(tag)
+                        .is_some_and(|holders| holders.iter().any(|h| h.id == target))
+                }))
     }
 }
 
@@ -226,7 +232,9 @@ fn may_reach(sender: &Peer, target: &Peer) -> bool {
     let known = sender.may_address.contains(&target.info.id);
     match (sender.role, target.role) {
         (Role::Peer, Role::Peer) => {
-            (sender.group.is_some() && sender.group == target.group) || known
+            (sender.group.is_some() && sender.group == target.group)
+                || known
+                || !sender.tags.is_disjoint(&target.tags)
         }
         (Role::Guest, Role::Owner) => true,
         (Role::Owner, Role::Guest) => known,
