@@ -52,6 +52,11 @@ use crate::registry::{
 use crate::relay::{AddressBudgets, RelayBudget, FRAME_OVERHEAD};
 use crate::slots::{Slot, Slots};
 
+mod relay;
+mod requests;
+mod resolve;
+mod watch_tags;
+
 /// The accepted WebSocket, over a TCP stream whose request head was replayed.
 pub(crate) type Ws = WebSocketStream<Prefixed<TcpStream>>;
 
@@ -549,179 +554,6 @@ impl Conn {
         }
     }
 
-    /// Phase 2: one well-formed request from registered peer `me`. It forgives one earlier
-    /// strike unless handling it was itself a rejection (a strike).
-    async fn handle(&mut self, me: PeerId, msg: ClientMsg) -> Result<(), End> {
-        let strikes = self.strikes;
-        let handled = self.dispatch(me, msg).await;
-        if self.strikes <= strikes {
-            self.forgive();
-        }
-        handled
-    }
-
-    async fn dispatch(&mut self, me: PeerId, msg: ClientMsg) -> Result<(), End> {
-        match msg {
-            ClientMsg::Ping => {
-                tracing::debug!("ping");
-                self.send(&ServerMsg::Pong).await
-            }
-            ClientMsg::Hello { .. } => {
-                self.reject(
-                    ErrorCode::HelloRequired,
-                    "hello was already received".into(),
-                )
-                .await
-            }
-            ClientMsg::Resolve { code } => {
-                tracing::debug!("resolve");
-                self.resolve(me, &code).await
-            }
-            ClientMsg::Watch { tags } => self.watch(me, &tags).await,
-            ClientMsg::Relay { to, session, data } => self.relay(me, to, session, data).await,
-            ClientMsg::Signal { to, data } => {
-                let kind = signal_kind(&data);
-                tracing::debug!(%to, kind, "signal");
-                match self.shared.registry.relay(me, to, data) {
-                    Ok(()) => {
-                        self.shared.metrics.signal_relayed(kind);
-                        Ok(())
-                    }
-                    // The addressee's outbox is full: the sender slows down (and a flood
-                    // earns strikes), the addressee stays.
-                    Err(RelayError::Busy) => {
-                        let message = format!("peer {to} is not keeping up; signal dropped");
-                        self.reject(ErrorCode::RateLimited, message).await
-                    }
-                    Err(RelayError::UnknownPeer | RelayError::Gone) => {
-                        let message = format!(
-                            "peer {to} is not connected or not reachable from this connection"
-                        );
-                        self.send_error(ErrorCode::UnknownPeer, message).await
-                    }
-                }
-            }
-        }
-    }
-
-    /// `watch`: at most [`MAX_PAIRING_TAGS`] well-formed tags replace this peer's; more, a
-    /// malformed one, or a watch past the connection's budget ([`WATCH_BURST`]) is refused (a
-    /// strike) and leaves the tags it watched before.
-    async fn watch(&mut self, me: PeerId, tags: &[String]) -> Result<(), End> {
-        if tags.len() > MAX_PAIRING_TAGS {
-            let message = format!(
-                "watch carries {} pairing tags; at most {MAX_PAIRING_TAGS}",
-                tags.len()
-            );
-            return self.reject(ErrorCode::TooLarge, message).await;
-        }
-        let Some(parsed) = tags
-            .iter()
-            .map(|t| parse_tag(t))
-            .collect::<Option<Vec<_>>>()
-        else {
-            let message = "a pairing tag is 64 lowercase hex digits".to_string();
-            return self.reject(ErrorCode::BadMessage, message).await;
-        };
-        if !self.watches.try_take(std::time::Instant::now()) {
-            let message = format!(
-                "too many watch messages: {WATCH_BURST} at once, then one every {WATCH_REFILL_SECS} s"
-            );
-            return self.reject(ErrorCode::RateLimited, message).await;
-        }
-        tracing::debug!(tags = parsed.len(), "watch");
-        self.shared.registry.watch(me, parsed);
-        Ok(())
-    }
-
-    /// `resolve`: malformed codes fail without touching the budget; look-ups of well-formed
-    /// codes are limited per connection and per address.
-    async fn resolve(&mut self, me: PeerId, typed: &str) -> Result<(), End> {
-        let Some(code) = normalize_code(typed) else {
-            return self
-                .send_error(ErrorCode::UnknownCode, "not a valid code".into())
-                .await;
-        };
-        let now = std::time::Instant::now();
-        if !self.resolves.try_take(now)
-            || !self
-                .shared
-                .registry
-                .take_resolve_budget(GroupKey::guessing_budget_of(self.client), now)
-        {
-            let text = "too many code look-ups; wait a minute".to_string();
-            return self.reject(ErrorCode::RateLimited, text).await;
-        }
-        let mut found = self.shared.registry.resolve(me, &code);
-        if let (None, Some(link)) = (&found, self.shared.bus.link()) {
-            // Not held here: perhaps on another node. Redis down = not found.
-            match link.lookup_code(&code).await {
-                Ok(Some(record)) => found = self.shared.registry.resolve_remote(me, record),
-                Ok(None) => {}
-                Err(err) => tracing::debug!(%err, "code look-up in the cluster failed"),
-            }
-        }
-        match found {
-            Some(peer) => self.send(&ServerMsg::Resolved { code, peer }).await,
-            None => {
-                self.send_error(ErrorCode::UnknownCode, format!("no peer holds code {code}"))
-                    .await
-            }
-        }
-    }
-
-    /// `relay`: forwards one encrypted fallback frame and charges it to this connection's and
-    /// this address's budgets (see [`crate::relay`]). A frame for a peer this connection may
-    /// not reach is a strike; one for a partner that just left is not (frames in flight).
-    async fn relay(
-        &mut self,
-        me: PeerId,
-        to: PeerId,
-        session: uuid::Uuid,
-        data: String,
-    ) -> Result<(), End> {
-        if self.shared.config.limits.relay_bytes_per_sec == 0 {
-            let text = "the fallback relay is disabled on this server".to_string();
-            return self.send_error(ErrorCode::Unavailable, text).await;
-        }
-        let now = Instant::now();
-        let cost = data.len() + FRAME_OVERHEAD;
-        let mine = self.relay_budget.charge(cost, now.into_std());
-        let address = GroupKey::subscriber_of(self.client);
-        let shared = self
-            .shared
-            .relay_budgets
-            .charge(address, cost, now.into_std());
-        let pause = mine.max(shared);
-        if !pause.is_zero() {
-            self.relay_pause = Some(now + pause);
-        }
-        let msg = ServerMsg::Relay {
-            from: me,
-            session,
-            data,
-        };
-        match self.shared.registry.relay_frame(me, to, msg) {
-            Ok(()) => {
-                self.shared.metrics.relay_forwarded(cost - FRAME_OVERHEAD);
-                Ok(())
-            }
-            Err(RelayError::Busy) => {
-                let text = format!("peer {to} is not keeping up; relay frame dropped");
-                self.send_error(ErrorCode::RateLimited, text).await
-            }
-            Err(RelayError::Gone) => {
-                let text = format!("peer {to} has left; relay frame dropped");
-                self.send_error(ErrorCode::UnknownPeer, text).await
-            }
-            Err(RelayError::UnknownPeer) => {
-                let text =
-                    format!("peer {to} is not connected or not reachable from this connection");
-                self.reject(ErrorCode::UnknownPeer, text).await
-            }
-        }
-    }
-
     /// Answers a refused frame and counts a strike; too many strikes end the connection.
     async fn reject(&mut self, code: ErrorCode, message: String) -> Result<(), End> {
         self.strikes += 1;
@@ -824,17 +656,6 @@ async fn finish(mut ws: Ws, end: End, write_timeout: Duration) {
         }
     };
     let _ = timeout(LINGER, drain).await;
-}
-
-fn signal_kind(data: &peerdrop_proto::signal::SignalData) -> &'static str {
-    use peerdrop_proto::signal::SignalData;
-    match data {
-        SignalData::Offer { .. } => "offer",
-        SignalData::StripeOffer { .. } => "stripe_offer",
-        SignalData::Answer { .. } => "answer",
-        SignalData::Candidate { .. } => "candidate",
-        SignalData::Bye { .. } => "bye",
-    }
 }
 
 fn truncate(mut text: String) -> String {
