@@ -1,7 +1,8 @@
 //! `peerdrop-bench`: how fast does PeerDrop move files, compared with the best a plain TCP
 //! socket does on the same machine in the same run, and with magic-wormhole?
 //!
-//! Cases (`--case`, repeatable): `single` (one big file, loopback), `many-small` (a folder of
+//! Cases (`--case`, repeatable): `single` (one big file, loopback), `single-defaults` (the
+//! same between two processes with the CLI's defaults), `many-small` (a folder of
 //! many small files), `shaped` (a `tbf`-shaped link between network namespaces, via
 //! `peerdrop-netbed`; root), `big-memory` (a 4 GiB file: is RSS flat?), `veth-lan` (two
 //! namespaces on a bridge, the CLI as a person runs it; root), `wan-check`, `wan-40ms-clean`,
@@ -36,6 +37,10 @@ use report::CaseReport;
 enum Case {
     /// One big file on loopback (`--size-mib`).
     Single,
+    /// The same between two processes on this host with the CLI's defaults (no
+    /// `PEERDROP_BIND`: a real network's packet size; `--size-mib`).
+    #[value(name = "single-defaults")]
+    SingleDefaults,
     /// A folder of many small files on loopback (`--files`, `--file-kib`).
     ManySmall,
     /// A shaped link between network namespaces (`--shaped-mib`, `--link-mbit`; root).
@@ -232,6 +237,12 @@ fn main() -> Result<()> {
     };
     if want(Case::Single) {
         record("single", cases::single::run(&mut ctx, args.size_mib));
+    }
+    if want(Case::SingleDefaults) {
+        record(
+            "single-defaults",
+            cases::single::run_defaults(&mut ctx, args.size_mib),
+        );
     }
     if want(Case::ManySmall) {
         record(

@@ -15,8 +15,13 @@ use crate::watch::{Pair, Watched};
 
 /// Where the two peers run.
 pub enum Where<'a> {
-    /// On this host: a fresh `peerdrop-signal` on 127.0.0.1, peers bound to loopback.
+    /// On this host: a fresh `peerdrop-signal` on 127.0.0.1, peers bound to loopback (the
+    /// loopback-only packet size: the bench's fastest case, which no person sets).
     Loopback,
+    /// On this host, two processes as a person runs them: a fresh `peerdrop-signal` on
+    /// 127.0.0.1, the CLI's defaults otherwise (no `PEERDROP_BIND`: every interface, the
+    /// packet size of a real network).
+    LocalDefaults,
     /// Inside network namespaces (the netbed), with the signaling server already running.
     Netns {
         /// `ws://…/ws` of the bed's signaling server.
@@ -42,14 +47,23 @@ fn start_signal(bin_dir: &Path) -> Result<(KillOnDrop, String)> {
     Ok((signal, format!("ws://{addr}/ws")))
 }
 
-fn peer_command(bin_dir: &Path, url: &str, ns: Option<&str>, log: &Path) -> Result<Command> {
+/// A peer's command: in namespace `ns` (the netbed's), else on this host, bound to loopback
+/// only when `bind_loopback`.
+fn peer_command(
+    bin_dir: &Path,
+    url: &str,
+    ns: Option<&str>,
+    bind_loopback: bool,
+    log: &Path,
+) -> Result<Command> {
     let mut cmd = match ns {
         Some(ns) => peerdrop_netbed::procs::peerdrop(ns, url, &[]),
         None => {
             let mut cmd = Command::new(bin_dir.join("peerdrop"));
-            cmd.env("PEERDROP_SERVER", url)
-                .env("PEERDROP_NO_LAN", "1")
-                .env("PEERDROP_BIND", "127.0.0.1:0");
+            cmd.env("PEERDROP_SERVER", url).env("PEERDROP_NO_LAN", "1");
+            if bind_loopback {
+                cmd.env("PEERDROP_BIND", "127.0.0.1:0");
+            }
             cmd
         }
     };
@@ -71,7 +85,7 @@ pub fn run(
     std::fs::create_dir_all(dest)?;
     let logs = dest.parent().context("dest has a parent")?;
     let (_signal, url, tx_ns, rx_ns, want_path) = match place {
-        Where::Loopback => {
+        Where::Loopback | Where::LocalDefaults => {
             let (signal, url) = start_signal(bin_dir)?;
             (Some(signal), url, None, None, "direct")
         }
@@ -89,9 +103,10 @@ pub fn run(
         ),
     };
 
+    let bind_loopback = matches!(place, Where::Loopback);
     let rx_log = logs.join("peerdrop-receiver.log");
     let mut receiver = Watched::spawn(
-        peer_command(bin_dir, &url, rx_ns, &rx_log)?
+        peer_command(bin_dir, &url, rx_ns, bind_loopback, &rx_log)?
             .args([
                 "receive",
                 "--yes",
@@ -118,7 +133,7 @@ pub fn run(
     let tx_log = logs.join("peerdrop-sender.log");
     let t0 = Instant::now();
     let mut sender = Watched::spawn(
-        peer_command(bin_dir, &url, tx_ns, &tx_log)?
+        peer_command(bin_dir, &url, tx_ns, bind_loopback, &tx_log)?
             .args(["send", "--json", "--name", "bench-sender", "--to", &code])
             .arg(source),
         "peerdrop sender",

@@ -48,6 +48,17 @@ pub fn loopback_runs(
     source: &Path,
     others: Others,
 ) -> Result<()> {
+    local_runs(ctx, report, source, others, &peerdrop_run::Where::Loopback)
+}
+
+/// [`loopback_runs`] with PeerDrop placed as `place` (loopback-bound, or the CLI's defaults).
+pub fn local_runs(
+    ctx: &mut Ctx,
+    report: &mut CaseReport,
+    source: &Path,
+    others: Others,
+    place: &peerdrop_run::Where,
+) -> Result<()> {
     eprintln!("{}: hashing the payload", report.name);
     let digest = payload::digest(source)?;
     let dest = ctx.scratch.join("received");
@@ -58,13 +69,7 @@ pub fn loopback_runs(
         println!("[{}] {}", report.name, tcp.line(run, None));
         row.push(tcp);
         eprintln!("{} run {run}/{}: peerdrop", report.name, ctx.runs);
-        let pd = peerdrop_run::run(
-            &ctx.bin_dir,
-            source,
-            &digest,
-            &dest,
-            &peerdrop_run::Where::Loopback,
-        )?;
+        let pd = peerdrop_run::run(&ctx.bin_dir, source, &digest, &dest, place)?;
         println!("[{}] {}", report.name, pd.line(run, row.first()));
         row.push(pd);
         if others == Others::WithWormhole {
