@@ -84,7 +84,7 @@ pub async fn summarise(grants: &Grants, launch: Launch) -> LaunchRequest {
         code = link.to;
         server = link.server;
     }
-    if !items.is_empty() {
+    if !items.is_empty() || launch.text.is_some() {
         page = Some(Page::Send);
     }
     LaunchRequest {
@@ -93,6 +93,7 @@ pub async fn summarise(grants: &Grants, launch: Launch) -> LaunchRequest {
         code,
         server,
         problems,
+        text: launch.text,
     }
 }
 
@@ -140,6 +141,18 @@ mod tests {
             grants.resolve(&[request.items[0].handle.clone()]).unwrap(),
             [file]
         );
+    }
+
+    #[tokio::test]
+    async fn a_shared_text_opens_send_with_it() {
+        let launch = peerdrop_app_launch::Launch {
+            text: Some("https://example.org/recipe".into()),
+            ..Default::default()
+        };
+        let request = summarise(&Grants::default(), launch).await;
+        assert_eq!(request.page, Some(Page::Send));
+        assert_eq!(request.text.as_deref(), Some("https://example.org/recipe"));
+        assert!(request.items.is_empty() && request.problems.is_empty());
     }
 
     #[tokio::test]

@@ -21,7 +21,8 @@ const LAUNCH_EVENT: &str = "peerdrop-launch";
 const SETTINGS_EVENT: &str = "peerdrop-settings";
 
 /// Shows what the app was asked to do from outside: the page, the files selected on Send (they
-/// replace the selection, unless a send is running), the receiver's code and the server to find
+/// replace the selection, unless a send is running), a shared text in Send's text field (kept
+/// out while a send runs), the receiver's code and the server to find
 /// it on (a link with a code but no server means the app's own server, so it clears one an
 /// earlier link left). Nothing is sent until the person picks a device or presses Send.
 fn apply_launch(state: AppState, request: LaunchRequest) {
@@ -37,6 +38,11 @@ fn apply_launch(state: AppState, request: LaunchRequest) {
             add_to_selection(state, request.items);
         } else {
             state.selection.set(request.items);
+        }
+    }
+    if let Some(text) = request.text {
+        if !state.send.with(|t| t.phase.is_active()) {
+            state.send_text.set(text);
         }
     }
     match (request.code, request.server) {

@@ -311,6 +311,9 @@ pub struct LaunchRequest {
     pub server: Option<String>,
     /// One line per argument that could not be used (a missing file, a bad link).
     pub problems: Vec<String>,
+    /// A text shared with PeerDrop (the Android share sheet), for the Send page's text field.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
 }
 
 /// A device whose offers this app accepts without asking ("Always accept from …", ticked in

@@ -23,7 +23,7 @@ use tauri::{AppHandle, Manager, Runtime};
 pub use tauri_plugin_fs;
 use tauri_plugin_fs::{FilePath, FsExt, OpenOptions};
 
-use crate::{is_shareable_uri, parse_link, safe_file_name, Launch};
+use crate::{is_shareable_uri, parse_link, safe_file_name, shared_text, Launch};
 
 /// Kotlin package of the share plugin in `gen/android`.
 pub const PLUGIN_PACKAGE: &str = "org.peerdrop.share";
@@ -42,6 +42,9 @@ struct SharedIntent {
     items: Vec<SharedItem>,
     #[serde(default)]
     link: Option<String>,
+    /// A shared text (`EXTRA_TEXT` of a `SEND` without a stream).
+    #[serde(default)]
+    text: Option<String>,
 }
 
 /// One shared item: a `content://` (or `file://`) URI and the name the provider gave it.
@@ -105,6 +108,12 @@ fn receive<R: Runtime>(app: &AppHandle<R>, intent: SharedIntent) -> Launch {
     if let Some(link) = intent.link {
         match parse_link(&link) {
             Ok(link) => launch.link = Some(link),
+            Err(problem) => launch.problems.push(problem),
+        }
+    }
+    if let Some(text) = intent.text {
+        match shared_text(&text) {
+            Ok(text) => launch.text = text,
             Err(problem) => launch.problems.push(problem),
         }
     }

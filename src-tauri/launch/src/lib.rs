@@ -33,6 +33,27 @@ pub mod android;
 /// --qr`, so what one side builds the other always reads.
 pub use peerdrop_proto::link::{Link, LinkError, Page, SCHEME};
 
+/// The most text a share may hand over: what one transfer carries
+/// ([`peerdrop_proto::transfer::MAX_TEXT_BYTES`]).
+pub const MAX_SHARED_TEXT: usize = peerdrop_proto::transfer::MAX_TEXT_BYTES;
+
+/// A shared text as the Send page takes it: trimmed, `None` when blank, and an over-long text
+/// refused with a line for the person rather than cut (a cut link would open something else).
+pub fn shared_text(text: &str) -> Result<Option<String>, String> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Ok(None);
+    }
+    if text.len() > MAX_SHARED_TEXT {
+        return Err(format!(
+            "The shared text is {} KiB; PeerDrop sends texts of at most {} KiB (share it as a file)",
+            text.len().div_ceil(1024),
+            MAX_SHARED_TEXT / 1024
+        ));
+    }
+    Ok(Some(text.to_string()))
+}
+
 /// One request from outside the window, from any of the ways PeerDrop is launched.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Launch {
@@ -40,6 +61,9 @@ pub struct Launch {
     pub paths: Vec<PathBuf>,
     /// The last `peerdrop://` link among the arguments.
     pub link: Option<Link>,
+    /// A text shared with PeerDrop (Android's share sheet: a link or a note from another
+    /// app), for the Send page's text field; at most [`MAX_SHARED_TEXT`] bytes.
+    pub text: Option<String>,
     /// Arguments that could not be used, one line each for the person (a bad link, a `file:`
     /// URI that is not local).
     pub problems: Vec<String>,
@@ -49,7 +73,10 @@ impl Launch {
     /// True when there is nothing to show: a plain launch (or a second plain launch, which only
     /// brings the running window to the front).
     pub fn is_empty(&self) -> bool {
-        self.paths.is_empty() && self.link.is_none() && self.problems.is_empty()
+        self.paths.is_empty()
+            && self.link.is_none()
+            && self.text.is_none()
+            && self.problems.is_empty()
     }
 }
 
@@ -158,6 +185,24 @@ pub fn safe_file_name(offered: Option<&str>, index: usize) -> String {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_shared_text_is_trimmed_and_an_over_long_one_refused_not_cut() {
+        assert_eq!(
+            shared_text("  https://example.org/a \n"),
+            Ok(Some("https://example.org/a".into()))
+        );
+        assert_eq!(shared_text(" \n\t"), Ok(None));
+        let long = "x".repeat(MAX_SHARED_TEXT + 1);
+        let refused = shared_text(&long).unwrap_err();
+        assert!(refused.contains("at most 32 KiB"), "{refused}");
+        let launch = Launch {
+            text: Some("hi".into()),
+            ..Launch::default()
+        };
+        assert!(!launch.is_empty(), "a shared text alone is a request");
+    }
+
     use super::*;
 
     #[test]

@@ -1,5 +1,5 @@
 // PeerDrop in Android's share sheet: reads SEND / SEND_MULTIPLE intents (content URIs and their
-// display names) and VIEW intents for peerdrop: links, and hands them to the Rust side
+// display names, or a shared text) and VIEW intents for peerdrop: links, and hands them to the Rust side
 // (src-tauri/launch/src/android.rs) over the channel it registers with setShareHandler.
 // The intent that started the app is kept until that channel exists; later ones arrive through
 // onNewIntent (the activity is singleTask).
@@ -67,7 +67,12 @@ class ShareIntentPlugin(private val activity: Activity) : Plugin(activity) {
         val link = if (intent.action == Intent.ACTION_VIEW && intent.data?.scheme == "peerdrop") {
             intent.data.toString()
         } else null
-        if (uris.isEmpty() && link == null) return null
+        // A text or link shared from another app (a browser's "Share" of a page, a note):
+        // SEND with EXTRA_TEXT and no stream. The Rust side trims and bounds it.
+        val text = if (intent.action == Intent.ACTION_SEND && offered.isEmpty()) {
+            intent.getCharSequenceExtra(Intent.EXTRA_TEXT)?.toString()
+        } else null
+        if (uris.isEmpty() && link == null && text == null) return null
         val items = JSArray()
         for (uri in uris) {
             val item = JSObject()
@@ -78,6 +83,7 @@ class ShareIntentPlugin(private val activity: Activity) : Plugin(activity) {
         val shared = JSObject()
         shared.put("items", items)
         if (link != null) shared.put("link", link)
+        if (text != null) shared.put("text", text)
         // Handled once: a recreated activity must not share the same files again.
         intent.action = null
         return shared
