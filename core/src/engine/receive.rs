@@ -241,6 +241,8 @@ struct ReceiveRun {
     payload: Option<BytesMut>,
     /// A new connection the sender offered while the old one still looked alive.
     pending_offer: Option<IncomingOffer>,
+    /// Whether the sender's new offers can still arrive (the claim's queue is open).
+    claim_open: bool,
     started: Option<Instant>,
     meter: RateMeter,
 }
@@ -271,6 +273,7 @@ impl ReceiveRun {
             data_rx: None,
             payload: None,
             pending_offer: None,
+            claim_open: true,
             started: None,
             meter: RateMeter::new(),
         }
@@ -714,13 +717,17 @@ impl Role for ReceiveRun {
                 }
                 None => Own::Nothing,
             },
-            offer = self.session.claim.next() => match offer {
+            offer = self.session.claim.next(), if self.claim_open => match offer {
                 // The sender gave up on this connection and offers a new one.
                 Some(offer) => {
                     self.pending_offer = Some(offer);
                     Own::Input(RxInput::ConnectionLost("the sender started a new connection".into()))
                 }
-                None => Own::Nothing,
+                // The signaling client is gone (its upkeep reports it): stop asking.
+                None => {
+                    self.claim_open = false;
+                    Own::Nothing
+                }
             },
         }
     }
