@@ -82,12 +82,13 @@ pub(super) trait Role: Send {
         true
     }
 
-    /// Carries out one of the role's actions; `Some` input ends this batch of actions and
-    /// goes to the machine (e.g. the disk worker stopped).
+    /// Carries out one of the role's actions, on the current connection when there is one
+    /// (`None` after a failed rejoin: the ending's events must still go out); `Some` input
+    /// ends this batch of actions and goes to the machine (e.g. the disk worker stopped).
     async fn carry_out(
         &mut self,
         action: Self::Action,
-        conn: &mut Connection,
+        conn: Option<&mut Connection>,
     ) -> Option<Self::Input>;
     /// Waits for the role's own next event (cancel-safe: it runs inside a `select!`).
     async fn next_own(&mut self) -> Own<Self::Input>;
@@ -140,8 +141,7 @@ pub(super) async fn drive<R: Role>(
                     }
                 }
                 Common::Own(action) => {
-                    let Some(c) = conn.as_mut() else { continue };
-                    if let Some(input) = role.carry_out(action, c).await {
+                    if let Some(input) = role.carry_out(action, conn.as_mut()).await {
                         actions = role.handle(clock.now(), input);
                         continue 'driver;
                     }

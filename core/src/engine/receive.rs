@@ -627,7 +627,11 @@ impl Role for ReceiveRun {
         Some(RxInput::PeerGone)
     }
 
-    async fn carry_out(&mut self, action: RxAction, _conn: &mut Connection) -> Option<RxInput> {
+    async fn carry_out(
+        &mut self,
+        action: RxAction,
+        _conn: Option<&mut Connection>,
+    ) -> Option<RxInput> {
         match action {
             RxAction::Authenticated {
                 sender_nonce,

@@ -388,9 +388,18 @@ impl Role for SendRole<'_> {
         !self.peer_left
     }
 
-    async fn carry_out(&mut self, action: TxAction, conn: &mut Connection) -> Option<TxInput> {
+    async fn carry_out(
+        &mut self,
+        action: TxAction,
+        conn: Option<&mut Connection>,
+    ) -> Option<TxInput> {
         match action {
-            TxAction::Stream(jobs) => self.stream(jobs, conn).await,
+            // Streaming needs a connection; without one the machine is rejoining or ending.
+            TxAction::Stream(jobs) => {
+                if let Some(conn) = conn {
+                    self.stream(jobs, conn).await
+                }
+            }
             TxAction::Allow { up_to } => self.window.allow(up_to),
             TxAction::Emit(event) => {
                 if matches!(event, TransferEvent::Accepted) && self.link.proved {
