@@ -154,6 +154,32 @@ pub const RELAY_ROUTE_QUEUE: usize = 256;
 
 type ClaimMap = Arc<Mutex<HashMap<PeerId, mpsc::UnboundedSender<IncomingOffer>>>>;
 
+type QueuedMap = Arc<Mutex<HashMap<PeerId, mpsc::UnboundedSender<u32>>>>;
+
+/// The places in line a receiver reported for our offers to one peer
+/// ([`SignalData::Queued`]), while this watch lives.
+#[derive(Debug)]
+pub struct QueuedWatch {
+    peer: PeerId,
+    positions: mpsc::UnboundedReceiver<u32>,
+    map: QueuedMap,
+}
+
+impl QueuedWatch {
+    /// The next place in line the receiver reported (`None` when nobody reports any more).
+    pub async fn next(&mut self) -> Option<u32> {
+        self.positions.recv().await
+    }
+}
+
+impl Drop for QueuedWatch {
+    fn drop(&mut self) {
+        if let Ok(mut map) = self.map.lock() {
+            map.remove(&self.peer);
+        }
+    }
+}
+
 /// New offers from one peer, diverted from [`SignalClient::next_offer`] while a transfer with
 /// that peer runs: a sender that lost its connection offers a new one to resume, and that
 /// offer belongs to the running transfer, not to whoever waits for the next sender.
@@ -185,6 +211,9 @@ pub struct SessionLink {
     session: SessionId,
     outbox: mpsc::UnboundedSender<ClientMsg>,
     inbox: mpsc::UnboundedReceiver<SessionSignal>,
+    /// Signals read while the session waited (a queued offer's candidates), handed out
+    /// again before the inbox.
+    unread: std::collections::VecDeque<SessionSignal>,
     sessions: SessionMap,
 }
 
@@ -212,10 +241,32 @@ impl SessionLink {
 
     /// Next signal for this session; [`SessionSignal::Disconnected`] once the server is gone.
     pub async fn recv(&mut self) -> SessionSignal {
+        if let Some(signal) = self.unread.pop_front() {
+            return signal;
+        }
         self.inbox
             .recv()
             .await
             .unwrap_or(SessionSignal::Disconnected)
+    }
+
+    /// The signals that arrived and were not read yet, without waiting; they stay for
+    /// [`SessionLink::recv`] unless the caller drops them. Used while an offer waits in line:
+    /// its trickled candidates are kept for the answer, a `bye` or `peer_gone` ends the wait.
+    pub fn peek_new(&mut self) -> Vec<SessionSignal> {
+        let mut new = Vec::new();
+        loop {
+            match self.inbox.try_recv() {
+                Ok(signal) => new.push(signal),
+                Err(mpsc::error::TryRecvError::Empty) => break,
+                Err(mpsc::error::TryRecvError::Disconnected) => {
+                    new.push(SessionSignal::Disconnected);
+                    break;
+                }
+            }
+        }
+        self.unread.extend(new.iter().cloned());
+        new
     }
 }
 
@@ -287,6 +338,9 @@ struct Shared {
     nearby_tx: watch::Sender<Vec<PeerInfo>>,
     resolve_reply: Mutex<Option<oneshot::Sender<Result<PeerInfo, SignalError>>>>,
     outbox: mpsc::UnboundedSender<ClientMsg>,
+    /// Who wants to hear that a receiver put our offer in its waiting line
+    /// ([`SignalClient::watch_queued`]).
+    queued: QueuedMap,
 }
 
 /// How this device presents itself in `hello`.
@@ -386,6 +440,7 @@ impl SignalClient {
             nearby_tx,
             resolve_reply: Mutex::new(None),
             outbox,
+            queued: Arc::default(),
         });
         let task = tokio::spawn(run_connection(ws, outbox_rx, shared.clone()));
         Ok(Self {
@@ -447,6 +502,35 @@ impl SignalClient {
     /// Opens a new outgoing session, so that answers and candidates for it reach the caller.
     pub fn open_session(&self, session: SessionId) -> SessionLink {
         register_session(&self.shared, session)
+    }
+
+    /// Reports to the returned watch, until it is dropped, each place in line `peer` says our
+    /// offer has ([`SignalClient::report_queued`]), so a front end can show the wait.
+    pub fn watch_queued(&self, peer: PeerId) -> QueuedWatch {
+        let (tx, positions) = mpsc::unbounded_channel();
+        self.shared
+            .queued
+            .lock()
+            .expect("queued map lock")
+            .insert(peer, tx);
+        QueuedWatch {
+            peer,
+            positions,
+            map: self.shared.queued.clone(),
+        }
+    }
+
+    /// Called by the offerer when `peer` queued our offer at `position`.
+    pub fn report_queued(&self, peer: PeerId, position: u32) {
+        if let Some(tx) = self
+            .shared
+            .queued
+            .lock()
+            .ok()
+            .and_then(|m| m.get(&peer).cloned())
+        {
+            let _ = tx.send(position);
+        }
     }
 
     /// Diverts new offers from `peer` to the returned claim until it is dropped.
@@ -622,6 +706,7 @@ fn register_session(shared: &Shared, session: SessionId) -> SessionLink {
         session,
         outbox: shared.outbox.clone(),
         inbox,
+        unread: Default::default(),
         sessions: shared.sessions.clone(),
     }
 }
@@ -775,6 +860,7 @@ fn session_of(data: &SignalData) -> SessionId {
         | SignalData::StripeOffer { session, .. }
         | SignalData::Answer { session, .. }
         | SignalData::Candidate { session, .. }
+        | SignalData::Queued { session, .. }
         | SignalData::Bye { session, .. } => *session,
     }
 }

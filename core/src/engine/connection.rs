@@ -587,16 +587,28 @@ pub async fn connect_offerer(
         refusal: None,
     };
     let fallback = settings.fallback;
-    let fallback_at = tokio::time::Instant::now() + fallback.after;
+    let mut fallback_at = tokio::time::Instant::now() + fallback.after;
+    // Re-armed by every `queued` from a busy receiver (see [`SignalData::Queued`]).
+    let mut deadline = tokio::time::Instant::now() + CONNECT_TIMEOUT;
     let mut opening = Opening {
         control_open: false,
         data_open: 0,
         data_expected: expected,
     };
-    let use_fallback = tokio::time::timeout(CONNECT_TIMEOUT, async {
+    let use_fallback = async {
         while !opening.ready() {
             tokio::select! {
+                _ = tokio::time::sleep_until(deadline) => {
+                    return Err(CoreError::Connect(format!("timed out connecting to {}", to.name)));
+                }
                 signal = conn.link.recv() => match signal {
+                    SessionSignal::Signal { data: SignalData::Queued { position, .. }, .. } if !conn.remote_set => {
+                        debug!(position, "the receiver is busy and holds our offer in line");
+                        let now = tokio::time::Instant::now();
+                        deadline = now + CONNECT_TIMEOUT;
+                        fallback_at = now + fallback.after;
+                        client.report_queued(to.id, position);
+                    }
                     SessionSignal::Signal { data: SignalData::Answer { sdp, .. }, .. } if !conn.remote_set => {
                         debug!(elapsed_ms = started.elapsed().as_millis() as u64, "answer received");
                         let answer = RTCSessionDescription::answer(sdp).map_err(rtc_err("parsing answer"))?;
@@ -644,9 +656,8 @@ pub async fn connect_offerer(
             }
         }
         Ok(false)
-    })
-    .await
-    .map_err(|_| CoreError::Connect(format!("timed out connecting to {}", to.name)))??;
+    }
+    .await?;
     if use_fallback {
         let route = client.relay_route(session, to.id);
         let out = conn.link.relay_sender(to.id);
