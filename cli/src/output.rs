@@ -64,6 +64,17 @@ fn tagged(event: &TransferEvent, to: &str) -> serde_json::Value {
     value
 }
 
+/// What shows that a busy receiver holds this send in its waiting line: with `--json` every
+/// report ([`queued`]), for a person only a changed place.
+pub fn queued_reporter(json: bool, to: Option<&str>) -> impl Fn(u32) + '_ {
+    let shown = std::cell::Cell::new(None);
+    move |position| {
+        if json || shown.replace(Some(position)) != Some(position) {
+            queued(json, to, position);
+        }
+    }
+}
+
 /// Shows that a busy receiver holds this send in its waiting line at `position` (1 = next):
 /// `{"event":"queued","position":N}` (with `"to"` when given), or a status line.
 pub fn queued(json: bool, to: Option<&str>, position: u32) {

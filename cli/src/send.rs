@@ -68,7 +68,7 @@ pub async fn run(args: SendArgs) -> Result<()> {
                 output::sink(json),
                 cancel,
                 &on_changed,
-                |position| output::queued(json, None, position),
+                output::queued_reporter(json, None),
             )
             .await;
         return explained(sent);
@@ -84,7 +84,7 @@ pub async fn run(args: SendArgs) -> Result<()> {
                     output::sink_for_receiver(json, typed),
                     cancel,
                     on_changed,
-                    |position| output::queued(json, Some(typed), position),
+                    output::queued_reporter(json, Some(typed)),
                 )
                 .await;
             (typed, explained(sent))

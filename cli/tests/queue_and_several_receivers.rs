@@ -21,7 +21,18 @@ struct Sender {
 
 impl Sender {
     fn spawn(signal: &Signal, name: &str, to: &[&str], file: &std::path::Path) -> Sender {
+        Self::spawn_with(signal, name, to, file, &[])
+    }
+
+    fn spawn_with(
+        signal: &Signal,
+        name: &str,
+        to: &[&str],
+        file: &std::path::Path,
+        env: &[(&str, &str)],
+    ) -> Sender {
         let mut cmd = peerdrop(signal);
+        cmd.envs(env.iter().copied());
         cmd.args(["send", "--json", "--name", name]);
         for code in to {
             cmd.args(["--to", code]);
@@ -135,7 +146,15 @@ fn a_second_sender_waits_in_line_and_both_files_arrive() {
 
     let one = Sender::spawn(&signal, "sender one", &[&code], &first);
     assert_eq!(nth_incoming_from(&mut receiver, 0), "sender one");
-    let mut two = Sender::spawn(&signal, "sender two", &[&code], &second);
+    // Its relay switch would fire after 2 s of no connection: while it is held there is no
+    // path to try, so it must wait for the answer instead.
+    let mut two = Sender::spawn_with(
+        &signal,
+        "sender two",
+        &[&code],
+        &second,
+        &[("PEERDROP_FALLBACK_AFTER_MS", "2000")],
+    );
     // Told at once, and again after the refresh: each re-arms its connect deadline.
     two.wait_for_count(r#""event":"queued""#, 1, Duration::from_secs(10));
     let queued: serde_json::Value = serde_json::from_str(

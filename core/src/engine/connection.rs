@@ -588,8 +588,11 @@ pub async fn connect_offerer(
     };
     let fallback = settings.fallback;
     let mut fallback_at = tokio::time::Instant::now() + fallback.after;
-    // Re-armed by every `queued` from a busy receiver (see [`SignalData::Queued`]).
+    // Re-armed by every `queued` from a busy receiver (see [`SignalData::Queued`]); while the
+    // receiver holds the offer there is no path to try, so the relay switch waits for the
+    // answer and counts from it.
     let mut deadline = tokio::time::Instant::now() + CONNECT_TIMEOUT;
+    let mut held = false;
     let mut opening = Opening {
         control_open: false,
         data_open: 0,
@@ -604,13 +607,18 @@ pub async fn connect_offerer(
                 signal = conn.link.recv() => match signal {
                     SessionSignal::Signal { data: SignalData::Queued { position, .. }, .. } if !conn.remote_set => {
                         debug!(position, "the receiver is busy and holds our offer in line");
-                        let now = tokio::time::Instant::now();
-                        deadline = now + CONNECT_TIMEOUT;
-                        fallback_at = now + fallback.after;
+                        held = true;
+                        deadline = tokio::time::Instant::now() + CONNECT_TIMEOUT;
                         client.report_queued(to.id, position);
                     }
                     SessionSignal::Signal { data: SignalData::Answer { sdp, .. }, .. } if !conn.remote_set => {
                         debug!(elapsed_ms = started.elapsed().as_millis() as u64, "answer received");
+                        if held {
+                            held = false;
+                            let now = tokio::time::Instant::now();
+                            deadline = now + CONNECT_TIMEOUT;
+                            fallback_at = now + fallback.after;
+                        }
                         let answer = RTCSessionDescription::answer(sdp).map_err(rtc_err("parsing answer"))?;
                         conn.pc.set_remote_description(answer).await.map_err(rtc_err("applying answer"))?;
                         conn.remote_description_set().await;
@@ -625,7 +633,7 @@ pub async fn connect_offerer(
                         }
                     }
                 },
-                _ = tokio::time::sleep_until(fallback_at), if fallback.enabled => return Ok(true),
+                _ = tokio::time::sleep_until(fallback_at), if fallback.enabled && !held => return Ok(true),
                 event = conn.rtc_events.recv() => {
                     if let Some(RtcEvent::State(RTCPeerConnectionState::Failed)) = event {
                         if fallback.enabled {
