@@ -230,6 +230,19 @@ impl SessionLink {
             .map_err(|_| SignalError::Disconnected)
     }
 
+    /// A guard that tells `to` this session is abandoned (`bye` with `reason`) when it is
+    /// dropped before [`ByeOnDrop::disarm`]: an offerer whose wait is cancelled leaves a busy
+    /// receiver's waiting line at once instead of being answered in vain.
+    pub fn bye_on_drop(&self, to: PeerId, reason: &'static str) -> ByeOnDrop {
+        ByeOnDrop {
+            armed: true,
+            to,
+            session: self.session,
+            reason,
+            outbox: self.outbox.clone(),
+        }
+    }
+
     /// A handle that sends fallback relay frames of this session to `to`.
     pub fn relay_sender(&self, to: PeerId) -> RelaySender {
         RelaySender {
@@ -267,6 +280,37 @@ impl SessionLink {
         }
         self.unread.extend(new.iter().cloned());
         new
+    }
+}
+
+/// Sends `bye` for one session when dropped armed ([`SessionLink::bye_on_drop`]).
+#[derive(Debug)]
+pub struct ByeOnDrop {
+    armed: bool,
+    to: PeerId,
+    session: SessionId,
+    reason: &'static str,
+    outbox: mpsc::UnboundedSender<ClientMsg>,
+}
+
+impl ByeOnDrop {
+    /// Nothing is sent on drop.
+    pub fn disarm(&mut self) {
+        self.armed = false;
+    }
+}
+
+impl Drop for ByeOnDrop {
+    fn drop(&mut self) {
+        if self.armed {
+            let _ = self.outbox.send(ClientMsg::Signal {
+                to: self.to,
+                data: SignalData::Bye {
+                    session: self.session,
+                    reason: self.reason.into(),
+                },
+            });
+        }
     }
 }
 

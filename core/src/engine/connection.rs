@@ -559,6 +559,9 @@ pub async fn connect_offerer(
         "offer sent"
     );
     link.send(to.id, SignalData::Offer { session, sdp })?;
+    // Dropped armed when this wait is cancelled or times out: a receiver holding the offer
+    // in its waiting line hears at once that nobody waits for the answer any more.
+    let mut gave_up = link.bye_on_drop(to.id, "the sender stopped waiting");
 
     let expected = data.len();
     let mut conn = Connection {
@@ -593,6 +596,7 @@ pub async fn connect_offerer(
     // answer and counts from it.
     let mut deadline = tokio::time::Instant::now() + CONNECT_TIMEOUT;
     let mut held = false;
+    let mut timed_out = false;
     let mut opening = Opening {
         control_open: false,
         data_open: 0,
@@ -602,6 +606,7 @@ pub async fn connect_offerer(
         while !opening.ready() {
             tokio::select! {
                 _ = tokio::time::sleep_until(deadline) => {
+                    timed_out = true;
                     return Err(CoreError::Connect(format!("timed out connecting to {}", to.name)));
                 }
                 signal = conn.link.recv() => match signal {
@@ -665,7 +670,12 @@ pub async fn connect_offerer(
         }
         Ok(false)
     }
-    .await?;
+    .await;
+    if !timed_out {
+        gave_up.disarm();
+    }
+    drop(gave_up);
+    let use_fallback = use_fallback?;
     if use_fallback {
         let route = client.relay_route(session, to.id);
         let out = conn.link.relay_sender(to.id);
