@@ -198,6 +198,46 @@ fn a_second_sender_waits_in_line_and_both_files_arrive() {
 }
 
 #[test]
+fn receive_yes_keep_takes_a_second_sender_after_the_first_transfer() {
+    // The first transfer goes over the server's encrypted relay, held to 400 kB/s, so the
+    // receiver is still busy with it when the second sender offers.
+    let signal = Signal::start_with(&["--relay-bytes-per-sec", "400000"]);
+    let src = tempfile::tempdir().unwrap();
+    let first = file_with(src.path(), "slow.bin", 3 << 20, 8);
+    let second = file_with(src.path(), "after.bin", 1 << 20, 9);
+    let dest = tempfile::tempdir().unwrap();
+    let mut receiver = Receiver::spawn(&signal, dest.path(), &["--yes", "--keep"]);
+    let code = receiver.code.clone();
+    let one = Sender::spawn_with(
+        &signal,
+        "sender one",
+        &[&code],
+        &first,
+        &[("PEERDROP_FALLBACK", "force")],
+    );
+    receiver.wait_for(r#""event":"progress""#, Duration::from_secs(20));
+    let mut two = Sender::spawn(&signal, "sender two", &[&code], &second);
+    two.wait_for_count(r#""event":"queued""#, 1, Duration::from_secs(10));
+    let (code_one, stderr_one, _) = one.finish(Duration::from_secs(30));
+    assert_eq!(code_one, Some(0), "first sender: {stderr_one}");
+    let (code_two, stderr_two, lines_two) = two.finish(Duration::from_secs(30));
+    assert_eq!(code_two, Some(0), "second sender: {stderr_two}");
+    assert!(
+        lines_two.iter().any(|l| l.contains(r#""event":"done""#)),
+        "{lines_two:#?}"
+    );
+    assert_eq!(blake3_of(&dest.path().join("slow.bin")), blake3_of(&first));
+    assert_eq!(
+        blake3_of(&dest.path().join("after.bin")),
+        blake3_of(&second)
+    );
+    assert!(
+        receiver.child.try_wait().unwrap().is_none(),
+        "--keep: still receiving"
+    );
+}
+
+#[test]
 fn a_queued_sender_that_is_killed_leaves_the_line_and_a_third_gets_its_turn() {
     let signal = Signal::start();
     let src = tempfile::tempdir().unwrap();
