@@ -134,8 +134,10 @@ pub struct SendArgs {
     /// Who to send to: the receiver's code (as shown by `peerdrop receive` or the app), the
     /// name of a device on this network (it must be unique), or HOST:PORT of a receiver on
     /// this network (shown by `peerdrop receive`; for networks that block discovery).
-    #[arg(long, value_name = "CODE|NAME|HOST:PORT")]
-    pub to: String,
+    /// Repeat it to send to several receivers at once: each gets the whole send in parallel,
+    /// and progress lines (`--json`: every event) name the receiver (`"to"`).
+    #[arg(long, value_name = "CODE|NAME|HOST:PORT", required = true)]
+    pub to: Vec<String>,
     /// Send even if the receiver's identity changed since you trusted it (you reinstalled it
     /// yourself and compared the verification phrase). Without it such a send is refused
     /// with exit code 6 and nothing is sent; `--yes` never covers this.

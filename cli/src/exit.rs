@@ -50,6 +50,34 @@ pub struct Hinted {
     pub hint: &'static str,
 }
 
+/// How serious each exit code is when a send to several receivers fails for more than one
+/// (most serious first): a safety refusal, then lost or corrupted data, then failures, then
+/// a receiver that could not be reached, then a person's choice (declined, cancelled).
+const SEVERITY: [u8; 9] = [
+    REFUSED,
+    HASH_MISMATCH,
+    DISK_FULL,
+    FAILED,
+    DISCONNECTED,
+    UNREACHABLE,
+    DECLINED,
+    CANCELLED,
+    OK,
+];
+
+/// The index in `errors` of the most serious one (see [`SEVERITY`]), `None` when empty: the
+/// one a send to several receivers exits with.
+pub fn most_serious(errors: &[anyhow::Error]) -> Option<usize> {
+    let rank = |error: &anyhow::Error| {
+        let code = code_for(error);
+        SEVERITY
+            .iter()
+            .position(|c| *c == code)
+            .unwrap_or(SEVERITY.len())
+    };
+    (0..errors.len()).min_by_key(|i| rank(&errors[*i]))
+}
+
 /// The exit code for a command that ended with `error`.
 pub fn code_for(error: &anyhow::Error) -> u8 {
     let core = error.chain().find_map(|e| {

@@ -22,6 +22,8 @@ pub fn sink_with(json: bool, text_to_stdout: bool) -> EventSink {
         let human = Mutex::new(Human {
             bar: None,
             text_to_stdout,
+            prefix: None,
+            quarters_shown: 0,
         });
         Arc::new(move |event: TransferEvent| {
             if let Ok(mut h) = human.lock() {
@@ -29,6 +31,76 @@ pub fn sink_with(json: bool, text_to_stdout: bool) -> EventSink {
             }
         })
     }
+}
+
+/// The sink for one receiver of a send to several (`--to` repeated): JSON lines carry
+/// `"to": TO` (as typed), human lines start with `[TO]`, and progress is a line per quarter
+/// instead of a bar.
+pub fn sink_for_receiver(json: bool, to: &str) -> EventSink {
+    let to = to.to_string();
+    if json {
+        Arc::new(move |event: TransferEvent| print_json_value(tagged(&event, &to)))
+    } else {
+        let human = Mutex::new(Human {
+            bar: None,
+            text_to_stdout: false,
+            prefix: Some(terminal_safe(&to)),
+            quarters_shown: 0,
+        });
+        Arc::new(move |event: TransferEvent| {
+            if let Ok(mut h) = human.lock() {
+                h.show(event);
+            }
+        })
+    }
+}
+
+/// `event` as a JSON object with `"to"` added.
+fn tagged(event: &TransferEvent, to: &str) -> serde_json::Value {
+    let mut value = serde_json::to_value(event).expect("TransferEvent always serialises");
+    if let Some(object) = value.as_object_mut() {
+        object.insert("to".into(), serde_json::Value::String(to.to_string()));
+    }
+    value
+}
+
+/// What shows that a busy receiver holds this send in its waiting line: with `--json` every
+/// report ([`queued`]), for a person only a changed place.
+pub fn queued_reporter(json: bool, to: Option<&str>) -> impl Fn(u32) + '_ {
+    let shown = std::cell::Cell::new(None);
+    move |position| {
+        if json || shown.replace(Some(position)) != Some(position) {
+            queued(json, to, position);
+        }
+    }
+}
+
+/// Shows that a busy receiver holds this send in its waiting line at `position` (1 = next):
+/// `{"event":"queued","position":N}` (with `"to"` when given), or a status line.
+pub fn queued(json: bool, to: Option<&str>, position: u32) {
+    if json {
+        let mut value = serde_json::json!({"event": "queued", "position": position});
+        if let Some(to) = to {
+            value["to"] = serde_json::Value::String(to.to_string());
+        }
+        print_json_value(value);
+        return;
+    }
+    let place = match position {
+        0 | 1 => "you are next".to_string(),
+        n => format!("{} ahead of you", n - 1),
+    };
+    let line = format!("waiting: the receiver is busy ({place})");
+    match to {
+        Some(to) => status(&format!("[{}] {line}", terminal_safe(to))),
+        None => status(&line),
+    }
+}
+
+fn print_json_value(value: serde_json::Value) {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{value}");
+    let _ = out.flush();
 }
 
 /// One JSON line on stdout, flushed so a reading process sees it at once.
@@ -41,25 +113,36 @@ pub fn print_json(event: &TransferEvent) {
 struct Human {
     bar: Option<ProgressBar>,
     text_to_stdout: bool,
+    /// The receiver's name as typed, when a send goes to several (`[A] …` on every line).
+    prefix: Option<String>,
+    /// Quarters of the transfer already shown as a line (several receivers only).
+    quarters_shown: u8,
 }
 
 impl Human {
+    fn status(&self, line: &str) {
+        match &self.prefix {
+            Some(to) => status(&format!("[{to}] {line}")),
+            None => status(line),
+        }
+    }
+
     fn show(&mut self, event: TransferEvent) {
         match event {
             TransferEvent::Connecting { peer } => {
-                status(&format!("Connecting to {}…", terminal_safe(&peer)))
+                self.status(&format!("Connecting to {}…", terminal_safe(&peer)))
             }
             TransferEvent::Connected { connect_ms, .. } => {
-                status(&format!("Connected in {connect_ms} ms"))
+                self.status(&format!("Connected in {connect_ms} ms"))
             }
-            TransferEvent::Path { path } => status(&format!("Path: {path:?}").to_lowercase()),
-            TransferEvent::Accepted => status("Accepted"),
+            TransferEvent::Path { path } => self.status(&format!("Path: {path:?}").to_lowercase()),
+            TransferEvent::Accepted => self.status("Accepted"),
             TransferEvent::IdentityChanged {
                 peer,
                 pinned_as,
                 previous,
                 fingerprint,
-            } => status(&format!(
+            } => self.status(&format!(
                 "\n!!! WARNING: \"{}\" is NOT the device you trusted as \"{}\": its identity is different.\n\
                  !!! Either it was reinstalled, or someone is pretending to be it (or sitting in the middle).\n\
                  !!! (trusted fingerprint {previous}, now {fingerprint})\n",
@@ -77,22 +160,22 @@ impl Human {
                 let peer = terminal_safe(&peer);
                 let pinned_as = pinned_as.map(|name| terminal_safe(&name));
                 if changed {
-                    status(&format!(
+                    self.status(&format!(
                         "\n!!! WARNING: \"{peer}\" now presents a DIFFERENT identity than the one you trusted before.\n\
                          !!! Either it was reinstalled, or someone is pretending to be it (or sitting in the middle).\n\
                          !!! Only go on if the other screen shows exactly: {phrase}\n\
                          !!! (new fingerprint {fingerprint})\n"
                     ));
                 } else if let (true, Some(pinned)) = (known, &pinned_as) {
-                    status(&format!(
+                    self.status(&format!(
                         "Verification phrase: {phrase}  (known device \"{pinned}\", now calling itself \"{peer}\")"
                     ));
                 } else if known {
-                    status(&format!(
+                    self.status(&format!(
                         "Verification phrase: {phrase}  ({peer} is a known device)"
                     ));
                 } else {
-                    status(&format!(
+                    self.status(&format!(
                         "Verification phrase: {phrase}  (new device: check that {peer} shows the same words)"
                     ));
                 }
@@ -106,7 +189,7 @@ impl Human {
                 let line = format!("Resumed {} at {percent:.0}%", terminal_safe(&file));
                 match &self.bar {
                     Some(bar) => bar.println(line),
-                    None => status(&line),
+                    None => self.status(&line),
                 }
             }
             TransferEvent::Reconnecting { reason } => {
@@ -116,7 +199,15 @@ impl Human {
                 );
                 match &self.bar {
                     Some(bar) => bar.println(line),
-                    None => status(&line),
+                    None => self.status(&line),
+                }
+            }
+            TransferEvent::Progress { done, total, .. } if self.prefix.is_some() => {
+                // Several receivers: one bar each would overwrite each other; a line a quarter.
+                let quarter = (done * 4).checked_div(total).unwrap_or(4) as u8;
+                if quarter > self.quarters_shown {
+                    self.quarters_shown = quarter;
+                    self.status(&format!("{}%", quarter as u32 * 25));
                 }
             }
             TransferEvent::Progress { done, total, .. } => {
@@ -128,7 +219,7 @@ impl Human {
                 let line = format!("✓ {}", terminal_safe(&path));
                 match &self.bar {
                     Some(bar) => bar.println(line),
-                    None => status(&line),
+                    None => self.status(&line),
                 }
             }
             TransferEvent::Text { text } => {
@@ -136,7 +227,7 @@ impl Human {
                 if self.text_to_stdout {
                     let _ = out.write_all(text.as_bytes());
                 } else {
-                    status("Text received:");
+                    self.status("Text received:");
                     let _ = writeln!(out, "{}", terminal_safe(&text));
                 }
                 let _ = out.flush();
@@ -145,7 +236,7 @@ impl Human {
                 if let Some(bar) = self.bar.take() {
                     bar.finish_and_clear();
                 }
-                status("Done: the text went across");
+                self.status("Done: the text went across");
             }
             TransferEvent::Done {
                 files,
@@ -164,7 +255,7 @@ impl Human {
                 let place = saved_to
                     .map(|d| format!(" into {}", terminal_safe(&d)))
                     .unwrap_or_default();
-                status(&format!(
+                self.status(&format!(
                     "Done: {files} file(s), {} in {seconds:.1} s ({}/s){place}, all verified",
                     indicatif::HumanBytes(bytes),
                     indicatif::HumanBytes(rate as u64)

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use peerdrop_core::signaling::SignalError;
-use peerdrop_core::{AutoAccept, CancellationToken, CoreError, LanRole, Node};
+use peerdrop_core::{AutoAccept, CancellationToken, CoreError, LanRole, Node, WhenBusy};
 use peerdrop_proto::events::TransferEvent;
 
 use crate::args::ReceiveArgs;
@@ -46,17 +46,22 @@ pub async fn run(args: ReceiveArgs) -> Result<()> {
             }
             Err(e) => return Err(e.into()),
         };
+        // With --keep, senders that come meanwhile wait in line and are taken next; without
+        // it this is the only transfer, so they are told at once that the receiver is busy.
+        let when = if args.keep {
+            WhenBusy::Queue
+        } else {
+            WhenBusy::Refuse
+        };
+        let (dir, events, cancel) = (dir.clone(), events.clone(), cancel.clone());
         let result = if args.yes {
-            incoming
-                .receive(dir.clone(), AutoAccept, events.clone(), cancel.clone())
+            node.while_busy(incoming.receive(dir, AutoAccept, events, cancel), when)
                 .await
         } else if args.trusted {
-            incoming
-                .receive(dir.clone(), TrustedOrAsk, events.clone(), cancel.clone())
+            node.while_busy(incoming.receive(dir, TrustedOrAsk, events, cancel), when)
                 .await
         } else {
-            incoming
-                .receive(dir.clone(), TerminalDecider, events.clone(), cancel.clone())
+            node.while_busy(incoming.receive(dir, TerminalDecider, events, cancel), when)
                 .await
         };
         match result {

@@ -149,6 +149,7 @@ fn intercept(state: &Arc<State>, from: PeerInfo, to: PeerId, data: SignalData) -
         | SignalData::StripeOffer { session, .. }
         | SignalData::Answer { session, .. }
         | SignalData::Candidate { session, .. }
+        | SignalData::Queued { session, .. }
         | SignalData::Bye { session, .. } => *session,
     };
     if let Some(leg) = state.legs.lock().unwrap().get(&session) {

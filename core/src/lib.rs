@@ -37,6 +37,7 @@ pub mod vars;
 pub use engine::{
     AutoAccept, CancellationToken, ConfirmChange, Decider, Device, EventSink, IdentityChange,
     Incoming, LanRole, Node, NodeConfig, OnChangedIdentity, Recipient, TransferReport, Via,
+    WhenBusy,
 };
 pub use error::CoreError;
 pub use machine::receiver::{Decision, OfferSummary, Verification};

@@ -157,6 +157,32 @@ pub const RELAY_ROUTE_QUEUE: usize = 256;
 
 type ClaimMap = Arc<Mutex<HashMap<PeerId, mpsc::UnboundedSender<IncomingOffer>>>>;
 
+type QueuedMap = Arc<Mutex<HashMap<PeerId, mpsc::UnboundedSender<u32>>>>;
+
+/// The places in line a receiver reported for our offers to one peer
+/// ([`SignalData::Queued`]), while this watch lives.
+#[derive(Debug)]
+pub struct QueuedWatch {
+    peer: PeerId,
+    positions: mpsc::UnboundedReceiver<u32>,
+    map: QueuedMap,
+}
+
+impl QueuedWatch {
+    /// The next place in line the receiver reported (`None` when nobody reports any more).
+    pub async fn next(&mut self) -> Option<u32> {
+        self.positions.recv().await
+    }
+}
+
+impl Drop for QueuedWatch {
+    fn drop(&mut self) {
+        if let Ok(mut map) = self.map.lock() {
+            map.remove(&self.peer);
+        }
+    }
+}
+
 /// New offers from one peer, diverted from [`SignalClient::next_offer`] while a transfer with
 /// that peer runs: a sender that lost its connection offers a new one to resume, and that
 /// offer belongs to the running transfer, not to whoever waits for the next sender.
@@ -188,6 +214,9 @@ pub struct SessionLink {
     session: SessionId,
     outbox: mpsc::UnboundedSender<ClientMsg>,
     inbox: mpsc::UnboundedReceiver<SessionSignal>,
+    /// Signals read while the session waited (a queued offer's candidates), handed out
+    /// again before the inbox.
+    unread: std::collections::VecDeque<SessionSignal>,
     sessions: SessionMap,
 }
 
@@ -204,6 +233,19 @@ impl SessionLink {
             .map_err(|_| SignalError::Disconnected)
     }
 
+    /// A guard that tells `to` this session is abandoned (`bye` with `reason`) when it is
+    /// dropped before [`ByeOnDrop::disarm`]: an offerer whose wait is cancelled leaves a busy
+    /// receiver's waiting line at once instead of being answered in vain.
+    pub fn bye_on_drop(&self, to: PeerId, reason: &'static str) -> ByeOnDrop {
+        ByeOnDrop {
+            armed: true,
+            to,
+            session: self.session,
+            reason,
+            outbox: self.outbox.clone(),
+        }
+    }
+
     /// A handle that sends fallback relay frames of this session to `to`.
     pub fn relay_sender(&self, to: PeerId) -> RelaySender {
         RelaySender {
@@ -215,10 +257,63 @@ impl SessionLink {
 
     /// Next signal for this session; [`SessionSignal::Disconnected`] once the server is gone.
     pub async fn recv(&mut self) -> SessionSignal {
+        if let Some(signal) = self.unread.pop_front() {
+            return signal;
+        }
         self.inbox
             .recv()
             .await
             .unwrap_or(SessionSignal::Disconnected)
+    }
+
+    /// The signals that arrived and were not read yet, without waiting; they stay for
+    /// [`SessionLink::recv`] unless the caller drops them. Used while an offer waits in line:
+    /// its trickled candidates are kept for the answer, a `bye` or `peer_gone` ends the wait.
+    pub fn peek_new(&mut self) -> Vec<SessionSignal> {
+        let mut new = Vec::new();
+        loop {
+            match self.inbox.try_recv() {
+                Ok(signal) => new.push(signal),
+                Err(mpsc::error::TryRecvError::Empty) => break,
+                Err(mpsc::error::TryRecvError::Disconnected) => {
+                    new.push(SessionSignal::Disconnected);
+                    break;
+                }
+            }
+        }
+        self.unread.extend(new.iter().cloned());
+        new
+    }
+}
+
+/// Sends `bye` for one session when dropped armed ([`SessionLink::bye_on_drop`]).
+#[derive(Debug)]
+pub struct ByeOnDrop {
+    armed: bool,
+    to: PeerId,
+    session: SessionId,
+    reason: &'static str,
+    outbox: mpsc::UnboundedSender<ClientMsg>,
+}
+
+impl ByeOnDrop {
+    /// Nothing is sent on drop.
+    pub fn disarm(&mut self) {
+        self.armed = false;
+    }
+}
+
+impl Drop for ByeOnDrop {
+    fn drop(&mut self) {
+        if self.armed {
+            let _ = self.outbox.send(ClientMsg::Signal {
+                to: self.to,
+                data: SignalData::Bye {
+                    session: self.session,
+                    reason: self.reason.into(),
+                },
+            });
+        }
     }
 }
 
@@ -294,6 +389,9 @@ struct Shared {
     pairing: Mutex<HashMap<String, String>>,
     resolve_reply: Mutex<Option<oneshot::Sender<Result<PeerInfo, SignalError>>>>,
     outbox: mpsc::UnboundedSender<ClientMsg>,
+    /// Who wants to hear that a receiver put our offer in its waiting line
+    /// ([`SignalClient::watch_queued`]).
+    queued: QueuedMap,
 }
 
 /// How this device presents itself in `hello`.
@@ -397,6 +495,7 @@ impl SignalClient {
             pairing: Mutex::new(HashMap::new()),
             resolve_reply: Mutex::new(None),
             outbox,
+            queued: Arc::default(),
         });
         let task = tokio::spawn(run_connection(ws, outbox_rx, shared.clone()));
         Ok(Self {
@@ -493,6 +592,35 @@ impl SignalClient {
     /// Opens a new outgoing session, so that answers and candidates for it reach the caller.
     pub fn open_session(&self, session: SessionId) -> SessionLink {
         register_session(&self.shared, session)
+    }
+
+    /// Reports to the returned watch, until it is dropped, each place in line `peer` says our
+    /// offer has ([`SignalClient::report_queued`]), so a front end can show the wait.
+    pub fn watch_queued(&self, peer: PeerId) -> QueuedWatch {
+        let (tx, positions) = mpsc::unbounded_channel();
+        self.shared
+            .queued
+            .lock()
+            .expect("queued map lock")
+            .insert(peer, tx);
+        QueuedWatch {
+            peer,
+            positions,
+            map: self.shared.queued.clone(),
+        }
+    }
+
+    /// Called by the offerer when `peer` queued our offer at `position`.
+    pub fn report_queued(&self, peer: PeerId, position: u32) {
+        if let Some(tx) = self
+            .shared
+            .queued
+            .lock()
+            .ok()
+            .and_then(|m| m.get(&peer).cloned())
+        {
+            let _ = tx.send(position);
+        }
     }
 
     /// Diverts new offers from `peer` to the returned claim until it is dropped.
@@ -668,6 +796,7 @@ fn register_session(shared: &Shared, session: SessionId) -> SessionLink {
         session,
         outbox: shared.outbox.clone(),
         inbox,
+        unread: Default::default(),
         sessions: shared.sessions.clone(),
     }
 }
@@ -825,6 +954,7 @@ fn session_of(data: &SignalData) -> SessionId {
         | SignalData::StripeOffer { session, .. }
         | SignalData::Answer { session, .. }
         | SignalData::Candidate { session, .. }
+        | SignalData::Queued { session, .. }
         | SignalData::Bye { session, .. } => *session,
     }
 }

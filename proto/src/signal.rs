@@ -270,6 +270,17 @@ pub enum SignalData {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         sdp_mline_index: Option<u16>,
     },
+    /// The receiver is busy with another transfer and holds the offer of `session` in its
+    /// waiting line: the sender keeps waiting instead of giving up at its connect deadline.
+    /// Sent when the offer is queued and again every few seconds while it waits (each one
+    /// re-arms the sender's deadline); the receiver answers the held offer when its turn
+    /// comes, or sends `bye` when it gives up on it.
+    Queued {
+        /// Connection attempt being held.
+        session: SessionId,
+        /// Place in the line: 1 = next.
+        position: u32,
+    },
     /// The peer abandons `session` (declined before connecting, busy, shutting down).
     Bye {
         /// Connection attempt being abandoned.

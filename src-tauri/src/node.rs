@@ -12,7 +12,7 @@ use peerdrop_app_ipc::{NodeState, NodeStatus, NodeUpdate};
 use peerdrop_core::signaling::SignalError;
 use peerdrop_core::{
     CancellationToken, CoreError, Decider, Decision, Incoming, LanRole, Node, NodeConfig,
-    OfferSummary, Outcome, RtcSettings,
+    OfferSummary, Outcome, RtcSettings, WhenBusy,
 };
 use peerdrop_proto::events::TransferEvent;
 use peerdrop_proto::signal::DeviceKind;
@@ -419,9 +419,15 @@ async fn serve(shared: Arc<Shared>, node: Arc<Node>) -> CoreError {
         }
     });
     let lan = tokio::spawn(forward_lan_state(shared.clone(), node.clone()));
+    // One receive at a time: senders that come meanwhile wait in the node's line (they are
+    // told `queued`) and are asked next, one dialog after the other.
     let reason = loop {
         match node.next_incoming().await {
-            Ok(incoming) => start_receive(&shared, incoming),
+            Ok(incoming) => {
+                if let Some(running) = start_receive(&shared, incoming) {
+                    let _ = node.while_busy(running, WhenBusy::Queue).await;
+                }
+            }
             Err(e) => break e,
         }
     };
@@ -450,20 +456,24 @@ async fn forward_lan_state(shared: Arc<Shared>, node: Arc<Node>) {
     }
 }
 
-/// Receives one incoming transfer on a task, or turns the sender away when busy.
-fn start_receive(shared: &Arc<Shared>, incoming: Incoming) {
+/// Receives one incoming transfer on a task (returned, to wait for), or turns the sender away
+/// if a receive is already running (the serve loop holds others in line, so it is not).
+fn start_receive(
+    shared: &Arc<Shared>,
+    incoming: Incoming,
+) -> Option<tauri::async_runtime::JoinHandle<()>> {
     let cancel = CancellationToken::new();
     {
         let mut slot = shared.receive_cancel.lock().expect("receive lock");
         if slot.is_some() {
             tracing::info!(from = %incoming.from().name, "busy: turning a second sender away");
             incoming.reject("the receiver is busy with another transfer");
-            return;
+            return None;
         }
         *slot = Some(cancel.clone());
     }
     let shared = shared.clone();
-    tauri::async_runtime::spawn(async move {
+    Some(tauri::async_runtime::spawn(async move {
         let hub = shared.clone();
         let events = history::recording(shared.clone(), Recorder::receiving(), move |event| {
             hub.hub.emit(NodeUpdate::Event(event))
@@ -502,7 +512,7 @@ fn start_receive(shared: &Arc<Shared>, incoming: Incoming) {
         }
         shared.pending_answer.lock().expect("answer lock").take();
         shared.receive_cancel.lock().expect("receive lock").take();
-    });
+    }))
 }
 
 /// Asks the person through the UI's dialog (the engine has already emitted `incoming`).

@@ -160,12 +160,24 @@ impl Receiver {
         extra: &[&str],
         env: &[(&str, &std::ffi::OsStr)],
     ) -> Receiver {
+        Self::spawn_named(signal, dir, "test receiver", extra, env)
+    }
+
+    /// Like [`Receiver::spawn_with`], under the device name `name` (two receivers one
+    /// sender reaches must not share a name: the sender pins devices by name).
+    pub fn spawn_named(
+        signal: &Signal,
+        dir: &Path,
+        name: &str,
+        extra: &[&str],
+        env: &[(&str, &std::ffi::OsStr)],
+    ) -> Receiver {
         let mut cmd = peerdrop(signal);
         for (k, v) in env {
             cmd.env(k, v);
         }
         let mut child = cmd
-            .args(["receive", "--json", "--name", "test receiver", "--dir"])
+            .args(["receive", "--json", "--name", name, "--dir"])
             .arg(dir)
             .args(extra)
             .stdin(Stdio::piped())

@@ -559,6 +559,9 @@ pub async fn connect_offerer(
         "offer sent"
     );
     link.send(to.id, SignalData::Offer { session, sdp })?;
+    // Dropped armed when this wait is cancelled or times out: a receiver holding the offer
+    // in its waiting line hears at once that nobody waits for the answer any more.
+    let mut gave_up = link.bye_on_drop(to.id, "the sender stopped waiting");
 
     let expected = data.len();
     let mut conn = Connection {
@@ -587,18 +590,40 @@ pub async fn connect_offerer(
         refusal: None,
     };
     let fallback = settings.fallback;
-    let fallback_at = tokio::time::Instant::now() + fallback.after;
+    let mut fallback_at = tokio::time::Instant::now() + fallback.after;
+    // Re-armed by every `queued` from a busy receiver (see [`SignalData::Queued`]); while the
+    // receiver holds the offer there is no path to try, so the relay switch waits for the
+    // answer and counts from it.
+    let mut deadline = tokio::time::Instant::now() + CONNECT_TIMEOUT;
+    let mut held = false;
+    let mut timed_out = false;
     let mut opening = Opening {
         control_open: false,
         data_open: 0,
         data_expected: expected,
     };
-    let use_fallback = tokio::time::timeout(CONNECT_TIMEOUT, async {
+    let use_fallback = async {
         while !opening.ready() {
             tokio::select! {
+                _ = tokio::time::sleep_until(deadline) => {
+                    timed_out = true;
+                    return Err(CoreError::Connect(format!("timed out connecting to {}", to.name)));
+                }
                 signal = conn.link.recv() => match signal {
+                    SessionSignal::Signal { data: SignalData::Queued { position, .. }, .. } if !conn.remote_set => {
+                        debug!(position, "the receiver is busy and holds our offer in line");
+                        held = true;
+                        deadline = tokio::time::Instant::now() + CONNECT_TIMEOUT;
+                        client.report_queued(to.id, position);
+                    }
                     SessionSignal::Signal { data: SignalData::Answer { sdp, .. }, .. } if !conn.remote_set => {
                         debug!(elapsed_ms = started.elapsed().as_millis() as u64, "answer received");
+                        if held {
+                            held = false;
+                            let now = tokio::time::Instant::now();
+                            deadline = now + CONNECT_TIMEOUT;
+                            fallback_at = now + fallback.after;
+                        }
                         let answer = RTCSessionDescription::answer(sdp).map_err(rtc_err("parsing answer"))?;
                         conn.pc.set_remote_description(answer).await.map_err(rtc_err("applying answer"))?;
                         conn.remote_description_set().await;
@@ -613,7 +638,7 @@ pub async fn connect_offerer(
                         }
                     }
                 },
-                _ = tokio::time::sleep_until(fallback_at), if fallback.enabled => return Ok(true),
+                _ = tokio::time::sleep_until(fallback_at), if fallback.enabled && !held => return Ok(true),
                 event = conn.rtc_events.recv() => {
                     if let Some(RtcEvent::State(RTCPeerConnectionState::Failed)) = event {
                         if fallback.enabled {
@@ -644,9 +669,13 @@ pub async fn connect_offerer(
             }
         }
         Ok(false)
-    })
-    .await
-    .map_err(|_| CoreError::Connect(format!("timed out connecting to {}", to.name)))??;
+    }
+    .await;
+    if !timed_out {
+        gave_up.disarm();
+    }
+    drop(gave_up);
+    let use_fallback = use_fallback?;
     if use_fallback {
         let route = client.relay_route(session, to.id);
         let out = conn.link.relay_sender(to.id);

@@ -12,6 +12,7 @@
 //!   handed to `disk_worker` (the thread that owns the destination folder during a transfer).
 //! - `rejoin`: taking a new connection as the same peer again (either role, on resume).
 //! - [`transport`]: the [`transport::MessageOut`] seam between drivers and carriers.
+//! - [`waiting`]: the receiver's waiting line for senders that arrive while it is busy.
 
 pub mod changed;
 pub mod channels;
@@ -31,6 +32,7 @@ pub mod send;
 pub mod store_window;
 pub mod stripes;
 pub mod transport;
+pub mod waiting;
 
 use peerdrop_proto::code::normalize_code;
 use peerdrop_proto::events::TransferEvent;
@@ -119,6 +121,19 @@ pub struct Node {
     me: Presentation,
     rtc: RtcSettings,
     trust: Arc<Trust>,
+    /// Senders held while a transfer runs ([`Node::while_busy`]).
+    line: std::sync::Mutex<waiting::WaitingLine>,
+}
+
+/// What a busy receiver does with a second sender ([`Node::while_busy`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WhenBusy {
+    /// Hold it in the waiting line ([`waiting::MAX_QUEUED`], [`waiting::QUEUE_MAX_WAIT`]) and
+    /// hand it out by [`Node::next_incoming`] after the running transfer: for a receiver that
+    /// takes more than one transfer.
+    Queue,
+    /// Turn it away at once with `bye` ("busy"): for a receiver that takes only this one.
+    Refuse,
 }
 
 impl Node {
@@ -182,6 +197,7 @@ impl Node {
             me,
             rtc,
             trust,
+            line: Default::default(),
         })
     }
 
@@ -372,8 +388,77 @@ impl Node {
         }))
     }
 
-    /// Waits for the next sender that wants to connect, through the server or the LAN.
+    /// The next sender that wants to connect: the first one held in the waiting line
+    /// ([`Node::while_busy`]), else the next to offer, through the server or the LAN.
     pub async fn next_incoming(&self) -> Result<Incoming, CoreError> {
+        let held = self.line.lock().expect("waiting line lock").pop();
+        let (offer, client) = match held {
+            Some(held) => (held.offer, held.client),
+            None => self
+                .next_offer()
+                .await
+                .ok_or(crate::signaling::SignalError::Disconnected)?,
+        };
+        Ok(Incoming::new(
+            offer,
+            client,
+            self.rtc.clone(),
+            self.trust.clone(),
+        ))
+    }
+
+    /// Runs `busy` (a transfer being received) and meanwhile deals with other senders as
+    /// `when` says: held in the waiting line and told their place (`queued`) every
+    /// [`waiting::QUEUED_REFRESH`], or turned away. The sender of the running transfer is not
+    /// affected: its new offers (to resume) go to the transfer.
+    pub async fn while_busy<F: std::future::Future>(&self, busy: F, when: WhenBusy) -> F::Output {
+        tokio::pin!(busy);
+        if when == WhenBusy::Queue {
+            let line = self.line.lock().expect("waiting line lock");
+            line.tell_all();
+        } else {
+            self.line
+                .lock()
+                .expect("waiting line lock")
+                .clear(waiting::BUSY);
+        }
+        let mut check = tokio::time::interval(waiting::CHECK_EVERY);
+        let mut last_told = tokio::time::Instant::now();
+        let mut offers_open = true;
+        loop {
+            tokio::select! {
+                out = &mut busy => return out,
+                got = self.next_offer(), if offers_open => match got {
+                    Some((offer, client)) if when == WhenBusy::Queue => {
+                        self.line.lock().expect("waiting line lock").push(offer, client);
+                    }
+                    Some((offer, _)) => waiting::turn_away(&offer, waiting::BUSY),
+                    None => offers_open = false,
+                },
+                _ = check.tick() => {
+                    let mut line = self.line.lock().expect("waiting line lock");
+                    line.prune();
+                    if last_told.elapsed() >= waiting::QUEUED_REFRESH {
+                        line.tell_all();
+                        last_told = tokio::time::Instant::now();
+                    }
+                }
+            }
+        }
+    }
+
+    /// How many senders wait in line now.
+    pub fn waiting(&self) -> usize {
+        self.line.lock().expect("waiting line lock").len()
+    }
+
+    /// Turns away every sender waiting in line (the receiver stops taking transfers).
+    pub fn refuse_waiting(&self, reason: &str) {
+        self.line.lock().expect("waiting line lock").clear(reason);
+    }
+
+    /// The next new offer through the server or this device's LAN endpoint.
+    async fn next_offer(&self) -> Option<(crate::signaling::IncomingOffer, Arc<SignalClient>)> {
         let own_lan = self.lan.as_ref().and_then(|l| l.own_client());
         let next = |client: Option<Arc<SignalClient>>| async move {
             match client {
@@ -381,17 +466,32 @@ impl Node {
                 None => std::future::pending().await,
             }
         };
-        let (offer, client) = tokio::select! {
+        tokio::select! {
             got = next(self.server.clone()) => got,
             got = next(own_lan) => got,
         }
-        .ok_or(crate::signaling::SignalError::Disconnected)?;
-        Ok(Incoming::new(
-            offer,
-            client,
-            self.rtc.clone(),
-            self.trust.clone(),
-        ))
+    }
+
+    /// Like [`Node::send`], and calls `on_queued` with the place in line each time a busy
+    /// receiver reports that it holds this offer ([`waiting`]).
+    pub async fn send_reporting_queue(
+        &self,
+        to: &Recipient,
+        plan: SendPlan,
+        events: EventSink,
+        cancel: CancellationToken,
+        on_changed: &OnChangedIdentity,
+        on_queued: impl Fn(u32),
+    ) -> Result<TransferReport, CoreError> {
+        let mut queued = to.client.watch_queued(to.peer.id);
+        let send = self.send(to, plan, events, cancel, on_changed);
+        tokio::pin!(send);
+        loop {
+            tokio::select! {
+                out = &mut send => return out,
+                Some(position) = queued.next() => on_queued(position),
+            }
+        }
     }
 
     /// Sends `plan` to `to`, reporting on `events`, until done, declined, failed or cancelled.

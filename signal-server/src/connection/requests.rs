@@ -67,6 +67,7 @@ fn signal_kind(data: &peerdrop_proto::signal::SignalData) -> &'static str {
         SignalData::StripeOffer { .. } => "stripe_offer",
         SignalData::Answer { .. } => "answer",
         SignalData::Candidate { .. } => "candidate",
+        SignalData::Queued { .. } => "queued",
         SignalData::Bye { .. } => "bye",
     }
 }
