@@ -24,6 +24,7 @@ pub fn sink_with(json: bool, text_to_stdout: bool) -> EventSink {
             text_to_stdout,
             prefix: None,
             quarters_shown: 0,
+            queued_shown: None,
         });
         Arc::new(move |event: TransferEvent| {
             if let Ok(mut h) = human.lock() {
@@ -46,6 +47,7 @@ pub fn sink_for_receiver(json: bool, to: &str) -> EventSink {
             text_to_stdout: false,
             prefix: Some(terminal_safe(&to)),
             quarters_shown: 0,
+            queued_shown: None,
         });
         Arc::new(move |event: TransferEvent| {
             if let Ok(mut h) = human.lock() {
@@ -62,39 +64,6 @@ fn tagged(event: &TransferEvent, to: &str) -> serde_json::Value {
         object.insert("to".into(), serde_json::Value::String(to.to_string()));
     }
     value
-}
-
-/// What shows that a busy receiver holds this send in its waiting line: with `--json` every
-/// report ([`queued`]), for a person only a changed place.
-pub fn queued_reporter(json: bool, to: Option<&str>) -> impl Fn(u32) + '_ {
-    let shown = std::cell::Cell::new(None);
-    move |position| {
-        if json || shown.replace(Some(position)) != Some(position) {
-            queued(json, to, position);
-        }
-    }
-}
-
-/// Shows that a busy receiver holds this send in its waiting line at `position` (1 = next):
-/// `{"event":"queued","position":N}` (with `"to"` when given), or a status line.
-pub fn queued(json: bool, to: Option<&str>, position: u32) {
-    if json {
-        let mut value = serde_json::json!({"event": "queued", "position": position});
-        if let Some(to) = to {
-            value["to"] = serde_json::Value::String(to.to_string());
-        }
-        print_json_value(value);
-        return;
-    }
-    let place = match position {
-        0 | 1 => "you are next".to_string(),
-        n => format!("{} ahead of you", n - 1),
-    };
-    let line = format!("waiting: the receiver is busy ({place})");
-    match to {
-        Some(to) => status(&format!("[{}] {line}", terminal_safe(to))),
-        None => status(&line),
-    }
 }
 
 fn print_json_value(value: serde_json::Value) {
@@ -117,6 +86,8 @@ struct Human {
     prefix: Option<String>,
     /// Quarters of the transfer already shown as a line (several receivers only).
     quarters_shown: u8,
+    /// The place in a busy receiver's line last shown (its refreshes repeat it).
+    queued_shown: Option<u32>,
 }
 
 impl Human {
@@ -190,6 +161,15 @@ impl Human {
                 match &self.bar {
                     Some(bar) => bar.println(line),
                     None => self.status(&line),
+                }
+            }
+            TransferEvent::Queued { position } => {
+                if self.queued_shown.replace(position) != Some(position) {
+                    let place = match position {
+                        0 | 1 => "you are next".to_string(),
+                        n => format!("{} ahead of you", n - 1),
+                    };
+                    self.status(&format!("waiting: the receiver is busy ({place})"));
                 }
             }
             TransferEvent::Reconnecting { reason } => {

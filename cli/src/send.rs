@@ -62,14 +62,7 @@ pub async fn run(args: SendArgs) -> Result<()> {
     let json = args.common.json;
     if let [(_, recipient)] = recipients.as_slice() {
         let sent = node
-            .send_reporting_queue(
-                recipient,
-                plan,
-                output::sink(json),
-                cancel,
-                &on_changed,
-                output::queued_reporter(json, None),
-            )
+            .send(recipient, plan, output::sink(json), cancel, &on_changed)
             .await;
         return explained(sent);
     }
@@ -78,13 +71,12 @@ pub async fn run(args: SendArgs) -> Result<()> {
         let (plan, cancel, on_changed) = (plan.clone(), cancel.clone(), &on_changed);
         async move {
             let sent = node
-                .send_reporting_queue(
+                .send(
                     recipient,
                     plan,
                     output::sink_for_receiver(json, typed),
                     cancel,
                     on_changed,
-                    output::queued_reporter(json, Some(typed)),
                 )
                 .await;
             (typed, explained(sent))

@@ -143,6 +143,12 @@ pub enum TransferEvent {
         /// Size of the file, so a front end can show "resumed at N%".
         size: u64,
     },
+    /// Sender: the receiver is busy with another transfer and holds this offer in its waiting
+    /// line (it says so again every few seconds); the connection is set up when its turn comes.
+    Queued {
+        /// Place in the line: 1 = next.
+        position: u32,
+    },
     /// The connection to the peer was lost mid-transfer; setting up a new one to resume.
     Reconnecting {
         /// What happened.

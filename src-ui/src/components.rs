@@ -6,7 +6,7 @@ use peerdrop_proto::signal::DeviceKind;
 use sycamore::prelude::*;
 use wasm_bindgen_futures::spawn_local;
 
-use crate::model::{Phase, Transfer};
+use crate::model::{waiting_line_text, Phase, Transfer};
 use crate::state::AppState;
 use crate::{api, format, icons};
 
@@ -204,6 +204,9 @@ pub fn TransferCard(
                     }))
                     (transfer.with(|t| t.reconnecting.clone()).map(|r| view! {
                         p(class="reconnecting small") { "Connection lost (" (r) "). Reconnecting to resume…" }
+                    }))
+                    (transfer.with(|t| if t.phase.is_finished() { None } else { t.queued.map(|p| (t.peer.clone(), p)) }).map(|(peer, position)| view! {
+                        p(class="reconnecting small", data-testid=format!("{role}-queued")) { (waiting_line_text(&peer, position)) }
                     }))
                     (transfer.with(|t| if t.phase.is_finished() { None } else { t.identity_warning.clone() }).map(|w| {
                         let answer = move |send_anyway: bool| {

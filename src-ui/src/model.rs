@@ -117,6 +117,8 @@ pub struct Transfer {
     pub verify: Option<Verification>,
     /// Set while the connection is being re-established to resume (the reason).
     pub reconnecting: Option<String>,
+    /// Sender: set while a busy receiver holds this offer in its line (the place, 1 = next).
+    pub queued: Option<u32>,
     /// Set while the sender waits for the person's answer about a changed identity.
     pub identity_warning: Option<IdentityWarning>,
     /// A text (or link) offered instead of files.
@@ -136,6 +138,7 @@ impl Default for Transfer {
             path: None,
             verify: None,
             reconnecting: None,
+            queued: None,
             identity_warning: None,
             text: None,
         }
@@ -215,6 +218,7 @@ impl Transfer {
                 }
             }
             TransferEvent::Reconnecting { reason } => self.reconnecting = Some(reason.clone()),
+            TransferEvent::Queued { position } => self.queued = Some(*position),
             TransferEvent::Connecting { peer } => {
                 if self.phase.is_finished() {
                     // A new transfer starts (receiver side); forget the last one.
@@ -228,6 +232,7 @@ impl Transfer {
             TransferEvent::Connected { peer, .. } => {
                 self.peer = peer.clone();
                 self.reconnecting = None;
+                self.queued = None;
                 if matches!(self.phase, Phase::Connecting | Phase::Idle) {
                     self.phase = Phase::AwaitingAnswer;
                 }
@@ -371,6 +376,21 @@ fn row(file: &FileSummary) -> FileRow {
     }
 }
 
+/// What the sender sees while a busy receiver holds its offer in line at `position` (1 =
+/// next); `peer` is the receiver's name (empty before it is known).
+pub fn waiting_line_text(peer: &str, position: u32) -> String {
+    let who = if peer.is_empty() {
+        "The receiver"
+    } else {
+        peer
+    };
+    let place = match position {
+        0 | 1 => "you are next".to_string(),
+        n => format!("{} ahead of you", n - 1),
+    };
+    format!("{who} is busy with another transfer. Waiting in line: {place}.")
+}
+
 /// What a failure says to the person: its own sentence for a cause that calls for its own
 /// answer (chosen by the engine's typed cause, never by reading the reason), else the reason.
 pub fn failure_text(reason: &str, cause: Option<FailureCause>) -> String {
@@ -388,6 +408,29 @@ pub fn failure_text(reason: &str, cause: Option<FailureCause>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_queued_send_says_where_it_waits_until_the_receiver_takes_it() {
+        let mut t = Transfer::default();
+        t.apply(&TransferEvent::Connecting { peer: "Ana".into() });
+        t.apply(&TransferEvent::Queued { position: 2 });
+        assert_eq!(t.queued, Some(2));
+        assert_eq!(
+            waiting_line_text(&t.peer, 2),
+            "Ana is busy with another transfer. Waiting in line: 1 ahead of you."
+        );
+        t.apply(&TransferEvent::Queued { position: 1 });
+        assert_eq!(
+            waiting_line_text(&t.peer, t.queued.unwrap()),
+            "Ana is busy with another transfer. Waiting in line: you are next."
+        );
+        t.apply(&TransferEvent::Connected {
+            peer: "Ana".into(),
+            connect_ms: 40,
+        });
+        assert_eq!(t.queued, None, "its turn came");
+        assert_eq!(t.phase, Phase::AwaitingAnswer);
+    }
     use uuid::Uuid;
 
     fn offer() -> TransferEvent {

@@ -472,31 +472,31 @@ impl Node {
         }
     }
 
-    /// Like [`Node::send`], and calls `on_queued` with the place in line each time a busy
-    /// receiver reports that it holds this offer ([`waiting`]).
-    pub async fn send_reporting_queue(
+    /// Sends `plan` to `to`, reporting on `events`, until done, declined, failed or cancelled.
+    /// `on_changed` decides what happens when `to` is not the device pinned under its name.
+    /// While a busy receiver holds this offer in its waiting line ([`waiting`]), each of its
+    /// reports is a [`TransferEvent::Queued`].
+    pub async fn send(
         &self,
         to: &Recipient,
         plan: SendPlan,
         events: EventSink,
         cancel: CancellationToken,
         on_changed: &OnChangedIdentity,
-        on_queued: impl Fn(u32),
     ) -> Result<TransferReport, CoreError> {
         let mut queued = to.client.watch_queued(to.peer.id);
-        let send = self.send(to, plan, events, cancel, on_changed);
+        let send = self.send_now(to, plan, events.clone(), cancel, on_changed);
         tokio::pin!(send);
         loop {
             tokio::select! {
                 out = &mut send => return out,
-                Some(position) = queued.next() => on_queued(position),
+                Some(position) = queued.next() => events(TransferEvent::Queued { position }),
             }
         }
     }
 
-    /// Sends `plan` to `to`, reporting on `events`, until done, declined, failed or cancelled.
-    /// `on_changed` decides what happens when `to` is not the device pinned under its name.
-    pub async fn send(
+    /// [`Node::send`] without listening for the receiver's waiting line.
+    async fn send_now(
         &self,
         to: &Recipient,
         plan: SendPlan,
