@@ -3,53 +3,26 @@
 //! receive ends with a clear reason and the receiver can take the next transfer. Real
 //! `peerdrop-signal` in-process, real WebRTC between the two sides.
 
+mod common;
+
+use common::*;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use peerdrop_core::engine::connection::connect_offerer;
 use peerdrop_core::engine::receive::OFFER_DEADLINE;
-use peerdrop_core::signaling::{Presentation, SignalClient};
-use peerdrop_core::{
-    AutoAccept, CancellationToken, ClientTls, LanRole, Node, NodeConfig, RtcSettings,
-};
-use peerdrop_proto::signal::DeviceKind;
+use peerdrop_core::{AutoAccept, CancellationToken, RtcSettings};
 use peerdrop_proto::transfer::ControlMsg;
-use peerdrop_signal::{ServerConfig, SignalServer};
 
 #[tokio::test]
 async fn a_sender_that_stops_after_the_first_message_does_not_keep_the_receiver_busy() {
-    let server = SignalServer::bind(ServerConfig::new("127.0.0.1:0".parse().unwrap()))
-        .await
-        .unwrap()
-        .spawn();
+    let server = signal_server().await;
     let url = server.ws_url();
-    let receiver = Node::connect(NodeConfig {
-        server_url: Some(url.clone()),
-        lan: LanRole::Off,
-        tls: ClientTls::none(),
-        name: "receiver".into(),
-        kind: DeviceKind::Cli,
-        rtc: RtcSettings {
-            identity: Some(peerdrop_core::identity::Identity::ephemeral().unwrap()),
-            ..RtcSettings::default()
-        },
-        home: None,
-    })
-    .await
-    .unwrap();
+    let receiver = server_node(&url, "receiver").await;
     let code = receiver.code().to_string();
 
-    let attacker = SignalClient::connect(
-        &url,
-        &Presentation {
-            name: "half an offer".into(),
-            kind: DeviceKind::Cli,
-            fingerprint: String::new(),
-        },
-        &ClientTls::none(),
-    )
-    .await
-    .unwrap();
+    let attacker = bare_client(&url, "half an offer", "").await;
     let target = attacker.resolve(&code).await.unwrap();
     let rtc = RtcSettings::default();
     let stalled = tokio::spawn(async move {

@@ -2,34 +2,21 @@
 //! `MAX_PENDING_OFFERS` wait for the front end; the rest are answered `bye` at once (issue 15,
 //! item 8). Real `peerdrop-signal` in-process, real WebSocket clients.
 
+mod common;
+
+use common::*;
+
 use std::time::Duration;
 
-use peerdrop_core::signaling::{Presentation, SessionSignal, SignalClient, MAX_PENDING_OFFERS};
-use peerdrop_core::ClientTls;
-use peerdrop_proto::signal::{DeviceKind, SignalData};
-use peerdrop_signal::{ServerConfig, SignalServer};
-
-fn me(name: &str) -> Presentation {
-    Presentation {
-        name: name.into(),
-        kind: DeviceKind::Cli,
-        fingerprint: "AB:CD".into(),
-    }
-}
+use peerdrop_core::signaling::{SessionSignal, MAX_PENDING_OFFERS};
+use peerdrop_proto::signal::SignalData;
 
 #[tokio::test]
 async fn a_flood_of_offers_is_turned_away_beyond_the_pending_limit() {
-    let server = SignalServer::bind(ServerConfig::new("127.0.0.1:0".parse().unwrap()))
-        .await
-        .unwrap()
-        .spawn();
+    let server = signal_server().await;
     let url = server.ws_url();
-    let receiver = SignalClient::connect(&url, &me("receiver"), &ClientTls::none())
-        .await
-        .unwrap();
-    let attacker = SignalClient::connect(&url, &me("attacker"), &ClientTls::none())
-        .await
-        .unwrap();
+    let receiver = bare_client(&url, "receiver", "AB:CD").await;
+    let attacker = bare_client(&url, "attacker", "AB:CD").await;
 
     const FLOOD: usize = 60; // within the server's message burst, so all reach the receiver
     let mut links = Vec::new();

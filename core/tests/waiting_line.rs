@@ -3,15 +3,17 @@
 //! (its `bye`), the others move up, and a sender beyond [`MAX_QUEUED`] is turned away. Real
 //! `peerdrop-signal` in-process, real offers from `connect_offerer`.
 
+mod common;
+
+use common::*;
+
 use std::sync::Arc;
 use std::time::Duration;
 
 use peerdrop_core::engine::connection::connect_offerer;
 use peerdrop_core::engine::waiting::MAX_QUEUED;
-use peerdrop_core::signaling::{Presentation, QueuedWatch, SignalClient};
-use peerdrop_core::{ClientTls, CoreError, LanRole, Node, NodeConfig, RtcSettings, WhenBusy};
-use peerdrop_proto::signal::DeviceKind;
-use peerdrop_signal::{ServerConfig, SignalServer};
+use peerdrop_core::signaling::{QueuedWatch, SignalClient};
+use peerdrop_core::{CoreError, RtcSettings, WhenBusy};
 use tokio::task::JoinHandle;
 
 /// A sender whose offer waits: its signaling client, what it hears of its place, its attempt.
@@ -22,19 +24,7 @@ struct Waiting {
 }
 
 async fn offer(url: &str, code: &str, name: &str) -> Waiting {
-    let client = Arc::new(
-        SignalClient::connect(
-            url,
-            &Presentation {
-                name: name.into(),
-                kind: DeviceKind::Cli,
-                fingerprint: String::new(),
-            },
-            &ClientTls::none(),
-        )
-        .await
-        .unwrap(),
-    );
+    let client = Arc::new(bare_client(url, name, "").await);
     let target = client.resolve(code).await.unwrap();
     let places = client.watch_queued(target.id);
     let attempt = tokio::spawn({
@@ -61,25 +51,9 @@ async fn next_place(waiting: &mut Waiting) -> u32 {
 
 #[tokio::test]
 async fn held_senders_are_told_their_place_move_up_and_a_full_line_turns_away() {
-    let server = SignalServer::bind(ServerConfig::new("127.0.0.1:0".parse().unwrap()))
-        .await
-        .unwrap()
-        .spawn();
+    let server = signal_server().await;
     let url = server.ws_url();
-    let receiver = Node::connect(NodeConfig {
-        server_url: Some(url.clone()),
-        lan: LanRole::Off,
-        tls: ClientTls::none(),
-        name: "receiver".into(),
-        kind: DeviceKind::Cli,
-        rtc: RtcSettings {
-            identity: Some(peerdrop_core::identity::Identity::ephemeral().unwrap()),
-            ..RtcSettings::default()
-        },
-        home: None,
-    })
-    .await
-    .unwrap();
+    let receiver = server_node(&url, "receiver").await;
     let code = receiver.code().to_string();
     let (done, busy) = tokio::sync::oneshot::channel::<()>();
 
