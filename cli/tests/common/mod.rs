@@ -9,6 +9,20 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+/// The lines `stdout` prints, as they come, read on a thread of their own (so a test can
+/// wait for one with a timeout while the child runs).
+pub fn stdout_lines(stdout: std::process::ChildStdout) -> mpsc::Receiver<String> {
+    let (tx, lines) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    lines
+}
+
 /// The `peerdrop` binary under test.
 pub fn peerdrop_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_peerdrop"))
@@ -185,15 +199,7 @@ impl Receiver {
             .stderr(Stdio::piped())
             .spawn()
             .expect("spawn peerdrop receive");
-        let (tx, lines) = mpsc::channel();
-        let stdout = child.stdout.take().unwrap();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
+        let lines = stdout_lines(child.stdout.take().unwrap());
         let mut rx = Receiver {
             child,
             code: String::new(),
