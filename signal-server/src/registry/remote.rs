@@ -2,7 +2,7 @@
 //! own peers, the members elsewhere of its nearby groups and the holders elsewhere of its
 //! peers' pairing tags, and forgetting peers whose presence expired.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use peerdrop_proto::signal::{PeerId, PeerInfo};
 
@@ -122,26 +122,10 @@ impl Registry {
         for id in gone {
             inner.remote_nodes.remove(id);
         }
-        let mut tags_changed = HashSet::new();
-        inner.remote_tags.retain(|tag, holders| {
-            let before = holders.len();
-            holders.retain(|info| !gone.contains(&info.id));
-            if holders.len() != before {
-                tags_changed.insert(*tag);
-            }
-            !holders.is_empty()
-        });
+        let tags_changed = drop_members(&mut inner.remote_tags, gone);
         let paired = inner.holders_of(tags_changed.iter());
         inner.send_paired(&paired);
-        let mut changed = Vec::new();
-        inner.remote_groups.retain(|group, members| {
-            let before = members.len();
-            members.retain(|info| !gone.contains(&info.id));
-            if members.len() != before {
-                changed.push(*group);
-            }
-            !members.is_empty()
-        });
+        let changed = drop_members(&mut inner.remote_groups, gone);
         for peer in inner.peers.values_mut() {
             let lost: Vec<PeerId> = peer
                 .partners
@@ -193,6 +177,24 @@ pub(super) fn presence(node: &NodeId, peer: &Peer) -> LocalPresence {
             info: peer.info.clone(),
         },
     }
+}
+
+/// Removes the `gone` peers from every list of `lists` (nearby groups or pairing tags held
+/// elsewhere), drops lists left empty, and returns the keys whose list changed.
+fn drop_members<K: Copy + Eq + std::hash::Hash>(
+    lists: &mut HashMap<K, Vec<PeerInfo>>,
+    gone: &HashSet<PeerId>,
+) -> Vec<K> {
+    let mut changed = Vec::new();
+    lists.retain(|key, members| {
+        let before = members.len();
+        members.retain(|info| !gone.contains(&info.id));
+        if members.len() != before {
+            changed.push(*key);
+        }
+        !members.is_empty()
+    });
+    changed
 }
 
 #[cfg(test)]
