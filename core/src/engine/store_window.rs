@@ -42,10 +42,13 @@ impl StoreWindow {
     /// Waits until `len` more bytes are allowed, then counts them as sent. One task reserves
     /// per gate (the streaming task), so the check and the count cannot race.
     pub async fn reserve(&self, len: u64) {
-        let mut allowed = self.allowed.subscribe();
         let sent = self.sent.load(Ordering::Acquire);
-        // The sender half lives in `self`, so the channel cannot close while we wait.
-        let _ = allowed.wait_for(|allowed| sent + len <= *allowed).await;
+        // Per frame on the hot path: only a send past the allowance subscribes and waits.
+        if sent + len > *self.allowed.borrow() {
+            let mut allowed = self.allowed.subscribe();
+            // The sender half lives in `self`, so the channel cannot close while we wait.
+            let _ = allowed.wait_for(|allowed| sent + len <= *allowed).await;
+        }
         self.sent.fetch_add(len, Ordering::AcqRel);
     }
 
